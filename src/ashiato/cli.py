@@ -1,0 +1,331 @@
+"""The ``ashiato`` command: one verb per pipeline stage, each a thin client of the library API."""
+
+from __future__ import annotations
+
+import sys
+import time
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+from ashiato.errors import AshiatoError
+
+app = typer.Typer(
+    help="ashiato (足跡): catch and investigate intruders who use valid credentials.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+inventory_app = typer.Typer(help="Check and inspect an enterprise inventory.", no_args_is_help=True)
+store_app = typer.Typer(help="Inspect an event store: manifest, rejections.", no_args_is_help=True)
+app.add_typer(inventory_app, name="inventory")
+app.add_typer(store_app, name="store")
+
+console = Console()
+err = Console(stderr=True)
+
+StoreOpt = Annotated[Path, typer.Option("--store", "-s", help="Event store directory.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="One JSON object per line on stdout.")]
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[info]}"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=False,
+    )
+
+
+def _fail(exc: AshiatoError) -> None:
+    err.print(f"[bold red]error:[/] {exc}")
+    raise typer.Exit(2)
+
+
+@inventory_app.command("check")
+def inventory_check(directory: Path) -> None:
+    """Validate an inventory directory; errors name the file and line."""
+    from ashiato.inventory import load_inventory
+
+    try:
+        inv = load_inventory(directory)
+    except AshiatoError as exc:
+        _fail(exc)
+        return
+    t = Table(title=f"Inventory {directory}")
+    t.add_column("section")
+    t.add_column("count", justify="right")
+    for name in ("sites", "assets", "accounts", "data_stores", "customers"):
+        t.add_row(name, str(len(getattr(inv, name))))
+    t.add_row("policy rules", str(len(inv.policy.rules)))
+    t.add_row("privileged accounts", str(sum(a.privileged for a in inv.accounts)))
+    console.print(t)
+    console.print("[green]inventory is valid[/]")
+
+
+@app.command()
+def simulate(
+    out: Annotated[Path, typer.Option(help="Output directory.")],
+    terminals: Annotated[int, typer.Option(help="Number of workstations.")] = 1500,
+    days: Annotated[int, typer.Option(help="Days of logs.")] = 30,
+    seed: Annotated[int, typer.Option(help="Random seed (same seed, same bytes).")] = 7,
+    start: Annotated[str, typer.Option(help="First day (YYYY-MM-DD).")] = "2026-09-01",
+) -> None:
+    """Build a simulated enterprise: inventory, raw logs and ground truth."""
+    from ashiato.simulate import simulate as run
+
+    with _progress() as bar:
+        task = bar.add_task("simulate", total=days * 24, info="")
+
+        def tick(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total, info=f"{done // 24} days")
+
+        summary = run(
+            out,
+            terminals=terminals,
+            days=days,
+            seed=seed,
+            start=date.fromisoformat(start),
+            progress=tick,
+        )
+    console.print(summary)
+
+
+@app.command()
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="Files or directories to ingest.")],
+    store: StoreOpt,
+    fmt: Annotated[str | None, typer.Option("--format", help="Force a parser.")] = None,
+    workers: Annotated[int, typer.Option(help="Parallel worker processes.")] = 2,
+    strict: Annotated[bool, typer.Option(help="Exit non-zero if any record is rejected.")] = False,
+) -> None:
+    """Parse logs into the event store; every record is stored or rejected with a reason."""
+    from ashiato.ingest import ingest as run
+
+    with _progress() as bar:
+        task = bar.add_task("ingest", total=None, info="")
+
+        def tick(u: Any) -> None:
+            bar.update(
+                task,
+                completed=u.files_done,
+                total=u.files_total,
+                info=f"{u.records:,} records, {u.rejected:,} rejected",
+            )
+
+        try:
+            report = run(paths, store, fmt=fmt, workers=workers, progress=tick)
+        except AshiatoError as exc:
+            _fail(exc)
+            return
+    console.print(report)
+    if strict and report.records_rejected:
+        err.print(f"[red]--strict: {report.records_rejected} record(s) rejected[/]")
+        raise typer.Exit(1)
+
+
+@app.command()
+def detect(
+    store: StoreOpt,
+    inventory: Annotated[
+        Path | None, typer.Option(help="Inventory directory (detectors needing it are skipped).")
+    ] = None,
+    detector: Annotated[
+        list[str] | None, typer.Option(help="Run only these detector ids (repeatable).")
+    ] = None,
+    limit: Annotated[int, typer.Option(help="Incidents to print.")] = 10,
+) -> None:
+    """Run the detectors over the store and print the ranked incident queue."""
+    from ashiato.detect.runner import detect as run
+    from ashiato.detect.views import IncidentQueue, render_detect_report
+    from ashiato.inventory import load_inventory
+
+    try:
+        inv = load_inventory(inventory) if inventory else None
+        with console.status("detecting") as status:
+            rep = run(store, inv, detectors=detector, progress=lambda d: status.update(d))
+    except AshiatoError as exc:
+        _fail(exc)
+        return
+    console.print(render_detect_report(rep))
+    console.print(IncidentQueue(rep.incidents, limit=limit))
+
+
+@app.command()
+def findings(
+    store: StoreOpt,
+    as_json: JsonOpt = False,
+    limit: Annotated[int, typer.Option(help="Findings to print (table view).")] = 20,
+) -> None:
+    """Print the findings of the last detect run."""
+    from ashiato.detect.views import FindingList, json_lines
+    from ashiato.store import Store
+
+    try:
+        table = Store(store).read_findings()
+    except AshiatoError as exc:
+        _fail(exc)
+        return
+    if as_json:
+        for line in json_lines(table):
+            sys.stdout.write(line + "\n")
+    else:
+        console.print(FindingList(table, limit=limit))
+
+
+@app.command()
+def incidents(
+    store: StoreOpt,
+    as_json: JsonOpt = False,
+    limit: Annotated[int, typer.Option(help="Incidents to print (table view).")] = 20,
+) -> None:
+    """Print the incident queue of the last detect run, highest risk first."""
+    from ashiato.detect.views import IncidentQueue, json_lines
+    from ashiato.store import Store
+
+    try:
+        table = Store(store).read_incidents()
+    except AshiatoError as exc:
+        _fail(exc)
+        return
+    if as_json:
+        for line in json_lines(table.rename_columns(["id", *table.column_names[1:]])):
+            sys.stdout.write(line + "\n")
+    else:
+        console.print(IncidentQueue(table, limit=limit))
+
+
+@app.command()
+def evaluate(
+    store: StoreOpt,
+    truth: Annotated[Path, typer.Option(help="ground_truth.jsonl from `ashiato simulate`.")],
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object on stdout.")] = False,
+) -> None:
+    """Score the last detect run against ground truth."""
+    from ashiato.evaluate import evaluate as run
+    from ashiato.evaluate import evaluation_json
+
+    try:
+        ev = run(store, truth)
+    except AshiatoError as exc:
+        _fail(exc)
+        return
+    if as_json:
+        sys.stdout.write(evaluation_json(ev) + "\n")
+    else:
+        console.print(ev)
+
+
+@store_app.command("manifest")
+def store_manifest(store: StoreOpt, as_json: JsonOpt = False) -> None:
+    """List every input file ingested, with its hash and counts (chain of custody)."""
+    from ashiato.detect.views import json_lines
+    from ashiato.store import Store
+    from ashiato.store.manifest import read_manifest
+
+    try:
+        m = read_manifest(Store(store).layout)
+    except AshiatoError as exc:
+        _fail(exc)
+        return
+    if as_json:
+        for line in json_lines(m):
+            sys.stdout.write(line + "\n")
+        return
+    t = Table(title=f"Evidence manifest ({m.num_rows} files)")
+    for c in ("path", "sha256", "parser", "read", "stored", "rejected"):
+        t.add_column(c, justify="right" if c in ("read", "stored", "rejected") else "left")
+    for r in m.to_pylist():
+        t.add_row(
+            Path(r["path"]).name,
+            r["sha256"][:16],
+            r["parser"],
+            f"{r['records_read']:,}",
+            f"{r['records_stored']:,}",
+            f"{r['records_rejected']:,}",
+        )
+    console.print(t)
+
+
+@store_app.command("rejects")
+def store_rejects(
+    store: StoreOpt, as_json: JsonOpt = False, limit: Annotated[int, typer.Option()] = 50
+) -> None:
+    """List rejected records: file, line, parser and why."""
+    from ashiato.detect.views import json_lines
+    from ashiato.store import Store
+    from ashiato.store.manifest import read_rejects
+
+    try:
+        r = read_rejects(Store(store).layout)
+    except AshiatoError as exc:
+        _fail(exc)
+        return
+    if as_json:
+        for line in json_lines(r):
+            sys.stdout.write(line + "\n")
+        return
+    t = Table(title=f"Rejected records ({r.num_rows})")
+    for c in ("file", "line", "parser", "reason"):
+        t.add_column(c)
+    for row in r.slice(0, limit).to_pylist():
+        t.add_row(Path(row["path"]).name, str(row["source_offset"]), row["parser"], row["reason"])
+    console.print(t)
+
+
+@app.command()
+def detectors() -> None:
+    """List the registered detectors."""
+    from ashiato.detect.registry import DETECTORS
+
+    t = Table(title="Detectors")
+    for c in ("id", "severity", "ATT&CK", "needs inventory", "description"):
+        t.add_column(c)
+    for d in DETECTORS:
+        s = d.SPEC
+        t.add_row(
+            s.id, s.severity, ", ".join(s.techniques), "yes" if s.requires_inventory else "no",
+            s.description,
+        )
+    console.print(t)
+
+
+@app.command()
+def demo(
+    out: Annotated[Path, typer.Option(help="Working directory for the demo.")] = Path("demo-out"),
+    terminals: Annotated[int, typer.Option()] = 1500,
+    days: Annotated[int, typer.Option()] = 30,
+    seed: Annotated[int, typer.Option()] = 7,
+) -> None:
+    """Simulate an enterprise, ingest its logs, detect, and score against ground truth."""
+    t0 = time.perf_counter()
+    sim = out / "enterprise"
+    store = out / "store"
+    console.rule("1. simulate")
+    simulate(out=sim, terminals=terminals, days=days, seed=seed, start="2026-09-01")
+    console.rule("2. ingest")
+    ingest(paths=[sim / "logs"], store=store, fmt=None, workers=2, strict=False)
+    console.rule("3. detect")
+    detect(store=store, inventory=sim / "inventory", detector=None, limit=10)
+    console.rule("4. evaluate")
+    evaluate(store=store, truth=sim / "ground_truth.jsonl", as_json=False)
+    console.print(f"[bold]demo finished in {time.perf_counter() - t0:.0f} s[/]")
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,52 @@
+"""Small helpers that several detectors share: which kinds count as access, and how to say things."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from ashiato.events import EventKind
+
+ACCESS_KINDS = (
+    EventKind.LOGON,
+    EventKind.SHARE_ACCESS,
+    EventKind.SHARE_OBJECT,
+    EventKind.EXPLICIT_CREDENTIALS,
+    EventKind.KERBEROS_SERVICE,
+    EventKind.NETWORK_FLOW,
+)
+"""Event kinds that show one endpoint reaching another."""
+
+CREDENTIAL_KINDS = (
+    EventKind.LOGON,
+    EventKind.SHARE_ACCESS,
+    EventKind.SHARE_OBJECT,
+    EventKind.EXPLICIT_CREDENTIALS,
+    EventKind.KERBEROS_SERVICE,
+)
+"""Access kinds that name the account used."""
+
+
+def fmt_ts(ts: datetime | None) -> str:
+    return ts.strftime("%Y-%m-%d %H:%M UTC") if ts else "?"
+
+
+def local_time(ts: datetime, tz: str | None) -> str:
+    """``ts`` in a site's local time, for reasons that analysts read."""
+    if not tz:
+        return fmt_ts(ts)
+    return ts.astimezone(ZoneInfo(tz)).strftime(f"%Y-%m-%d %H:%M {tz}")
+
+
+def short_list(items: Sequence[str], limit: int = 4) -> str:
+    items = list(items)
+    if len(items) <= limit:
+        return ", ".join(items)
+    return ", ".join(items[:limit]) + f" and {len(items) - limit} more"
+
+
+def vals(row: Mapping[str, Any], key: str) -> list[Any]:
+    """Non-null values of a collected list column (engines return null for an all-null group)."""
+    return sorted(v for v in (row.get(key) or []) if v is not None)

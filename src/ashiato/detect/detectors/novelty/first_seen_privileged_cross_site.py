@@ -1,0 +1,150 @@
+"""First-seen privileged cross-site access: an admin account used from a site it never came from.
+
+Stolen administrator credentials keep working, so no signature fires; what changes is *where* they
+are used from. For every privileged account and source site, an access to another site's host is
+flagged when that (account, source site) pair was not seen in the look-back window before it. The
+first ``warmup_days`` of data only build the baseline: with no history nothing can be "new".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import ibis
+
+from ashiato.detect.common import CREDENTIAL_KINDS, fmt_ts, local_time, short_list, vals
+from ashiato.detect.spec import DetectionContext, DetectorSpec, Finding, Param
+from ashiato.events import EventKind
+
+SPEC = DetectorSpec(
+    id="novelty.first_seen_privileged_cross_site",
+    title="Privileged account used from a new site",
+    version="1",
+    severity="high",
+    techniques=("T1078.002", "T1021"),
+    needs=(
+        EventKind.LOGON,
+        EventKind.SHARE_ACCESS,
+        EventKind.SHARE_OBJECT,
+        EventKind.EXPLICIT_CREDENTIALS,
+        EventKind.KERBEROS_SERVICE,
+    ),
+    requires_inventory=True,
+    description=(
+        "A privileged account reaches a host in another site from a source site that the account "
+        "was not seen coming from during the look-back window."
+    ),
+    params=(
+        Param("lookback_days", 30, "How far back a previous use from the same site counts."),
+        Param("warmup_days", 7, "Initial days that only build the baseline (no findings)."),
+        Param("evidence_hours", 24, "Events of the pair after the first one kept as evidence."),
+        Param("max_evidence", 2000, "Evidence event ids kept per finding."),
+    ),
+)
+
+
+def query(ctx: DetectionContext) -> ibis.Table:
+    e = ctx.events
+    p = ctx.params
+    base = e.filter(
+        e.kind.isin([k.value for k in CREDENTIAL_KINDS]),
+        e.outcome != "failure",
+        e.privileged,
+        e.src_site.notnull(),
+        e.dst_site.notnull(),
+    )
+    # Any earlier use from the same site counts as history, whatever it reached.
+    w = ibis.window(group_by=[base.user, base.src_site], order_by=[base.ts, base.event_id])
+    base = base.mutate(prev_ts=base.ts.lag().over(w))
+    t = base.filter(base.src_site != base.dst_site)
+    lookback = ibis.interval(days=int(p["lookback_days"]))
+    novel = t.filter(t.prev_ts.isnull() | (t.ts > t.prev_ts + lookback))
+    if ctx.data_start is not None:
+        novel = novel.filter(novel.ts >= ctx.data_start + timedelta(days=int(p["warmup_days"])))
+    onsets = novel.select(
+        o_user=novel.user,
+        o_site=novel.src_site,
+        onset=novel.ts,
+        onset_id=novel.event_id,
+        prev_ts=novel.prev_ts,
+        src_tz=novel.src_timezone,
+    )
+    span = ibis.interval(hours=int(p["evidence_hours"]))
+    j = onsets.inner_join(
+        t,
+        [
+            onsets.o_user == t.user,
+            onsets.o_site == t.src_site,
+            t.ts >= onsets.onset,
+            t.ts < onsets.onset + span,
+        ],
+    )
+    return j.group_by("o_user", "o_site", "onset", "onset_id", "prev_ts", "src_tz").aggregate(
+        first_seen=j.ts.min(),
+        last_seen=j.ts.max(),
+        n=j.count(),
+        evidence=j.event_id.collect(order_by=[j.ts, j.event_id]),
+        dst_hosts=j.dst_host.collect(distinct=True),
+        dst_sites=j.dst_site.collect(distinct=True),
+        dst_roles=j.dst_role.collect(distinct=True),
+        src_hosts=j.src_host.collect(distinct=True),
+        src_ips=j.src_ip.collect(distinct=True),
+        groups=j.groups.first(),
+        home_site=j.home_site.first(),
+    )
+
+
+def explain(row: Mapping[str, Any], ctx: DetectionContext) -> Finding:
+    cap = int(ctx.params["max_evidence"])
+    user, site = row["o_user"], row["o_site"]
+    onset = row["onset"]
+    dst_hosts = vals(row, "dst_hosts")
+    roles = vals(row, "dst_roles")
+    src = sorted({*vals(row, "src_hosts"), *vals(row, "src_ips")})
+    local_hour = onset.astimezone(ZoneInfo(row["src_tz"])).hour if row["src_tz"] else None
+    night = local_hour is not None and (local_hour >= 22 or local_hour < 5)
+    sensitive = {"file-server", "database", "domain-controller"} & set(roles)
+    score = 60.0 + (15 if sensitive else 0) + (10 if night else 0)
+    score += 10 if row["home_site"] and row["home_site"] != site else 0
+    score += min(5.0, float(len(dst_hosts)))
+    groups = ", ".join(row["groups"] or []) or "privileged"
+    if row["prev_ts"] is None:
+        history = f"never before in the data (since {fmt_ts(ctx.data_start)})"
+    else:
+        history = f"not since {fmt_ts(row['prev_ts'])}"
+    reason = (
+        f"{user} ({groups}; home site {row['home_site'] or 'unknown'}) was used from {site} "
+        f"({short_list(src)}) at {local_time(onset, row['src_tz'])}"
+        f"{' (night there)' if night else ''}, {history}. In the next "
+        f"{ctx.params['evidence_hours']} h it reached {len(dst_hosts)} host(s) in "
+        f"{', '.join(vals(row, 'dst_sites'))}: {short_list(dst_hosts)} ({row['n']} events)."
+    )
+    return Finding(
+        detector=SPEC.id,
+        detector_version=SPEC.version,
+        title=f"{user} used from new site {site}",
+        severity="critical" if score >= 90 else SPEC.severity,
+        score=min(score, 100.0),
+        techniques=SPEC.techniques,
+        first_seen=row["first_seen"],
+        last_seen=row["last_seen"],
+        accounts=(user,),
+        hosts=tuple(sorted({*vals(row, "src_hosts"), *dst_hosts})),
+        sites=tuple(sorted({site, *vals(row, "dst_sites")})),
+        ips=tuple(vals(row, "src_ips")),
+        reason=reason,
+        evidence=tuple(row["evidence"][:cap]),
+        evidence_count=int(row["n"]),
+        key=f"{user}|{site}|{row['onset_id']}",
+        actors=(user, *src),
+        details={
+            "onset_event": row["onset_id"],
+            "previous_use": row["prev_ts"],
+            "local_hour": local_hour,
+            "dst_hosts": dst_hosts,
+            "dst_roles": roles,
+        },
+    )

@@ -1,0 +1,19 @@
+"""Every detector, listed in one place. A detector's id is its module path under ``detectors``."""
+
+from __future__ import annotations
+
+from ashiato.detect.detectors.novelty import first_seen_privileged_cross_site
+from ashiato.detect.detectors.segmentation import policy_violation
+from ashiato.detect.spec import DetectorModule
+
+DETECTORS: tuple[DetectorModule, ...] = (
+    policy_violation,
+    first_seen_privileged_cross_site,
+)
+
+
+def by_id(detector_id: str) -> DetectorModule:
+    for d in DETECTORS:
+        if d.SPEC.id == detector_id:
+            return d
+    raise KeyError(detector_id)

@@ -1,0 +1,126 @@
+"""Run the registered detectors over a store and write findings and incidents back to it.
+
+The runner owns what detectors must not: the engine connection, the clock-free time window (the
+data's own start), persistence, skipping detectors whose inputs are missing, and grouping.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import ibis
+import pyarrow as pa
+
+from ashiato.detect.enrich import enrich
+from ashiato.detect.incidents import incidents_table
+from ashiato.detect.registry import DETECTORS
+from ashiato.detect.spec import DetectionContext, DetectorModule, Finding, findings_table
+from ashiato.errors import DetectError
+from ashiato.inventory.model import Inventory
+from ashiato.store import Store
+
+
+@dataclass(frozen=True)
+class DetectorRun:
+    detector: str
+    status: str  # "ran" | "skipped: <why>"
+    findings: int
+    seconds: float
+
+
+@dataclass(frozen=True)
+class DetectReport:
+    """What a detect run did: per-detector status, findings and the ranked incidents."""
+
+    runs: tuple[DetectorRun, ...]
+    findings: pa.Table
+    incidents: pa.Table
+    events_scanned: int
+    seconds: float
+    notices: tuple[str, ...] = field(default=())
+
+
+def _context_execute(con: Any) -> Callable[[ibis.Expr], pa.Table]:
+    def execute(expr: ibis.Expr) -> pa.Table:
+        result: pa.Table = con.to_pyarrow(expr)
+        return result
+
+    return execute
+
+
+def detect(
+    store: str | Path | Store,
+    inventory: Inventory | None,
+    *,
+    detectors: Sequence[str] | None = None,
+    params: Mapping[str, Mapping[str, Any]] | None = None,
+    gap_days: float = 7.0,
+    progress: Callable[[str], None] | None = None,
+) -> DetectReport:
+    """Run detectors over every event in ``store``; replace its findings and incidents."""
+    started = time.perf_counter()
+    st = store if isinstance(store, Store) else Store(store)
+    chosen: list[DetectorModule] = list(DETECTORS)
+    if detectors:
+        known = {d.SPEC.id: d for d in DETECTORS}
+        unknown = [d for d in detectors if d not in known]
+        if unknown:
+            raise DetectError(f"unknown detector(s) {unknown}; known: {sorted(known)}")
+        chosen = [known[d] for d in detectors]
+    params = params or {}
+    con = st.connect()
+    execute = _context_execute(con)
+    events = st.events(con)
+    stats = execute(events.aggregate(n=events.count(), start=events.ts.min()))
+    n_events = int(stats["n"][0].as_py() or 0)
+    data_start: datetime | None = stats["start"][0].as_py()
+    enriched = enrich(con, events, inventory, execute)
+    # Materialise the joined view once: every detector reads it.
+    enriched = con.create_table("enriched_events", enriched, temp=True)
+    runs: list[DetectorRun] = []
+    notices: list[str] = []
+    findings: list[Finding] = []
+    for det in chosen:
+        spec = det.SPEC
+        t0 = time.perf_counter()
+        if spec.requires_inventory and inventory is None:
+            msg = "skipped: needs an inventory (--inventory DIR)"
+            notices.append(f"{spec.id} {msg}")
+            runs.append(DetectorRun(spec.id, msg, 0, 0.0))
+            continue
+        merged = {**spec.defaults(), **params.get(spec.id, {})}
+        unknown_params = set(merged) - set(spec.defaults())
+        if unknown_params:
+            raise DetectError(f"{spec.id}: unknown parameter(s) {sorted(unknown_params)}")
+        if progress:
+            progress(spec.id)
+        ctx = DetectionContext(
+            events=enriched,
+            inventory=inventory,
+            params=merged,
+            execute=execute,
+            data_start=data_start,
+        )
+        rows = execute(det.query(ctx)).to_pylist() if n_events else []
+        found = [det.explain(r, ctx) for r in rows]
+        findings.extend(found)
+        runs.append(DetectorRun(spec.id, "ran", len(found), time.perf_counter() - t0))
+    findings.sort(key=lambda f: (-f.score, f.first_seen, f.finding_id))
+    ftable = findings_table(findings)
+    itable = incidents_table(findings, gap_days=gap_days)
+    st.write_findings(ftable)
+    st.write_incidents(itable)
+    con.disconnect()
+    return DetectReport(
+        runs=tuple(runs),
+        findings=ftable,
+        incidents=itable,
+        events_scanned=n_events,
+        seconds=time.perf_counter() - started,
+        notices=tuple(notices),
+    )

@@ -1,0 +1,130 @@
+"""What a detector declares about itself, and the finding it produces.
+
+A detector is one module with a ``SPEC`` and two functions: ``query(ctx) -> ibis.Table`` (the
+heavy, engine-portable part: one row per candidate finding) and ``explain(row, ctx) -> Finding``
+(plain Python over that small result: score, words, entities). No I/O, no clock, no hidden state;
+the runner owns time windows, persistence and grouping.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+import ibis
+import pyarrow as pa
+
+from ashiato.events import FINDING, EventKind
+from ashiato.inventory.model import Inventory
+
+SEVERITIES = ("informational", "low", "medium", "high", "critical")
+
+
+@dataclass(frozen=True)
+class Param:
+    """A tunable detector parameter with its default and what it means."""
+
+    name: str
+    default: float | int | str | bool
+    description: str
+
+
+@dataclass(frozen=True)
+class DetectorSpec:
+    id: str
+    title: str
+    version: str
+    severity: str
+    techniques: tuple[str, ...]
+    needs: tuple[EventKind, ...]
+    requires_inventory: bool
+    description: str
+    params: tuple[Param, ...] = ()
+
+    def defaults(self) -> dict[str, Any]:
+        return {p.name: p.default for p in self.params}
+
+
+@dataclass(frozen=True)
+class DetectionContext:
+    """Everything a detector may look at: enriched events, the inventory, its parameters."""
+
+    events: ibis.Table  # access events joined with endpoint and account attributes
+    inventory: Inventory | None
+    params: Mapping[str, Any]
+    execute: Callable[[ibis.Expr], pa.Table]
+    data_start: datetime | None  # earliest event in the store (the baseline's beginning)
+    report_since: datetime | None = None  # only findings whose evidence reaches past this
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One evidence-backed alarm (the FINDING table's row, as Python)."""
+
+    detector: str
+    detector_version: str
+    title: str
+    severity: str
+    score: float
+    techniques: tuple[str, ...]
+    first_seen: datetime
+    last_seen: datetime
+    accounts: tuple[str, ...]
+    hosts: tuple[str, ...]
+    sites: tuple[str, ...]
+    ips: tuple[str, ...]
+    reason: str
+    evidence: tuple[str, ...]
+    evidence_count: int
+    key: str  # the detector's grouping key; the finding id derives from it
+    actors: tuple[str, ...] = ()  # entities that act (accounts, source hosts): incidents group on them
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def finding_id(self) -> str:
+        return "F-" + hashlib.sha256(f"{self.detector}|{self.key}".encode()).hexdigest()[:16]
+
+
+def findings_table(findings: list[Finding]) -> pa.Table:
+    """Findings as a FINDING Arrow table."""
+    return pa.Table.from_pylist(
+        [
+            {
+                "finding_id": f.finding_id,
+                "detector": f.detector,
+                "detector_version": f.detector_version,
+                "title": f.title,
+                "severity": f.severity,
+                "score": float(f.score),
+                "technique": list(f.techniques),
+                "first_seen": f.first_seen,
+                "last_seen": f.last_seen,
+                "entities": {
+                    "accounts": list(f.accounts),
+                    "hosts": list(f.hosts),
+                    "sites": list(f.sites),
+                    "ips": list(f.ips),
+                },
+                "reason": f.reason,
+                "evidence": list(f.evidence),
+                "evidence_count": f.evidence_count,
+                "details": json.dumps({**f.details, "actors": list(f.actors)}, default=str),
+            }
+            for f in findings
+        ],
+        schema=FINDING,
+    )
+
+
+class DetectorModule(Protocol):
+    """The shape of a detector module (checked by a test over the registry)."""
+
+    SPEC: DetectorSpec
+
+    def query(self, ctx: DetectionContext) -> ibis.Table: ...
+
+    def explain(self, row: Mapping[str, Any], ctx: DetectionContext) -> Finding: ...

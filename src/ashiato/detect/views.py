@@ -1,0 +1,109 @@
+"""How findings, incidents and detect runs present themselves: Rich for terminals, JSON lines out.
+
+Kept beside the tables they render so that the CLI, the API and the report show the same thing.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import pyarrow as pa
+from rich.console import Console, ConsoleOptions, Group, RenderResult
+from rich.table import Table
+from rich.text import Text
+
+from ashiato.detect.runner import DetectReport
+
+_SEV_STYLE = {
+    "critical": "bold red",
+    "high": "red",
+    "medium": "yellow",
+    "low": "cyan",
+    "informational": "dim",
+}
+
+
+def _ts(v: datetime | None) -> str:
+    return v.strftime("%Y-%m-%d %H:%M") if v else ""
+
+
+def json_lines(table: pa.Table) -> Iterator[str]:
+    """One JSON object per row (timestamps as ISO-8601 UTC; details decoded)."""
+    for row in table.to_pylist():
+        if isinstance(row.get("details"), str):
+            row["details"] = json.loads(row["details"])
+        yield json.dumps(row, default=_json_default, ensure_ascii=False)
+
+
+def _json_default(v: Any) -> Any:
+    if isinstance(v, datetime):
+        return v.isoformat().replace("+00:00", "Z")
+    return str(v)
+
+
+@dataclass(frozen=True)
+class IncidentQueue:
+    """The ranked incident queue."""
+
+    incidents: pa.Table
+    limit: int = 10
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        t = Table(title=f"Incident queue ({self.incidents.num_rows} incidents)", expand=True)
+        for col, kw in (
+            ("#", {"justify": "right", "width": 3}),
+            ("risk", {"justify": "right", "width": 6}),
+            ("severity", {"width": 8}),
+            ("incident", {"ratio": 3}),
+            ("accounts", {"ratio": 1}),
+            ("sites", {"ratio": 1}),
+            ("first seen (UTC)", {"width": 16}),
+            ("findings", {"justify": "right", "width": 8}),
+        ):
+            t.add_column(col, **kw)  # type: ignore[arg-type]
+        for i, r in enumerate(self.incidents.slice(0, self.limit).to_pylist(), 1):
+            ent = r["entities"] or {}
+            t.add_row(
+                str(i),
+                f"{r['risk']:.0f}",
+                Text(r["severity"], style=_SEV_STYLE.get(r["severity"], "")),
+                Text(f"{r['incident_id']}  {r['title']}"),
+                ", ".join((ent.get("accounts") or [])[:3]),
+                ", ".join((ent.get("sites") or [])[:4]),
+                _ts(r["first_seen"]),
+                str(r["n_findings"]),
+            )
+        yield t
+
+
+@dataclass(frozen=True)
+class FindingList:
+    """Findings, strongest first, each with its reason."""
+
+    findings: pa.Table
+    limit: int = 20
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        t = Table(title=f"Findings ({self.findings.num_rows})", expand=True, show_lines=True)
+        t.add_column("score", justify="right", width=5)
+        t.add_column("detector", ratio=1)
+        t.add_column("first seen (UTC)", width=16)
+        t.add_column("reason", ratio=4)
+        for r in self.findings.slice(0, self.limit).to_pylist():
+            t.add_row(f"{r['score']:.0f}", r["detector"], _ts(r["first_seen"]), r["reason"])
+        yield t
+
+
+def render_detect_report(rep: DetectReport) -> Group:
+    t = Table(title=f"Detect: {rep.events_scanned:,} events in {rep.seconds:.1f} s")
+    t.add_column("detector")
+    t.add_column("status")
+    t.add_column("findings", justify="right")
+    t.add_column("seconds", justify="right")
+    for r in rep.runs:
+        t.add_row(r.detector, r.status, str(r.findings), f"{r.seconds:.2f}")
+    return Group(t, *(Text(n, style="yellow") for n in rep.notices))

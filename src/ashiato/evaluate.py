@@ -1,0 +1,219 @@
+"""Score a detect run against ground truth: was each campaign caught, how soon, at what noise.
+
+Ground truth (``ground_truth.jsonl``) names campaigns and their malicious records by the identity
+the *source* gave them (recording host + Windows record id, or Zeek uid), so evaluation does not
+depend on how ashiato numbered events; the store maps those identities to event ids.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import orjson
+import pyarrow as pa
+from rich.console import Console, ConsoleOptions, RenderResult
+from rich.table import Table
+
+from ashiato.errors import AshiatoError
+from ashiato.store import Store
+
+
+@dataclass(frozen=True)
+class CampaignScore:
+    id: str
+    name: str
+    detected: bool
+    delay_seconds: float | None  # first flagged malicious event minus the campaign's first event
+    host_recall: float  # share of the campaign's hosts named by a true finding
+    events: int  # malicious events of this campaign found in the store
+    events_flagged: int  # of those, cited as evidence by some finding
+    start: str
+    first_detection: str | None
+    true_findings: int
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    campaigns: list[CampaignScore]
+    findings: int
+    true_findings: int
+    incidents: int
+    true_incidents: int
+    days: float
+    false_findings_per_day: float
+    false_incidents_per_day: float
+    event_precision: float
+    event_recall: float
+    truth_events: int
+    truth_events_missing: int  # truth records not found in the store (not ingested)
+    top_incident_is_true: bool
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        t = Table(title="Campaigns against ground truth")
+        for c in ("campaign", "detected", "delay", "host recall", "events flagged", "findings"):
+            t.add_column(c)
+        for c in self.campaigns:
+            delay = "-" if c.delay_seconds is None else _human(c.delay_seconds)
+            t.add_row(
+                c.id,
+                "[green]yes[/]" if c.detected else "[red]no[/]",
+                delay,
+                f"{c.host_recall:.0%}",
+                f"{c.events_flagged}/{c.events}",
+                str(c.true_findings),
+            )
+        yield t
+        m = Table(title="Noise and accuracy", show_header=False)
+        m.add_column("metric")
+        m.add_column("value", justify="right")
+        m.add_row("days of data", f"{self.days:g}")
+        m.add_row("findings (true)", f"{self.findings} ({self.true_findings})")
+        m.add_row("incidents (true)", f"{self.incidents} ({self.true_incidents})")
+        m.add_row("top incident is the campaign", "yes" if self.top_incident_is_true else "no")
+        m.add_row("false incidents per day", f"{self.false_incidents_per_day:.2f}")
+        m.add_row("false findings per day", f"{self.false_findings_per_day:.2f}")
+        m.add_row("event precision", f"{self.event_precision:.3f}")
+        m.add_row("event recall", f"{self.event_recall:.3f}")
+        if self.truth_events_missing:
+            m.add_row("truth events not in store", str(self.truth_events_missing))
+        yield m
+
+
+def _human(seconds: float) -> str:
+    if seconds < 3600:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 86400 * 2:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} days"
+
+
+def _load_truth(path: Path) -> tuple[list[dict[str, Any]], pa.Table]:
+    campaigns: list[dict[str, Any]] = []
+    keys: dict[str, list[Any]] = {"campaign": [], "source": [], "log_host": [], "record_id": []}
+    try:
+        fh = path.open("rb")
+    except OSError as exc:
+        raise AshiatoError(f"{path}: cannot read ground truth: {exc}") from exc
+    with fh:
+        for n, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                obj = orjson.loads(line)
+            except orjson.JSONDecodeError as exc:
+                raise AshiatoError(f"{path}:{n}: not JSON: {exc}") from exc
+            if obj.get("type") == "campaign":
+                campaigns.append(obj)
+            elif obj.get("type") == "event":
+                keys["campaign"].append(obj["campaign"])
+                keys["source"].append(obj.get("source"))
+                keys["log_host"].append((obj.get("log_host") or "").lower())
+                keys["record_id"].append(str(obj["record_id"]))
+    return campaigns, pa.table(keys)
+
+
+def evaluate(store: str | Path | Store, truth: str | Path) -> Evaluation:
+    """Compare the store's findings and incidents with ``truth``."""
+    st = store if isinstance(store, Store) else Store(store)
+    campaigns, truth_keys = _load_truth(Path(truth))
+    findings = st.read_findings()
+    incidents = st.read_incidents()
+    con = duckdb.connect()
+    con.register("truth", truth_keys)
+    con.register("findings", findings)
+    con.register("incidents", incidents)
+    con.execute(
+        f"CREATE TEMP VIEW events AS SELECT event_id, ts, log_host, record_id, source "
+        f"FROM read_parquet('{st.layout.events_glob()}', hive_partitioning=true)"
+        if st.has_events()
+        else "CREATE TEMP VIEW events AS SELECT NULL::VARCHAR event_id, NULL::TIMESTAMPTZ ts, "
+        "NULL::VARCHAR log_host, NULL::VARCHAR record_id, NULL::VARCHAR source WHERE false"
+    )
+    # Truth records -> store events: Windows by (recording host, record id); Zeek by uid.
+    con.execute(
+        """CREATE TEMP TABLE mal AS
+        SELECT t.campaign, e.event_id, e.ts FROM truth t JOIN events e
+          ON e.record_id = t.record_id
+         AND (CASE WHEN t.source = 'zeek' THEN e.log_host IS NULL
+                   ELSE coalesce(e.log_host, '') = t.log_host END)"""
+    )
+    con.execute(
+        """CREATE TEMP TABLE cited AS
+        SELECT DISTINCT f.finding_id, unnest(f.evidence) AS event_id FROM findings f"""
+    )
+    cited_total = con.sql("SELECT count(DISTINCT event_id) FROM cited").fetchall()[0][0]
+    mal_total = con.sql("SELECT count(DISTINCT event_id) FROM mal").fetchall()[0][0]
+    hit = con.sql(
+        "SELECT count(DISTINCT c.event_id) FROM cited c JOIN mal m USING (event_id)"
+    ).fetchall()[0][0]
+    true_f = {
+        r[0]
+        for r in con.sql(
+            "SELECT DISTINCT c.finding_id FROM cited c JOIN mal m USING (event_id)"
+        ).fetchall()
+    }
+    fids = findings.column("finding_id").to_pylist()
+    hosts_of = dict(zip(fids, findings.column("entities").to_pylist(), strict=True))
+    scores = []
+    for c in campaigns:
+        cid = c["id"]
+        rows = con.execute(
+            """SELECT count(DISTINCT m.event_id),
+                      count(DISTINCT CASE WHEN c.event_id IS NOT NULL THEN m.event_id END),
+                      min(CASE WHEN c.event_id IS NOT NULL THEN m.ts END),
+                      list(DISTINCT c.finding_id) FILTER (WHERE c.finding_id IS NOT NULL)
+               FROM mal m LEFT JOIN cited c USING (event_id) WHERE m.campaign = ?""",
+            [cid],
+        ).fetchall()[0]
+        n_events, n_flagged, first_flag, f_ids = rows
+        f_ids = f_ids or []
+        start = datetime.fromisoformat(c["start"].replace("Z", "+00:00"))
+        named = {h for f in f_ids for h in (hosts_of[f] or {}).get("hosts") or []}
+        named |= {a for f in f_ids for a in (hosts_of[f] or {}).get("ips") or []}
+        chosts = {h.lower() for h in c.get("hosts", [])}
+        scores.append(
+            CampaignScore(
+                id=cid,
+                name=c.get("name", cid),
+                detected=bool(n_flagged),
+                delay_seconds=(first_flag - start).total_seconds() if first_flag else None,
+                host_recall=len(chosts & named) / len(chosts) if chosts else 0.0,
+                events=int(n_events),
+                events_flagged=int(n_flagged),
+                start=start.isoformat(),
+                first_detection=first_flag.isoformat() if first_flag else None,
+                true_findings=len(f_ids),
+            )
+        )
+    inc_true = [bool(set(ids) & true_f) for ids in incidents.column("finding_ids").to_pylist()]
+    span = con.sql("SELECT min(ts), max(ts) FROM events").fetchall()[0]
+    days = max((span[1] - span[0]).total_seconds() / 86400, 1.0) if span[0] else 1.0
+    n_true_inc = sum(inc_true)
+    con.close()
+    return Evaluation(
+        campaigns=scores,
+        findings=len(fids),
+        true_findings=len(true_f),
+        incidents=incidents.num_rows,
+        true_incidents=n_true_inc,
+        days=round(days, 2),
+        false_findings_per_day=round((len(fids) - len(true_f)) / days, 3),
+        false_incidents_per_day=round((incidents.num_rows - n_true_inc) / days, 3),
+        event_precision=round(hit / cited_total, 4) if cited_total else 0.0,
+        event_recall=round(hit / mal_total, 4) if mal_total else 0.0,
+        truth_events=truth_keys.num_rows,
+        truth_events_missing=truth_keys.num_rows - int(mal_total),
+        top_incident_is_true=bool(inc_true and inc_true[0]),
+    )
+
+
+def evaluation_json(ev: Evaluation) -> str:
+    return json.dumps(ev.to_json(), default=str)

@@ -106,10 +106,9 @@ def write_events(tmp_path: Path) -> Callable[[list[dict[str, Any]]], Path]:
         layout = StoreLayout(root)
         layout.ensure()
         by_day: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        for i, r in enumerate(rows):
-            r = dict(r)
-            r.setdefault("event_id", None)
-            if r["event_id"] is None:
+        for i, given in enumerate(rows):
+            r = dict(given)
+            if r.get("event_id") is None:
                 r["event_id"] = f"e{i:06d}"
             r["source_offset"] = r.get("source_offset") or i + 1
             by_day[r["ts"].strftime("%Y-%m-%d")].append(r)

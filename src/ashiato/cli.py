@@ -158,7 +158,7 @@ def detect(
     try:
         inv = load_inventory(inventory) if inventory else None
         with console.status("detecting") as status:
-            rep = run(store, inv, detectors=detector, progress=lambda d: status.update(d))
+            rep = run(store, inv, detectors=detector, progress=status.update)
     except AshiatoError as exc:
         _fail(exc)
         return
@@ -299,7 +299,10 @@ def detectors() -> None:
     for d in DETECTORS:
         s = d.SPEC
         t.add_row(
-            s.id, s.severity, ", ".join(s.techniques), "yes" if s.requires_inventory else "no",
+            s.id,
+            s.severity,
+            ", ".join(s.techniques),
+            "yes" if s.requires_inventory else "no",
             s.description,
         )
     console.print(t)

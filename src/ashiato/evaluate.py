@@ -58,8 +58,8 @@ class Evaluation:
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         t = Table(title="Campaigns against ground truth")
-        for c in ("campaign", "detected", "delay", "host recall", "events flagged", "findings"):
-            t.add_column(c)
+        for col in ("campaign", "detected", "delay", "host recall", "events flagged", "findings"):
+            t.add_column(col)
         for c in self.campaigns:
             delay = "-" if c.delay_seconds is None else _human(c.delay_seconds)
             t.add_row(

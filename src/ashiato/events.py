@@ -1,8 +1,8 @@
 """The one schema registry: every table that stages hand each other, as a named Arrow schema.
 
-Stages share nothing but these tables (see ``docs/data-contracts.md``). Each field carries its meaning
-in the schema's metadata so that ``ashiato schema`` and the docs are generated from one place, and a
-test fails if one field name has two types anywhere.
+Stages share nothing but these tables (see ``docs/data-contracts.md``). Each field carries its
+meaning in the schema's metadata, so the docs come from one place; a test fails if one field
+name has two types anywhere.
 """
 
 from __future__ import annotations
@@ -56,7 +56,9 @@ ACCESS_EVENT = pa.schema(
         _field("status", pa.string(), "Failure status or sub-status code (0xC000006A, ...)."),
         _field("user", pa.string(), "Account name, lower case, without domain (TargetUserName)."),
         _field("domain", pa.string(), "Account's domain, upper case NetBIOS form."),
-        _field("logon_type", pa.int32(), "Windows logon type (2 interactive, 3 network, 10 RDP...)."),
+        _field(
+            "logon_type", pa.int32(), "Windows logon type (2 interactive, 3 network, 10 RDP...)."
+        ),
         _field("auth_package", pa.string(), "Kerberos, NTLM, Negotiate, ..."),
         _field("src_host", pa.string(), "Source host short name, lower case."),
         _field("src_ip", pa.string(), "Source IP address as text."),
@@ -72,7 +74,9 @@ ACCESS_EVENT = pa.schema(
         _field("share", pa.string(), "Network share name (\\\\*\\ADMIN$, ...)."),
         _field("path", pa.string(), "Object path inside the share, or a process path."),
         _field("process", pa.string(), "Process name or path that acted (4648, 4688)."),
-        _field("log_host", pa.string(), "Host that recorded the event (Windows Computer), lower case."),
+        _field(
+            "log_host", pa.string(), "Host that recorded the event (Windows Computer), lower case."
+        ),
         _field("source", pa.string(), "Name of the parser that produced the row."),
         _field("source_file", pa.string(), "SHA-256 of the input file (evidence manifest key)."),
         _field(
@@ -80,14 +84,18 @@ ACCESS_EVENT = pa.schema(
             pa.int64(),
             "Where in the input file: 1-based line number for line formats, record index else.",
         ),
-        _field("record_id", pa.string(), "The source's own record id (Windows RecordNumber, Zeek uid)."),
+        _field(
+            "record_id", pa.string(), "The source's own record id (Windows RecordNumber, Zeek uid)."
+        ),
         _field(
             "raw",
             pa.map_(pa.string(), pa.string()),
             "Source fields kept verbatim as text (Windows EventData names) for Sigma and analysts.",
         ),
     ],
-    metadata={"doc": "The event store's one table, partitioned by UTC day (events/day=YYYY-MM-DD/)."},
+    metadata={
+        "doc": "The event store's one table, partitioned by UTC day (events/day=YYYY-MM-DD/)."
+    },
 )
 
 MANIFEST = pa.schema(
@@ -102,7 +110,9 @@ MANIFEST = pa.schema(
         _field("first_ts", TS, "Earliest event time stored from this file."),
         _field("last_ts", TS, "Latest event time stored from this file."),
         _field("ingested_at", TS, "When the ingest of this file finished."),
-        _field("partitions", pa.list_(pa.string()), "Parquet files written (relative to the store)."),
+        _field(
+            "partitions", pa.list_(pa.string()), "Parquet files written (relative to the store)."
+        ),
         _field(
             "parquet_sha256", pa.list_(pa.string()), "SHA-256 of each Parquet file, same order."
         ),
@@ -181,4 +191,4 @@ SCHEMAS: dict[str, pa.Schema] = {
 def field_doc(schema: pa.Schema, name: str) -> str:
     """Return the documentation string of one field."""
     meta = schema.field(name).metadata or {}
-    return meta.get(b"doc", b"").decode()
+    return str(meta.get(b"doc", b"").decode())

@@ -1,4 +1,4 @@
-"""Small helpers that several detectors share: which kinds count as access, and how to say things."""
+"""Helpers that several detectors share: which kinds count as access, and how to say things."""
 
 from __future__ import annotations
 

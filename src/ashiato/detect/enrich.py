@@ -42,11 +42,12 @@ def enrich(
     ep = ep.mutate(k=_key(ep.host, ep.ip)).drop("host", "ip")
     acc = ibis.memtable(accounts)
 
-    t = events.mutate(_sk=_key(events.src_host, events.src_ip), _dk=_key(events.dst_host, events.dst_ip))
+    t = events.mutate(
+        _sk=_key(events.src_host, events.src_ip), _dk=_key(events.dst_host, events.dst_ip)
+    )
     src = ep.rename({f"src_{c}": c for c in ("site", "role", "asset", "country", "timezone")})
     dst = ep.rename({f"dst_{c}": c for c in ("site", "role", "asset", "country", "timezone")})
     t = t.left_join(src, t._sk == src.k).drop("k")
     t = t.left_join(dst, t._dk == dst.k).drop("k")
     t = t.left_join(acc, t.user == acc.user).drop("user_right")
-    t = t.mutate(privileged=t.privileged.fill_null(False)).drop("_sk", "_dk")
-    return t
+    return t.mutate(privileged=t.privileged.fill_null(False)).drop("_sk", "_dk")

@@ -9,9 +9,11 @@ two independent kinds of evidence outrank many copies of one, plus a small bonus
 from __future__ import annotations
 
 import hashlib
+import itertools
 import math
 from collections import defaultdict
 from datetime import timedelta
+from typing import Any
 
 import pyarrow as pa
 
@@ -48,7 +50,7 @@ def group(findings: list[Finding], gap_days: float = 7.0) -> list[list[Finding]]
     for idx in by_actor.values():
         # idx is sorted by first_seen: link consecutive findings whose spans come close.
         reach = order[idx[0]].last_seen
-        for prev, cur in zip(idx, idx[1:], strict=False):
+        for prev, cur in itertools.pairwise(idx):
             f = order[cur]
             if f.first_seen - reach <= gap:
                 uf.union(prev, cur)
@@ -72,14 +74,15 @@ def _summary(fs: list[Finding], accounts: list[str], sites: list[str]) -> str:
     dets = sorted({f.title for f in fs})
     return (
         f"{len(fs)} finding(s) from {len({f.detector for f in fs})} detector(s) involving "
-        f"account(s) {short_list(accounts) or 'none'} across {short_list(sites) or 'unknown sites'}. "
+        f"account(s) {short_list(accounts) or 'none'} across "
+        f"{short_list(sites) or 'unknown sites'}. "
         f"Strongest: {max(fs, key=lambda f: f.score).reason} Other findings: {short_list(dets, 3)}."
     )
 
 
 def incidents_table(findings: list[Finding], gap_days: float = 7.0) -> pa.Table:
     """Build the ranked INCIDENT table (highest risk first)."""
-    rows = []
+    rows: list[dict[str, Any]] = []
     for fs in group(findings, gap_days):
         accounts = sorted({a for f in fs for a in f.accounts})
         hosts = sorted({h for f in fs for h in f.hosts})

@@ -81,7 +81,9 @@ class Finding:
     evidence: tuple[str, ...]
     evidence_count: int
     key: str  # the detector's grouping key; the finding id derives from it
-    actors: tuple[str, ...] = ()  # entities that act (accounts, source hosts): incidents group on them
+    actors: tuple[
+        str, ...
+    ] = ()  # entities that act (accounts, source hosts): incidents group on them
     details: Mapping[str, Any] = field(default_factory=dict)
 
     @property

@@ -64,7 +64,7 @@ class IncidentQueue:
             ("first seen (UTC)", {"width": 16}),
             ("findings", {"justify": "right", "width": 8}),
         ):
-            t.add_column(col, **kw)  # type: ignore[arg-type]
+            t.add_column(col, **kw)
         for i, r in enumerate(self.incidents.slice(0, self.limit).to_pylist(), 1):
             ent = r["entities"] or {}
             t.add_row(

@@ -13,12 +13,12 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from ashiato.errors import InventoryError
 from ashiato.inventory.model import Account, Asset, Customer, DataStore, Inventory, Site
 
-LIST_SECTIONS: dict[str, type] = {
+LIST_SECTIONS: dict[str, type[BaseModel]] = {
     "sites": Site,
     "assets": Asset,
     "accounts": Account,
@@ -104,9 +104,9 @@ def _read_yaml(path: Path) -> tuple[dict[str, Any], yaml.Node | None]:
         raise InventoryError(f"{path}:1: expected a mapping of sections {list(SECTIONS)}")
     for key in data:
         if key not in SECTIONS:
-            line = _node_line(node, (key,))
+            at = _node_line(node, (key,))
             raise InventoryError(
-                f"{path}:{line}: unknown key {key!r}; expected one of {list(SECTIONS)}"
+                f"{path}:{at}: unknown key {key!r}; expected one of {list(SECTIONS)}"
             )
     return data, node
 
@@ -119,10 +119,12 @@ def _read_csv(path: Path) -> tuple[list[dict[str, Any]], dict[int, int]]:
             reader = csv.DictReader(fh)
             for row in reader:
                 if None in row:
-                    raise InventoryError(f"{path}:{reader.line_num}: more cells than header columns")
+                    raise InventoryError(
+                        f"{path}:{reader.line_num}: more cells than header columns"
+                    )
                 clean: dict[str, Any] = {}
-                for k, v in row.items():
-                    v = (v or "").strip()
+                for k, cell in row.items():
+                    v = (cell or "").strip()
                     if v == "":
                         continue
                     if k in _CSV_LIST_COLUMNS:
@@ -182,10 +184,7 @@ def load_inventory(directory: str | Path) -> Inventory:
                 try:
                     model.model_validate(items[i])
                 except ValidationError as exc:
-                    if isinstance(where, dict):
-                        _raise_validation(path, exc, where, (section, i - start))
-                    else:
-                        _raise_validation(path, exc, where, (section, i - start))
+                    _raise_validation(path, exc, where, (section, i - start))
     try:
         return Inventory.model_validate(merged)
     except ValidationError as exc:
@@ -194,5 +193,6 @@ def load_inventory(directory: str | Path) -> Inventory:
             if any(e["loc"] and e["loc"][0] == "policy" for e in exc.errors()):
                 _raise_validation(path, exc, node)
         raise InventoryError(
-            f"{root}: " + "; ".join(f"{_fmt_loc(tuple(e['loc']))}: {e['msg']}" for e in exc.errors())
+            f"{root}: "
+            + "; ".join(f"{_fmt_loc(tuple(e['loc']))}: {e['msg']}" for e in exc.errors())
         ) from exc

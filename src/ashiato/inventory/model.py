@@ -160,7 +160,7 @@ class PolicyRule(_Strict):
 
 
 class Policy(_Strict):
-    """Which site or role may reach which. First matching rule wins; then intra_site; then default."""
+    """Which site or role may reach which: first matching rule, then intra_site, then default."""
 
     default: Literal["allow", "deny"] = "deny"
     intra_site: Literal["allow", "deny"] = "allow"

@@ -49,7 +49,7 @@ class Endpoint:
 
 
 class Resolver:
-    """Looks hosts and IPs up in an inventory: asset by name, then by IP, then site by CIDR/pattern."""
+    """Looks hosts and IPs up: asset by name, then by IP, then site by CIDR or host pattern."""
 
     def __init__(self, inventory: Inventory) -> None:
         self.inventory = inventory

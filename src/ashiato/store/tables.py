@@ -50,14 +50,10 @@ class Store:
         return t.drop("day") if "day" in t.columns else t
 
     def write_findings(self, table: pa.Table) -> None:
-        atomic_write_parquet(
-            self.layout.findings_file, table.cast(FINDING), self.layout.tmp_dir
-        )
+        atomic_write_parquet(self.layout.findings_file, table.cast(FINDING), self.layout.tmp_dir)
 
     def write_incidents(self, table: pa.Table) -> None:
-        atomic_write_parquet(
-            self.layout.incidents_file, table.cast(INCIDENT), self.layout.tmp_dir
-        )
+        atomic_write_parquet(self.layout.incidents_file, table.cast(INCIDENT), self.layout.tmp_dir)
 
     def read_findings(self) -> pa.Table:
         f = self.layout.findings_file

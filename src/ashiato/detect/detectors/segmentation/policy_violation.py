@@ -3,7 +3,7 @@
 The incident this product exists for was machines in overseas offices reaching Japan's servers; a
 written policy ("Thailand workstations do not log on to data-centre file servers") turns that into
 an alarm on the first event, whatever the credentials. One finding per (account, source, destination
-site); the policy itself is evaluated in Python over the few distinct paths, the events in the engine.
+site); the policy is evaluated in Python over the few distinct paths, the events in the engine.
 """
 
 from __future__ import annotations
@@ -34,11 +34,13 @@ SPEC = DetectorSpec(
     ),
     requires_inventory=True,
     description=(
-        "An access (logon, share access, explicit-credential use, or network flow) from a site/role "
+        "An access (logon, share access, explicit-credential use, network flow) from a site/role "
         "to a site/role that no policy rule allows for that class of account."
     ),
     params=(
-        Param("max_evidence", 2000, "Evidence event ids kept per finding (the count is kept whole)."),
+        Param(
+            "max_evidence", 2000, "Evidence event ids kept per finding (the count is kept whole)."
+        ),
     ),
 )
 
@@ -81,7 +83,7 @@ def query(ctx: DetectionContext) -> ibis.Table:
     j = t.inner_join(bad, preds).select(t, bad.rule)
     src = j.src_host.fill_null(j.src_ip)
     j = j.mutate(src_key=src.fill_null("?"), user_key=j.user.fill_null(""))
-    g = j.group_by("user_key", "src_key", "src_site", "dst_site").aggregate(
+    return j.group_by("user_key", "src_key", "src_site", "dst_site").aggregate(
         first_seen=j.ts.min(),
         last_seen=j.ts.max(),
         n=j.count(),
@@ -95,7 +97,6 @@ def query(ctx: DetectionContext) -> ibis.Table:
         kinds=j.kind.collect(distinct=True),
         privileged=j.privileged.max(),
     )
-    return g
 
 
 def explain(row: Mapping[str, Any], ctx: DetectionContext) -> Finding:

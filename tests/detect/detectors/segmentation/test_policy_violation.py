@@ -1,0 +1,84 @@
+"""Golden samples for segmentation.policy_violation."""
+
+from __future__ import annotations
+
+from ashiato.detect.runner import detect
+from tests.conftest import event, ts
+
+DET = ["segmentation.policy_violation"]
+
+
+def test_positive_admin_from_thailand_to_file_server(inventory, write_events) -> None:
+    root = write_events(
+        [
+            event(ts=ts(5, 17), user="adm-sato", src_ip="10.3.0.101", dst_host="jp-dc-fs01"),
+            event(
+                ts=ts(5, 18),
+                user="adm-sato",
+                src_ip="10.3.0.101",
+                dst_host="jp-dc-fs01",
+                kind="share_access",
+                event_code=5140,
+                share="\\\\*\\CustomerData",
+            ),
+            event(
+                ts=ts(6, 18),
+                kind="network_flow",
+                event_code=None,
+                src_ip="10.3.0.102",
+                dst_ip="10.1.0.101",
+                dst_port=445,
+                user=None,
+                logon_type=None,
+            ),
+        ]
+    )
+    rep = detect(root, _inv(inventory), detectors=DET)
+    rows = rep.findings.to_pylist()
+    assert len(rows) == 2
+    admin = next(r for r in rows if r["entities"]["accounts"] == ["adm-sato"])
+    assert admin["evidence"] == ["e000000", "e000001"] and admin["evidence_count"] == 2
+    assert admin["entities"]["sites"] == ["JP-DC", "TH-BKK"]
+    assert "jp-dc-fs01" in admin["reason"] and "default" in admin["reason"]
+    assert admin["score"] > 80
+    flow = next(r for r in rows if not r["entities"]["accounts"])
+    assert flow["evidence"] == ["e000002"]
+    assert "TH-BKK" in flow["reason"] and "JP-TKY" in flow["reason"]
+
+
+def test_negative_allowed_paths(inventory, write_events) -> None:
+    root = write_events(
+        [
+            # Thai engineer in the allowed group reaching the JP file server
+            event(ts=ts(5, 3), user="s.chai", src_ip="10.3.0.101", dst_host="jp-dc-fs01"),
+            # anyone to the domain controller
+            event(ts=ts(5, 4), user="adm-sato", src_ip="10.3.0.101", dst_host="jp-dc-dc01"),
+            # Japan office to the data centre
+            event(ts=ts(5, 5), user="t.suzuki", src_ip="10.1.0.101", dst_host="jp-dc-fs01"),
+            # failed logons are not accesses
+            event(
+                ts=ts(5, 6),
+                user="adm-sato",
+                src_ip="10.3.0.101",
+                dst_host="jp-dc-fs01",
+                kind="logon_failure",
+                outcome="failure",
+                event_code=4625,
+            ),
+            # unknown (external) source: not judged by the policy
+            event(ts=ts(5, 7), kind="network_flow", src_ip="203.0.113.9", dst_ip="10.2.0.20"),
+        ]
+    )
+    rep = detect(root, _inv(inventory), detectors=DET)
+    assert rep.findings.num_rows == 0
+
+
+def test_skipped_without_inventory(write_events) -> None:
+    root = write_events([event(ts=ts(5), user="x", src_ip="10.3.0.101", dst_host="jp-dc-fs01")])
+    rep = detect(root, None, detectors=DET)
+    assert rep.runs[0].status.startswith("skipped")
+    assert rep.notices and "needs an inventory" in rep.notices[0]
+
+
+def _inv(inventory):
+    return inventory

@@ -185,7 +185,7 @@ def evaluate(store: str | Path | Store, truth: str | Path) -> Evaluation:
                 name=c.get("name", cid),
                 detected=bool(n_flagged),
                 delay_seconds=(first_flag - start).total_seconds() if first_flag else None,
-                host_recall=len(chosts & named) / len(chosts) if chosts else 0.0,
+                host_recall=round(len(chosts & named) / len(chosts), 4) if chosts else 0.0,
                 events=int(n_events),
                 events_flagged=int(n_flagged),
                 start=start.isoformat(),

@@ -29,6 +29,7 @@ class EventKind(StrEnum):
     SHARE_OBJECT = "share_object"  # 5145: an object in a share was checked for access
     NETWORK_FLOW = "network_flow"  # a connection seen on the wire (Zeek conn, flows)
     PROCESS_START = "process_start"  # 4688 / Sysmon 1
+    OTHER = "other"  # any other event id: stored, raw fields kept, for Sigma and analysts
 
 
 class Outcome(StrEnum):

@@ -81,16 +81,16 @@ def query(ctx: DetectionContext) -> ibis.Table:
     bad = ibis.memtable(_violating_paths(ctx, t))
     preds = [t[c].identical_to(bad[c]) for c in _PATH_COLS]
     j = t.inner_join(bad, preds).select(t, bad.rule)
-    src = j.src_host.fill_null(j.src_ip)
+    src = j.src_asset.fill_null(j.src_host).fill_null(j.src_ip)
     j = j.mutate(src_key=src.fill_null("?"), user_key=j.user.fill_null(""))
     return j.group_by("user_key", "src_key", "src_site", "dst_site").aggregate(
         first_seen=j.ts.min(),
         last_seen=j.ts.max(),
         n=j.count(),
         evidence=j.event_id.collect(order_by=[j.ts, j.event_id]),
-        dst_hosts=j.dst_host.fill_null(j.dst_ip).collect(distinct=True),
+        dst_hosts=j.dst_asset.fill_null(j.dst_host).fill_null(j.dst_ip).collect(distinct=True),
         dst_roles=j.dst_role.collect(distinct=True),
-        src_hosts=j.src_host.collect(distinct=True),
+        src_hosts=j.src_asset.fill_null(j.src_host).collect(distinct=True),
         src_ips=j.src_ip.collect(distinct=True),
         src_roles=j.src_role.collect(distinct=True),
         rules=j.rule.collect(distinct=True),

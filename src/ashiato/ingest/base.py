@@ -1,0 +1,274 @@
+"""The parser protocol and what every parser shares: context, batches, rejections, line reader.
+
+A parser is a small object (a name, a cheap ``sniff``, a streaming ``parse``); this module holds
+what they have in common so that each format module only maps fields. Parsers build rows as
+tuples in ``ACCESS_EVENT`` field order and turn them into one Arrow batch at a time
+(``build_batch``), which keeps memory bounded and avoids a dict per row.
+"""
+
+from __future__ import annotations
+
+import gzip
+import zlib
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from functools import cached_property
+from typing import Any, BinaryIO, NamedTuple, Protocol, runtime_checkable
+
+import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ashiato.events import ACCESS_EVENT
+
+MAX_BATCH_ROWS = 50_000
+"""Rows per ParsedBatch at most."""
+
+MAX_LINE_BYTES = 1 << 20
+"""A line longer than this (about; up to twice) is rejected without being held in memory."""
+
+EXCERPT_CHARS = 200
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_US = timedelta(microseconds=1)
+MIN_TS_US = (datetime(1990, 1, 1, tzinfo=UTC) - _EPOCH) // _US
+
+FILLED = frozenset({"event_id", "source", "source_file", "raw"})
+"""Fields a parser does not put in its row tuples: BatchBuffer fills them."""
+
+ROW_FIELDS: tuple[str, ...] = tuple(f.name for f in ACCESS_EVENT if f.name not in FILLED)
+"""Order of the values in a row tuple: the ACCESS_EVENT fields, except FILLED ones."""
+
+Row = tuple[Any, ...]
+Raw = Mapping[str, Any] | None
+
+
+class Rejection(NamedTuple):
+    """One record that could not be stored: where it was, why, and what it looked like."""
+
+    offset: int
+    reason: str
+    excerpt: str
+
+
+@dataclass(frozen=True)
+class ParseContext:
+    """What a parser needs to know about the file it reads, and the clock it must use."""
+
+    sha256: str
+    path: str
+    now: datetime
+    future_slack: timedelta = timedelta(days=2)
+
+    @cached_property
+    def sha16(self) -> str:
+        return self.sha256[:16]
+
+    @property
+    def min_ts_us(self) -> int:
+        """Earliest plausible event time (1990-01-01), epoch microseconds."""
+        return MIN_TS_US
+
+    @cached_property
+    def max_ts_us(self) -> int:
+        """Latest plausible event time (now + 2 days), epoch microseconds."""
+        return to_epoch_us(self.now + self.future_slack)
+
+
+@dataclass
+class ParsedBatch:
+    """At most MAX_BATCH_ROWS events in ACCESS_EVENT schema plus the rejections met reading them."""
+
+    batch: pa.RecordBatch
+    rejections: list[Rejection] = field(default_factory=list)
+
+    @property
+    def records_read(self) -> int:
+        return int(self.batch.num_rows) + len(self.rejections)
+
+
+@runtime_checkable
+class Parser(Protocol):
+    """One source format: auto-detected by ``sniff``, streamed by ``parse``."""
+
+    name: str
+    description: str
+
+    def sniff(self, head: bytes, name: str) -> bool:
+        """True if ``head`` (the first bytes, decompressed) looks like this format."""
+        ...
+
+    def parse(self, stream: BinaryIO, ctx: ParseContext) -> Iterator[ParsedBatch]:
+        """Yield batches; every record read becomes a stored row or a rejection, never an error."""
+        ...
+
+
+class BadRecord(Exception):  # noqa: N818 - a record-level signal, caught inside parsers
+    """Raised inside a parser's row mapping; becomes a Rejection with this reason."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def to_epoch_us(dt: datetime) -> int:
+    """Epoch microseconds of an aware datetime (naive means UTC)."""
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    return (dt - _EPOCH) // _US
+
+
+def excerpt(line: bytes) -> str:
+    """The first EXCERPT_CHARS characters of a raw record, bad bytes replaced."""
+    return line[: EXCERPT_CHARS * 4].decode("utf-8", "replace")[:EXCERPT_CHARS]
+
+
+def _to_text(v: Any) -> str | None:
+    if v is None or v.__class__ is str:
+        return v
+    if v.__class__ is bool:
+        return "true" if v else "false"
+    if isinstance(v, (dict, list)):
+        return orjson.dumps(v).decode()
+    return str(v)
+
+
+class BatchBuffer:
+    """Collects rows for one batch without keeping a Python container per row alive.
+
+    A row tuple is flattened into one long list (columns are recovered by slicing) and its raw map
+    into flat key and value lists; this keeps the garbage collector from walking millions of live
+    tuples and dicts, which otherwise costs more than the parsing.
+    """
+
+    def __init__(self, source: str, ctx: ParseContext) -> None:
+        self._source = source
+        self._sha256 = ctx.sha256
+        self._prefix = ctx.sha16 + "-"
+        self._reset()
+
+    def _reset(self) -> None:
+        self._flat: list[Any] = []
+        self._keys: list[str] = []
+        self._vals: list[Any] = []
+        self._offsets: list[int] = [0]
+        self.rejections: list[Rejection] = []
+
+    def __len__(self) -> int:
+        return len(self._offsets) - 1
+
+    def add(self, row: Row, raw: Raw) -> None:
+        """Buffer one row (ROW_FIELDS order) and its raw source fields (keys must be text)."""
+        self._flat.extend(row)
+        if raw:
+            self._keys.extend(raw)
+            self._vals.extend(raw.values())
+        self._offsets.append(len(self._keys))
+
+    def reject(self, offset: int, reason: str, line: bytes) -> None:
+        self.rejections.append(Rejection(offset, reason, excerpt(line)))
+
+    def take(self, extra: list[Rejection]) -> ParsedBatch:
+        """The buffered rows and rejections (plus ``extra``) as one ParsedBatch; then empty."""
+        batch = self._build()
+        out = ParsedBatch(batch, self.rejections + extra)
+        self._reset()
+        return out
+
+    def _build(self) -> pa.RecordBatch:
+        n = len(self)
+        width = len(ROW_FIELDS)
+        flat = self._flat
+        cols: dict[str, Any] = {
+            name: pa.array(flat[i::width], type=ACCESS_EVENT.field(name).type)
+            for i, name in enumerate(ROW_FIELDS)
+        }
+        offsets = cols["source_offset"]
+        cols["event_id"] = pc.binary_join_element_wise(self._prefix, offsets.cast(pa.string()), "")
+        cols["source"] = pa.array([self._source] * n, pa.string())
+        cols["source_file"] = pa.array([self._sha256] * n, pa.string())
+        try:
+            val_arr = pa.array(self._vals, pa.string())
+        except (pa.ArrowTypeError, pa.ArrowInvalid):  # some values are not text: convert them
+            val_arr = pa.array([_to_text(v) for v in self._vals], pa.string())
+        cols["raw"] = pa.MapArray.from_arrays(
+            pa.array(self._offsets, pa.int32()),
+            pa.array(self._keys, pa.string()),
+            val_arr,
+            type=ACCESS_EVENT.field("raw").type,
+        )
+        return pa.RecordBatch.from_arrays(
+            [cols[f] for f in ACCESS_EVENT.names], schema=ACCESS_EVENT
+        )
+
+
+class LineReader:
+    """Iterate ``(line_number, line)`` over the non-blank lines of a binary stream, memory bounded.
+
+    Line numbers are 1-based and physical (blank lines advance them but are not yielded: a blank
+    line is not a record). Stream-level problems (a truncated or corrupt gzip stream, a line
+    longer than ``max_line``) are not raised: they are collected in ``problems`` as rejections,
+    each one record.
+    """
+
+    def __init__(self, stream: BinaryIO, max_line: int = MAX_LINE_BYTES, chunk: int = 1 << 20):
+        self._stream = stream
+        self._max = max_line
+        self._chunk = chunk
+        self.problems: list[Rejection] = []
+        self.lineno = 0
+        self._broken = False
+
+    def take_problems(self) -> list[Rejection]:
+        out, self.problems = self.problems, []
+        return out
+
+    def _read(self) -> bytes | None:
+        """Next block, or None at the end (after recording a stream problem if there was one)."""
+        read = getattr(self._stream, "read1", self._stream.read)
+        try:
+            return read(self._chunk)
+        except EOFError:
+            reason = f"truncated gzip stream after line {self.lineno}"
+        except (zlib.error, gzip.BadGzipFile) as exc:
+            reason = f"corrupt gzip stream after line {self.lineno}: {exc}"
+        self.problems.append(Rejection(self.lineno + 1, reason, ""))
+        self._broken = True
+        return None
+
+    def __iter__(self) -> Iterator[tuple[int, bytes]]:
+        buf = b""
+        skipping = False
+        skip_excerpt = ""
+        while True:
+            block = self._read()
+            if not block:
+                if skipping:
+                    self.lineno += 1
+                    self.problems.append(Rejection(self.lineno, self._too_long(), skip_excerpt))
+                elif buf and not self._broken:  # a partial line cut by truncation is dropped
+                    self.lineno += 1
+                    if not buf.isspace():
+                        yield self.lineno, buf
+                return
+            if skipping:
+                idx = block.find(b"\n")
+                if idx < 0:
+                    continue
+                self.lineno += 1
+                self.problems.append(Rejection(self.lineno, self._too_long(), skip_excerpt))
+                skipping = False
+                block = block[idx + 1 :]
+            lines = (buf + block).split(b"\n") if buf else block.split(b"\n")
+            buf = lines.pop()
+            for line in lines:
+                self.lineno += 1
+                if line and not line.isspace():
+                    yield self.lineno, line
+            if len(buf) > self._max:
+                skipping = True
+                skip_excerpt = excerpt(buf)
+                buf = b""
+
+    def _too_long(self) -> str:
+        return f"line longer than {self._max} bytes"

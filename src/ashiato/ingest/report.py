@@ -1,0 +1,122 @@
+"""What an ingest run tells its caller: per-file results, totals, progress, and how they render.
+
+The CLI stays thin: it passes a progress callback and prints the report, which knows how to draw
+itself as a Rich table (conventions §10).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+from rich.console import Group, RenderableType
+from rich.table import Table
+
+INGESTED = "ingested"
+ALREADY_INGESTED = "already ingested"
+UNRECOGNISED = "unrecognised"
+NO_PARSER = "no parser recognises this file"
+
+
+@dataclass(frozen=True)
+class FileResult:
+    """The outcome of one input file.
+
+    ``status`` is "ingested", "already ingested", "unrecognised" or "failed: <why>"; ``reason``
+    explains a skip (for example "no parser recognises this file"). Counts are of this run: a file
+    already ingested stores nothing and reports zeros.
+    """
+
+    path: str
+    sha256: str
+    parser: str | None
+    records_read: int = 0
+    records_stored: int = 0
+    records_rejected: int = 0
+    rejection_reasons: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
+    status: str = INGESTED
+    reason: str | None = None
+
+    @property
+    def failed(self) -> bool:
+        return self.status.startswith("failed")
+
+
+@dataclass(frozen=True)
+class ProgressUpdate:
+    """Progress of a run, sent after each input file is done (or skipped)."""
+
+    files_done: int
+    files_total: int
+    records: int
+    rejections: int
+    current: str | None = None
+
+
+@dataclass(frozen=True)
+class IngestReport:
+    """All per-file results of one ingest run, in input order, with totals."""
+
+    files: tuple[FileResult, ...]
+
+    @property
+    def records_read(self) -> int:
+        return sum(f.records_read for f in self.files)
+
+    @property
+    def records_stored(self) -> int:
+        return sum(f.records_stored for f in self.files)
+
+    @property
+    def records_rejected(self) -> int:
+        return sum(f.records_rejected for f in self.files)
+
+    def count(self, status: str) -> int:
+        """How many files ended with this status ("failed" matches every failure)."""
+        return sum(1 for f in self.files if f.status == status or f.status.startswith(status))
+
+    @property
+    def rejection_reasons(self) -> dict[str, int]:
+        total: Counter[str] = Counter()
+        for f in self.files:
+            total.update(f.rejection_reasons)
+        return dict(total.most_common())
+
+    @property
+    def ok(self) -> bool:
+        """True when no file failed."""
+        return not any(f.failed for f in self.files)
+
+    def __rich__(self) -> RenderableType:
+        table = Table(title="Ingest", show_footer=True)
+        table.add_column("file", footer="total", overflow="fold")
+        table.add_column("parser")
+        table.add_column("read", justify="right", footer=f"{self.records_read:,}")
+        table.add_column("stored", justify="right", footer=f"{self.records_stored:,}")
+        table.add_column("rejected", justify="right", footer=f"{self.records_rejected:,}")
+        table.add_column("status", footer=f"{len(self.files)} files")
+        for f in self.files:
+            style = "red" if f.failed else ("yellow" if f.status == UNRECOGNISED else None)
+            status = f"{f.status} ({f.reason})" if f.reason else f.status
+            table.add_row(
+                f.path,
+                f.parser or "-",
+                f"{f.records_read:,}",
+                f"{f.records_stored:,}",
+                f"{f.records_rejected:,}",
+                status,
+                style=style,
+            )
+        reasons = self.rejection_reasons
+        if not reasons:
+            return table
+        why = Table(title="Rejections by reason")
+        why.add_column("reason", overflow="fold")
+        why.add_column("records", justify="right")
+        for reason, n in list(reasons.items())[:20]:
+            why.add_row(reason, f"{n:,}")
+        if len(reasons) > 20:
+            why.add_row(f"... {len(reasons) - 20} more reasons", "")
+        return Group(table, why)

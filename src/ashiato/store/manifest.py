@@ -1,0 +1,97 @@
+"""The evidence manifest: one Parquet row per input file ingested, the chain of custody.
+
+An input file counts as ingested only once ``manifest/<sha256>.parquet`` exists, and it is written
+last, after the file's events and rejections. That one rule gives idempotence (a file whose manifest
+row exists is skipped) and crash safety (files without a manifest row are orphans and get removed).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from ashiato.events import MANIFEST, REJECTION
+from ashiato.store.atomic import atomic_write_parquet
+from ashiato.store.layout import StoreLayout
+
+
+@dataclass(frozen=True)
+class ManifestEntry:
+    """One manifest row (see ``events.MANIFEST`` for the meaning of each field)."""
+
+    sha256: str
+    path: str
+    size: int
+    parser: str
+    records_read: int
+    records_stored: int
+    records_rejected: int
+    first_ts: datetime | None
+    last_ts: datetime | None
+    ingested_at: datetime
+    partitions: Sequence[str]
+    parquet_sha256: Sequence[str]
+
+
+def manifest_path(layout: StoreLayout, sha256: str) -> Path:
+    return layout.manifest_dir / f"{sha256}.parquet"
+
+
+def is_ingested(layout: StoreLayout, sha256: str) -> bool:
+    """True once the input with this SHA-256 has its manifest row."""
+    return manifest_path(layout, sha256).is_file()
+
+
+def ingested_sha16(layout: StoreLayout) -> set[str]:
+    """First 16 hex digits of every ingested input's SHA-256 (the prefix of its store files)."""
+    if not layout.manifest_dir.is_dir():
+        return set()
+    return {p.name[:16] for p in layout.manifest_dir.glob("*.parquet")}
+
+
+def write_manifest(layout: StoreLayout, entry: ManifestEntry) -> str:
+    """Write the manifest row atomically (do it last); return the manifest file's SHA-256."""
+    if entry.records_read != entry.records_stored + entry.records_rejected:
+        raise ValueError(f"manifest counts do not add up for {entry.path}")
+    row = {name: [getattr(entry, name)] for name in MANIFEST.names}
+    row["partitions"] = [list(entry.partitions)]
+    row["parquet_sha256"] = [list(entry.parquet_sha256)]
+    table = pa.Table.from_pydict(row, schema=MANIFEST)
+    return atomic_write_parquet(manifest_path(layout, entry.sha256), table, layout.tmp_dir)
+
+
+def read_entry(layout: StoreLayout, sha256: str) -> dict[str, object] | None:
+    """The manifest row of one input as a dict, or None if it was never ingested."""
+    p = manifest_path(layout, sha256)
+    if not p.is_file():
+        return None
+    rows = pq.read_table(p, schema=MANIFEST).to_pylist()
+    return rows[0] if rows else None
+
+
+def _read_dir(files: list[Path], schema: pa.Schema) -> pa.Table:
+    if not files:
+        return schema.empty_table()
+    return pa.concat_tables([pq.read_table(f, schema=schema) for f in sorted(files)])
+
+
+def read_manifest(layout: StoreLayout) -> pa.Table:
+    """Every manifest row (MANIFEST schema); an empty table if nothing was ingested."""
+    d = layout.manifest_dir
+    return _read_dir(list(d.glob("*.parquet")) if d.is_dir() else [], MANIFEST)
+
+
+def read_rejects(layout: StoreLayout) -> pa.Table:
+    """Every rejected record of every ingested input (REJECTION schema); empty if none.
+
+    Reject files of inputs without a manifest row (a run in progress or killed) are left out.
+    """
+    d = layout.rejects_dir
+    keep = ingested_sha16(layout)
+    files = [p for p in d.glob("*.parquet") if p.stem in keep] if d.is_dir() else []
+    return _read_dir(files, REJECTION)

@@ -1,0 +1,243 @@
+"""Write one input file's events and rejections into the store, and clean up after killed runs.
+
+Events are buffered per UTC day and written as ``events/day=YYYY-MM-DD/<sha16>-<n>.parquet``
+files of about ``flush_rows`` rows each, sorted by (ts, event_id), so memory stays bounded
+whatever the input size. Rejections stream to ``rejects/<sha16>.parquet``. Nothing here writes
+the manifest: the caller does that last, and ``remove_orphans`` deletes every file whose input
+has no manifest row, which is what makes an interrupted ingest safe to re-run.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from ashiato.events import ACCESS_EVENT, REJECTION
+from ashiato.store.atomic import atomic_write_parquet, sha256_file
+from ashiato.store.layout import StoreLayout
+from ashiato.store.manifest import ingested_sha16
+
+FLUSH_ROWS = 200_000
+MAX_BUFFERED_ROWS = 1_000_000
+_US_PER_DAY = 86_400_000_000
+_EPOCH_DAY = date(1970, 1, 1)
+_SORT = [("ts", "ascending"), ("event_id", "ascending")]
+
+
+@dataclass
+class WrittenFile:
+    """What the writer stored for one input file (the manifest row is built from it)."""
+
+    records_stored: int = 0
+    records_rejected: int = 0
+    reasons: dict[str, int] = field(default_factory=dict)
+    partitions: list[str] = field(default_factory=list)
+    parquet_sha256: list[str] = field(default_factory=list)
+    first_ts: datetime | None = None
+    last_ts: datetime | None = None
+
+
+class _RejectSink:
+    """Streams REJECTION rows to a tmp file, renamed into rejects/ on ``close``."""
+
+    BATCH = 10_000
+
+    def __init__(self, layout: StoreLayout, sha256: str, parser: str, path: str) -> None:
+        self._layout = layout
+        self._const = (sha256, path, parser)
+        self._rows: list[tuple[int, str, str]] = []
+        self._tmp: Path | None = None
+        self._writer: Any = None
+        self.dest = layout.rejects_dir / f"{sha256[:16]}.parquet"
+
+    def add(self, rows: Iterable[tuple[int, str, str]]) -> None:
+        self._rows.extend(rows)
+        if len(self._rows) >= self.BATCH:
+            self._write()
+
+    def _write(self) -> None:
+        if not self._rows:
+            return
+        if self._writer is None:
+            self._layout.tmp_dir.mkdir(parents=True, exist_ok=True)
+            self._tmp = self._layout.tmp_dir / f"{uuid.uuid4().hex}.parquet.tmp"
+            self._writer = pq.ParquetWriter(self._tmp, REJECTION, compression="zstd")
+        n = len(self._rows)
+        offsets, reasons, excerpts = zip(*self._rows, strict=True)
+        sha, path, parser = self._const
+        batch = pa.RecordBatch.from_arrays(
+            [
+                pa.array([sha] * n, pa.string()),
+                pa.array([path] * n, pa.string()),
+                pa.array(offsets, pa.int64()),
+                pa.array([parser] * n, pa.string()),
+                pa.array(reasons, pa.string()),
+                pa.array(excerpts, pa.string()),
+            ],
+            schema=REJECTION,
+        )
+        self._writer.write_batch(batch)
+        self._rows = []
+
+    def close(self) -> str | None:
+        """Finish the file and move it into place; its SHA-256, or None if nothing was rejected."""
+        self._write()
+        if self._writer is None or self._tmp is None:
+            return None
+        self._writer.close()
+        self._writer = None
+        digest = sha256_file(self._tmp)
+        with self._tmp.open("rb+") as fh:
+            os.fsync(fh.fileno())
+        self.dest.parent.mkdir(parents=True, exist_ok=True)
+        self._tmp.replace(self.dest)
+        return digest
+
+    def abort(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+        if self._tmp is not None:
+            self._tmp.unlink(missing_ok=True)
+
+
+class FileWriter:
+    """Stores the events and rejections of one input file; call ``finish`` or ``abort`` once."""
+
+    def __init__(
+        self,
+        layout: StoreLayout,
+        sha256: str,
+        parser: str,
+        path: str,
+        *,
+        flush_rows: int = FLUSH_ROWS,
+        max_buffered_rows: int = MAX_BUFFERED_ROWS,
+    ) -> None:
+        self._layout = layout
+        self._sha16 = sha256[:16]
+        self._flush_rows = flush_rows
+        self._max_buffered = max_buffered_rows
+        self._days: dict[int, list[pa.RecordBatch]] = {}
+        self._day_rows: Counter[int] = Counter()
+        self._buffered = 0
+        self._n = 0
+        self._written: list[Path] = []
+        self._rejects = _RejectSink(layout, sha256, parser, path)
+        self._reasons: Counter[str] = Counter()
+        self._min_us: int | None = None
+        self._max_us: int | None = None
+        self.result = WrittenFile()
+
+    def add(self, batch: pa.RecordBatch, rejections: Iterable[tuple[int, str, str]] = ()) -> None:
+        """Buffer a batch of ACCESS_EVENT rows and record its rejections."""
+        rej = list(rejections)
+        if rej:
+            self._rejects.add(rej)
+            self._reasons.update(r[1] for r in rej)
+            self.result.records_rejected += len(rej)
+        if batch.num_rows == 0:
+            return
+        self.result.records_stored += batch.num_rows
+        ts = batch.column("ts").cast(pa.int64())
+        mm = pc.min_max(ts).as_py()
+        lo, hi = mm["min"], mm["max"]
+        self._min_us = lo if self._min_us is None else min(self._min_us, lo)
+        self._max_us = hi if self._max_us is None else max(self._max_us, hi)
+        if lo // _US_PER_DAY == hi // _US_PER_DAY:
+            self._buffer(lo // _US_PER_DAY, batch)
+        else:
+            days = pc.divide(ts, _US_PER_DAY)
+            for day in pc.unique(days).to_pylist():
+                self._buffer(day, batch.filter(pc.equal(days, day)))
+        while self._buffered > self._max_buffered:
+            self._flush(max(self._day_rows, key=self._day_rows.__getitem__))
+
+    def _buffer(self, day: int, batch: pa.RecordBatch) -> None:
+        self._days.setdefault(day, []).append(batch)
+        self._day_rows[day] += batch.num_rows
+        self._buffered += batch.num_rows
+        if self._day_rows[day] >= self._flush_rows:
+            self._flush(day)
+
+    def _flush(self, day: int) -> None:
+        batches = self._days.pop(day, [])
+        self._buffered -= self._day_rows.pop(day, 0)
+        if not batches:
+            return
+        table = pa.Table.from_batches(batches, schema=ACCESS_EVENT).sort_by(_SORT)
+        day_text = (_EPOCH_DAY + timedelta(days=day)).isoformat()
+        dest = self._layout.day_dir(day_text) / f"{self._sha16}-{self._n}.parquet"
+        self._n += 1
+        self._written.append(dest)
+        digest = atomic_write_parquet(dest, table, self._layout.tmp_dir)
+        self.result.partitions.append(dest.relative_to(self._layout.root).as_posix())
+        self.result.parquet_sha256.append(digest)
+
+    def finish(self) -> WrittenFile:
+        """Write what is buffered and the rejections; return the summary for the manifest."""
+        for day in sorted(self._days):
+            self._flush(day)
+        self._written.append(self._rejects.dest)
+        digest = self._rejects.close()
+        if digest is not None:
+            rel = self._rejects.dest.relative_to(self._layout.root).as_posix()
+            self.result.partitions.append(rel)
+            self.result.parquet_sha256.append(digest)
+        self.result.reasons = dict(self._reasons)
+        if self._min_us is not None and self._max_us is not None:
+            epoch = datetime(1970, 1, 1, tzinfo=UTC)
+            self.result.first_ts = epoch + timedelta(microseconds=self._min_us)
+            self.result.last_ts = epoch + timedelta(microseconds=self._max_us)
+        return self.result
+
+    def abort(self) -> None:
+        """Remove everything written so far (the input will count as not ingested)."""
+        self._rejects.abort()
+        for p in self._written:
+            p.unlink(missing_ok=True)
+        self._days.clear()
+
+
+def remove_orphans(layout: StoreLayout) -> list[Path]:
+    """Delete event and reject files of inputs without a manifest row, and all of tmp/.
+
+    Run at the start of every ingest: whatever a killed run left behind goes, so re-running it
+    neither duplicates events nor leaves half an input in the store. Not safe while another
+    ingest writes to the same store.
+    """
+    keep = ingested_sha16(layout)
+    removed: list[Path] = []
+    candidates: list[Path] = []
+    if layout.events_dir.is_dir():
+        candidates.extend(layout.events_dir.glob("day=*/*.parquet"))
+    if layout.rejects_dir.is_dir():
+        candidates.extend(layout.rejects_dir.glob("*.parquet"))
+    for p in candidates:
+        if p.name.split("-", 1)[0].removesuffix(".parquet") not in keep:
+            p.unlink(missing_ok=True)
+            removed.append(p)
+    if layout.events_dir.is_dir():
+        for d in layout.events_dir.glob("day=*"):
+            if d.is_dir() and not any(d.iterdir()):
+                d.rmdir()
+    if layout.tmp_dir.is_dir():
+        for p in layout.tmp_dir.iterdir():
+            if p.is_dir():
+                import shutil
+
+                shutil.rmtree(p, ignore_errors=True)
+            else:
+                p.unlink(missing_ok=True)
+            removed.append(p)
+    return removed

@@ -24,8 +24,15 @@ def _truth(path: Path, records: list[tuple[str, str]]) -> Path:
     ]
     for log_host, rid in records:
         lines.append(
-            {"type": "event", "campaign": "c1", "source": "windows", "log_host": log_host,
-             "record_id": rid, "ts": None, "event_code": 4624}
+            {
+                "type": "event",
+                "campaign": "c1",
+                "source": "windows",
+                "log_host": log_host,
+                "record_id": rid,
+                "ts": None,
+                "event_code": 4624,
+            }
         )
     path.write_text("\n".join(json.dumps(x) for x in lines) + "\n")
     return path
@@ -33,21 +40,52 @@ def _truth(path: Path, records: list[tuple[str, str]]) -> Path:
 
 def test_evaluate_scores_campaign_and_noise(inventory, write_events, tmp_path: Path) -> None:
     rows = [
-        event(ts=ts(d, 1), user="adm-sato", src_ip="10.1.0.101", dst_host="jp-dc-fs01",
-              log_host="jp-dc-fs01", record_id=str(d))
+        event(
+            ts=ts(d, 1),
+            user="adm-sato",
+            src_ip="10.1.0.101",
+            dst_host="jp-dc-fs01",
+            log_host="jp-dc-fs01",
+            record_id=str(d),
+        )
         for d in range(1, 11)
     ]
     # the campaign: two malicious logons; a third malicious record the detectors cannot see
     rows += [
-        event(ts=ts(12, 17), user="adm-sato", src_ip="10.3.0.101", dst_host="jp-dc-fs01",
-              log_host="jp-dc-fs01", record_id="100"),
-        event(ts=ts(12, 18), user="adm-sato", src_ip="10.3.0.101", dst_host="jp-dc-fs01",
-              log_host="jp-dc-fs01", record_id="101"),
-        event(ts=ts(12, 19), kind="privilege_grant", event_code=4672, user="adm-sato",
-              dst_host="jp-dc-fs01", log_host="jp-dc-fs01", record_id="102"),
+        event(
+            ts=ts(12, 17),
+            user="adm-sato",
+            src_ip="10.3.0.101",
+            dst_host="jp-dc-fs01",
+            log_host="jp-dc-fs01",
+            record_id="100",
+        ),
+        event(
+            ts=ts(12, 18),
+            user="adm-sato",
+            src_ip="10.3.0.101",
+            dst_host="jp-dc-fs01",
+            log_host="jp-dc-fs01",
+            record_id="101",
+        ),
+        event(
+            ts=ts(12, 19),
+            kind="privilege_grant",
+            event_code=4672,
+            user="adm-sato",
+            dst_host="jp-dc-fs01",
+            log_host="jp-dc-fs01",
+            record_id="102",
+        ),
         # benign noise: a plain user from Thailand to the Tokyo office workstation (policy break)
-        event(ts=ts(15, 3), user="t.suzuki", src_ip="10.3.0.102", dst_host="jp-tky-ws001",
-              log_host="jp-tky-ws001", record_id="7"),
+        event(
+            ts=ts(15, 3),
+            user="t.suzuki",
+            src_ip="10.3.0.102",
+            dst_host="jp-tky-ws001",
+            log_host="jp-tky-ws001",
+            record_id="7",
+        ),
     ]
     root = write_events(rows)
     detect(root, inventory)

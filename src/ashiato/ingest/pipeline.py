@@ -30,7 +30,7 @@ from ashiato.ingest.report import (
     IngestReport,
     ProgressUpdate,
 )
-from ashiato.store.layout import StoreLayout
+from ashiato.store.layout import StoreLayout, writer_lock
 from ashiato.store.manifest import ManifestEntry, is_ingested, read_entry, write_manifest
 from ashiato.store.writer import FileWriter, WrittenFile, remove_orphans
 
@@ -178,6 +178,18 @@ def ingest(
         get_parser(fmt)
     layout = StoreLayout(Path(store).resolve())
     files = discover(paths, exclude=layout.root)
+    with writer_lock(layout):
+        return _ingest_locked(layout, files, fmt, workers, progress, clock)
+
+
+def _ingest_locked(
+    layout: StoreLayout,
+    files: list[Path],
+    fmt: str | None,
+    workers: int,
+    progress: Callable[[ProgressUpdate], None] | None,
+    clock: Clock,
+) -> IngestReport:
     layout.ensure()
     remove_orphans(layout)
     now = clock()

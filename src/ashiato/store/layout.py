@@ -16,8 +16,13 @@ an input file counts as ingested only once its manifest row exists (written last
 
 from __future__ import annotations
 
+import fcntl
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+from ashiato.errors import StoreError
 
 
 @dataclass(frozen=True)
@@ -74,3 +79,18 @@ class StoreLayout:
             self.tmp_dir,
         ):
             d.mkdir(parents=True, exist_ok=True)
+
+
+@contextmanager
+def writer_lock(layout: StoreLayout) -> Iterator[None]:
+    """Hold the store's writer lock: one ingest at a time, since each removes others' orphans."""
+    layout.root.mkdir(parents=True, exist_ok=True)
+    with (layout.root / ".lock").open("a") as fh:
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            raise StoreError(f"{layout.root}: another ingest is writing to this store") from exc
+        try:
+            yield
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)

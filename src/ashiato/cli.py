@@ -125,7 +125,7 @@ def ingest(
                 task,
                 completed=u.files_done,
                 total=u.files_total,
-                info=f"{u.records:,} records, {u.rejected:,} rejected",
+                info=f"{u.records:,} records, {u.rejections:,} rejected",
             )
 
         try:

@@ -54,28 +54,22 @@ class IncidentQueue:
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         t = Table(title=f"Incident queue ({self.incidents.num_rows} incidents)", expand=True)
-        for col, kw in (
-            ("#", {"justify": "right", "width": 3}),
-            ("risk", {"justify": "right", "width": 6}),
-            ("severity", {"width": 8}),
-            ("incident", {"ratio": 3}),
-            ("accounts", {"ratio": 1}),
-            ("sites", {"ratio": 1}),
-            ("first seen (UTC)", {"width": 16}),
-            ("findings", {"justify": "right", "width": 8}),
-        ):
-            t.add_column(col, **kw)
+        t.add_column("#", justify="right", width=3)
+        t.add_column("risk", justify="right", width=5)
+        t.add_column("severity", width=8)
+        t.add_column("first seen (UTC)", width=16)
+        t.add_column("incident", ratio=1)
         for i, r in enumerate(self.incidents.slice(0, self.limit).to_pylist(), 1):
             ent = r["entities"] or {}
+            text = Text(r["title"], style="bold")
+            text.append(f"\n{r['incident_id']} · {r['n_findings']} finding(s) · sites ", style="")
+            text.append(", ".join(ent.get("sites") or []) or "?")
             t.add_row(
                 str(i),
                 f"{r['risk']:.0f}",
                 Text(r["severity"], style=_SEV_STYLE.get(r["severity"], "")),
-                Text(f"{r['incident_id']}  {r['title']}"),
-                ", ".join((ent.get("accounts") or [])[:3]),
-                ", ".join((ent.get("sites") or [])[:4]),
                 _ts(r["first_seen"]),
-                str(r["n_findings"]),
+                text,
             )
         yield t
 

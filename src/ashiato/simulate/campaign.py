@@ -1,0 +1,184 @@
+"""Planted attack scenarios with ground truth; today one, modelled on the real incident.
+
+``c1-valid-admin-th-id-ph``: a Domain Admin's valid credentials (the owner keeps using the account
+from Tokyo the whole time) are used at night, local time, from one workstation in Bangkok, a week
+later also from Jakarta and later from Manila, to reconnoitre the data centre, read customer-data
+shares, log on to databases and send a modest amount of data out. Each scenario plans its whole
+story up front (it is small) with its own random stream; the runner merges it hour by hour.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+from zoneinfo import ZoneInfo
+
+from ashiato.simulate.benign import HOUR
+from ashiato.simulate.emit import P_NET, Emitter, Event
+from ashiato.simulate.enterprise import DC_SITE, Enterprise
+from ashiato.simulate.zeek import Flow
+
+DAY = 24 * HOUR
+_FILES = ("orders", "contacts", "contract")
+
+
+@dataclass
+class CampaignPlan:
+    """Everything a scenario will write, and the header line of its ground truth."""
+
+    id: str
+    name: str
+    description: str
+    techniques: list[str]
+    accounts: list[str] = field(default_factory=list)
+    src_hosts: list[str] = field(default_factory=list)
+    dst_hosts: list[str] = field(default_factory=list)
+    hosts: list[str] = field(default_factory=list)
+    sites: list[str] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
+    flows: list[Flow] = field(default_factory=list)
+
+
+class Scenario(Protocol):
+    """An attack scenario: plans its events with the emitter it is given (its own random stream)."""
+
+    id: str
+
+    def plan(
+        self, e: Enterprise, em: Emitter, days: int, start: dt.date, index: int
+    ) -> CampaignPlan:
+        """Plan the whole campaign; events carry ``index`` as their campaign marker."""
+        ...
+
+
+def stage_days(days: int) -> tuple[int, int, int]:
+    """First (0-based) day of the TH, ID and PH stages; compressed when the run is short."""
+    if days < 4:
+        return 0, days // 3, 2 * days // 3
+    th = max(1, round(days * 0.24))  # 30 days -> day 8: a week of clean baseline
+    rest = days - th
+    idn = th + max(1, round(rest * 0.33))
+    return th, idn, min(days - 1, idn + max(1, round(rest * 0.3)))
+
+
+class ValidAdminTHIDPH:
+    """c1: stolen Domain Admin credentials used from TH, then ID, then PH workstations at night."""
+
+    id = "c1-valid-admin-th-id-ph"
+    name = "Valid domain-admin credentials used from overseas offices"
+    description = (
+        "An existing Domain Admin account (home JP-TKY-HQ, still used by its owner) is used at "
+        "night "
+        "local time from one workstation in TH-BKK, later also ID-JKT and PH-MNL, to reach "
+        "JP-OSA-DC servers: reconnaissance, customer-data shares, databases, a modest upload."
+    )
+    techniques = ("T1078.002", "T1021.002", "T1018", "T1039", "T1213", "T1041")
+    p_session = 0.45  # chance of a session per source site per night: a few a week
+
+    def plan(
+        self, e: Enterprise, em: Emitter, days: int, start: dt.date, index: int
+    ) -> CampaignPlan:
+        """Plan sessions night by night for each source site's stage."""
+        d = em.d
+        em.reset()
+        admin = e.domain_admins[0]
+        osa = e.site_index(DC_SITE)
+        recon = [h for h in e.servers if e.hosts[h].site == osa]
+        pii = [h for h in e.file_servers if "CustomerData" in e.hosts[h].shares]
+        busy = set(e.xsite) | {e.admin_of[a] for a in e.admin_of}
+        sources: list[tuple[int, int, int]] = []  # site, workstation, owner
+        for name in ("TH-BKK", "ID-JKT", "PH-MNL"):
+            s = e.site_index(name)
+            u = d.pick([u for u in e.site_users[s] if u not in busy] or e.site_users[s])
+            sources.append((s, e.users[u].ws, u))
+        exfil_ip = f"203.0.113.{50 + d.i(150)}"
+        used: set[int] = set()
+        for k, first in enumerate(stage_days(days)):
+            s, ws, owner = sources[k]
+            offset = ZoneInfo(e.sites[s].tz).utcoffset(
+                dt.datetime(start.year, start.month, start.day)
+            )
+            off_us = int(offset.total_seconds()) * 1_000_000 if offset else 0
+            n_sessions = 0
+            for day in range(first, days):
+                if day != first and d.u() >= self.p_session:
+                    continue
+                local_start = day * DAY + (22 + d.i(5)) * HOUR + d.i(HOUR)  # 22:00-02:59 local
+                t = local_start - off_us
+                if not 0 <= t < days * DAY - 2 * HOUR:
+                    t = days * DAY - 2 * HOUR - d.i(HOUR)  # short runs: squeeze into the end
+                phase = "recon" if n_sessions == 0 or d.u() < 0.25 else "collect"
+                self._session(em, e, t, admin, ws, owner, phase, recon, pii, exfil_ip, index, used)
+                n_sessions += 1
+        adm = e.users[admin]
+        srcs = [e.hosts[ws].name for _, ws, _ in sources]
+        dsts = sorted({e.hosts[h].name for h in used})
+        logs = sorted({e.hosts[ev[1]].name for ev in em.events} | set(srcs) | set(dsts))
+        sites = [e.sites[s].name for s, _, _ in sources] + [DC_SITE]
+        return CampaignPlan(
+            self.id,
+            self.name,
+            self.description,
+            list(self.techniques),
+            [adm.name],
+            srcs,
+            dsts,
+            logs,
+            sites,
+            em.events,
+            em.flows,
+        )
+
+    def _session(
+        self,
+        em: Emitter,
+        e: Enterprise,
+        t: int,
+        admin: int,
+        ws: int,
+        owner: int,
+        phase: str,
+        recon: list[int],
+        pii: list[int],
+        exfil_ip: str,
+        mal: int,
+        used: set[int],
+    ) -> None:
+        d = em.d
+        a = e.users[admin]
+        lid = d.logon_id()
+        em.tgt(t, a.name, a.sid, ws, mal=mal)
+        t += 2_000_000
+        if phase == "recon":
+            targets = [e.dc_for(ws)] + [d.pick(recon) for _ in range(8 + d.i(8))]
+        else:
+            targets = [d.pick(pii) for _ in range(1 + d.i(2))] + [d.pick(e.databases)]
+        for dst in dict.fromkeys(targets):
+            used.add(dst)
+            em.explicit(t, owner, lid, a.name, ws, dst, P_NET, mal)
+            sql = e.services["svc-sql"] if e.hosts[dst].role == "database" else -1
+            em.tgs(t + 50_000, a.name, ws, dst, mal, svc=sql)
+            dlid = em.logon(t + 120_000, a.name, a.sid, ws, dst, 3, priv=True, mal=mal)
+            role = e.hosts[dst].role
+            if role == "file-server":
+                k = len(e.customers)
+                paths = [
+                    f"CUST-{1 + d.i(k):04d}\\\\{_FILES[d.i(3)]}-{2024 + d.i(3)}.xlsx"
+                    for _ in range(5 + d.i(15))
+                ]
+                em.share(t + 200_000, a.name, a.sid, dlid, ws, dst, "CustomerData", paths, mal)
+                em.flow(t + 150_000, ws, dst, 445, "smb", "smb", mal, scale=30.0)
+            elif role == "database":
+                em.flow(t + 150_000, ws, dst, 1433, "-", "sql", mal, scale=20.0)
+            else:
+                em.flow(t + 150_000, ws, dst, 445, "smb", "smb", mal)
+            t += 20_000_000 + d.i(240_000_000)
+        if phase == "collect":
+            em.ext_flow(t, e.hosts[ws].ip, exfil_ip, 443, "ssl", "exfil", mal)
+
+
+#: Scenario id -> factory. A later issue adds five more and a ``--scenario`` flag.
+SCENARIOS: dict[str, Callable[[], Scenario]] = {ValidAdminTHIDPH.id: ValidAdminTHIDPH}
+DEFAULT_SCENARIOS = (ValidAdminTHIDPH.id,)

@@ -61,10 +61,10 @@ th-bkk-ws002,10.3.0.102,TH-BKK,workstation,low,,
 """
 
 ACCOUNTS_CSV = """\
-user,domain,privileged_groups,kind,home_site,owner
-adm-sato,CORP,Domain Admins,human,JP-TKY,
-t.suzuki,CORP,,human,JP-TKY,
-s.chai,CORP,XSite,human,TH-BKK,
+user,domain,privileged_groups,groups,kind,home_site,owner
+adm-sato,CORP,Domain Admins,,human,JP-TKY,
+t.suzuki,CORP,,,human,JP-TKY,
+s.chai,CORP,,XSite,human,TH-BKK,
 """
 
 

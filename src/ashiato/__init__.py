@@ -1,3 +1,27 @@
-"""ashiato: catch and investigate intruders who walk through a network with valid credentials."""
+"""ashiato (足跡, "footprints"): catch and investigate intruders who use valid credentials.
+
+The public API; the CLI, the web app and the watcher are thin clients of these functions.
+"""
+
+from ashiato.detect.runner import DetectReport, detect
+from ashiato.evaluate import Evaluation, evaluate
+from ashiato.ingest import IngestReport, ingest
+from ashiato.inventory import Inventory, load_inventory
+from ashiato.simulate import simulate
+from ashiato.store import Store
 
 __version__ = "0.1.0"
+
+__all__ = [
+    "DetectReport",
+    "Evaluation",
+    "IngestReport",
+    "Inventory",
+    "Store",
+    "__version__",
+    "detect",
+    "evaluate",
+    "ingest",
+    "load_inventory",
+    "simulate",
+]

@@ -18,6 +18,8 @@ def test_valid_inventory_loads(inventory_dir: Path) -> None:
     assert inv.assets[0].role is Role.DOMAIN_CONTROLLER
     adm = next(a for a in inv.accounts if a.user == "adm-sato")
     assert adm.privileged and adm.privileged_groups == ["Domain Admins"]
+    chai = next(a for a in inv.accounts if a.user == "s.chai")
+    assert not chai.privileged and chai.groups == ["XSite"]
     assert len(inv.policy.rules) == 3
 
 
@@ -68,7 +70,7 @@ def test_unknown_role_in_csv(inventory_dir: Path) -> None:
 def test_unknown_site_reference(inventory_dir: Path) -> None:
     p = inventory_dir / "accounts.csv"
     p.write_text(
-        p.read_text().replace("s.chai,CORP,XSite,human,TH-BKK", "s.chai,CORP,XSite,human,TH-CNX")
+        p.read_text().replace("s.chai,CORP,,XSite,human,TH-BKK", "s.chai,CORP,,XSite,human,TH-CNX")
     )
     msg = _err(inventory_dir)
     assert "TH-CNX" in msg and "home_site" in msg

@@ -32,6 +32,7 @@ _CSV_LIST_COLUMNS = {
     "ips",
     "data_categories",
     "privileged_groups",
+    "groups",
     "shares",
     "customers",
     "working_hours",

@@ -108,7 +108,10 @@ class Account(_Strict):
 
     user: str
     domain: str = ""
-    privileged_groups: list[str] = []
+    privileged_groups: list[str] = Field(
+        default=[], description="administrative groups (Domain Admins, ...): makes it privileged"
+    )
+    groups: list[str] = Field(default=[], description="other memberships policy rules may name")
     kind: AccountKind = AccountKind.HUMAN
     home_site: str | None = None
     owner: str | None = None
@@ -128,6 +131,10 @@ class Account(_Strict):
     @property
     def privileged(self) -> bool:
         return bool(self.privileged_groups)
+
+    @property
+    def all_groups(self) -> list[str]:
+        return [*self.privileged_groups, *self.groups]
 
 
 AccountSelector = Annotated[

@@ -37,7 +37,7 @@ def _account_matches(selector: str, account: Account | None, user: str | None) -
     if selector in ("human", "service"):
         return account.kind.value == selector
     if selector.startswith("group:"):
-        return selector[6:] in account.privileged_groups
+        return selector[6:] in account.all_groups
     return False
 
 

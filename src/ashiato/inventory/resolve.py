@@ -121,7 +121,7 @@ class Resolver:
                 "privileged": [a.privileged for a in accs],
                 "account_kind": [a.kind.value for a in accs],
                 "home_site": [a.home_site for a in accs],
-                "groups": [list(a.privileged_groups) for a in accs],
+                "groups": [a.all_groups for a in accs],
             },
             schema=ACCOUNT,
         )

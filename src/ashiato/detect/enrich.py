@@ -42,6 +42,9 @@ def enrich(
     ep = ep.mutate(k=_key(ep.host, ep.ip)).drop("host", "ip")
     acc = ibis.memtable(accounts)
 
+    # Raw source fields stay in the store: behavioural detectors never need them, and they are
+    # most of an event's bytes.
+    events = events.drop("raw")
     t = events.mutate(
         _sk=_key(events.src_host, events.src_ip), _dk=_key(events.dst_host, events.dst_ip)
     )

@@ -97,6 +97,7 @@ def test_evaluate_scores_campaign_and_noise(inventory, write_events, tmp_path: P
     c = ev.campaigns[0]
     assert c.detected and c.events == 3 and c.events_flagged == 2
     assert c.delay_seconds == 3600.0  # campaign start 16:00, first flagged event 17:00
+    assert c.queue_rank == 1 and c.incident_id and c.incident_id.startswith("I-")
     assert c.host_recall == round(2 / 3, 4)  # the source (by IP) and fs01; dc01 never reached
     assert ev.truth_events_missing == 1
     assert ev.incidents == 2 and ev.true_incidents == 1 and ev.top_incident_is_true

@@ -250,7 +250,7 @@ def store_manifest(store: StoreOpt, as_json: JsonOpt = False) -> None:
     t = Table(title=f"Evidence manifest ({m.num_rows} files)")
     for c in ("path", "sha256", "parser", "read", "stored", "rejected"):
         t.add_column(c, justify="right" if c in ("read", "stored", "rejected") else "left")
-    for r in m.to_pylist():
+    for r in sorted(m.to_pylist(), key=lambda r: r["path"]):
         t.add_row(
             Path(r["path"]).name,
             r["sha256"][:16],

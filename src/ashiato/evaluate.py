@@ -18,6 +18,7 @@ import orjson
 import pyarrow as pa
 from rich.console import Console, ConsoleOptions, RenderResult
 from rich.table import Table
+from rich.text import Text
 
 from ashiato.errors import AshiatoError
 from ashiato.store import Store
@@ -35,6 +36,8 @@ class CampaignScore:
     start: str
     first_detection: str | None
     true_findings: int
+    queue_rank: int | None  # 1-based rank of the highest incident holding one of its findings
+    incident_id: str | None
 
 
 @dataclass(frozen=True)
@@ -58,7 +61,7 @@ class Evaluation:
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         t = Table(title="Campaigns against ground truth")
-        for col in ("campaign", "detected", "delay", "host recall", "events flagged", "findings"):
+        for col in ("campaign", "detected", "delay", "queue rank", "host recall", "events flagged"):
             t.add_column(col)
         for c in self.campaigns:
             delay = "-" if c.delay_seconds is None else _human(c.delay_seconds)
@@ -66,9 +69,9 @@ class Evaluation:
                 c.id,
                 "[green]yes[/]" if c.detected else "[red]no[/]",
                 delay,
+                "-" if c.queue_rank is None else f"#{c.queue_rank} of {self.incidents}",
                 f"{c.host_recall:.0%}",
                 f"{c.events_flagged}/{c.events}",
-                str(c.true_findings),
             )
         yield t
         m = Table(title="Noise and accuracy", show_header=False)
@@ -85,9 +88,20 @@ class Evaluation:
         if self.truth_events_missing:
             m.add_row("truth events not in store", str(self.truth_events_missing))
         yield m
+        for c in self.campaigns:
+            if c.detected and c.delay_seconds is not None:
+                yield Text.from_markup(
+                    f"[bold]Planted campaign {c.id} is #{c.queue_rank} in the queue "
+                    f"({c.incident_id}), flagged {_human(c.delay_seconds)} after its first "
+                    f"event; {self.false_incidents_per_day:.2f} false incidents a day.[/]"
+                )
+            else:
+                yield Text.from_markup(f"[bold red]Planted campaign {c.id} was missed.[/]")
 
 
 def _human(seconds: float) -> str:
+    if seconds < 60:
+        return f"{seconds:.0f} s"
     if seconds < 3600:
         return f"{seconds / 60:.0f} min"
     if seconds < 86400 * 2:
@@ -162,6 +176,8 @@ def evaluate(store: str | Path | Store, truth: str | Path) -> Evaluation:
     }
     fids = findings.column("finding_id").to_pylist()
     hosts_of = dict(zip(fids, findings.column("entities").to_pylist(), strict=True))
+    inc_ids = incidents.column("incident_id").to_pylist()
+    inc_findings = [set(x) for x in incidents.column("finding_ids").to_pylist()]
     scores = []
     for c in campaigns:
         cid = c["id"]
@@ -179,6 +195,7 @@ def evaluate(store: str | Path | Store, truth: str | Path) -> Evaluation:
         named = {h for f in f_ids for h in (hosts_of[f] or {}).get("hosts") or []}
         named |= {a for f in f_ids for a in (hosts_of[f] or {}).get("ips") or []}
         chosts = {h.lower() for h in c.get("hosts", [])}
+        rank = next((i for i, fs in enumerate(inc_findings) if fs & set(f_ids)), None)
         scores.append(
             CampaignScore(
                 id=cid,
@@ -191,6 +208,8 @@ def evaluate(store: str | Path | Store, truth: str | Path) -> Evaluation:
                 start=start.isoformat(),
                 first_detection=first_flag.isoformat() if first_flag else None,
                 true_findings=len(f_ids),
+                queue_rank=None if rank is None else rank + 1,
+                incident_id=None if rank is None else inc_ids[rank],
             )
         )
     inc_true = [bool(set(ids) & true_f) for ids in incidents.column("finding_ids").to_pylist()]

@@ -21,12 +21,13 @@ ACCESS_KINDS = (
 
 CREDENTIAL_KINDS = (
     EventKind.LOGON,
+    EventKind.KERBEROS_TGT,
     EventKind.SHARE_ACCESS,
     EventKind.SHARE_OBJECT,
     EventKind.EXPLICIT_CREDENTIALS,
     EventKind.KERBEROS_SERVICE,
 )
-"""Access kinds that name the account used."""
+"""Kinds that show an account's credentials used from a source (a TGT request included)."""
 
 
 def fmt_ts(ts: datetime | None) -> str:

@@ -27,6 +27,7 @@ SPEC = DetectorSpec(
     techniques=("T1078.002", "T1021"),
     needs=(
         EventKind.LOGON,
+        EventKind.KERBEROS_TGT,
         EventKind.SHARE_ACCESS,
         EventKind.SHARE_OBJECT,
         EventKind.EXPLICIT_CREDENTIALS,

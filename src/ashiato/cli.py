@@ -6,7 +6,7 @@ import sys
 import time
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -21,6 +21,10 @@ from rich.progress import (
 from rich.table import Table
 
 from ashiato.errors import AshiatoError
+from ashiato.store import Store
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 app = typer.Typer(
     help="ashiato (足跡): catch and investigate intruders who use valid credentials.",
@@ -52,9 +56,23 @@ def _progress() -> Progress:
     )
 
 
-def _fail(exc: AshiatoError) -> None:
+def _fail(exc: AshiatoError) -> NoReturn:
     err.print(f"[bold red]error:[/] {exc}")
     raise typer.Exit(2)
+
+
+def _store(path: Path) -> Store:
+    try:
+        return Store(path)
+    except AshiatoError as exc:
+        _fail(exc)
+
+
+def _print_json(table: pa.Table) -> None:
+    from ashiato.detect.views import json_lines
+
+    for line in json_lines(table):
+        sys.stdout.write(line + "\n")
 
 
 @inventory_app.command("check")
@@ -66,7 +84,6 @@ def inventory_check(directory: Path) -> None:
         inv = load_inventory(directory)
     except AshiatoError as exc:
         _fail(exc)
-        return
     t = Table(title=f"Inventory {directory}")
     t.add_column("section")
     t.add_column("count", justify="right")
@@ -132,7 +149,6 @@ def ingest(
             report = run(paths, store, fmt=fmt, workers=workers, progress=tick)
         except AshiatoError as exc:
             _fail(exc)
-            return
     console.print(report)
     if strict and report.records_rejected:
         err.print(f"[red]--strict: {report.records_rejected} record(s) rejected[/]")
@@ -161,7 +177,6 @@ def detect(
             rep = run(store, inv, detectors=detector, progress=status.update)
     except AshiatoError as exc:
         _fail(exc)
-        return
     console.print(render_detect_report(rep))
     console.print(IncidentQueue(rep.incidents, limit=limit))
 
@@ -173,17 +188,11 @@ def findings(
     limit: Annotated[int, typer.Option(help="Findings to print (table view).")] = 20,
 ) -> None:
     """Print the findings of the last detect run."""
-    from ashiato.detect.views import FindingList, json_lines
-    from ashiato.store import Store
+    from ashiato.detect.views import FindingList
 
-    try:
-        table = Store(store).read_findings()
-    except AshiatoError as exc:
-        _fail(exc)
-        return
+    table = _store(store).read_findings()
     if as_json:
-        for line in json_lines(table):
-            sys.stdout.write(line + "\n")
+        _print_json(table)
     else:
         console.print(FindingList(table, limit=limit))
 
@@ -195,17 +204,11 @@ def incidents(
     limit: Annotated[int, typer.Option(help="Incidents to print (table view).")] = 20,
 ) -> None:
     """Print the incident queue of the last detect run, highest risk first."""
-    from ashiato.detect.views import IncidentQueue, json_lines
-    from ashiato.store import Store
+    from ashiato.detect.views import IncidentQueue
 
-    try:
-        table = Store(store).read_incidents()
-    except AshiatoError as exc:
-        _fail(exc)
-        return
+    table = _store(store).read_incidents()
     if as_json:
-        for line in json_lines(table.rename_columns(["id", *table.column_names[1:]])):
-            sys.stdout.write(line + "\n")
+        _print_json(table.rename_columns(["id", *table.column_names[1:]]))
     else:
         console.print(IncidentQueue(table, limit=limit))
 
@@ -224,7 +227,6 @@ def evaluate(
         ev = run(store, truth)
     except AshiatoError as exc:
         _fail(exc)
-        return
     if as_json:
         sys.stdout.write(evaluation_json(ev) + "\n")
     else:
@@ -234,18 +236,11 @@ def evaluate(
 @store_app.command("manifest")
 def store_manifest(store: StoreOpt, as_json: JsonOpt = False) -> None:
     """List every input file ingested, with its hash and counts (chain of custody)."""
-    from ashiato.detect.views import json_lines
-    from ashiato.store import Store
     from ashiato.store.manifest import read_manifest
 
-    try:
-        m = read_manifest(Store(store).layout)
-    except AshiatoError as exc:
-        _fail(exc)
-        return
+    m = read_manifest(_store(store).layout)
     if as_json:
-        for line in json_lines(m):
-            sys.stdout.write(line + "\n")
+        _print_json(m)
         return
     t = Table(title=f"Evidence manifest ({m.num_rows} files)")
     for c in ("path", "sha256", "parser", "read", "stored", "rejected"):
@@ -267,18 +262,11 @@ def store_rejects(
     store: StoreOpt, as_json: JsonOpt = False, limit: Annotated[int, typer.Option()] = 50
 ) -> None:
     """List rejected records: file, line, parser and why."""
-    from ashiato.detect.views import json_lines
-    from ashiato.store import Store
     from ashiato.store.manifest import read_rejects
 
-    try:
-        r = read_rejects(Store(store).layout)
-    except AshiatoError as exc:
-        _fail(exc)
-        return
+    r = read_rejects(_store(store).layout)
     if as_json:
-        for line in json_lines(r):
-            sys.stdout.write(line + "\n")
+        _print_json(r)
         return
     t = Table(title=f"Rejected records ({r.num_rows})")
     for c in ("file", "line", "parser", "reason"):

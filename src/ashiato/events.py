@@ -29,6 +29,9 @@ class EventKind(StrEnum):
     SHARE_OBJECT = "share_object"  # 5145: an object in a share was checked for access
     NETWORK_FLOW = "network_flow"  # a connection seen on the wire (Zeek conn, flows)
     PROCESS_START = "process_start"  # 4688 / Sysmon 1
+    SERVICE_INSTALL = "service_install"  # 7045 / 4697: a service was installed
+    ACCOUNT_CHANGE = "account_change"  # 4720-4738, 4756...: accounts and groups created or changed
+    LOG_CLEARED = "log_cleared"  # 1102 / 104: an event log was cleared
     OTHER = "other"  # any other event id: stored, raw fields kept, for Sigma and analysts
 
 

@@ -59,6 +59,10 @@ class ParseContext:
     path: str
     now: datetime
     future_slack: timedelta = timedelta(days=2)
+    tz: str | None = None
+    """IANA time zone for sources whose timestamps carry none (syslog RFC 3164, CSV exports)."""
+    options: Mapping[str, str] = field(default_factory=dict)
+    """Parser options from the command line (``--option key=value``), e.g. ``lanl.epoch``."""
 
     @cached_property
     def sha16(self) -> str:

@@ -125,28 +125,55 @@ def simulate(
 
 @app.command()
 def ingest(
-    paths: Annotated[list[Path], typer.Argument(help="Files or directories to ingest.")],
+    paths: Annotated[list[str], typer.Argument(help="Files, directories, globs, or - (stdin).")],
     store: StoreOpt,
     fmt: Annotated[str | None, typer.Option("--format", help="Force a parser.")] = None,
     workers: Annotated[int, typer.Option(help="Parallel worker processes.")] = 2,
     strict: Annotated[bool, typer.Option(help="Exit non-zero if any record is rejected.")] = False,
+    tz: Annotated[
+        str | None, typer.Option(help="IANA time zone of sources whose times carry none.")
+    ] = None,
+    option: Annotated[
+        list[str] | None,
+        typer.Option(help="Parser option KEY=VALUE (repeatable), e.g. lanl.epoch=2015-01-01."),
+    ] = None,
 ) -> None:
-    """Parse logs into the event store; every record is stored or rejected with a reason."""
+    """Parse logs into the event store; every record is stored or rejected with a reason.
+
+    PATHS are files, directories, globs, zip archives, gzip/bz2 files, or - for standard input.
+    """
     from ashiato.ingest import ingest as run
 
+    opts: dict[str, str] = {}
+    for o in option or []:
+        key, sep, value = o.partition("=")
+        if not sep or not key:
+            err.print(f"[bold red]error:[/] --option {o!r}: expected KEY=VALUE")
+            raise typer.Exit(2)
+        opts[key] = value
+    started = time.perf_counter()
     with _progress() as bar:
         task = bar.add_task("ingest", total=None, info="")
 
         def tick(u: Any) -> None:
+            rate = u.records / max(time.perf_counter() - started, 1e-6)
             bar.update(
                 task,
                 completed=u.files_done,
                 total=u.files_total,
-                info=f"{u.records:,} records, {u.rejections:,} rejected",
+                info=f"{u.records:,} records ({rate:,.0f}/s), {u.rejections:,} rejected",
             )
 
         try:
-            report = run(paths, store, fmt=fmt, workers=workers, progress=tick)
+            report = run(
+                [str(p) for p in paths],
+                store,
+                fmt=fmt,
+                workers=workers,
+                progress=tick,
+                tz=tz,
+                options=opts,
+            )
         except AshiatoError as exc:
             _fail(exc)
     console.print(report)
@@ -310,7 +337,15 @@ def demo(
     console.rule("1. simulate")
     simulate(out=sim, terminals=terminals, days=days, seed=seed, start="2026-09-01")
     console.rule("2. ingest")
-    ingest(paths=[sim / "logs"], store=store, fmt=None, workers=2, strict=False)
+    ingest(
+        paths=[str(sim / "logs")],
+        store=store,
+        fmt=None,
+        workers=2,
+        strict=False,
+        tz=None,
+        option=None,
+    )
     console.rule("3. detect")
     detect(store=store, inventory=sim / "inventory", detector=None, limit=10)
     console.rule("4. evaluate")

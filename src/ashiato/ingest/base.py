@@ -8,7 +8,7 @@ tuples in ``ACCESS_EVENT`` field order and turn them into one Arrow batch at a t
 
 from __future__ import annotations
 
-import gzip
+import zipfile
 import zlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -21,6 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ashiato.events import ACCESS_EVENT
+from ashiato.ingest.inputs import compression_of
 
 MAX_BATCH_ROWS = 50_000
 """Rows per ParsedBatch at most."""
@@ -210,7 +211,7 @@ class LineReader:
     """Iterate ``(line_number, line)`` over the non-blank lines of a binary stream, memory bounded.
 
     Line numbers are 1-based and physical (blank lines advance them but are not yielded: a blank
-    line is not a record). Stream-level problems (a truncated or corrupt gzip stream, a line
+    line is not a record). Stream-level problems (a truncated or corrupt compressed stream, a line
     longer than ``max_line``) are not raised: they are collected in ``problems`` as rejections,
     each one record.
     """
@@ -230,12 +231,13 @@ class LineReader:
     def _read(self) -> bytes | None:
         """Next block, or None at the end (after recording a stream problem if there was one)."""
         read = getattr(self._stream, "read1", self._stream.read)
+        kind = compression_of(self._stream)
         try:
             return read(self._chunk)
         except EOFError:
-            reason = f"truncated gzip stream after line {self.lineno}"
-        except (zlib.error, gzip.BadGzipFile) as exc:
-            reason = f"corrupt gzip stream after line {self.lineno}: {exc}"
+            reason = f"truncated {kind} stream after line {self.lineno}"
+        except (zlib.error, OSError, zipfile.BadZipFile) as exc:
+            reason = f"corrupt {kind} stream after line {self.lineno}: {exc}"
         self.problems.append(Rejection(self.lineno + 1, reason, ""))
         self._broken = True
         return None

@@ -1,25 +1,23 @@
-"""Run an ingest: find input files, hash them, parse the new ones in worker processes, record them.
+"""Run an ingest: find inputs, hash them, parse the new ones in worker processes, record them.
 
-The parent hashes each file (so the same bytes are never ingested twice, even under two names in one
-run), hands new files to a process pool, and writes each manifest row itself once a worker has
-stored that file's events and rejections. Orphans of a killed run are removed first.
+The parent hashes each input (so the same bytes are never ingested twice, even under two names in
+one run), hands new ones to a process pool, and writes each manifest row itself once a worker has
+stored that input's events and rejections. Orphans of a killed run are removed first.
 """
 
 from __future__ import annotations
 
-import gzip
-import hashlib
 import multiprocessing
-import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import BinaryIO
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ashiato.errors import IngestError
-from ashiato.ingest.base import ParseContext
+from ashiato.ingest.base import ParseContext, Parser
+from ashiato.ingest.inputs import InputRef, discover, hash_input, open_input, read_head
 from ashiato.ingest.registry import SNIFF_BYTES, detect, get_parser
 from ashiato.ingest.report import (
     ALREADY_INGESTED,
@@ -41,77 +39,16 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def discover(paths: Sequence[str | Path], exclude: Path | None = None) -> list[Path]:
-    """Input files in order: files as given, directories walked (sorted, hidden entries skipped).
-
-    Nothing under ``exclude`` (the store itself) is taken, even when the store is inside an input
-    directory.
-    """
-    out: list[Path] = []
-    for given in paths:
-        p = Path(given)
-        if p.is_file():
-            out.append(p.resolve())
-        elif p.is_dir():
-            for root, dirs, files in os.walk(p):
-                dirs[:] = sorted(
-                    d
-                    for d in dirs
-                    if not d.startswith(".") and (Path(root) / d).resolve() != exclude
-                )
-                for name in sorted(files):
-                    f = Path(root) / name
-                    if not name.startswith(".") and f.is_file():
-                        out.append(f.resolve())
-        else:
-            raise IngestError(f"input not found: {given}")
-    seen: set[Path] = set()
-    return [p for p in out if not (p in seen or seen.add(p))]  # type: ignore[func-returns-value]
-
-
-def hash_file(path: Path, chunk: int = 1 << 20) -> tuple[str, int]:
-    """Streamed SHA-256 and size of a file's bytes."""
-    h = hashlib.sha256()
-    size = 0
-    with path.open("rb") as fh:
-        while block := fh.read(chunk):
-            h.update(block)
-            size += len(block)
-    return h.hexdigest(), size
-
-
-def open_input(path: Path) -> BinaryIO:
-    """Open a file for reading, decompressing gzip (recognised by its magic bytes, not its name)."""
-    with path.open("rb") as fh:
-        magic = fh.read(2)
-    if magic == b"\x1f\x8b":
-        return gzip.open(path, "rb")  # type: ignore[return-value]
-    return path.open("rb")
-
-
-def read_head(path: Path, size: int = SNIFF_BYTES) -> bytes:
-    """The first ``size`` bytes of a file, decompressed; as much as there is if it is damaged."""
-    parts: list[bytes] = []
-    got = 0
-    with open_input(path) as fh:
-        read = getattr(fh, "read1", fh.read)
-        try:
-            while got < size and (block := read(size - got)):
-                parts.append(block)
-                got += len(block)
-        except (EOFError, OSError):
-            pass
-    return b"".join(parts)
-
-
 @dataclass(frozen=True)
 class _Task:
-    path: str
+    ref: InputRef
     sha256: str
     size: int
     store: str
     fmt: str | None
     now: datetime
+    tz: str | None = None
+    options: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -122,19 +59,27 @@ class _Outcome:
 
 
 def process_file(task: _Task) -> _Outcome:
-    """Sniff, parse and store one file (runs in a worker process); never writes the manifest."""
-    path = Path(task.path)
+    """Sniff, parse and store one input (runs in a worker process); never writes the manifest."""
+    ref = task.ref
+    problem = None
     try:
-        parser = get_parser(task.fmt) if task.fmt else detect(read_head(path), path.name)
+        if task.fmt:
+            parser: Parser | None = get_parser(task.fmt)
+        else:
+            head, problem = read_head(ref, SNIFF_BYTES)
+            parser = detect(head, ref.name)
     except Exception as exc:  # unreadable file
         return _Outcome(None, None, f"{type(exc).__name__}: {exc}")
     if parser is None:
-        return _Outcome(None, None)
+        # Nothing readable to recognise: say why rather than "no parser recognises this file".
+        return _Outcome(None, None, f"unreadable: {problem}" if problem else None)
     layout = StoreLayout(Path(task.store))
-    ctx = ParseContext(sha256=task.sha256, path=task.path, now=task.now)
-    writer = FileWriter(layout, task.sha256, parser.name, task.path)
+    ctx = ParseContext(
+        sha256=task.sha256, path=ref.display, now=task.now, tz=task.tz, options=dict(task.options)
+    )
+    writer = FileWriter(layout, task.sha256, parser.name, ref.display)
     try:
-        with open_input(path) as stream:
+        with open_input(ref) as stream:
             for pb in parser.parse(stream, ctx):
                 writer.add(pb.batch, pb.rejections)
         return _Outcome(parser.name, writer.finish())
@@ -166,34 +111,60 @@ def ingest(
     workers: int = 2,
     progress: Callable[[ProgressUpdate], None] | None = None,
     clock: Clock = _utc_now,
+    tz: str | None = None,
+    options: Mapping[str, str] | None = None,
 ) -> IngestReport:
-    """Ingest files and directories (plain or gzip) into the store at ``store``.
+    """Ingest files, directories, globs, zip archives, gzip/bz2 streams or ``-`` (stdin).
 
-    Each file is parsed by the parser ``fmt`` names, or else by the first whose ``sniff`` recognises
-    it. Files already in the manifest (by SHA-256) are skipped; files no parser recognises are
-    reported, not raised. ``clock`` gives "now" for the plausibility check of timestamps and the
-    manifest's ``ingested_at``. Raises IngestError for a path that does not exist or an unknown fmt.
+    Each input is parsed by the parser ``fmt`` names, or else by the first whose ``sniff``
+    recognises it. Inputs already in the manifest (by SHA-256) are skipped; inputs no parser
+    recognises are reported, not raised. ``clock`` gives "now" for the plausibility check of
+    timestamps and the manifest's ``ingested_at``; ``tz`` is the time zone of sources whose
+    timestamps carry none; ``options`` are parser options (``lanl.epoch``, ``mapping``, ...).
+    Raises IngestError for a path that matches nothing, an unknown ``fmt`` or an unknown ``tz``.
     """
     if fmt is not None:
         get_parser(fmt)
+    if tz is not None:
+        try:
+            ZoneInfo(tz)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise IngestError(
+                f"unknown time zone {tz!r} (use an IANA name such as Asia/Tokyo)"
+            ) from exc
     layout = StoreLayout(Path(store).resolve())
-    files = discover(paths, exclude=layout.root)
     with writer_lock(layout):
-        return _ingest_locked(layout, files, fmt, workers, progress, clock)
+        layout.ensure()
+        remove_orphans(layout)
+        inputs = discover(paths, exclude=layout.root, stdin_dir=layout.tmp_dir)
+        try:
+            return _ingest_locked(
+                layout,
+                inputs,
+                fmt,
+                workers,
+                progress,
+                clock,
+                tz,
+                tuple(sorted((options or {}).items())),
+            )
+        finally:
+            for ref in inputs:
+                if ref.label == "<stdin>":
+                    Path(ref.path).unlink(missing_ok=True)
 
 
 def _ingest_locked(
     layout: StoreLayout,
-    files: list[Path],
+    files: list[InputRef],
     fmt: str | None,
     workers: int,
     progress: Callable[[ProgressUpdate], None] | None,
     clock: Clock,
+    tz: str | None,
+    options: tuple[tuple[str, str], ...],
 ) -> IngestReport:
-    layout.ensure()
-    remove_orphans(layout)
     now = clock()
-
     results: list[FileResult | None] = [None] * len(files)
     tasks: list[_Task] = []
     task_slot: list[int] = []
@@ -204,18 +175,20 @@ def _ingest_locked(
         if progress is not None:
             progress(ProgressUpdate(done, len(files), records, rejections, current))
 
-    for slot, f in enumerate(files):
-        sha, size = hash_file(f)
+    for slot, ref in enumerate(files):
+        sha, size = hash_input(ref)
         if sha in seen or is_ingested(layout, sha):
             entry = read_entry(layout, sha)
             parser = str(entry["parser"]) if entry else None
             why = f"same content as {seen[sha]}" if sha in seen else None
-            results[slot] = FileResult(str(f), sha, parser, status=ALREADY_INGESTED, reason=why)
+            results[slot] = FileResult(
+                ref.display, sha, parser, status=ALREADY_INGESTED, reason=why
+            )
             done += 1
-            tick(str(f))
+            tick(ref.display)
             continue
-        seen[sha] = str(f)
-        tasks.append(_Task(str(f), sha, size, str(layout.root), fmt, now))
+        seen[sha] = ref.display
+        tasks.append(_Task(ref, sha, size, str(layout.root), fmt, now, tz, options))
         task_slot.append(slot)
 
     for i, fut_or_outcome in _run(tasks, workers):
@@ -231,7 +204,7 @@ def _ingest_locked(
         done += 1
         records += result.records_read
         rejections += result.records_rejected
-        tick(task.path)
+        tick(task.ref.display)
 
     return IngestReport(tuple(r for r in results if r is not None))
 
@@ -239,16 +212,20 @@ def _ingest_locked(
 def _record(layout: StoreLayout, task: _Task, outcome: _Outcome, clock: Clock) -> FileResult:
     """Write the manifest row of a parsed file (last) and return its result."""
     if outcome.error is not None:
-        return FileResult(task.path, task.sha256, outcome.parser, status=f"failed: {outcome.error}")
+        return FileResult(
+            task.ref.display, task.sha256, outcome.parser, status=f"failed: {outcome.error}"
+        )
     w = outcome.written
     if outcome.parser is None or w is None:
-        return FileResult(task.path, task.sha256, None, status=UNRECOGNISED, reason=NO_PARSER)
+        return FileResult(
+            task.ref.display, task.sha256, None, status=UNRECOGNISED, reason=NO_PARSER
+        )
     read = w.records_stored + w.records_rejected
     write_manifest(
         layout,
         ManifestEntry(
             sha256=task.sha256,
-            path=task.path,
+            path=task.ref.display,
             size=task.size,
             parser=outcome.parser,
             records_read=read,
@@ -262,7 +239,7 @@ def _record(layout: StoreLayout, task: _Task, outcome: _Outcome, clock: Clock) -
         ),
     )
     return FileResult(
-        task.path,
+        task.ref.display,
         task.sha256,
         outcome.parser,
         records_read=read,

@@ -1,0 +1,249 @@
+"""Find and open inputs: files, directories, globs, zip members, gzip/bz2 streams, and stdin.
+
+An *input* is one stream of records with its own SHA-256 in the manifest: a plain file, or one
+member of a zip archive (chain of custody then names ``archive.zip!member``). Compression is
+recognised by magic bytes, never by file name, so a renamed ``.gz`` still reads.
+"""
+
+from __future__ import annotations
+
+import bz2
+import glob
+import gzip
+import hashlib
+import io
+import os
+import shutil
+import sys
+import uuid
+import zipfile
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, BinaryIO
+
+from ashiato.errors import IngestError
+
+ZIP_MAGIC = b"PK\x03\x04"
+GZIP_MAGIC = b"\x1f\x8b"
+BZ2_MAGIC = b"BZh"
+_GLOB_CHARS = frozenset("*?[")
+
+
+@dataclass(frozen=True)
+class InputRef:
+    """Where one input's bytes are: a file, or a member of a zip archive on disk."""
+
+    path: str  # file on disk
+    member: str | None = None  # member name inside the zip archive at ``path``
+    label: str | None = None  # what the manifest records instead of ``path`` (e.g. "<stdin>")
+
+    @property
+    def display(self) -> str:
+        base = self.label or self.path
+        return f"{base}!{self.member}" if self.member else base
+
+    @property
+    def name(self) -> str:
+        """The base name parsers may look at (sniffing by extension is a hint, not a rule)."""
+        return Path(self.member or self.path).name
+
+
+def _is_zip(path: Path) -> bool:
+    try:
+        with path.open("rb") as fh:
+            return fh.read(4) == ZIP_MAGIC and zipfile.is_zipfile(path)
+    except OSError:
+        return False
+
+
+def _members(path: Path) -> list[InputRef]:
+    try:
+        with zipfile.ZipFile(path) as zf:
+            names = [
+                i.filename
+                for i in zf.infolist()
+                if not i.is_dir()
+                and not i.filename.startswith("__MACOSX/")
+                and not Path(i.filename).name.startswith(".")
+            ]
+    except (zipfile.BadZipFile, OSError):
+        return [InputRef(str(path))]  # unreadable archive: parsed (and rejected) as a plain file
+    return [InputRef(str(path), m) for m in sorted(names)]
+
+
+def _walk(p: Path, exclude: Path | None) -> list[Path]:
+    out: list[Path] = []
+    for root, dirs, files in os.walk(p):
+        dirs[:] = sorted(
+            d for d in dirs if not d.startswith(".") and (Path(root) / d).resolve() != exclude
+        )
+        for name in sorted(files):
+            f = Path(root) / name
+            if not name.startswith(".") and f.is_file():
+                out.append(f.resolve())
+    return out
+
+
+def discover(
+    paths: Sequence[str | Path], exclude: Path | None = None, stdin_dir: Path | None = None
+) -> list[InputRef]:
+    """Inputs in order: files as given, directories walked, globs expanded, zips opened.
+
+    ``-`` reads standard input once into ``stdin_dir`` (so that it can be hashed and re-read by a
+    worker). Nothing under ``exclude`` (the store) is taken. A path that matches nothing raises
+    IngestError naming it.
+    """
+    files: list[Path] = []
+    refs: list[InputRef] = []
+    for given in paths:
+        s = str(given)
+        p = Path(s)
+        if s == "-":
+            refs.append(_spool_stdin(stdin_dir))
+            continue
+        if p.is_file():
+            files.append(p.resolve())
+        elif p.is_dir():
+            files.extend(_walk(p, exclude))
+        elif _GLOB_CHARS & set(s):
+            matched = sorted(glob.glob(s, recursive=True))  # noqa: PTH207 - shell-style pattern
+            if not matched:
+                raise IngestError(f"no input matches {s}")
+            for m in matched:
+                mp = Path(m)
+                files.extend(_walk(mp, exclude) if mp.is_dir() else [mp.resolve()])
+        else:
+            raise IngestError(f"input not found: {given}")
+    seen: set[Path] = set()
+    for f in files:
+        if f in seen or (exclude is not None and f.is_relative_to(exclude)):
+            continue
+        seen.add(f)
+        refs.extend(_members(f) if _is_zip(f) else [InputRef(str(f))])
+    return refs
+
+
+def _spool_stdin(directory: Path | None) -> InputRef:
+    if directory is None:
+        raise IngestError("reading standard input needs a store to spool it into")
+    directory.mkdir(parents=True, exist_ok=True)
+    dest = directory / f"stdin-{uuid.uuid4().hex}"
+    with dest.open("wb") as out:
+        shutil.copyfileobj(sys.stdin.buffer, out, 1 << 20)
+    return InputRef(str(dest), label="<stdin>")
+
+
+def _raw_open(ref: InputRef) -> BinaryIO:
+    if ref.member is None:
+        return Path(ref.path).open("rb")
+    zf = zipfile.ZipFile(ref.path)
+    member = zf.open(ref.member)
+    # the archive stays open as long as the member stream: close both together
+    return _Closing(member, zf)
+
+
+class _Closing(io.BufferedReader):
+    def __init__(self, stream: IO[bytes], owner: zipfile.ZipFile) -> None:
+        super().__init__(stream)  # type: ignore[arg-type]
+        self._owner = owner
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            self._owner.close()
+
+
+class _GzipOwning(gzip.GzipFile):
+    """A gzip reader that closes the stream under it (GzipFile leaves a passed fileobj open)."""
+
+    def __init__(self, raw: BinaryIO) -> None:
+        super().__init__(fileobj=raw, mode="rb")
+        self._raw = raw
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            self._raw.close()
+
+
+class _Bz2Owning(bz2.BZ2File):
+    """A bz2 reader that closes the stream under it."""
+
+    def __init__(self, raw: BinaryIO) -> None:
+        super().__init__(raw, "rb")
+        self._raw = raw
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            self._raw.close()
+
+
+def open_input(ref: InputRef) -> BinaryIO:
+    """Open an input for reading, decompressing gzip or bz2 (recognised by magic bytes)."""
+    raw = _raw_open(ref)
+    magic = raw.peek(3)[:3] if isinstance(raw, io.BufferedReader) else b""
+    if magic[:2] == GZIP_MAGIC:
+        return _GzipOwning(raw)  # type: ignore[return-value]
+    if magic == BZ2_MAGIC:
+        return _Bz2Owning(raw)  # type: ignore[return-value]
+    return raw
+
+
+def hash_input(ref: InputRef, chunk: int = 1 << 20) -> tuple[str, int]:
+    """Streamed SHA-256 and size of an input's stored bytes (a zip member's, uncompressed).
+
+    A zip member that cannot be read to its end (bad CRC, damaged deflate stream) is hashed over
+    the bytes that could be read: its parse then records the damage as a rejection.
+    """
+    h = hashlib.sha256()
+    size = 0
+    with _raw_open(ref) as fh:
+        try:
+            while block := fh.read(chunk):
+                h.update(block)
+                size += len(block)
+        except (zipfile.BadZipFile, EOFError, OSError, zlib.error):
+            h.update(b"\0damaged")  # never equal to an intact copy's hash
+    return h.hexdigest(), size
+
+
+def read_head(ref: InputRef, size: int) -> tuple[bytes, str | None]:
+    """The first ``size`` bytes of an input, decompressed, and what went wrong reading them.
+
+    A damaged input gives as much as could be read, and the problem in words.
+    """
+    parts: list[bytes] = []
+    got = 0
+    problem = None
+    try:
+        with open_input(ref) as fh:
+            read = getattr(fh, "read1", fh.read)
+            kind = compression_of(fh)
+            try:
+                while got < size and (block := read(size - got)):
+                    parts.append(block)
+                    got += len(block)
+            except EOFError:
+                problem = f"truncated {kind} stream"
+            except (OSError, zipfile.BadZipFile, zlib.error, ValueError) as exc:
+                problem = f"corrupt {kind} stream: {exc}"
+    except (OSError, zipfile.BadZipFile, ValueError) as exc:
+        problem = f"cannot open: {exc}"
+    return b"".join(parts), problem
+
+
+def compression_of(stream: BinaryIO) -> str:
+    """A word for error messages: what kind of stream this is."""
+    if isinstance(stream, gzip.GzipFile):
+        return "gzip"
+    if isinstance(stream, bz2.BZ2File):
+        return "bz2"
+    if isinstance(stream, _Closing):
+        return "zip member"
+    return "input"

@@ -303,6 +303,20 @@ def store_rejects(
     console.print(t)
 
 
+@store_app.command("verify")
+def store_verify(store: StoreOpt) -> None:
+    """Re-hash the originals still present and every store file against the manifest."""
+    from ashiato.store.verify import verify
+
+    layout = _store(store).layout
+    with _progress() as bar:
+        task = bar.add_task("verify", total=None, info="")
+        report = verify(layout, lambda done, total: bar.update(task, completed=done, total=total))
+    console.print(report)
+    if not report.ok:
+        raise typer.Exit(1)
+
+
 @app.command()
 def detectors() -> None:
     """List the registered detectors."""

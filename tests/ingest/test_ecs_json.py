@@ -284,7 +284,7 @@ def test_golden_mapping_per_code() -> None:
             None,
         ),
         (
-            "other",
+            "log_cleared",
             "adm-sato",
             "CORP",
             None,

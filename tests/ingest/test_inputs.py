@@ -72,7 +72,7 @@ def test_corrupt_zip_member_is_rejection_not_crash(tmp_path: Path) -> None:
     assert f.status == "ingested" and f.records_stored > 0
     assert f.records_read == f.records_stored + f.records_rejected
     rej = read_rejects(StoreLayout(tmp_path / "store")).to_pylist()
-    assert any(r["reason"].startswith("corrupt zip member stream") for r in rej)
+    assert any(r["reason"].startswith("corrupt archive member stream") for r in rej)
 
 
 def test_nothing_readable_says_why(tmp_path: Path) -> None:

@@ -1,9 +1,13 @@
 """Windows Security events as JSON lines in the Winlogbeat / Elastic Common Schema shape.
 
-What most SIEM exports of Windows logs look like. Each line is one event; the Security event code
-decides which EventData names fill which access-event fields (4624 logon, 4648 explicit credentials,
-4769 Kerberos service ticket, 5145 share object, ...). Codes with no mapping are kept with kind
-"other" so that nothing read is lost.
+Winlogbeat 7+ nests the event under ``winlog``; Winlogbeat 6 and older put the same parts at top
+level (``event_id``, ``log_name``, ``computer_name``, ``record_number``, ``event_data``): both read.
+
+What most SIEM exports of Windows logs look like. Each line is one event; this module only finds
+the event's parts (``winlog.event_id``, ``channel``, ``computer_name``, ``record_id``,
+``event_data``, ``@timestamp``) and hands them to the shared Windows mapping (``windows.py``), which
+decides the kind and fields, so ECS, EVTX and NXLog input agree. Codes with no mapping are kept
+with kind "other" so that nothing read is lost. An ECS ``event.outcome`` overrides the mapping's.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from typing import Any, BinaryIO
 import orjson
 
 from ashiato.ingest import normalise as nz
+from ashiato.ingest import windows
 from ashiato.ingest.base import (
     MAX_BATCH_ROWS,
     BadRecord,
@@ -27,25 +32,6 @@ from ashiato.ingest.base import (
 
 NAME = "ecs_json"
 
-KINDS: dict[int, str] = {
-    4624: "logon",
-    4625: "logon_failure",
-    4634: "logoff",
-    4647: "logoff",
-    4648: "explicit_credentials",
-    4672: "privilege_grant",
-    4688: "process_start",
-    4768: "kerberos_tgt",
-    4769: "kerberos_service",
-    4771: "logon_failure",
-    5140: "share_access",
-    5145: "share_object",
-}
-"""Security event code → EventKind; any other code is stored with kind "other"."""
-
-_LOGON = frozenset({4624, 4625, 4634, 4647})
-_FAILING = frozenset({4625, 4771})
-_KERBEROS = frozenset({4768, 4769, 4771})
 _OUTCOMES = frozenset({"success", "failure", "unknown"})
 _EMPTY: dict[str, Any] = {}
 
@@ -62,11 +48,29 @@ def _dict(v: Any) -> dict[str, Any]:
     return v if v.__class__ is dict else _EMPTY
 
 
+def _legacy(obj: dict[str, Any]) -> dict[str, Any]:
+    """Winlogbeat 6 and older put the event's parts at top level, under other names."""
+    return {
+        "event_id": obj.get("event_id"),
+        "computer_name": obj.get("computer_name"),
+        "record_id": obj.get("record_number"),
+        "channel": obj.get("log_name"),
+        "provider_name": obj.get("source_name"),
+        "event_data": obj.get("event_data") or obj.get("user_data"),
+    }
+
+
+def _is_legacy(obj: dict[str, Any]) -> bool:
+    return "event_id" in obj and "log_name" in obj and "computer_name" in obj
+
+
 def map_event(obj: Any, lineno: int, ctx: ParseContext) -> tuple[Row, Raw]:
     """Map one decoded ECS event to a row tuple (ROW_FIELDS order) and its raw map."""
     if obj.__class__ is not dict:
         raise BadRecord("not a JSON object")
     winlog = _dict(obj.get("winlog"))
+    if not winlog and "log_name" in obj:
+        winlog = _legacy(obj)
     event = _dict(obj.get("event"))
     ed_any = winlog.get("event_data")
     ed: dict[str, Any] = ed_any if ed_any.__class__ is dict else {}  # ours to extend
@@ -95,103 +99,13 @@ def map_event(obj: Any, lineno: int, ctx: ParseContext) -> tuple[Row, Raw]:
     rid = winlog.get("record_id")
     record_id = None if rid is None else str(rid)
 
-    kind = KINDS.get(code, "other")
-    user = domain = auth = src_host = src_ip = dst_host = dst_ip = None
-    process = service = share = path = status = None
-    logon_type = src_port = None
-    if code in _LOGON:
-        user = nz.user(g("TargetUserName"))
-        domain = nz.domain(g("TargetDomainName"))
-        logon_type = nz.small_int(g("LogonType"), "LogonType")
-        auth = nz.text(g("AuthenticationPackageName"))
-        src_host = nz.host(g("WorkstationName"))
-        src_ip = nz.ip(g("IpAddress"))
-        src_port = nz.port(g("IpPort"), "IpPort")
-        dst_host = log_host
-        if code == 4625:
-            sub = g("SubStatus")
-            status = nz.text(g("Status") if nz.is_zero_status(sub) else sub)
-    elif code in _KERBEROS:
-        user = nz.user(g("TargetUserName"))
-        domain = nz.domain(g("TargetDomainName"))
-        src_ip = nz.ip(g("IpAddress"))
-        src_port = nz.port(g("IpPort"), "IpPort")
-        service = nz.text(g("ServiceName"))
-        status = nz.text(g("Status"))
-        if code == 4769:
-            if service is not None and service.endswith("$"):
-                dst_host = service[:-1].lower()
-        else:
-            dst_host = log_host
-    elif code == 4648:
-        user = nz.user(g("TargetUserName"))
-        domain = nz.domain(g("TargetDomainName"))
-        src_host = log_host
-        target = nz.host(g("TargetServerName"))
-        dst_host = log_host if target == "localhost" else target
-        dst_ip = nz.ip(g("IpAddress"))
-        process = nz.text(g("ProcessName"))
-    elif code in {5140, 5145}:
-        user = nz.user(g("SubjectUserName"))
-        domain = nz.domain(g("SubjectDomainName"))
-        src_ip = nz.ip(g("IpAddress"))
-        src_port = nz.port(g("IpPort"), "IpPort")
-        dst_host = log_host
-        share = nz.text(g("ShareName"))
-        if code == 5145:
-            path = nz.text(g("RelativeTargetName"))
-    elif code in {4672, 4688}:
-        user = nz.user(g("SubjectUserName"))
-        domain = nz.domain(g("SubjectDomainName"))
-        dst_host = log_host
-        if code == 4688:
-            process = nz.text(g("NewProcessName"))
-    else:
-        user = nz.user(g("TargetUserName") or g("SubjectUserName"))
-        domain = nz.domain(g("TargetDomainName") or g("SubjectDomainName"))
-        dst_host = log_host
-
+    channel = winlog.get("channel")
+    provider = winlog.get("provider_name") or event.get("provider")
+    row = windows.map_event(code, channel, provider, log_host, ts, g, lineno, record_id)
     outcome = event.get("outcome")
-    if outcome not in _OUTCOMES:
-        if code in _FAILING:
-            outcome = "failure"
-        elif code in _KERBEROS:
-            outcome = "success" if nz.is_zero_status(status) else "failure"
-        else:
-            outcome = "success"
-
-    ed["Channel"] = winlog.get("channel")
-    ed["Computer"] = computer
-    ed["EventID"] = str(code)
-    ed["Provider"] = winlog.get("provider_name") or event.get("provider")
-    row = (
-        ts,
-        kind,
-        code,
-        outcome,
-        status,
-        user,
-        domain,
-        logon_type,
-        auth,
-        src_host,
-        src_ip,
-        src_port,
-        dst_host,
-        dst_ip,
-        None,  # dst_port
-        None,  # protocol
-        service,
-        None,  # bytes_out
-        None,  # bytes_in
-        None,  # duration_s
-        share,
-        path,
-        process,
-        log_host,
-        lineno,
-        record_id,
-    )
+    if outcome in _OUTCOMES and outcome != row[3]:
+        row = (*row[:3], outcome, *row[4:])
+    windows.add_system(ed, (channel, computer, str(code), provider, record_id, ts_raw))
     return row, ed
 
 
@@ -213,10 +127,10 @@ class EcsJsonParser:
                 obj = orjson.loads(line)
             except orjson.JSONDecodeError:
                 # the first line may be cut by the head size: look for the telltale key instead
-                return i == len(parts) - 1 and b'"winlog"' in line
+                return i == len(parts) - 1 and (b'"winlog"' in line or b'"log_name"' in line)
             if obj.__class__ is not dict:
                 return False
-            if "winlog" in obj:
+            if "winlog" in obj or _is_legacy(obj):
                 return True
             ev = obj.get("event")
             return ev.__class__ is dict and "code" in ev and "host" in obj

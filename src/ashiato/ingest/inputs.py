@@ -1,7 +1,7 @@
 """Find and open inputs: files, directories, globs, zip members, gzip/bz2 streams, and stdin.
 
 An *input* is one stream of records with its own SHA-256 in the manifest: a plain file, or one
-member of a zip archive (chain of custody then names ``archive.zip!member``). Compression is
+member of a zip or tar archive (chain of custody then names ``archive.zip!member``). Compression is
 recognised by magic bytes, never by file name, so a renamed ``.gz`` still reads.
 """
 
@@ -15,6 +15,7 @@ import io
 import os
 import shutil
 import sys
+import tarfile
 import uuid
 import zipfile
 import zlib
@@ -36,8 +37,9 @@ class InputRef:
     """Where one input's bytes are: a file, or a member of a zip archive on disk."""
 
     path: str  # file on disk
-    member: str | None = None  # member name inside the zip archive at ``path``
+    member: str | None = None  # member name inside the archive at ``path``
     label: str | None = None  # what the manifest records instead of ``path`` (e.g. "<stdin>")
+    archive: str = "zip"  # "zip" or "tar" (plain or compressed), when ``member`` is set
 
     @property
     def display(self) -> str:
@@ -71,6 +73,35 @@ def _members(path: Path) -> list[InputRef]:
     except (zipfile.BadZipFile, OSError):
         return [InputRef(str(path))]  # unreadable archive: parsed (and rejected) as a plain file
     return [InputRef(str(path), m) for m in sorted(names)]
+
+
+def _is_tar(path: Path) -> bool:
+    """A tar archive, plain or gzip/bz2/xz-compressed (tarfile reads the header to know)."""
+    try:
+        return tarfile.is_tarfile(path)
+    except (OSError, tarfile.TarError, EOFError, ValueError):
+        return False
+
+
+def _tar_members(path: Path) -> list[InputRef]:
+    try:
+        with tarfile.open(path, "r:*") as tf:
+            names = [
+                m.name
+                for m in tf.getmembers()
+                if m.isfile() and not Path(m.name).name.startswith(".")
+            ]
+    except (OSError, tarfile.TarError, EOFError, zlib.error):
+        return [InputRef(str(path))]
+    return [InputRef(str(path), m, archive="tar") for m in sorted(names)]
+
+
+def _expand(f: Path) -> list[InputRef]:
+    if _is_zip(f):
+        return _members(f)
+    if _is_tar(f):
+        return _tar_members(f)
+    return [InputRef(str(f))]
 
 
 def _walk(p: Path, exclude: Path | None) -> list[Path]:
@@ -121,8 +152,18 @@ def discover(
         if f in seen or (exclude is not None and f.is_relative_to(exclude)):
             continue
         seen.add(f)
-        refs.extend(_members(f) if _is_zip(f) else [InputRef(str(f))])
+        refs.extend(_expand(f))
     return refs
+
+
+def ref_from_display(display: str) -> InputRef | None:
+    """The input a manifest path names (``file``, ``archive!member``); None for ``<stdin>``."""
+    if display == "<stdin>":
+        return None
+    path, sep, member = display.partition("!")
+    if sep and Path(path).is_file():
+        return InputRef(path, member, archive="zip" if _is_zip(Path(path)) else "tar")
+    return InputRef(display)
 
 
 def _spool_stdin(directory: Path | None) -> InputRef:
@@ -138,14 +179,20 @@ def _spool_stdin(directory: Path | None) -> InputRef:
 def _raw_open(ref: InputRef) -> BinaryIO:
     if ref.member is None:
         return Path(ref.path).open("rb")
-    zf = zipfile.ZipFile(ref.path)
-    member = zf.open(ref.member)
     # the archive stays open as long as the member stream: close both together
-    return _Closing(member, zf)
+    if ref.archive == "tar":
+        tf = tarfile.open(ref.path, "r:*")  # noqa: SIM115 - closed with the member stream
+        member = tf.extractfile(ref.member)
+        if member is None:
+            tf.close()
+            raise OSError(f"{ref.display}: not a regular file in the archive")
+        return _Closing(member, tf)
+    zf = zipfile.ZipFile(ref.path)
+    return _Closing(zf.open(ref.member), zf)
 
 
 class _Closing(io.BufferedReader):
-    def __init__(self, stream: IO[bytes], owner: zipfile.ZipFile) -> None:
+    def __init__(self, stream: IO[bytes], owner: zipfile.ZipFile | tarfile.TarFile) -> None:
         super().__init__(stream)  # type: ignore[arg-type]
         self._owner = owner
 
@@ -208,7 +255,7 @@ def hash_input(ref: InputRef, chunk: int = 1 << 20) -> tuple[str, int]:
             while block := fh.read(chunk):
                 h.update(block)
                 size += len(block)
-        except (zipfile.BadZipFile, EOFError, OSError, zlib.error):
+        except (zipfile.BadZipFile, tarfile.TarError, EOFError, OSError, zlib.error):
             h.update(b"\0damaged")  # never equal to an intact copy's hash
     return h.hexdigest(), size
 
@@ -245,5 +292,5 @@ def compression_of(stream: BinaryIO) -> str:
     if isinstance(stream, bz2.BZ2File):
         return "bz2"
     if isinstance(stream, _Closing):
-        return "zip member"
+        return "archive member"
     return "input"

@@ -15,7 +15,7 @@ from pathlib import Path
 from rich.console import Console, ConsoleOptions, RenderResult
 from rich.table import Table
 
-from ashiato.ingest.inputs import InputRef, hash_input
+from ashiato.ingest.inputs import hash_input, ref_from_display
 from ashiato.store.atomic import sha256_file
 from ashiato.store.layout import StoreLayout
 from ashiato.store.manifest import read_manifest
@@ -62,17 +62,8 @@ class VerifyReport:
         yield "[green]verified[/]" if self.ok else "[bold red]verification FAILED[/]"
 
 
-def _original_ref(display: str) -> InputRef | None:
-    if display == "<stdin>":
-        return None
-    path, sep, member = display.partition("!")
-    if sep and Path(path).is_file():
-        return InputRef(path, member)
-    return InputRef(display)
-
-
 def _check_original(display: str, sha256: str) -> str:
-    ref = _original_ref(display)
+    ref = ref_from_display(display)
     if ref is None:
         return NOT_KEPT
     if not Path(ref.path).is_file():

@@ -1,0 +1,298 @@
+"""Windows event log files (EVTX), read with the Rust ``evtx`` library: one row per event record.
+
+The binary format every Windows host writes (Security, System, Sysmon, TerminalServices...). The
+``evtx`` package (pyevtx-rs) renders each record as JSON; this module finds the System fields and
+the EventData/UserData fields, makes every value text (the library types them loosely: ints,
+bools, ``EventID`` as ``{"#text", "#attributes"}``), and hands them to the shared Windows mapping
+(``windows.py``). Message codes such as ``%%1833`` are kept as they are.
+
+Damage is data: a record or chunk the library cannot read becomes one rejection carrying the
+library's error text, and reading goes on with the next; a file shorter than its header's chunk
+count says becomes one rejection too (the library silently stops at the cut). ``source_offset`` is
+the record number the file gives each record (forced strictly increasing, so event ids stay
+unique); ``record_id`` is the System ``EventRecordID``.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import shutil
+import struct
+import tempfile
+import zlib
+from collections.abc import Iterator
+from datetime import datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import IO, Any, BinaryIO
+
+import orjson
+from evtx import PyEvtxParser
+
+from ashiato.ingest import normalise as nz
+from ashiato.ingest import windows
+from ashiato.ingest.base import (
+    MAX_BATCH_ROWS,
+    BadRecord,
+    BatchBuffer,
+    ParseContext,
+    ParsedBatch,
+    Raw,
+    Rejection,
+    Row,
+    to_epoch_us,
+)
+
+NAME = "evtx"
+MAGIC = b"ElfFile\x00"
+HEADER_BLOCK = 4096
+CHUNK = 65536
+MAX_ERRORS_IN_A_ROW = 100_000
+"""Stop after this many consecutive unreadable records/chunks (a file of noise)."""
+
+_EMPTY: dict[str, Any] = {}
+_RECORD_NO = re.compile(r"record number (\d+)")
+_FATAL = (KeyboardInterrupt, SystemExit, GeneratorExit, MemoryError)
+
+
+def _text(v: Any) -> str | None:
+    """One EventData value as text: numbers and bools as XML renders them, structures as JSON."""
+    c = v.__class__
+    if c is str or v is None:
+        return v  # type: ignore[no-any-return]
+    if c is bool:
+        return "true" if v else "false"
+    if c is int or c is float:
+        return str(v)
+    if c is dict and "#text" in v and len(v) <= 2:  # unnamed <Data>, or an element with attributes
+        v = v["#text"]
+        if v.__class__ is list:
+            return "\n".join("" if x is None else str(x) for x in v)
+        return _text(v)
+    return orjson.dumps(v).decode()
+
+
+def _fields(section: Any) -> dict[str, Any]:
+    """EventData (or one UserData element) as a dict of text values, the same dict when possible."""
+    if section.__class__ is not dict:
+        return {} if section is None else {"Data": _text(section)}
+    for k, v in section.items():
+        if v is not None and v.__class__ is not str:
+            section[k] = _text(v)  # same keys: safe while iterating
+    section.pop("#attributes", None)
+    return section
+
+
+def _event_data(ev: dict[str, Any]) -> dict[str, Any]:
+    ed = ev.get("EventData")
+    if ed is not None:
+        return _fields(ed)
+    ud = ev.get("UserData")
+    if ud.__class__ is not dict:
+        return _fields(ud)
+    out: dict[str, Any] | None = None
+    for elem in ud.values():  # usually one element (EventXML, LogFileCleared, ...)
+        if elem.__class__ is not dict:
+            continue
+        if out is None:
+            out = _fields(elem)
+        else:
+            out.update(_fields(elem))
+    return {} if out is None else out
+
+
+@lru_cache(maxsize=1 << 16)
+def _utc_seconds(prefix: str) -> int:
+    return to_epoch_us(datetime.fromisoformat(prefix)) // 1_000_000
+
+
+def _system_time(v: Any, ctx: ParseContext) -> int:
+    """SystemTime as the library writes it ('2019-04-30T19:27:00.297450Z'), fast; else ISO-8601."""
+    if v.__class__ is str and len(v) == 27 and v[19] == "." and v[26] == "Z" and v[20:26].isdigit():
+        try:
+            us = _utc_seconds(v[:19]) * 1_000_000 + int(v[20:26])
+        except ValueError:
+            raise BadRecord("invalid timestamp in TimeCreated") from None
+        if ctx.min_ts_us <= us <= ctx.max_ts_us:
+            return us
+        return nz.check_ts(us, ctx, "TimeCreated")
+    return nz.iso_ts(v, ctx, "TimeCreated")
+
+
+def map_record(data: str, header_ts: Any, offset: int, ctx: ParseContext) -> tuple[Row, Raw]:
+    """Map one record's JSON (as the library renders it) to a row tuple and its raw map."""
+    obj = orjson.loads(data)
+    ev = obj.get("Event") if obj.__class__ is dict else None
+    if ev.__class__ is not dict:
+        raise BadRecord("no Event element")
+    sysd = ev.get("System")
+    if sysd.__class__ is not dict:
+        raise BadRecord("no System element")
+    eid = sysd.get("EventID")
+    if eid.__class__ is dict:
+        eid = eid.get("#text")
+    code = eid if eid.__class__ is int and 0 <= eid < 65536 else nz.small_int(eid, "EventID")
+    if code is None:
+        raise BadRecord("missing field EventID")
+    tc = sysd.get("TimeCreated")
+    time_text = tc.get("#attributes", _EMPTY).get("SystemTime") if tc.__class__ is dict else None
+    if time_text is None:
+        if header_ts.__class__ is not str:
+            raise BadRecord("missing field TimeCreated")
+        time_text = header_ts.removesuffix(" UTC")
+    ts = _system_time(time_text, ctx)
+    prov = sysd.get("Provider")
+    provider = prov.get("#attributes", _EMPTY).get("Name") if prov.__class__ is dict else None
+    channel = sysd.get("Channel")
+    computer = sysd.get("Computer")
+    rid = sysd.get("EventRecordID")
+    record_id = None if rid is None else str(rid)
+    ed = _event_data(ev)
+    row = windows.map_event(
+        code, channel, provider, nz.host(computer), ts, ed.get, offset, record_id
+    )
+    if channel.__class__ is not str or computer.__class__ is not str:
+        channel, computer = _text(channel), _text(computer)
+    if provider.__class__ is not str:
+        provider = _text(provider)
+    return row, windows.add_system(
+        ed, (channel, computer, str(code), provider, record_id, time_text)
+    )
+
+
+def _local_path(stream: BinaryIO) -> str | None:
+    """The path of ``stream`` if it is a plain local file (not gzip, not a zip member)."""
+    if not isinstance(stream, io.BufferedReader) or not isinstance(stream.raw, io.FileIO):
+        return None
+    name = stream.name
+    if not isinstance(name, str):
+        return None
+    try:
+        return name if os.path.samestat(os.fstat(stream.fileno()), Path(name).stat()) else None
+    except (OSError, ValueError):
+        return None
+
+
+def _truncation(head: bytes, size: int, last: int) -> Rejection | None:
+    """A rejection if the file is shorter than its header's chunk count says."""
+    if len(head) < 44 or not head.startswith(MAGIC):
+        return None
+    next_record = struct.unpack_from("<Q", head, 24)[0]
+    chunks = struct.unpack_from("<H", head, 42)[0]
+    want = HEADER_BLOCK + chunks * CHUNK
+    if size >= want:
+        return None
+    reason = (
+        f"file truncated: header declares {chunks} chunks ({want} bytes) but the file has "
+        f"{size} bytes; records after record {last} are missing (next record number in "
+        f"header: {next_record})"
+    )
+    return Rejection(last + 1, reason, "")
+
+
+class EvtxParser:
+    """Windows EVTX event log files (any channel), via pyevtx-rs."""
+
+    name = NAME
+    description = "Windows event log files (.evtx): Security, System, Sysmon, TerminalServices..."
+
+    def sniff(self, head: bytes, name: str) -> bool:
+        return head.startswith(MAGIC)
+
+    def parse(self, stream: BinaryIO, ctx: ParseContext) -> Iterator[ParsedBatch]:
+        path = _local_path(stream)
+        if path is not None:
+            with open(path, "rb") as fh:
+                head = fh.read(HEADER_BLOCK)
+            yield from self._parse(path, head, Path(path).stat().st_size, [], ctx)
+            return
+        with tempfile.TemporaryFile(prefix="ashiato-evtx-") as tmp:
+            problems: list[Rejection] = []
+            try:
+                shutil.copyfileobj(stream, tmp, 1 << 20)
+            except (EOFError, zlib.error, OSError) as exc:  # truncated/corrupt compressed input
+                reason = (
+                    f"input stream broken after {tmp.tell()} bytes: {exc or type(exc).__name__}"
+                )
+                problems.append(Rejection(0, reason, ""))
+            size = tmp.tell()
+            tmp.seek(0)
+            head = tmp.read(HEADER_BLOCK)
+            tmp.seek(0)
+            yield from self._parse(tmp, head, size, problems, ctx)
+
+    def _parse(
+        self,
+        source: str | IO[bytes],
+        head: bytes,
+        size: int,
+        problems: list[Rejection],
+        ctx: ParseContext,
+    ) -> Iterator[ParsedBatch]:
+        buf = BatchBuffer(NAME, ctx)
+        try:
+            records = PyEvtxParser(source, number_of_threads=1).records_json()
+        except Exception as exc:  # the library's header check: not an EVTX file after all
+            problems.append(Rejection(0, f"unreadable EVTX file header: {exc}", _hex_excerpt(head)))
+            yield buf.take(problems)
+            return
+        last = 0
+        errors_in_a_row = 0
+        rec: Any
+        while True:
+            try:
+                rec = next(records)
+            except StopIteration:
+                break
+            except Exception as exc:
+                m = _RECORD_NO.search(str(exc))
+                at = int(m.group(1)) if m else last + 1
+                buf.reject(at, f"unreadable EVTX record or chunk: {exc}", b"")
+                errors_in_a_row += 1
+                if errors_in_a_row >= MAX_ERRORS_IN_A_ROW:
+                    buf.reject(last + 1, "too many unreadable chunks in a row: rest skipped", b"")
+                    break
+                continue
+            except BaseException as exc:  # a Rust panic (pyo3 PanicException)
+                if isinstance(exc, _FATAL):
+                    raise
+                buf.reject(last + 1, f"EVTX library failed, rest of file skipped: {exc}", b"")
+                break
+            errors_in_a_row = 0
+            no = rec.get("event_record_id")
+            offset = no if no.__class__ is int and no > last else last + 1
+            last = offset
+            data = rec.get("data")
+            try:
+                row, raw = map_record(data, rec.get("timestamp"), offset, ctx)
+            except BadRecord as exc:
+                buf.reject(offset, exc.reason, _bytes(data))
+                continue
+            except orjson.JSONDecodeError:
+                buf.reject(offset, "invalid JSON from the EVTX library", _bytes(data))
+                continue
+            except (TypeError, ValueError, AttributeError, KeyError) as exc:
+                buf.reject(offset, f"malformed record ({type(exc).__name__})", _bytes(data))
+                continue
+            buf.add(row, raw)
+            if len(buf) >= MAX_BATCH_ROWS:
+                yield buf.take(problems)
+                problems = []
+        cut = _truncation(head, size, last)
+        if cut is not None:
+            problems.append(cut)
+        if len(buf) or buf.rejections or problems:
+            yield buf.take(problems)
+
+
+def _hex_excerpt(b: bytes) -> str:
+    return b[:64].hex()
+
+
+def _bytes(data: Any) -> bytes:
+    return data.encode("utf-8", "replace")[:800] if data.__class__ is str else b""
+
+
+PARSER = EvtxParser()

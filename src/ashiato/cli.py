@@ -243,15 +243,20 @@ def incidents(
 @app.command()
 def evaluate(
     store: StoreOpt,
-    truth: Annotated[Path, typer.Option(help="ground_truth.jsonl from `ashiato simulate`.")],
+    truth: Annotated[
+        Path, typer.Option(help="ground_truth.jsonl from `ashiato simulate`, or LANL redteam.txt.")
+    ],
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object on stdout.")] = False,
+    epoch: Annotated[
+        str | None, typer.Option(help="LANL time zero (the lanl.epoch given to ingest).")
+    ] = None,
 ) -> None:
     """Score the last detect run against ground truth."""
     from ashiato.evaluate import evaluate as run
     from ashiato.evaluate import evaluation_json
 
     try:
-        ev = run(store, truth)
+        ev = run(store, truth, epoch=epoch)
     except AshiatoError as exc:
         _fail(exc)
     if as_json:
@@ -363,7 +368,7 @@ def demo(
     console.rule("3. detect")
     detect(store=store, inventory=sim / "inventory", detector=None, limit=10)
     console.rule("4. evaluate")
-    evaluate(store=store, truth=sim / "ground_truth.jsonl", as_json=False)
+    evaluate(store=store, truth=sim / "ground_truth.jsonl", as_json=False, epoch=None)
     console.print(f"[bold]demo finished in {time.perf_counter() - t0:.0f} s[/]")
 
 

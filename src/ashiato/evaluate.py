@@ -134,31 +134,87 @@ def _load_truth(path: Path) -> tuple[list[dict[str, Any]], pa.Table]:
     return campaigns, pa.table(keys)
 
 
-def evaluate(store: str | Path | Store, truth: str | Path) -> Evaluation:
-    """Compare the store's findings and incidents with ``truth``."""
+def _is_jsonl(path: Path) -> bool:
+    try:
+        with path.open("rb") as fh:
+            for line in fh:
+                if line.strip():
+                    return line.lstrip().startswith(b"{")
+    except OSError as exc:
+        raise AshiatoError(f"{path}: cannot read ground truth: {exc}") from exc
+    return True
+
+
+def _load_redteam(path: Path, epoch: str) -> tuple[list[dict[str, Any]], pa.Table]:
+    """LANL ``redteam.txt`` as one campaign whose events are matched by time, user and hosts."""
+    from ashiato.ingest.lanl_redteam import read_redteam
+
+    labels = read_redteam(path, epoch)
+    hosts = sorted({h for lab in labels for h in (lab["src_host"], lab["dst_host"]) if h})
+    start = min((lab["ts"] for lab in labels), default=None)
+    campaign = {
+        "id": "lanl-redteam",
+        "name": "LANL red team (redteam.txt)",
+        "hosts": hosts,
+        "start": start.isoformat() if start else "1970-01-01T00:00:00+00:00",
+    }
+    cols = ("ts", "user", "src_host", "dst_host")
+    table = pa.table({c: [lab[c] for lab in labels] for c in cols})
+    return [campaign], table
+
+
+_REDTEAM_MATCH = """CREATE TEMP TABLE mal AS
+    SELECT DISTINCT 'lanl-redteam' AS campaign, e.event_id, e.ts FROM labels l JOIN events e
+      ON e.ts = l.ts AND e.src_host = l.src_host AND e.dst_host = l.dst_host
+     AND (e."user" = l."user"
+          OR lower(split_part(e.raw['source_user'], '@', 1)) = l."user")"""
+
+_TRUTH_MATCH = """CREATE TEMP TABLE mal AS
+    SELECT t.campaign, e.event_id, e.ts FROM truth t JOIN events e
+      ON e.record_id = t.record_id
+     AND (CASE WHEN t.source = 'zeek' THEN e.log_host IS NULL
+               ELSE coalesce(e.log_host, '') = t.log_host END)"""
+
+
+def evaluate(
+    store: str | Path | Store, truth: str | Path, *, epoch: str | None = None
+) -> Evaluation:
+    """Compare the store's findings and incidents with ``truth``.
+
+    ``truth`` is the simulator's ``ground_truth.jsonl`` or LANL's ``redteam.txt`` (whose times
+    count from ``epoch``, the same epoch given to ingest; default the LANL parser's).
+    """
     st = store if isinstance(store, Store) else Store(store)
-    campaigns, truth_keys = _load_truth(Path(truth))
     findings = st.read_findings()
     incidents = st.read_incidents()
     con = duckdb.connect()
-    con.register("truth", truth_keys)
+    path = Path(truth)
+    if _is_jsonl(path):
+        campaigns, truth_keys = _load_truth(path)
+        con.register("truth", truth_keys)
+        match = _TRUTH_MATCH
+    else:
+        from ashiato.ingest.lanl import DEFAULT_EPOCH
+
+        campaigns, labels = _load_redteam(path, epoch or DEFAULT_EPOCH)
+        con.register("labels", labels)
+        truth_keys = labels
+        match = _REDTEAM_MATCH
     con.register("findings", findings)
     con.register("incidents", incidents)
     con.execute(
-        f"CREATE TEMP VIEW events AS SELECT event_id, ts, log_host, record_id, source "
+        f"CREATE TEMP VIEW events AS SELECT event_id, ts, log_host, record_id, source, "
+        f'src_host, dst_host, "user", raw '
         f"FROM read_parquet('{st.layout.events_glob()}', hive_partitioning=true)"
         if st.has_events()
         else "CREATE TEMP VIEW events AS SELECT NULL::VARCHAR event_id, NULL::TIMESTAMPTZ ts, "
-        "NULL::VARCHAR log_host, NULL::VARCHAR record_id, NULL::VARCHAR source WHERE false"
+        "NULL::VARCHAR log_host, NULL::VARCHAR record_id, NULL::VARCHAR source, "
+        'NULL::VARCHAR src_host, NULL::VARCHAR dst_host, NULL::VARCHAR "user", '
+        "NULL::MAP(VARCHAR, VARCHAR) raw WHERE false"
     )
-    # Truth records -> store events: Windows by (recording host, record id); Zeek by uid.
-    con.execute(
-        """CREATE TEMP TABLE mal AS
-        SELECT t.campaign, e.event_id, e.ts FROM truth t JOIN events e
-          ON e.record_id = t.record_id
-         AND (CASE WHEN t.source = 'zeek' THEN e.log_host IS NULL
-                   ELSE coalesce(e.log_host, '') = t.log_host END)"""
-    )
+    # Truth records -> store events: Windows by (recording host, record id); Zeek by uid;
+    # LANL labels by time, hosts and account.
+    con.execute(match)
     con.execute(
         """CREATE TEMP TABLE cited AS
         SELECT DISTINCT f.finding_id, unnest(f.evidence) AS event_id FROM findings f"""
@@ -229,7 +285,7 @@ def evaluate(store: str | Path | Store, truth: str | Path) -> Evaluation:
         event_precision=round(hit / cited_total, 4) if cited_total else 0.0,
         event_recall=round(hit / mal_total, 4) if mal_total else 0.0,
         truth_events=truth_keys.num_rows,
-        truth_events_missing=truth_keys.num_rows - int(mal_total),
+        truth_events_missing=max(0, truth_keys.num_rows - int(mal_total)),
         top_incident_is_true=bool(inc_true and inc_true[0]),
     )
 

@@ -8,24 +8,17 @@ as the ingest), same ``src_host`` and ``dst_host``, and the label's user equal t
 
 from __future__ import annotations
 
-import bz2
-import gzip
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from ashiato.errors import IngestError
+from ashiato.ingest.inputs import InputRef, open_input
 from ashiato.ingest.lanl import DEFAULT_EPOCH
 
 
 def _open(path: Path) -> BinaryIO:
-    with path.open("rb") as fh:
-        magic = fh.read(3)
-    if magic[:2] == b"\x1f\x8b":
-        return gzip.open(path, "rb")  # type: ignore[return-value]
-    if magic == b"BZh":
-        return bz2.open(path, "rb")  # type: ignore[return-value]
-    return path.open("rb")
+    return open_input(InputRef(str(path)))
 
 
 def _account(text: str) -> tuple[str | None, str | None]:

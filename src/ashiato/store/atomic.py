@@ -36,11 +36,16 @@ def atomic_write_bytes(dest: Path, data: bytes, tmp_dir: Path) -> None:
     _fsync_dir(dest.parent)
 
 
-def atomic_write_parquet(dest: Path, table: pa.Table, tmp_dir: Path) -> str:
-    """Write ``table`` as Parquet (zstd) to ``dest`` atomically; return the file's SHA-256."""
+def atomic_write_parquet(
+    dest: Path, table: pa.Table, tmp_dir: Path, statistics: bool | list[str] = True
+) -> str:
+    """Write ``table`` as Parquet (zstd) to ``dest`` atomically; return the file's SHA-256.
+
+    ``statistics`` names the columns that get min/max statistics (all by default).
+    """
     tmp_dir.mkdir(parents=True, exist_ok=True)
     tmp = tmp_dir / f"{uuid.uuid4().hex}.parquet.tmp"
-    pq.write_table(table, tmp, compression="zstd")
+    pq.write_table(table, tmp, compression="zstd", write_statistics=statistics)
     digest = sha256_file(tmp)
     with tmp.open("rb+") as fh:
         os.fsync(fh.fileno())

@@ -27,6 +27,10 @@ from ashiato.store.atomic import atomic_write_parquet, sha256_file
 from ashiato.store.layout import StoreLayout
 from ashiato.store.manifest import ingested_sha16
 
+STATISTICS = ["ts", "kind", "event_code", "source", "source_offset", "log_host"]
+"""Columns whose min/max let DuckDB skip files and row groups (time ranges, one log's kinds).
+The others (ids, users, hosts, raw) are high-cardinality and unsorted: statistics on them cost
+about 15 % of write time and never prune anything."""
 FLUSH_ROWS = 200_000
 MAX_BUFFERED_ROWS = 1_000_000
 _US_PER_DAY = 86_400_000_000
@@ -198,7 +202,7 @@ class FileWriter:
         dest = self._layout.day_dir(day_text) / f"{self._sha16}-{self._n}.parquet"
         self._n += 1
         self._written.append(dest)
-        digest = atomic_write_parquet(dest, table, self._layout.tmp_dir)
+        digest = atomic_write_parquet(dest, table, self._layout.tmp_dir, STATISTICS)
         self.result.partitions.append(dest.relative_to(self._layout.root).as_posix())
         self.result.parquet_sha256.append(digest)
 

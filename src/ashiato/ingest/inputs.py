@@ -203,32 +203,28 @@ class _Closing(io.BufferedReader):
             self._owner.close()
 
 
-class _GzipOwning(gzip.GzipFile):
-    """A gzip reader that closes the stream under it (GzipFile leaves a passed fileobj open)."""
+class _OwnsRaw:
+    """Close the stream underneath too (GzipFile and BZ2File leave a passed file object open)."""
 
+    _raw: BinaryIO
+
+    def close(self) -> None:
+        try:
+            super().close()  # type: ignore[misc]
+        finally:
+            self._raw.close()
+
+
+class _GzipOwning(_OwnsRaw, gzip.GzipFile):
     def __init__(self, raw: BinaryIO) -> None:
+        self._raw = raw
         super().__init__(fileobj=raw, mode="rb")
-        self._raw = raw
-
-    def close(self) -> None:
-        try:
-            super().close()
-        finally:
-            self._raw.close()
 
 
-class _Bz2Owning(bz2.BZ2File):
-    """A bz2 reader that closes the stream under it."""
-
+class _Bz2Owning(_OwnsRaw, bz2.BZ2File):
     def __init__(self, raw: BinaryIO) -> None:
-        super().__init__(raw, "rb")
         self._raw = raw
-
-    def close(self) -> None:
-        try:
-            super().close()
-        finally:
-            self._raw.close()
+        super().__init__(raw, "rb")
 
 
 def open_input(ref: InputRef) -> BinaryIO:

@@ -102,9 +102,24 @@ def simulate(
     days: Annotated[int, typer.Option(help="Days of logs.")] = 30,
     seed: Annotated[int, typer.Option(help="Random seed (same seed, same bytes).")] = 7,
     start: Annotated[str, typer.Option(help="First day (YYYY-MM-DD).")] = "2026-09-01",
+    scenario: Annotated[
+        list[str] | None,
+        typer.Option(help="Attack scenario to plant (repeatable; 'all' for every one)."),
+    ] = None,
 ) -> None:
     """Build a simulated enterprise: inventory, raw logs and ground truth."""
+    from ashiato.simulate import SCENARIOS
     from ashiato.simulate import simulate as run
+
+    chosen = tuple(scenario) if scenario else None
+    known = set(SCENARIOS) | {"all"}
+    if chosen and not set(chosen) <= known:
+        err.print(
+            f"[bold red]error:[/] unknown scenario(s) {sorted(set(chosen) - known)}; "
+            f"known: {', '.join(sorted(known))}"
+        )
+        raise typer.Exit(2)
+    extra: dict[str, Any] = {"scenarios": chosen} if chosen else {}
 
     with _progress() as bar:
         task = bar.add_task("simulate", total=days * 24, info="")
@@ -119,6 +134,7 @@ def simulate(
             seed=seed,
             start=date.fromisoformat(start),
             progress=tick,
+            **extra,
         )
     console.print(summary)
 
@@ -354,7 +370,7 @@ def demo(
     sim = out / "enterprise"
     store = out / "store"
     console.rule("1. simulate")
-    simulate(out=sim, terminals=terminals, days=days, seed=seed, start="2026-09-01")
+    simulate(out=sim, terminals=terminals, days=days, seed=seed, start="2026-09-01", scenario=None)
     console.rule("2. ingest")
     ingest(
         paths=[str(sim / "logs")],

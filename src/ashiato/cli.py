@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 from datetime import date
@@ -336,6 +337,85 @@ def store_verify(store: StoreOpt) -> None:
     console.print(report)
     if not report.ok:
         raise typer.Exit(1)
+
+
+@app.command()
+def suppress(
+    store: StoreOpt,
+    by: Annotated[str, typer.Option(help="Who sets the verdict.")],
+    why: Annotated[str, typer.Option(help="Why: what makes this benign or expected.")],
+    finding: Annotated[str | None, typer.Option(help="Suppress this finding id.")] = None,
+    incident: Annotated[str | None, typer.Option(help="Suppress every finding of it.")] = None,
+    account: Annotated[str | None, typer.Option(help="Suppress findings naming it.")] = None,
+    source: Annotated[str | None, typer.Option(help="Suppress findings from this host/IP.")] = None,
+    site: Annotated[str | None, typer.Option(help="Suppress findings involving this site.")] = None,
+    detector: Annotated[str, typer.Option(help="Limit to one detector id ('*': all).")] = "*",
+    verdict: Annotated[str, typer.Option(help="false_positive or expected.")] = "false_positive",
+) -> None:
+    """Record an analyst verdict; the next detect run applies it (see `ashiato suppressions`)."""
+    from ashiato.detect import suppress as sup
+
+    st = _store(store)
+    if verdict not in ("false_positive", "expected"):
+        _fail(AshiatoError(f"--verdict must be false_positive or expected, not {verdict!r}"))
+    targets: list[tuple[str, str, str]] = []  # (detector, scope, value)
+    findings_t = st.read_findings().to_pylist()
+    by_id = {f["finding_id"]: f for f in findings_t}
+    if finding:
+        if finding not in by_id:
+            _fail(AshiatoError(f"no finding {finding} in {store} (see `ashiato findings`)"))
+        targets.append((by_id[finding]["detector"], "finding", finding))
+    if incident:
+        rows = [r for r in st.read_incidents().to_pylist() if r["incident_id"] == incident]
+        if not rows:
+            _fail(AshiatoError(f"no incident {incident} in {store} (see `ashiato incidents`)"))
+        for fid in rows[0]["finding_ids"]:
+            targets.append((by_id[fid]["detector"] if fid in by_id else "*", "finding", fid))
+    for scope, value in (("account", account), ("source", source), ("site", site)):
+        if value:
+            targets.append((detector, scope, value))
+    if not targets:
+        _fail(
+            AshiatoError(
+                "name what to suppress: --finding, --incident, --account, --source or --site"
+            )
+        )
+    for det, scope, value in targets:
+        try:
+            s = sup.add(
+                st.layout,
+                detector=det,
+                scope=scope,  # type: ignore[arg-type]
+                value=value,
+                verdict=verdict,  # type: ignore[arg-type]
+                by=by,
+                why=why,
+            )
+        except AshiatoError as exc:
+            _fail(exc)
+        console.print(f"{s.id}: {s.verdict} for {s.detector} where {s.scope} = {s.value}")
+
+
+@app.command()
+def suppressions(store: StoreOpt, as_json: JsonOpt = False) -> None:
+    """List the analyst verdicts that detect applies, with who set them and why."""
+    from dataclasses import asdict
+
+    from ashiato.detect import suppress as sup
+
+    items = sup.load(_store(store).layout)
+    if as_json:
+        for s in items:
+            sys.stdout.write(json.dumps(asdict(s), ensure_ascii=False) + "\n")
+        return
+    t = Table(title=f"Suppressions ({len(items)})")
+    for c in ("id", "detector", "match", "verdict", "by", "why", "set (UTC)"):
+        t.add_column(c)
+    for s in items:
+        t.add_row(
+            s.id, s.detector, f"{s.scope} = {s.value}", s.verdict, s.by, s.why, s.created[:16]
+        )
+    console.print(t)
 
 
 @app.command()

@@ -16,6 +16,7 @@ from typing import Any
 import ibis
 import pyarrow as pa
 
+from ashiato.detect import suppress
 from ashiato.detect.enrich import enrich
 from ashiato.detect.incidents import incidents_table
 from ashiato.detect.registry import DETECTORS
@@ -43,6 +44,7 @@ class DetectReport:
     events_scanned: int
     seconds: float
     notices: tuple[str, ...] = field(default=())
+    suppressed: int = 0  # findings dropped by analyst suppressions (see ``suppress``)
 
 
 def _context_execute(con: Any) -> Callable[[ibis.Expr], pa.Table]:
@@ -110,6 +112,11 @@ def detect(
         found = [det.explain(r, ctx) for r in rows]
         findings.extend(found)
         runs.append(DetectorRun(spec.id, "ran", len(found), time.perf_counter() - t0))
+    rules = suppress.load(st.layout)
+    findings, hits = suppress.apply(findings, rules)
+    n_suppressed = sum(hits.values())
+    if n_suppressed:
+        notices.append(f"{n_suppressed} finding(s) suppressed by {len(hits)} analyst verdict(s)")
     findings.sort(key=lambda f: (-f.score, f.first_seen, f.finding_id))
     ftable = findings_table(findings)
     itable = incidents_table(findings, gap_days=gap_days)
@@ -123,4 +130,5 @@ def detect(
         events_scanned=n_events,
         seconds=time.perf_counter() - started,
         notices=tuple(notices),
+        suppressed=n_suppressed,
     )

@@ -1,8 +1,8 @@
 """Analyst verdicts as data: suppressions that the next detect run applies, with who and why.
 
 A suppression names a detector (or ``*``) and what to match: one finding's identity (its stable
-id, so the same alarm never comes back), or an entity (an account, a source host or site) so that a known
-benign pattern stops alarming. They live in ``STORE/suppressions.jsonl``: one JSON object a line,
+id, so the same alarm never comes back), or an entity (an account, a source host or site) so
+that a known benign pattern stops alarming. They live in ``STORE/suppressions.jsonl``: one JSON object a line,
 readable, diffable and editable by hand; every change is written atomically.
 """
 
@@ -91,9 +91,8 @@ def add(
         raise AshiatoError("a suppression needs who set it (--by) and why (--why)")
     stamp = (now or datetime.now(UTC)).isoformat()
     sid = "S-" + hashlib.sha256(f"{detector}|{scope}|{value}".encode()).hexdigest()[:12]
-    new = Suppression(
-        sid, detector, scope, value, verdict, by, why, stamp, expires.isoformat() if expires else None
-    )
+    until = expires.isoformat() if expires else None
+    new = Suppression(sid, detector, scope, value, verdict, by, why, stamp, until)
     items = [s for s in load(layout) if s.id != sid] + [new]
     _save(layout, items)
     return new

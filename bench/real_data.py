@@ -45,8 +45,10 @@ def main() -> None:
             acc[0] += 1
             acc[1] += r["records_read"]
             acc[2] += r["records_rejected"]
-    print(f"Ingest of {REAL.name}/ ({len(report.files)} inputs) in {wall:.1f} s; status: "
-          + ", ".join(f"{k} {v}" for k, v in sorted(status.items())))
+    print(
+        f"Ingest of {REAL.name}/ ({len(report.files)} inputs) in {wall:.1f} s; status: "
+        + ", ".join(f"{k} {v}" for k, v in sorted(status.items()))
+    )
     print()
     print("| folder | inputs parsed | parsers | records | rejected |")
     print("|---|---|---|---|---|")

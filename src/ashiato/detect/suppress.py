@@ -2,8 +2,8 @@
 
 A suppression names a detector (or ``*``) and what to match: one finding's identity (its stable
 id, so the same alarm never comes back), or an entity (an account, a source host or site) so
-that a known benign pattern stops alarming. They live in ``STORE/suppressions.jsonl``: one JSON object a line,
-readable, diffable and editable by hand; every change is written atomically.
+that a known benign pattern stops alarming. They live in ``STORE/suppressions.jsonl``: one JSON
+object a line, readable, diffable and editable by hand; every change is written atomically.
 """
 
 from __future__ import annotations

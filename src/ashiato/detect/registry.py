@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ashiato.detect.detectors.fanout import credential_fanout
 from ashiato.detect.detectors.novelty import first_seen_privileged_cross_site
 from ashiato.detect.detectors.segmentation import policy_violation
 from ashiato.detect.spec import DetectorModule
@@ -9,6 +10,7 @@ from ashiato.detect.spec import DetectorModule
 DETECTORS: tuple[DetectorModule, ...] = (
     policy_violation,
     first_seen_privileged_cross_site,
+    credential_fanout,
 )
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ashiato.detect.detectors.fanout import credential_fanout
+from ashiato.detect.detectors.fanout import credential_fanout, failure_burst
 from ashiato.detect.detectors.novelty import first_seen_privileged_cross_site
 from ashiato.detect.detectors.segmentation import policy_violation
 from ashiato.detect.spec import DetectorModule
@@ -11,6 +11,7 @@ DETECTORS: tuple[DetectorModule, ...] = (
     policy_violation,
     first_seen_privileged_cross_site,
     credential_fanout,
+    failure_burst,
 )
 
 

@@ -1,4 +1,4 @@
-"""Credential fan-out: one account, or one source host, reaching far more hosts in an hour than ever.
+"""Credential fan-out: one account, or one source, reaching far more hosts in an hour than ever.
 
 Pass-the-hash sprees and worm-like lateral movement touch dozens of machines quickly, with valid
 credentials. Admins and help desk touch many hosts too, so the bar is each entity's *own* history:
@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from datetime import timedelta
 from typing import Any
 
 import ibis
 
+from ashiato.detect.bursts import evidence_of, flagged_hours, warmup_end
 from ashiato.detect.common import CREDENTIAL_KINDS, fmt_ts, short_list, vals
 from ashiato.detect.spec import DetectionContext, DetectorSpec, Finding, Param
 from ashiato.events import EventKind
@@ -63,32 +63,15 @@ def query(ctx: DetectionContext) -> ibis.Table:
     both = _per_entity(t, t.user, "account").union(
         _per_entity(t, t.src_asset.fill_null(t.src_host).fill_null(t.src_ip), "source")
     )
-    hourly = both.group_by("entity_kind", "entity", "hour").aggregate(n=both.dst.nunique())
-    cum = ibis.cumulative_window(group_by=["entity_kind", "entity"], order_by="hour")
-    w = ibis.window(group_by=["entity_kind", "entity"], order_by="hour")
-    hourly = hourly.mutate(best=hourly.n.max().over(cum)).mutate(
-        prev=lambda r: r.best.lag().over(w)
+    hours = flagged_hours(
+        both,
+        "dst",
+        min_n=int(p["min_hosts"]),
+        min_new=int(p["min_hosts_new"]),
+        ratio=float(p["ratio"]),
+        not_before=warmup_end(ctx.data_start, int(p["warmup_days"])),
     )
-    ratio = float(p["ratio"])
-    flagged = hourly.filter(
-        ibis.ifelse(
-            hourly.prev.isnull(),
-            hourly.n >= int(p["min_hosts_new"]),
-            (hourly.n >= int(p["min_hosts"])) & (hourly.n >= hourly.prev * ratio),
-        )
-    )
-    if ctx.data_start is not None:
-        start = ctx.data_start + timedelta(days=int(p["warmup_days"]))
-        flagged = flagged.filter(flagged.hour >= start)
-    j = both.inner_join(
-        flagged,
-        [
-            both.entity_kind == flagged.entity_kind,
-            both.entity == flagged.entity,
-            both.hour == flagged.hour,
-        ],
-    ).select(both, flagged.n, flagged.prev)
-    j = j.mutate(day=j.hour.truncate("D"))
+    j = evidence_of(both, hours)
     return j.group_by("entity_kind", "entity", "day").aggregate(
         first_seen=j.ts.min(),
         last_seen=j.ts.max(),

@@ -1,0 +1,60 @@
+"""Hourly bursts against an entity's own history: the shared core of fan-out and spraying.
+
+Given rows with an ``entity`` (and ``entity_kind``), an ``hour`` and a value to count distinct
+(hosts reached, accounts tried), it flags the hours whose distinct count reaches ``min_n`` and
+``ratio`` times the most that entity reached in any earlier hour (``min_new`` when it has no
+earlier hour), after the warm-up. The comparison is per entity because busy accounts are normal.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import ibis
+
+KEYS = ["entity_kind", "entity"]
+
+
+def flagged_hours(
+    rows: ibis.Table,
+    counted: str,
+    *,
+    min_n: int,
+    min_new: int,
+    ratio: float,
+    not_before: datetime | None,
+) -> ibis.Table:
+    """(entity_kind, entity, hour, n, prev) for every hour that bursts."""
+    hourly = rows.group_by(*KEYS, "hour").aggregate(n=rows[counted].nunique())
+    cum = ibis.cumulative_window(group_by=KEYS, order_by="hour")
+    w = ibis.window(group_by=KEYS, order_by="hour")
+    hourly = hourly.mutate(best=hourly.n.max().over(cum)).mutate(
+        prev=lambda r: r.best.lag().over(w)
+    )
+    out = hourly.filter(
+        ibis.ifelse(
+            hourly.prev.isnull(),
+            hourly.n >= min_new,
+            (hourly.n >= min_n) & (hourly.n >= hourly.prev * ratio),
+        )
+    )
+    if not_before is not None:
+        out = out.filter(out.hour >= not_before)
+    return out.select(*KEYS, "hour", "n", "prev")
+
+
+def evidence_of(rows: ibis.Table, hours: ibis.Table) -> ibis.Table:
+    """The rows of the flagged hours, with the hour's count and previous maximum, and the day."""
+    j = rows.inner_join(
+        hours,
+        [
+            rows.entity_kind == hours.entity_kind,
+            rows.entity == hours.entity,
+            rows.hour == hours.hour,
+        ],
+    ).select(rows, hours.n, hours.prev)
+    return j.mutate(day=j.hour.truncate("D"))
+
+
+def warmup_end(start: datetime | None, days: int) -> datetime | None:
+    return None if start is None else start + timedelta(days=days)

@@ -1,0 +1,133 @@
+"""Password spraying and guessing: one source failing against many accounts within an hour.
+
+Spraying tries one or two passwords against hundreds of accounts (4625, 4771, failed 4768/4776)
+so that no account locks out; per account it looks like a typo. Per *source* it is a burst of
+distinct accounts failing. A source is flagged when, in one hour, at least ``min_accounts``
+distinct accounts fail from it and ``ratio`` times its own earlier hourly maximum. Any account
+that then succeeds from the same source that day is named: that is the one the sprayer found.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import ibis
+
+from ashiato.detect.bursts import evidence_of, flagged_hours, warmup_end
+from ashiato.detect.common import fmt_ts, short_list, vals
+from ashiato.detect.spec import DetectionContext, DetectorSpec, Finding, Param
+from ashiato.events import EventKind
+
+SPEC = DetectorSpec(
+    id="fanout.failure_burst",
+    title="Password spraying or guessing",
+    version="1",
+    severity="high",
+    techniques=("T1110.003", "T1110.001"),
+    needs=(EventKind.LOGON_FAILURE, EventKind.KERBEROS_TGT, EventKind.LOGON),
+    requires_inventory=False,
+    description=(
+        "Many distinct accounts fail to authenticate from one source within an hour, far more "
+        "than that source ever failed before."
+    ),
+    params=(
+        Param("min_accounts", 15, "Distinct accounts failing from a source in an hour."),
+        Param("min_accounts_new", 15, "The same for a source with no earlier failure hour."),
+        Param("ratio", 3.0, "How many times its previous hourly maximum the count must reach."),
+        Param("warmup_days", 0, "Initial days that only build the baseline."),
+        Param("max_evidence", 2000, "Evidence event ids kept per finding."),
+    ),
+)
+
+
+def query(ctx: DetectionContext) -> ibis.Table:
+    e = ctx.events
+    p = ctx.params
+    fails = e.filter(
+        (e.outcome == "failure")
+        & e.kind.isin([EventKind.LOGON_FAILURE.value, EventKind.KERBEROS_TGT.value])
+        & e.user.notnull()
+    )
+    src = fails.src_asset.fill_null(fails.src_host).fill_null(fails.src_ip)
+    rows = fails.mutate(
+        entity=src, entity_kind=ibis.literal("source"), hour=fails.ts.truncate("h")
+    ).filter(lambda r: r.entity.notnull())
+    rows = rows.select("entity", "entity_kind", "hour", "user", "ts", "event_id", "status")
+    hours = flagged_hours(
+        rows,
+        "user",
+        min_n=int(p["min_accounts"]),
+        min_new=int(p["min_accounts_new"]),
+        ratio=float(p["ratio"]),
+        not_before=warmup_end(ctx.data_start, int(p["warmup_days"])),
+    )
+    j = evidence_of(rows, hours)
+    bursts = j.group_by("entity_kind", "entity", "day").aggregate(
+        first_seen=j.ts.min(),
+        last_seen=j.ts.max(),
+        events=j.count(),
+        peak=j.n.max(),
+        prev=j.prev.max(),
+        accounts=j.user.nunique(),
+        sample=j.user.collect(distinct=True),
+        statuses=j.status.collect(distinct=True),
+        evidence=j.event_id.collect(order_by=[j.ts, j.event_id]),
+    )
+    # successes from the same source, the same day, after the burst began
+    ok = e.filter((e.outcome == "success") & e.kind.isin([EventKind.LOGON.value]))
+    ok = ok.mutate(entity=ok.src_asset.fill_null(ok.src_host).fill_null(ok.src_ip))
+    hit = bursts.left_join(
+        ok,
+        [
+            bursts.entity == ok.entity,
+            ok.ts >= bursts.first_seen,
+            ok.ts < bursts.day + ibis.interval(days=1),
+        ],
+    )
+    return hit.group_by(*bursts.columns).aggregate(
+        succeeded=hit.user.collect(distinct=True)
+    )
+
+
+def explain(row: Mapping[str, Any], ctx: DetectionContext) -> Finding:
+    cap = int(ctx.params["max_evidence"])
+    entity = row["entity"]
+    prev = row["prev"]
+    won = vals(row, "succeeded")
+    score = 55.0 + 8.0 * math.log2(max(row["peak"] / max(prev or 1, 1), 1.0))
+    score = min(100.0, score + (20 if won else 0))
+    history = f"its most in an earlier hour was {prev}" if prev is not None else "a first"
+    reason = (
+        f"{row['accounts']} distinct accounts failed to authenticate from {entity} on "
+        f"{fmt_ts(row['first_seen'])[:10]} (up to {row['peak']} in one hour; {history}); "
+        f"statuses {', '.join(vals(row, 'statuses')) or 'unknown'}; accounts include "
+        f"{short_list(vals(row, 'sample'))}."
+        + (f" Then {short_list(won)} logged on from {entity}." if won else "")
+    )
+    return Finding(
+        detector=SPEC.id,
+        detector_version=SPEC.version,
+        title=f"{row['accounts']} accounts failing from {entity}",
+        severity="critical" if won else SPEC.severity,
+        score=score,
+        techniques=SPEC.techniques,
+        first_seen=row["first_seen"],
+        last_seen=row["last_seen"],
+        accounts=tuple(won),
+        hosts=(entity,),
+        sites=(),
+        ips=(),
+        reason=reason,
+        evidence=tuple(row["evidence"][:cap]),
+        evidence_count=int(row["events"]),
+        key=f"{entity}|{row['day'].date().isoformat()}",
+        actors=(entity, *won),
+        details={
+            "accounts_failed": row["accounts"],
+            "peak_per_hour": row["peak"],
+            "previous_max": prev,
+            "succeeded": won,
+        },
+    )

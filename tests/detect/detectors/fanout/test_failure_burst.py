@@ -1,0 +1,49 @@
+"""Golden samples for fanout.failure_burst."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from ashiato.detect.runner import detect
+from tests.conftest import event, ts
+
+DET = ["fanout.failure_burst"]
+
+
+def _fail(t, user: str, src: str, kind: str = "logon_failure") -> dict:  # type: ignore[no-untyped-def]
+    return event(
+        ts=t,
+        user=user,
+        src_ip=src,
+        dst_host="jp-dc-dc01",
+        kind=kind,
+        outcome="failure",
+        status="0xC000006A",
+        event_code=4625,
+    )
+
+
+def test_positive_spray_then_success(write_events) -> None:
+    rows = [_fail(ts(d, 1), "t.suzuki", "10.1.0.101") for d in range(1, 8)]  # a daily typo
+    spray = [
+        _fail(ts(9, 3) + timedelta(seconds=20 * i), f"user{i:03d}", "10.3.0.102")
+        for i in range(120)
+    ]
+    spray += [_fail(ts(9, 3, 50), "adm-sato", "10.3.0.102", kind="kerberos_tgt")]
+    won = event(ts=ts(9, 4), user="user077", src_ip="10.3.0.102", dst_host="jp-dc-dc01")
+    rep = detect(write_events(rows + spray + [won]), None, detectors=DET)
+    f = rep.findings.to_pylist()
+    assert len(f) == 1
+    assert "121 distinct accounts failed to authenticate from 10.3.0.102" in f[0]["reason"]
+    assert "Then user077 logged on" in f[0]["reason"]
+    assert f[0]["severity"] == "critical" and f[0]["evidence_count"] == 121
+    assert f[0]["entities"]["accounts"] == ["user077"]
+
+
+def test_negative_typos_and_lockout_storm_of_one_account(write_events) -> None:
+    rows = [_fail(ts(d, h), "t.suzuki", "10.1.0.101") for d in range(1, 10) for h in range(8)]
+    # one stale service credential failing hundreds of times: one account, not a spray
+    rows += [_fail(ts(9, 5) + timedelta(seconds=i), "svc-old", "10.2.0.10") for i in range(300)]
+    # 14 accounts (under min_accounts) from a shared kiosk
+    rows += [_fail(ts(9, 8), f"k{i}", "10.1.0.50") for i in range(14)]
+    assert detect(write_events(rows), None, detectors=DET).findings.num_rows == 0

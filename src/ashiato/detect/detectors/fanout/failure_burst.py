@@ -86,9 +86,7 @@ def query(ctx: DetectionContext) -> ibis.Table:
             ok.ts < bursts.day + ibis.interval(days=1),
         ],
     )
-    return hit.group_by(*bursts.columns).aggregate(
-        succeeded=hit.user.collect(distinct=True)
-    )
+    return hit.group_by(*bursts.columns).aggregate(succeeded=hit.user.collect(distinct=True))
 
 
 def explain(row: Mapping[str, Any], ctx: DetectionContext) -> Finding:

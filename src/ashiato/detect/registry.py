@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ashiato.detect.detectors.exfil import outbound_volume
 from ashiato.detect.detectors.fanout import credential_fanout, failure_burst
 from ashiato.detect.detectors.novelty import first_seen_privileged_cross_site
 from ashiato.detect.detectors.segmentation import policy_violation
@@ -12,6 +13,7 @@ DETECTORS: tuple[DetectorModule, ...] = (
     first_seen_privileged_cross_site,
     credential_fanout,
     failure_burst,
+    outbound_volume,
 )
 
 

@@ -40,6 +40,7 @@ class Store:
         """An Ibis DuckDB connection with bounded memory (no service to start)."""
         con = ibis.duckdb.connect(threads=2, memory_limit=memory_limit)
         con.raw_sql("SET preserve_insertion_order = false")
+        con.raw_sql("SET enable_progress_bar = false")  # ours is Rich's, on stderr
         return con
 
     def events(self, con: Any) -> ibis.Table:

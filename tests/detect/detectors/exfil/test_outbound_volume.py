@@ -1,0 +1,60 @@
+"""Golden samples for exfil.outbound_volume."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from ashiato.detect.runner import detect
+from tests.conftest import event, ts
+
+DET = ["exfil.outbound_volume"]
+MB = 1_000_000
+
+
+def _flow(t, src: str, dst: str, out: int) -> dict:  # type: ignore[no-untyped-def]
+    return event(
+        ts=t,
+        kind="network_flow",
+        event_code=None,
+        logon_type=None,
+        outcome="unknown",
+        src_ip=src,
+        dst_ip=dst,
+        dst_port=443,
+        protocol="tcp",
+        bytes_out=out,
+    )
+
+
+def _browsing() -> list[dict]:
+    return [
+        _flow(ts(d, h), "10.1.0.101", "203.0.113.10", 2 * MB)
+        for d in range(1, 12)
+        for h in (1, 3, 5)
+    ]
+
+
+def test_positive_upload_to_new_destination(inventory, write_events) -> None:
+    up = [
+        _flow(ts(12, 14) + timedelta(minutes=m), "10.1.0.101", "198.51.100.77", 400 * MB)
+        for m in range(0, 50, 10)
+    ]
+    rep = detect(write_events(_browsing() + up), inventory, detectors=DET)
+    f = rep.findings.to_pylist()
+    assert len(f) == 1
+    assert f[0]["entities"]["hosts"] == ["jp-tky-ws001"]  # resolved from the inventory
+    assert "sent 2.0 GB" in f[0]["reason"] and "largest earlier day was 6.0 MB" in f[0]["reason"]
+    assert "Never used before: 198.51.100.77" in f[0]["reason"]
+    assert f[0]["evidence_count"] == 5
+    # without an inventory the same upload is still found (by address)
+    assert detect(write_events(_browsing() + up), None, detectors=DET).findings.num_rows == 1
+
+
+def test_negative_internal_backup_and_steady_host(inventory, write_events) -> None:
+    rows = _browsing()
+    # a nightly backup of 50 GB to the data centre: internal, not exfiltration
+    rows += [_flow(ts(d, 20), "10.1.0.101", "10.2.0.20", 50_000 * MB) for d in range(1, 13)]
+    rows += [_flow(ts(12, 20), "10.1.0.101", "172.20.1.1", 50_000 * MB)]  # RFC 1918 too
+    # a host that always uploads 1 GB a day keeps doing so
+    rows += [_flow(ts(d, 9), "10.3.0.101", "203.0.113.99", 1_000 * MB) for d in range(1, 13)]
+    assert detect(write_events(rows), inventory, detectors=DET).findings.num_rows == 0

@@ -65,6 +65,7 @@ user,domain,privileged_groups,groups,kind,home_site,owner
 adm-sato,CORP,Domain Admins,,human,JP-TKY,
 t.suzuki,CORP,,,human,JP-TKY,
 s.chai,CORP,,XSite,human,TH-BKK,
+svc-backup,CORP,Backup Operators,,service,JP-DC,it-infra
 """
 
 

@@ -68,13 +68,16 @@ def map_event(obj: Any, lineno: int, ctx: ParseContext) -> tuple[Row, Raw]:
     """Map one decoded ECS event to a row tuple (ROW_FIELDS order) and its raw map."""
     if obj.__class__ is not dict:
         raise BadRecord("not a JSON object")
-    winlog = _dict(obj.get("winlog"))
+    winlog = obj.get("winlog")
+    if winlog.__class__ is not dict:
+        winlog = _EMPTY
     if not winlog and "log_name" in obj:
         winlog = _legacy(obj)
-    event = _dict(obj.get("event"))
+    event = obj.get("event")
+    if event.__class__ is not dict:
+        event = _EMPTY
     ed_any = winlog.get("event_data")
     ed: dict[str, Any] = ed_any if ed_any.__class__ is dict else {}  # ours to extend
-    g = ed.get
 
     ts_raw = obj.get("@timestamp")
     if ts_raw is None:
@@ -88,20 +91,22 @@ def map_event(obj: Any, lineno: int, ctx: ParseContext) -> tuple[Row, Raw]:
         code_name = "event.code"
         if code_raw is None:
             raise BadRecord("missing field winlog.event_id (and event.code)")
-    code = nz.small_int(code_raw, code_name)
+    code = code_raw if code_raw.__class__ is int else nz.small_int(code_raw, code_name)
     if code is None:
         raise BadRecord(f"empty field {code_name}")
+    if not 0 <= code < 2**31:
+        raise BadRecord(f"{code_name} out of range")
 
     computer = winlog.get("computer_name")
     if computer is None:
         computer = _dict(obj.get("host")).get("name")
-    log_host = nz.host(computer)
     rid = winlog.get("record_id")
     record_id = None if rid is None else str(rid)
-
     channel = winlog.get("channel")
     provider = winlog.get("provider_name") or event.get("provider")
-    row = windows.map_event(code, channel, provider, log_host, ts, g, lineno, record_id)
+    row = windows.map_event(
+        code, channel, provider, nz.host(computer), ts, ed.get, lineno, record_id
+    )
     outcome = event.get("outcome")
     if outcome in _OUTCOMES and outcome != row[3]:
         row = (*row[:3], outcome, *row[4:])

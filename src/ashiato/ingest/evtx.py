@@ -11,6 +11,15 @@ library's error text, and reading goes on with the next; a file shorter than its
 count says becomes one rejection too (the library silently stops at the cut). ``source_offset`` is
 the record number the file gives each record (forced strictly increasing, so event ids stay
 unique); ``record_id`` is the System ``EventRecordID``.
+
+Speed, per record on one core (the largest real files): the Rust library ~3 µs, ``orjson`` ~2.2 µs,
+this module ~4 µs (SystemTime 0.8, EventData to text 0.9, the mapping 1.1, the raw map 0.5, the
+rest navigation and the per-file cache of channel/provider/computer), BatchBuffer ~3 µs: ~75k
+records/s. Over all real files (67 records each on average) ~57k/s, a third of it the fixed cost
+of building one Arrow batch per file. A columnar mapping (pick values per record, normalise with
+``pyarrow.compute`` per batch) was measured against this and not taken: the per-record work it
+removes is ~1 µs of ~12, while each compute call costs 2-16 µs on a small batch, a loss on the
+small files that real collections are made of.
 """
 
 from __future__ import annotations
@@ -35,6 +44,7 @@ from ashiato.ingest import normalise as nz
 from ashiato.ingest import windows
 from ashiato.ingest.base import (
     MAX_BATCH_ROWS,
+    MIN_TS_US,
     BadRecord,
     BatchBuffer,
     ParseContext,
@@ -115,14 +125,35 @@ def _system_time(v: Any, ctx: ParseContext) -> int:
             us = _utc_seconds(v[:19]) * 1_000_000 + int(v[20:26])
         except ValueError:
             raise BadRecord("invalid timestamp in TimeCreated") from None
-        if ctx.min_ts_us <= us <= ctx.max_ts_us:
+        if MIN_TS_US <= us <= ctx.max_ts_us:
             return us
         return nz.check_ts(us, ctx, "TimeCreated")
     return nz.iso_ts(v, ctx, "TimeCreated")
 
 
-def map_record(data: str, header_ts: Any, offset: int, ctx: ParseContext) -> tuple[Row, Raw]:
-    """Map one record's JSON (as the library renders it) to a row tuple and its raw map."""
+Site = tuple[dict[int, windows.Handler], str | None, Any, Any, Any]
+"""What depends only on (Channel, Provider, Computer): handlers, log host, their text forms."""
+_MAX_SITES = 1024
+
+
+def _site(channel: Any, provider: Any, computer: Any) -> Site:
+    return (
+        windows.handlers(channel, provider),
+        nz.host(computer),
+        _text(channel),
+        _text(computer),
+        _text(provider),
+    )
+
+
+def map_record(
+    data: str, header_ts: Any, offset: int, ctx: ParseContext, sites: dict[Any, Site]
+) -> tuple[Row, Raw]:
+    """Map one record's JSON (as the library renders it) to a row tuple and its raw map.
+
+    ``sites`` caches the per-(channel, provider, computer) work across the records of a file:
+    a file has a handful of such triples, and looking them up again cost ~0.5 µs per record.
+    """
     obj = orjson.loads(data)
     ev = obj.get("Event") if obj.__class__ is dict else None
     if ev.__class__ is not dict:
@@ -145,18 +176,20 @@ def map_record(data: str, header_ts: Any, offset: int, ctx: ParseContext) -> tup
     ts = _system_time(time_text, ctx)
     prov = sysd.get("Provider")
     provider = prov.get("#attributes", _EMPTY).get("Name") if prov.__class__ is dict else None
-    channel = sysd.get("Channel")
-    computer = sysd.get("Computer")
+    key = (sysd.get("Channel"), provider, sysd.get("Computer"))
+    try:
+        site = sites[key]
+    except KeyError:
+        if len(sites) >= _MAX_SITES:
+            sites.clear()
+        site = sites[key] = _site(*key)
+    except TypeError:  # an unhashable (structured) value: not cached
+        site = _site(*key)
+    table, log_host, channel, computer, provider = site
     rid = sysd.get("EventRecordID")
     record_id = None if rid is None else str(rid)
     ed = _event_data(ev)
-    row = windows.map_event(
-        code, channel, provider, nz.host(computer), ts, ed.get, offset, record_id
-    )
-    if channel.__class__ is not str or computer.__class__ is not str:
-        channel, computer = _text(channel), _text(computer)
-    if provider.__class__ is not str:
-        provider = _text(provider)
+    row = table.get(code, windows.other)(code, ed.get, log_host, ts, offset, record_id)
     return row, windows.add_system(
         ed, (channel, computer, str(code), provider, record_id, time_text)
     )
@@ -240,6 +273,7 @@ class EvtxParser:
             return
         last = 0
         errors_in_a_row = 0
+        sites: dict[Any, Site] = {}
         rec: Any
         while True:
             try:
@@ -266,7 +300,7 @@ class EvtxParser:
             last = offset
             data = rec.get("data")
             try:
-                row, raw = map_record(data, rec.get("timestamp"), offset, ctx)
+                row, raw = map_record(data, rec.get("timestamp"), offset, ctx, sites)
             except BadRecord as exc:
                 buf.reject(offset, exc.reason, _bytes(data))
                 continue

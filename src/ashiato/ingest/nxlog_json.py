@@ -46,6 +46,7 @@ DROPPED = frozenset(
     {"Message", "@version", "tags", "port", "host", "SourceModuleName", "SourceModuleType"}
 )
 """Transport fields of NXLog/Logstash, not part of the event: left out of raw."""
+_DROPPED = tuple(sorted(DROPPED))
 _TIME_FIELDS = ("EventTime", "TimeCreated", "@timestamp")
 _QUARTER_S = 900
 _MAX_LAG_S = 300
@@ -124,8 +125,23 @@ def _text(v: Any) -> Any:
     return orjson.dumps(v).decode()
 
 
-def map_event(obj: Any, lineno: int, ctx: ParseContext, zone: tzinfo | None) -> tuple[Row, Raw]:
-    """Map one decoded NXLog event to a row tuple (ROW_FIELDS order) and its raw map."""
+Site = tuple[dict[int, windows.Handler], str | None, Any, Any, Any]
+"""What depends only on (Channel, Hostname, SourceName): handlers, log host, their text forms."""
+_MAX_SITES = 1024
+
+
+def _site(channel: Any, computer: Any, provider: Any) -> Site:
+    channel, computer, provider = _text(channel), _text(computer), _text(provider)
+    return windows.handlers(channel, provider), nz.host(computer), channel, computer, provider
+
+
+def map_event(
+    obj: Any, lineno: int, ctx: ParseContext, zone: tzinfo | None, sites: dict[Any, Site]
+) -> tuple[Row, Raw]:
+    """Map one decoded NXLog event to a row tuple (ROW_FIELDS order) and its raw map.
+
+    ``sites`` caches the per-(channel, host, provider) work across the lines of a file.
+    """
     if obj.__class__ is not dict:
         raise BadRecord("not a JSON object")
     code_raw = obj.pop("EventID", None)
@@ -143,16 +159,23 @@ def map_event(obj: Any, lineno: int, ctx: ParseContext, zone: tzinfo | None) -> 
         provider = obj.get("ProviderName")
     rid = obj.pop("RecordNumber", None)
     record_id = None if rid is None else _text(rid)
-    channel = obj.get("Channel")
-    for k in DROPPED.intersection(obj):
-        del obj[k]
+    key = (obj.get("Channel"), computer, provider)
+    for k in _DROPPED:
+        if k in obj:
+            del obj[k]
     for k, v in obj.items():
         if v is not None and v.__class__ is not str:
             obj[k] = _text(v)  # same keys: safe while iterating
-    channel, computer, provider = _text(channel), _text(computer), _text(provider)
-    row = windows.map_event(
-        code, channel, provider, nz.host(computer), ts, obj.get, lineno, record_id
-    )
+    try:
+        site = sites[key]
+    except KeyError:
+        if len(sites) >= _MAX_SITES:
+            sites.clear()
+        site = sites[key] = _site(*key)
+    except TypeError:  # an unhashable (structured) value: not cached
+        site = _site(*key)
+    table, log_host, channel, computer, provider = site
+    row = table.get(code, windows.other)(code, obj.get, log_host, ts, lineno, record_id)
     system = (channel, computer, str(code), provider, record_id, time_text)
     return row, windows.add_system(obj, system)
 
@@ -210,6 +233,7 @@ class NxlogJsonParser:
         zone = _zone(ctx)
         reader = LineReader(stream)
         buf = BatchBuffer(NAME, ctx)
+        sites: dict[Any, Site] = {}
         loads = orjson.loads
         decode_error = orjson.JSONDecodeError
         for lineno, line in reader:
@@ -219,7 +243,7 @@ class NxlogJsonParser:
                 buf.reject(lineno, _bad_json(line), line)
                 continue
             try:
-                row, raw = map_event(obj, lineno, ctx, zone)
+                row, raw = map_event(obj, lineno, ctx, zone, sites)
             except BadRecord as exc:
                 buf.reject(lineno, exc.reason, line)
                 continue

@@ -44,7 +44,6 @@ _PROVIDERS = {
 
 SYSTEM_KEYS = ("Channel", "Computer", "EventID", "Provider", "EventRecordID", "TimeCreated")
 """System fields added to every raw map (Sigma rules query these names)."""
-_SYSTEM_SET = frozenset(SYSTEM_KEYS)
 
 Getter = Callable[[str], Any]
 Handler = Callable[[int, Getter, Any, int, int, Any], Row]
@@ -68,140 +67,101 @@ def family(channel: Any, provider: Any) -> str:
     return _family(channel, provider)
 
 
-def _row(
-    ts: int,
-    kind: str,
-    code: int,
-    h: Any,
-    off: int,
-    rid: Any,
-    *,
-    outcome: str = "success",
-    status: Any = None,
-    user: Any = None,
-    domain: Any = None,
-    logon_type: Any = None,
-    auth: Any = None,
-    src_host: Any = None,
-    src_ip: Any = None,
-    src_port: Any = None,
-    dst_host: Any = None,
-    dst_ip: Any = None,
-    dst_port: Any = None,
-    protocol: Any = None,
-    service: Any = None,
-    share: Any = None,
-    path: Any = None,
-    process: Any = None,
-) -> Row:
-    return (
-        ts, kind, code, outcome, status, user, domain, logon_type, auth, src_host, src_ip,
-        src_port, dst_host, dst_ip, dst_port, protocol, service, None, None, None, share, path,
-        process, h, off, rid,
-    )  # fmt: skip
+# Row tuples are written out in full (ROW_FIELDS order) rather than built through one helper with
+# keyword arguments: that call cost ~0.2 µs per event (a 4624 maps in 1.0 µs, not 1.2). Columns:
+#  0 ts, 1 kind, 2 event_code, 3 outcome, 4 status, 5 user, 6 domain, 7 logon_type,
+#  8 auth_package, 9 src_host, 10 src_ip, 11 src_port, 12 dst_host, 13 dst_ip, 14 dst_port,
+#  15 protocol, 16 service, 17-19 bytes_out bytes_in duration_s (never set here), 20 share,
+#  21 path, 22 process, 23 log_host, 24 source_offset, 25 record_id.
+# Values are computed left to right, so the first unusable field names the rejection.
+
+_user = nz.user
+_domain = nz.domain
+_text = nz.text
+_host = nz.host
+_ip = nz.ip
+_port = nz.port
 
 
 def _split_user(v: Any) -> tuple[str | None, str | None]:
     """``DOMAIN\\user`` → (user, DOMAIN)."""
-    s = nz.text(v)
+    s = _text(v)
     if s is None:
         return None, None
     d, sep, _ = s.rpartition("\\")
-    return nz.user(s), (nz.domain(d) if sep else None)
+    return _user(s), (_domain(d) if sep else None)
 
 
 def _logon(code: int, g: Getter, h: Any, ts: int, off: int, rid: Any) -> Row:  # 4624 4625 4634 4647
     status = None
     if code == 4625:
         sub = g("SubStatus")
-        status = nz.text(g("Status") if nz.is_zero_status(sub) else sub)
-    return _row(
-        ts, _KIND[code], code, h, off, rid,
-        outcome="failure" if code == 4625 else "success",
-        status=status,
-        user=nz.user(g("TargetUserName")),
-        domain=nz.domain(g("TargetDomainName")),
-        logon_type=nz.small_int(g("LogonType"), "LogonType"),
-        auth=nz.text(g("AuthenticationPackageName")),
-        src_host=nz.host(g("WorkstationName")),
-        src_ip=nz.ip(g("IpAddress")),
-        src_port=nz.port(g("IpPort"), "IpPort"),
-        dst_host=h,
-        process=nz.text(g("ProcessName")),
+        status = _text(g("Status") if nz.is_zero_status(sub) else sub)
+    return (
+        ts, _KIND[code], code, "failure" if code == 4625 else "success", status,
+        _user(g("TargetUserName")), _domain(g("TargetDomainName")),
+        nz.small_int(g("LogonType"), "LogonType"), _text(g("AuthenticationPackageName")),
+        _host(g("WorkstationName")), _ip(g("IpAddress")), _port(g("IpPort"), "IpPort"),
+        h, None, None, None, None, None, None, None, None, None,
+        _text(g("ProcessName")), h, off, rid,
     )  # fmt: skip
 
 
 def _kerberos(code: int, g: Getter, h: Any, ts: int, off: int, rid: Any) -> Row:  # 4768 4769 4771
-    status = nz.text(g("Status"))
-    service = nz.text(g("ServiceName"))
+    status = _text(g("Status"))
+    service = _text(g("ServiceName"))
     dst_host = h
     if code == 4769:
         dst_host = service[:-1].lower() if service is not None and service.endswith("$") else None
     failed = code == 4771 or not nz.is_zero_status(status)
-    return _row(
-        ts, _KIND[code], code, h, off, rid,
-        outcome="failure" if failed else "success",
-        status=status,
-        user=nz.user(g("TargetUserName")),
-        domain=nz.domain(g("TargetDomainName")),
-        auth="Kerberos",
-        src_ip=nz.ip(g("IpAddress")),
-        src_port=nz.port(g("IpPort"), "IpPort"),
-        dst_host=dst_host,
-        service=service,
+    return (
+        ts, _KIND[code], code, "failure" if failed else "success", status,
+        _user(g("TargetUserName")), _domain(g("TargetDomainName")), None, "Kerberos",
+        None, _ip(g("IpAddress")), _port(g("IpPort"), "IpPort"),
+        dst_host, None, None, None, service, None, None, None, None, None, None, h, off, rid,
     )  # fmt: skip
 
 
 def _ntlm(code: int, g: Getter, h: Any, ts: int, off: int, rid: Any) -> Row:  # 4776
-    status = nz.text(g("Status"))
+    status = _text(g("Status"))
     ok = nz.is_zero_status(status)
-    return _row(
-        ts, "logon" if ok else "logon_failure", code, h, off, rid,
-        outcome="success" if ok else "failure",
-        status=None if ok else status,
-        user=nz.user(g("TargetUserName")),
-        auth="NTLM",
-        src_host=nz.host(g("Workstation")),
-        dst_host=h,
+    return (
+        ts, "logon" if ok else "logon_failure", code, "success" if ok else "failure",
+        None if ok else status, _user(g("TargetUserName")), None, None, "NTLM",
+        _host(g("Workstation")), None, None,
+        h, None, None, None, None, None, None, None, None, None, None, h, off, rid,
     )  # fmt: skip
 
 
 def _explicit(code: int, g: Getter, h: Any, ts: int, off: int, rid: Any) -> Row:  # 4648
-    target = nz.host(g("TargetServerName"))
-    return _row(
-        ts, "explicit_credentials", code, h, off, rid,
-        user=nz.user(g("TargetUserName")),
-        domain=nz.domain(g("TargetDomainName")),
-        src_host=h,
-        dst_host=h if target == "localhost" else target,
-        dst_ip=nz.ip(g("IpAddress")),
-        dst_port=nz.port(g("IpPort"), "IpPort"),
-        process=nz.text(g("ProcessName")),
+    target = _host(g("TargetServerName"))
+    return (
+        ts, "explicit_credentials", code, "success", None,
+        _user(g("TargetUserName")), _domain(g("TargetDomainName")), None, None,
+        h, None, None, h if target == "localhost" else target,
+        _ip(g("IpAddress")), _port(g("IpPort"), "IpPort"), None, None, None, None, None, None,
+        None, _text(g("ProcessName")), h, off, rid,
     )  # fmt: skip
 
 
 def _share(code: int, g: Getter, h: Any, ts: int, off: int, rid: Any) -> Row:  # 5140 5145
-    return _row(
-        ts, _KIND[code], code, h, off, rid,
-        user=nz.user(g("SubjectUserName")),
-        domain=nz.domain(g("SubjectDomainName")),
-        src_ip=nz.ip(g("IpAddress")),
-        src_port=nz.port(g("IpPort"), "IpPort"),
-        dst_host=h,
-        share=nz.text(g("ShareName")),
-        path=nz.text(g("RelativeTargetName")) if code == 5145 else None,
+    return (
+        ts, _KIND[code], code, "success", None,
+        _user(g("SubjectUserName")), _domain(g("SubjectDomainName")), None, None,
+        None, _ip(g("IpAddress")), _port(g("IpPort"), "IpPort"),
+        h, None, None, None, None, None, None, None, _text(g("ShareName")),
+        _text(g("RelativeTargetName")) if code == 5145 else None, None, h, off, rid,
     )  # fmt: skip
 
 
 def _subject(
     code: int, g: Getter, h: Any, ts: int, off: int, rid: Any
 ) -> Row:  # 4672 4688 1102 104
-    return _row(
-        ts, _KIND[code], code, h, off, rid,
-        user=nz.user(g("SubjectUserName")),
-        domain=nz.domain(g("SubjectDomainName")),
-        dst_host=h,
-        process=nz.text(g("NewProcessName")) if code == 4688 else None,
+    return (
+        ts, _KIND[code], code, "success", None,
+        _user(g("SubjectUserName")), _domain(g("SubjectDomainName")), None, None, None, None,
+        None, h, None, None, None, None, None, None, None, None, None,
+        _text(g("NewProcessName")) if code == 4688 else None, h, off, rid,
     )  # fmt: skip
 
 
@@ -212,13 +172,11 @@ def _account(code: int, g: Getter, h: Any, ts: int, off: int, rid: Any) -> Row: 
     dom = g("TargetDomainName")
     src = None
     if code == 4740:  # lockout: TargetDomainName holds the caller computer
-        src, dom = nz.host(dom), None
-    return _row(
-        ts, "account_change", code, h, off, rid,
-        user=nz.user(name),
-        domain=nz.domain(dom),
-        src_host=src,
-        dst_host=h,
+        src, dom = _host(dom), None
+    return (
+        ts, "account_change", code, "success", None, _user(name), _domain(dom), None, None,
+        src, None, None, h, None, None, None, None, None, None, None, None, None, None,
+        h, off, rid,
     )  # fmt: skip
 
 
@@ -227,74 +185,61 @@ def _service(code: int, g: Getter, h: Any, ts: int, off: int, rid: Any) -> Row: 
         account, path = g("AccountName"), g("ImagePath")
     else:
         account, path = g("ServiceAccount"), g("ServiceFileName")
-    return _row(
-        ts, "service_install", code, h, off, rid,
-        user=nz.user(account),
-        domain=None if code == 7045 else nz.domain(g("SubjectDomainName")),
-        dst_host=h,
-        service=nz.text(g("ServiceName")),
-        path=nz.text(path),
+    return (
+        ts, "service_install", code, "success", None,
+        _user(account), None if code == 7045 else _domain(g("SubjectDomainName")), None, None,
+        None, None, None, h, None, None, None, _text(g("ServiceName")), None, None, None, None,
+        _text(path), None, h, off, rid,
     )  # fmt: skip
 
 
 def _sysmon_process(code: int, g: Getter, h: Any, ts: int, off: int, rid: Any) -> Row:  # Sysmon 1
     user, domain = _split_user(g("User"))
-    return _row(
-        ts, "process_start", code, h, off, rid,
-        user=user, domain=domain, dst_host=h, process=nz.text(g("Image")),
+    return (
+        ts, "process_start", code, "success", None, user, domain, None, None, None, None, None,
+        h, None, None, None, None, None, None, None, None, None, _text(g("Image")), h, off, rid,
     )  # fmt: skip
 
 
 def _sysmon_flow(code: int, g: Getter, h: Any, ts: int, off: int, rid: Any) -> Row:  # Sysmon 3
     user, domain = _split_user(g("User"))
-    proto = nz.text(g("Protocol"))
-    return _row(
-        ts, "network_flow", code, h, off, rid,
-        outcome="unknown",
-        user=user,
-        domain=domain,
-        src_host=nz.host(g("SourceHostname")),
-        src_ip=nz.ip(g("SourceIp")),
-        src_port=nz.port(g("SourcePort"), "SourcePort"),
-        dst_host=nz.host(g("DestinationHostname")),
-        dst_ip=nz.ip(g("DestinationIp")),
-        dst_port=nz.port(g("DestinationPort"), "DestinationPort"),
-        protocol=None if proto is None else proto.lower(),
-        process=nz.text(g("Image")),
+    proto = _text(g("Protocol"))
+    return (
+        ts, "network_flow", code, "unknown", None, user, domain, None, None,
+        _host(g("SourceHostname")), _ip(g("SourceIp")), _port(g("SourcePort"), "SourcePort"),
+        _host(g("DestinationHostname")), _ip(g("DestinationIp")),
+        _port(g("DestinationPort"), "DestinationPort"),
+        None if proto is None else proto.lower(), None, None, None, None, None, None,
+        _text(g("Image")), h, off, rid,
     )  # fmt: skip
 
 
 def _rdp_auth(code: int, g: Getter, h: Any, ts: int, off: int, rid: Any) -> Row:  # RCM 1149
-    return _row(
-        ts, "logon", code, h, off, rid,
-        user=nz.user(g("Param1")),
-        domain=nz.domain(g("Param2")),
-        logon_type=10,
-        src_ip=nz.ip(g("Param3")),
-        dst_host=h,
+    return (
+        ts, "logon", code, "success", None, _user(g("Param1")), _domain(g("Param2")), 10, None,
+        None, _ip(g("Param3")), None,
+        h, None, None, None, None, None, None, None, None, None, None, h, off, rid,
     )  # fmt: skip
 
 
 def _rdp_session(code: int, g: Getter, h: Any, ts: int, off: int, rid: Any) -> Row:  # LSM 21 24 25
     user, domain = _split_user(g("User"))
-    addr = nz.text(g("Address"))
+    addr = _text(g("Address"))
     local = addr is not None and addr.upper() == "LOCAL"  # a console session, not RDP
-    return _row(
-        ts, "logoff" if code == 24 else "logon", code, h, off, rid,
-        user=user,
-        domain=domain,
-        logon_type=2 if local else 10,
-        src_ip=None if local else nz.ip(addr),
-        dst_host=h,
+    return (
+        ts, "logoff" if code == 24 else "logon", code, "success", None, user, domain,
+        2 if local else 10, None, None, None if local else _ip(addr), None,
+        h, None, None, None, None, None, None, None, None, None, None, h, off, rid,
     )  # fmt: skip
 
 
-def _other(code: int, g: Getter, h: Any, ts: int, off: int, rid: Any) -> Row:
-    return _row(
-        ts, "other", code, h, off, rid,
-        user=nz.user(g("TargetUserName") or g("SubjectUserName")),
-        domain=nz.domain(g("TargetDomainName") or g("SubjectDomainName")),
-        dst_host=h,
+def other(code: int, g: Getter, h: Any, ts: int, off: int, rid: Any) -> Row:
+    """The row of an event id with no mapping of its own (kind "other")."""
+    return (
+        ts, "other", code, "success", None,
+        _user(g("TargetUserName") or g("SubjectUserName")),
+        _domain(g("TargetDomainName") or g("SubjectDomainName")), None, None, None, None, None,
+        h, None, None, None, None, None, None, None, None, None, None, h, off, rid,
     )  # fmt: skip
 
 
@@ -325,6 +270,11 @@ HANDLERS: dict[str, dict[int, Handler]] = {
 """Family → event id → handler; an id missing here is stored with kind "other"."""
 
 
+def handlers(channel: Any, provider: Any) -> dict[int, Handler]:
+    """Event id → handler for the event's family (see ``family``)."""
+    return HANDLERS[family(channel, provider)]
+
+
 def map_event(
     code: int,
     channel: Any,
@@ -340,7 +290,7 @@ def map_event(
     ``get`` reads an EventData/UserData field by name (usually ``dict.get``); ``log_host`` is the
     normalised computer name. Raises ``BadRecord`` naming the field when a mapped value is unusable.
     """
-    handler = HANDLERS[family(channel, provider)].get(code, _other)
+    handler = HANDLERS[family(channel, provider)].get(code, other)
     return handler(code, get, log_host, ts, offset, record_id)
 
 
@@ -348,16 +298,33 @@ def add_system(raw: dict[str, Any], system: tuple[Any, ...]) -> dict[str, Any]:
     """Add the SYSTEM_KEYS values (same order) to ``raw`` in place and return it.
 
     An EventData field with a system field's name (104's UserData ``Channel``, the cleared log) is
-    kept as ``EventData.<name>``.
+    kept as ``EventData.<name>``. Written out key by key: NXLog lines always carry ``Channel``
+    and often ``TimeCreated``, and a loop over the six keys cost ~1.5 µs per event.
     """
-    if raw.keys() & _SYSTEM_SET:
+    channel, computer, code, provider, record_id, time_text = system
+    if "Computer" in raw or "EventID" in raw or "Provider" in raw or "EventRecordID" in raw:
         for key, val in zip(SYSTEM_KEYS, system, strict=True):
-            old = raw.get(key)
-            if old is None or old == val:
-                raw[key] = val
-            elif val is not None:
-                raw["EventData." + key] = old
-                raw[key] = val
+            _put(raw, key, val)
+        return raw
+    if "Channel" in raw:
+        _put(raw, "Channel", channel)
     else:
-        raw.update(zip(SYSTEM_KEYS, system, strict=True))
+        raw["Channel"] = channel
+    raw["Computer"] = computer
+    raw["EventID"] = code
+    raw["Provider"] = provider
+    raw["EventRecordID"] = record_id
+    if "TimeCreated" in raw:
+        _put(raw, "TimeCreated", time_text)
+    else:
+        raw["TimeCreated"] = time_text
     return raw
+
+
+def _put(raw: dict[str, Any], key: str, val: Any) -> None:
+    old = raw.get(key)
+    if old is None or old == val:
+        raw[key] = val
+    elif val is not None:
+        raw["EventData." + key] = old
+        raw[key] = val

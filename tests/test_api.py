@@ -34,6 +34,6 @@ def test_signatures_pinned() -> None:
     assert params(ashiato.ingest)[:2] == ["paths", "store"]
     assert {"fmt", "workers", "progress"} <= set(params(ashiato.ingest))
     assert params(ashiato.detect)[:2] == ["store", "inventory"]
-    assert params(ashiato.evaluate) == ["store", "truth"]
+    assert params(ashiato.evaluate)[:2] == ["store", "truth"]
     assert params(ashiato.simulate)[0] == "out"
     assert {"terminals", "days", "seed"} <= set(params(ashiato.simulate))

@@ -32,6 +32,8 @@ EVENT_DATA = {
     "CertThumbprint",
     "4769": "TargetUserName TargetDomainName ServiceName ServiceSid TicketOptions "
     "TicketEncryptionType IpAddress IpPort Status LogonGuid TransmittedServices",
+    "4771": "TargetUserName TargetSid ServiceName TicketOptions Status PreAuthType IpAddress "
+    "IpPort CertIssuerName CertSerialNumber CertThumbprint",
     "5140": "SubjectUserSid SubjectUserName SubjectDomainName SubjectLogonId ObjectType IpAddress "
     "IpPort ShareName ShareLocalPath AccessMask AccessList",
     "5145": "SubjectUserSid SubjectUserName SubjectDomainName SubjectLogonId ObjectType IpAddress "
@@ -73,7 +75,14 @@ def test_layout(sim: tuple[Path, SimulationSummary]) -> None:
 def test_inventory_loads(sim: tuple[Path, SimulationSummary]) -> None:
     out, summary = sim
     inv = load_inventory(out / "inventory")
-    assert {s.name for s in inv.sites} == {"JP-TKY-HQ", "JP-OSA-DC", "TH-BKK", "ID-JKT", "PH-MNL"}
+    assert {s.name for s in inv.sites} == {
+        "JP-TKY-HQ",
+        "JP-OSA-DC",
+        "TH-BKK",
+        "ID-JKT",
+        "PH-MNL",
+        "VN-HCM",
+    }
     assert len(inv.assets) == summary.hosts
     assert len(inv.accounts) == summary.accounts
     roles = {a.role for a in inv.assets}
@@ -89,9 +98,11 @@ def test_inventory_loads(sim: tuple[Path, SimulationSummary]) -> None:
     assert re.fullmatch(r"[a-z]\.[a-z]+\d+", inv.accounts[0].user)
 
 
-def test_windows_lines_have_the_winlogbeat_shape(sim: tuple[Path, SimulationSummary]) -> None:
-    out, summary = sim
+@pytest.mark.parametrize("run", ["sim", "all_run"])
+def test_windows_lines_have_the_winlogbeat_shape(request: pytest.FixtureRequest, run: str) -> None:
+    out, summary = request.getfixturevalue(run)
     n = 0
+    codes: set[str] = set()
     seen: dict[str, int] = {}
     for path in sorted((out / "logs" / "windows").iterdir()):
         day = path.name[len("security-") : -len(".jsonl")]
@@ -106,6 +117,7 @@ def test_windows_lines_have_the_winlogbeat_shape(sim: tuple[Path, SimulationSumm
             last = ts
             w = ev["winlog"]
             code = w["event_id"]
+            codes.add(code)
             assert ev["event"]["code"] == code and ev["event"]["module"] == "security"
             assert ev["host"]["name"] == w["computer_name"]
             assert w["computer_name"].endswith(".corp.example.co.jp")
@@ -115,12 +127,13 @@ def test_windows_lines_have_the_winlogbeat_shape(sim: tuple[Path, SimulationSumm
             failed = ev["event"]["outcome"] == "failure"
             assert w["keywords"] == ["Audit Failure" if failed else "Audit Success"]
             assert failed == (
-                code == "4625" or (code == "4768" and w["event_data"]["Status"] != "0x0")
+                code in ("4625", "4771") or (code == "4768" and w["event_data"]["Status"] != "0x0")
             )
             host, rid = w["computer_name"], int(w["record_id"])
             assert rid > seen.get(host, 0), "record ids increase per recording computer"
             seen[host] = rid
     assert n == summary.windows_events
+    assert run == "sim" or "4771" in codes, "the spray writes Kerberos pre-auth failures"
 
 
 def test_zeek_files(sim: tuple[Path, SimulationSummary]) -> None:

@@ -43,7 +43,8 @@ def test_c11_weekend_volume(stats: dict[str, object]) -> None:
 
 def test_c12_local_time_peaks(stats: dict[str, object]) -> None:
     peaks: dict[str, int] = stats["C12_peak_local_hour"]  # type: ignore[assignment]
-    assert set(peaks) == {"JP-TKY-HQ", "TH-BKK", "ID-JKT", "PH-MNL"}
+    assert set(peaks) >= {"JP-TKY-HQ", "TH-BKK", "ID-JKT", "PH-MNL"}
+    assert set(peaks) <= {"JP-TKY-HQ", "TH-BKK", "ID-JKT", "PH-MNL", "VN-HCM"}
     assert all(8 <= h <= 11 for h in peaks.values())
     assert max(peaks.values()) - min(peaks.values()) <= 1
 

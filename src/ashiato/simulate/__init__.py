@@ -6,7 +6,7 @@ logs, Zeek conn.log files and ``ground_truth.jsonl`` (see ``core`` for the layou
 
 from __future__ import annotations
 
-from ashiato.simulate.campaign import SCENARIOS
 from ashiato.simulate.core import SimulationSummary, simulate
+from ashiato.simulate.scenarios import DEFAULT_SCENARIOS, SCENARIOS
 
-__all__ = ["SCENARIOS", "SimulationSummary", "simulate"]
+__all__ = ["DEFAULT_SCENARIOS", "SCENARIOS", "SimulationSummary", "simulate"]

@@ -29,6 +29,7 @@ class SiteHour:
     local_hour: int
     workday: bool
     day_index: int  # simulation day (UTC) of this hour
+    online: bool = True  # False before a new office goes live (hardneg.new_office_day)
 
 
 class Habits:
@@ -37,7 +38,10 @@ class Habits:
     def __init__(self, e: Enterprise, em: Emitter) -> None:
         d = em.d
         self.e = e
-        osa_servers = [h for h in e.servers if e.hosts[h].site == e.hosts[e.dcs[0]].site]
+        staged = set(e.migration_fs)  # unused until the migration week (hardneg.Migration)
+        osa_servers = [
+            h for h in e.servers if e.hosts[h].site == e.hosts[e.dcs[0]].site and h not in staged
+        ]
         popular = [e.infra["mail"], e.infra["web"], e.infra["prx"], *e.file_servers]
         self.pool = osa_servers + popular * 3 + [e.infra[k] for k in e.infra if "app" in k] * 2
         self.sets: list[list[int]] = [[] for _ in e.users]
@@ -121,7 +125,7 @@ def humans(em: Emitter, habits: Habits, h0: int, site: int, sh: SiteHour) -> Non
     """Logons, network work, lockouts and web browsing of one site's people in one hour."""
     e, d, r = em.e, em.d, em.r
     users = e.site_users[site]
-    if not users:
+    if not users or not sh.online:
         return
     day = 1.0 if sh.workday else r.offday_human_factor
     lh = sh.local_hour
@@ -147,7 +151,7 @@ def machines(em: Emitter, h0: int, site: int, sh: SiteHour) -> None:
     """Computer accounts: TGTs, service tickets and SYSVOL/LDAP logons on the DCs, 24/7."""
     e, d, r = em.e, em.d, em.r
     hosts = e.site_hosts[site]
-    if not hosts:
+    if not hosts or not sh.online:
         return
     power = 1.0 if sh.workday and 8 <= sh.local_hour < 19 else r.ws_night_power
     n = len(hosts)

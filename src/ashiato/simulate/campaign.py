@@ -1,16 +1,16 @@
-"""Planted attack scenarios with ground truth; today one, modelled on the real incident.
+"""The planted-campaign contract (plan, protocol, timing helpers) and the incident campaign c1.
 
 ``c1-valid-admin-th-id-ph``: a Domain Admin's valid credentials (the owner keeps using the account
 from Tokyo the whole time) are used at night, local time, from one workstation in Bangkok, a week
 later also from Jakarta and later from Manila, to reconnoitre the data centre, read customer-data
 shares, log on to databases and send a modest amount of data out. Each scenario plans its whole
-story up front (it is small) with its own random stream; the runner merges it hour by hour.
+story up front (it is small) with its own random stream; the runner merges it hour by hour. The
+other scenarios live in ``ashiato.simulate.scenarios``, which also holds the registry.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 from zoneinfo import ZoneInfo
@@ -21,6 +21,7 @@ from ashiato.simulate.enterprise import DC_SITE, Enterprise
 from ashiato.simulate.zeek import Flow
 
 DAY = 24 * HOUR
+BASELINE_DAYS = 7  # scenarios never start in the first week when the run is long enough
 _FILES = ("orders", "contacts", "contract")
 
 
@@ -45,12 +46,68 @@ class Scenario(Protocol):
     """An attack scenario: plans its events with the emitter it is given (its own random stream)."""
 
     id: str
+    name: str
+    description: str
+    techniques: tuple[str, ...]
 
     def plan(
         self, e: Enterprise, em: Emitter, days: int, start: dt.date, index: int
     ) -> CampaignPlan:
         """Plan the whole campaign; events carry ``index`` as their campaign marker."""
         ...
+
+
+def scenario_day(days: int, frac: float) -> int:
+    """A scenario's first day: ``frac`` of the way through the run after the clean baseline week.
+
+    Runs shorter than 10 days have no room for a week of baseline; they are compressed (the first
+    third stays clean), as :func:`stage_days` does for c1.
+    """
+    lo = BASELINE_DAYS if days >= 10 else days // 3
+    return min(days - 1, lo + round(frac * max(0, days - 1 - lo)))
+
+
+def utc_offset_us(e: Enterprise, site: int, start: dt.date) -> int:
+    """The site's offset from UTC in microseconds (every modelled zone is DST-free)."""
+    off = ZoneInfo(e.sites[site].tz).utcoffset(dt.datetime(start.year, start.month, start.day))
+    return int(off.total_seconds()) * 1_000_000 if off else 0
+
+
+def workday_on_or_after(e: Enterprise, site: int, start: dt.date, day: int, days: int) -> int:
+    """The first working day (no weekend, no public holiday of ``site``) from ``day``, if any."""
+    off = e.offdays[site] if site < len(e.offdays) else set()
+    for k in range(day, days):
+        date = start + dt.timedelta(days=k)
+        if date.weekday() < 5 and date not in off:
+            return k
+    return min(day, days - 1)
+
+
+def local_time(e: Enterprise, site: int, start: dt.date, day: int, local_us: int, days: int) -> int:
+    """Simulation time of ``local_us`` past local midnight of ``day`` at ``site``, kept in range."""
+    t = day * DAY + local_us - utc_offset_us(e, site, start)
+    return min(max(t, 0), days * DAY - 3 * HOUR)
+
+
+def build_plan(
+    sc: Scenario, e: Enterprise, em: Emitter, accounts: list[int], srcs: list[int], dsts: list[int]
+) -> CampaignPlan:
+    """A :class:`CampaignPlan` from the emitter's events and the scenario's id/name/techniques."""
+    hosts = {e.hosts[ev[1]].name for ev in em.events} | {e.hosts[h].name for h in srcs + dsts}
+    sites = dict.fromkeys(e.sites[e.hosts[h].site].name for h in srcs + dsts)
+    return CampaignPlan(
+        sc.id,
+        sc.name,
+        sc.description,
+        list(sc.techniques),
+        [e.users[u].name for u in accounts],
+        [e.hosts[h].name for h in dict.fromkeys(srcs)],
+        sorted({e.hosts[h].name for h in dsts}),
+        sorted(hosts),
+        list(sites),
+        em.events,
+        em.flows,
+    )
 
 
 def stage_days(days: int) -> tuple[int, int, int]:
@@ -74,7 +131,7 @@ class ValidAdminTHIDPH:
         "local time from one workstation in TH-BKK, later also ID-JKT and PH-MNL, to reach "
         "JP-OSA-DC servers: reconnaissance, customer-data shares, databases, a modest upload."
     )
-    techniques = ("T1078.002", "T1021.002", "T1018", "T1039", "T1213", "T1041")
+    techniques: tuple[str, ...] = ("T1078.002", "T1021.002", "T1018", "T1039", "T1213", "T1041")
     p_session = 0.45  # chance of a session per source site per night: a few a week
 
     def plan(
@@ -177,8 +234,3 @@ class ValidAdminTHIDPH:
             t += 20_000_000 + d.i(240_000_000)
         if phase == "collect":
             em.ext_flow(t, e.hosts[ws].ip, exfil_ip, 443, "ssl", "exfil", mal)
-
-
-#: Scenario id -> factory. A later issue adds five more and a ``--scenario`` flag.
-SCENARIOS: dict[str, Callable[[], Scenario]] = {ValidAdminTHIDPH.id: ValidAdminTHIDPH}
-DEFAULT_SCENARIOS = (ValidAdminTHIDPH.id,)

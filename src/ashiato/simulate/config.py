@@ -115,6 +115,17 @@ class Rates:
     p_admin_after_hours: float = 0.06  # DA activity level in JP evening hours; UNCONFIRMED
     trips_per_30_days: float = 3.0  # JP admin business trips to an overseas office; UNCONFIRMED
 
+    # -- hard negatives: IT operations that look like an intruder (realism §2.9, check C4) ---------
+    # An IT migration week: departments move to new file servers (jp-osa-nfsNN) over a few working
+    # days, so thousands of first-seen (user, host) edges appear at once. LANL days 127-133 had
+    # 6-7x the median new edges for a week [L6]; the shares below aim for >= 4x. UNCONFIRMED values.
+    migration_start_frac: float = 0.45  # first day (fraction of the run; next Monday if it fits)
+    migration_workdays: int = 3  # days over which the users are moved
+    migration_user_share: float = 0.8  # share of (non-new-office) users moved
+    migration_servers_per_user: int = 3  # new servers a moved user maps (first-seen edges each)
+    # A new office goes live mid-run: its hosts and users are silent before that day. UNCONFIRMED.
+    new_office_online_frac: float = 0.5
+
     # -- network sensor (UNCONFIRMED: no public per-host conn.log volume, realism §1e) ------------
     p_flow_machine: float = 0.25  # a machine auth's connection is new (not reused) and logged
     p_flow_intra_server: float = 0.05  # sample of intra-site server flows kept

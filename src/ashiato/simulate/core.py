@@ -16,14 +16,16 @@ from typing import TextIO
 from zoneinfo import ZoneInfo
 
 from ashiato.simulate.benign import HOUR, Habits, SiteHour, humans, machines
-from ashiato.simulate.campaign import DEFAULT_SCENARIOS, SCENARIOS, CampaignPlan
+from ashiato.simulate.campaign import CampaignPlan
 from ashiato.simulate.config import Rates
 from ashiato.simulate.ecs import CODES, TEMPLATES
 from ashiato.simulate.emit import Emitter, Event
 from ashiato.simulate.enterprise import build_enterprise, site_offdays
+from ashiato.simulate.hardneg import Migration, new_office_day
 from ashiato.simulate.inventory_out import write_inventory
 from ashiato.simulate.ops import Operations, plan_trips
 from ashiato.simulate.rand import Draw, stream
+from ashiato.simulate.scenarios import DEFAULT_SCENARIOS, SCENARIOS, resolve
 from ashiato.simulate.truth import TruthWriter
 from ashiato.simulate.zeek import Flow, format_flows, make_uids, write_footer, write_header
 
@@ -61,13 +63,16 @@ def _clocks(
     offdays: list[set[dt.date]],
     t0: dt.datetime,
     h: int,
+    online: list[int],
 ) -> list[SiteHour]:
     now = t0 + dt.timedelta(hours=h)
     out = []
+    day_index = h // 24
     for s, tz in enumerate(sites_tz):
         local = now.astimezone(tz)
         day = local.date()
-        out.append(SiteHour(local.hour, local.weekday() < 5 and day not in offdays[s], h // 24))
+        work = local.weekday() < 5 and day not in offdays[s]
+        out.append(SiteHour(local.hour, work, day_index, day_index >= online[s]))
     return out
 
 
@@ -81,26 +86,35 @@ def simulate(
     progress: Callable[[int, int], None] | None = None,
     scenarios: Sequence[str] = DEFAULT_SCENARIOS,
 ) -> SimulationSummary:
-    """Simulate ``terminals`` workstations for ``days`` UTC days from ``start`` into ``out``."""
+    """Simulate ``terminals`` workstations for ``days`` UTC days from ``start`` into ``out``.
+
+    ``scenarios`` names the attack scenarios to plant (``"all"`` for every registered one); an
+    unknown name raises ``ValueError`` listing the known ones. Each scenario draws from its own
+    random stream, keyed by its registry position, so it tells the same story alone or with others.
+    """
     began = time.perf_counter()
     if days < 1:
         raise ValueError(f"days must be at least 1, got {days}")
+    chosen = resolve(scenarios)
     out = Path(out)
     e = build_enterprise(terminals, seed)
     offdays = site_offdays(e, start, days)
+    e.offdays = offdays
     files = len(write_inventory(e, out / "inventory"))
     rates = Rates()
+    online = [0] * len(e.sites)
+    online[e.new_site] = new_office_day(days, rates.new_office_online_frac)
     plans: list[CampaignPlan] = []
-    for i, sid in enumerate(scenarios):
-        if sid not in SCENARIOS:
-            raise ValueError(f"unknown scenario {sid!r}; known: {sorted(SCENARIOS)}")
-        sem = Emitter(e, Draw(stream(seed, _S_SCENARIO + i)), rates)
+    order = list(SCENARIOS)
+    for i, sid in enumerate(chosen):
+        sem = Emitter(e, Draw(stream(seed, _S_SCENARIO + order.index(sid))), rates)
         plans.append(SCENARIOS[sid]().plan(e, sem, days, start, i))
     em = Emitter(e, Draw(stream(seed, _S_BENIGN)), rates)
     exclude = e.domain_admins[0]
     trips = plan_trips(e, Draw(stream(seed, _S_TRIPS)), days, rates.trips_per_30_days, exclude)
     habits = Habits(e, em)
     ops = Operations(e, em, trips)
+    migration = Migration(e, em, habits, days, start)
     mal_ev: dict[int, list[Event]] = {}
     mal_fl: dict[int, list[Flow]] = {}
     for p in plans:
@@ -137,11 +151,12 @@ def simulate(
                     h = day * 24 + hh
                     h0 = h * HOUR
                     em.reset()
-                    clocks = _clocks(tzs, offdays, t0, h)
+                    clocks = _clocks(tzs, offdays, t0, h, online)
                     for s in range(len(e.sites)):
                         humans(em, habits, h0, s, clocks[s])
                         machines(em, h0, s, clocks[s])
                     ops.hour(h, clocks)
+                    migration.hour(h, clocks)
                     events = em.events + mal_ev.pop(h, [])
                     flows = em.flows + mal_fl.pop(h, [])
                     lo, hi = h0, h0 + HOUR - 1

@@ -187,9 +187,22 @@ _5145 = [
     ("AccessList", "%%1538\n\t\t\t\t%%1541\n\t\t\t\t%%4416\n\t\t\t\t%%4419\n\t\t\t\t"),
     ("AccessReason", "-"),
 ]
+_4771 = [
+    ("TargetUserName", D),
+    ("TargetSid", D),
+    ("ServiceName", "krbtgt"),
+    ("TicketOptions", "0x40810010"),
+    ("Status", D),
+    ("PreAuthType", "2"),
+    ("IpAddress", D),
+    ("IpPort", D),
+    ("CertIssuerName", ""),
+    ("CertSerialNumber", ""),
+    ("CertThumbprint", ""),
+]
 
 # Template ids (index into TEMPLATES) and their event codes.
-T4624, T4625, T4648, T4672, T4768, T4768F, T4769, T5140, T5145 = range(9)
+T4624, T4625, T4648, T4672, T4768, T4768F, T4769, T5140, T5145, T4771 = range(10)
 TEMPLATES: tuple[str, ...] = (
     _template(4624, "logged-in", "Logon", _4624),
     _template(4625, "logon-failed", "Logon", _4625, success=False),
@@ -210,5 +223,12 @@ TEMPLATES: tuple[str, ...] = (
     ),
     _template(5140, "network-share-object-accessed", "File Share", _5140),
     _template(5145, "network-share-object-access-checked", "Detailed File Share", _5145),
+    _template(
+        4771,
+        "kerberos-preauth-failed",
+        "Kerberos Authentication Service",
+        _4771,
+        success=False,
+    ),
 )
-CODES: tuple[int, ...] = (4624, 4625, 4648, 4672, 4768, 4768, 4769, 5140, 5145)
+CODES: tuple[int, ...] = (4624, 4625, 4648, 4672, 4768, 4768, 4769, 5140, 5145, 4771)

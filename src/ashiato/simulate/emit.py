@@ -8,7 +8,19 @@ so the planted campaign differs from benign work only in *who, from where and wh
 from __future__ import annotations
 
 from ashiato.simulate.config import DOMAIN, DOMAIN_SID, REALM, Rates
-from ashiato.simulate.ecs import T4624, T4625, T4648, T4672, T4768, T4768F, T4769, T5140, T5145, esc
+from ashiato.simulate.ecs import (
+    T4624,
+    T4625,
+    T4648,
+    T4672,
+    T4768,
+    T4768F,
+    T4769,
+    T4771,
+    T5140,
+    T5145,
+    esc,
+)
 from ashiato.simulate.enterprise import Enterprise
 from ashiato.simulate.rand import Draw
 from ashiato.simulate.zeek import Flow
@@ -36,6 +48,7 @@ _BYTES = {
     "sql": ((8.0, 1.0), (10.0, 1.8)),
     "backup": ((20.5, 1.0), (9.0, 0.5)),
     "exfil": ((17.3, 0.5), (9.0, 0.5)),
+    "upload": ((22.6, 0.4), (13.0, 0.5)),  # bulk cloud upload: ~6 GB out per connection
 }
 
 
@@ -71,6 +84,15 @@ class Emitter:
         self.events.append((t, self.e.dc_for(src), tmpl, f, mal))
         self._krb_flow(t, src, mal)
 
+    def preauth_fail(
+        self, t: int, name: str, sid: str, src: int, status: str = "0x18", mal: int = -1
+    ) -> None:
+        """4771 on the source's DC: Kerberos pre-authentication failed (0x18: bad password)."""
+        ip = "::ffff:" + self.e.hosts[src].ip
+        f = (name, sid, status, ip, str(self.d.port()))
+        self.events.append((t, self.e.dc_for(src), T4771, f, mal))
+        self._krb_flow(t, src, mal)
+
     def tgs(self, t: int, name: str, src: int, dst: int, mal: int = -1, svc: int = -1) -> None:
         """4769 on the source's DC for a ticket to ``dst``, or to service account ``svc``."""
         ip = "::ffff:" + self.e.hosts[src].ip
@@ -101,8 +123,12 @@ class Emitter:
         ntlm: bool = False,
         priv: bool = False,
         mal: int = -1,
+        keylen: str = "128",
     ) -> str:
-        """4624 on ``dst`` (plus 4672 if privileged); returns the new logon id."""
+        """4624 on ``dst`` (plus 4672 if privileged); returns the new logon id.
+
+        ``keylen`` is the NTLM session key length: "0" is what a pass-the-hash logon leaves.
+        """
         d = self.d
         h = self.e.hosts
         lid = d.logon_id()
@@ -111,7 +137,7 @@ class Emitter:
         if ltype == 3:
             if ntlm:
                 f = ("S-1-0-0", "-", "-", "0x0", sid, name, lid, "3", "NtLmSsp ", "NTLM",
-                     h[src].upper, ZERO_GUID, "NTLM V2", "128", "0x0", "-", h[src].ip,
+                     h[src].upper, ZERO_GUID, "NTLM V2", keylen, "0x0", "-", h[src].ip,
                      str(d.port()), elev)
             else:
                 f = ("S-1-0-0", "-", "-", "0x0", sid, name, lid, "3", "Kerberos", "Kerberos",

@@ -45,6 +45,12 @@ LARGE_SITES = (
     SiteSpec("TH-RYG", "TH", "Asia/Bangkok", "th-ryg", 21, 0.08, "Rayong plant", local_fs=True),
     SiteSpec("VN-HAN", "VN", "Asia/Ho_Chi_Minh", "vn-han", 50, 0.06, "Hanoi office", local_fs=True),
 )
+#: A hard negative: an office that comes online mid-run (see ``hardneg``). It is in the inventory
+#: and the policy from the start, as a planned office would be (IT registers it before go-live).
+NEW_OFFICE = SiteSpec(
+    "VN-HCM", "VN", "Asia/Ho_Chi_Minh", "vn-hcm", 52, 0.05, "Ho Chi Minh City office (new)",
+    local_fs=True,
+)  # fmt: skip
 LARGE_N = 8000
 HQ, DC_SITE = "JP-TKY-HQ", "JP-OSA-DC"
 
@@ -120,6 +126,8 @@ class Enterprise:
     services: dict[str, int] = field(default_factory=dict)
     admin_of: dict[int, int] = field(default_factory=dict)  # admin account -> owner human
     offdays: list[set[dt.date]] = field(default_factory=list)  # per site: public holidays
+    new_site: int = -1  # the office that comes online mid-run (hard negative)
+    migration_fs: list[int] = field(default_factory=list)  # new file servers, idle until migration
 
     def site_index(self, name: str) -> int:
         """Index of the site called ``name``."""
@@ -171,6 +179,16 @@ def _servers(e: Enterprise, n: int, rng: np.random.Generator) -> None:
         e.infra[fn] = srv(f"jp-osa-{fn}01", "server", "high")
     for i in range(max(2, n // 600)):
         e.infra[f"app{i + 1:02d}"] = srv(f"jp-osa-app{i + 1:02d}", "server", "medium")
+    for i in range(max(2, n // 3000)):  # the migration's new file servers, staged but unused
+        e.migration_fs.append(
+            srv(
+                f"jp-osa-nfs{i + 1:02d}",
+                "file-server",
+                "high",
+                categories=("design-cad", "finance"),
+                shares=("Dept", "Projects", "Users"),
+            )
+        )
     for s, spec in enumerate(e.sites):
         if spec.local_fs:
             e.local_fs[s] = _add_host(
@@ -201,8 +219,8 @@ def build_enterprise(n: int, seed: int) -> Enterprise:
     if n < 20:
         raise ValueError(f"terminals must be at least 20, got {n}")
     rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(1,))))
-    specs = list(BASE_SITES) + (list(LARGE_SITES) if n >= LARGE_N else [])
-    e = Enterprise(n, specs)
+    specs = [*BASE_SITES, *(LARGE_SITES if n >= LARGE_N else ()), NEW_OFFICE]
+    e = Enterprise(n, specs, new_site=len(specs) - 1)
     e.site_ws = [[] for _ in specs]
     e.site_hosts = [[] for _ in specs]
     e.site_users = [[] for _ in specs]
@@ -294,8 +312,13 @@ def _privileged(e: Enterprise, rng: np.random.Generator) -> None:
                 if int(u) != owner.idx:
                     e.users[int(u)].groups = ("XSite-Engineering",)
                     e.xsite.append(int(u))
-    for svc in ("svc-backup", "svc-sccm", "svc-sql", "svc-scan", "svc-app", "svc-report"):
-        groups = {"svc-backup": ("Backup Operators",), "svc-sccm": ("SCCM Admins",)}.get(svc, ())
+    svcs = ("svc-backup", "svc-sccm", "svc-sql", "svc-scan", "svc-app", "svc-report", "svc-migrate")
+    for svc in svcs:
+        groups = {
+            "svc-backup": ("Backup Operators",),
+            "svc-sccm": ("SCCM Admins",),
+            "svc-migrate": ("Backup Operators",),
+        }.get(svc, ())
         e.services[svc] = _add_user(e, svc, "service", osa, groups=groups, owner="it-infra")
 
 
@@ -320,7 +343,7 @@ def _customers(e: Enterprise, rng: np.random.Generator) -> None:
                 "customers": mine,
             }
         )
-    for h in e.file_servers + list(e.local_fs.values()):
+    for h in e.file_servers + e.migration_fs + list(e.local_fs.values()):
         host = e.hosts[h]
         for cat in host.categories:
             if cat in ("design-cad", "finance"):

@@ -31,7 +31,11 @@ class Trip:
 def plan_trips(e: Enterprise, d: Draw, days: int, per_30: float, exclude: int) -> list[Trip]:
     """Business trips of JP Domain Admins (never ``exclude``, the account a scenario may use)."""
     admins = [a for a in e.domain_admins if a != exclude]
-    overseas = [s for s, spec in enumerate(e.sites) if spec.country != "JP" and e.site_ws[s]]
+    overseas = [
+        s
+        for s, spec in enumerate(e.sites)
+        if spec.country != "JP" and e.site_ws[s] and s != e.new_site
+    ]
     trips = []
     for _ in range(max(1, round(days / 30 * per_30))):
         site = d.pick(overseas)
@@ -51,10 +55,15 @@ class Operations:
         self.targets = [h for h in e.servers if e.hosts[h].site == self.osa]
         self.hq_hosts = e.site_hosts[self.tky]
         self.overseas = [h.idx for h in e.hosts if e.sites[h.site].country != "JP"]
+        self.offline: set[int] = set()  # sites not yet live this hour (a new office)
+
+    def _live(self, host: int) -> bool:
+        return not self.offline or self.e.hosts[host].site not in self.offline
 
     def hour(self, h: int, clocks: list[SiteHour]) -> None:
         """Emit every operations behaviour for UTC hour ``h``."""
         h0 = h * HOUR
+        self.offline = {s for s, c in enumerate(clocks) if not c.online}
         day, utc_hour = divmod(h, 24)
         self._sccm(h0, day, utc_hour)
         jp = clocks[self.tky]
@@ -76,6 +85,8 @@ class Operations:
         name, sid = self._svc("svc-sccm")
         for i in range((day * 5 + utc_hour) % 24, len(self.all_ws), 24):
             ws = self.all_ws[i]
+            if not self._live(ws):
+                continue
             t = h0 + d.i(HOUR - 1_000_000)
             if d.u() < em.r.p_tgs:
                 em.tgs(t - 3000, name, src, ws)
@@ -87,7 +98,7 @@ class Operations:
         src = e.infra["bk"]
         name, sid = self._svc("svc-backup")
         for k, dst in enumerate(e.servers):
-            if k % 4 != jp_hour - 1 or dst == src:
+            if k % 4 != jp_hour - 1 or dst == src or not self._live(dst):
                 continue
             t = h0 + d.i(HOUR - 5_000_000)
             em.tgs(t - 3000, name, src, dst)
@@ -102,7 +113,7 @@ class Operations:
         name, sid = self._svc("svc-scan")
         step = round(1 / em.r.scan_fraction_per_night)
         for dst in range((day + jp_hour) % step, len(e.hosts), step):
-            if dst == src or (dst // step) % 4 != jp_hour - 20:
+            if dst == src or (dst // step) % 4 != jp_hour - 20 or not self._live(dst):
                 continue
             t = h0 + d.i(HOUR - 1_000_000)
             if d.u() < 0.02:  # one scan job still holds an old password: UNCONFIRMED rate
@@ -135,7 +146,7 @@ class Operations:
             em.tgt(t, "svc-ftp-old", "S-1-0-0", apps[-1], "0x6")
             em.fail(t + 5000, "svc-ftp-old", apps[-1], e.databases[0], "0xC0000064", 3, True)
         for srv in e.servers:
-            if d.u() < em.r.sched_tasks_per_server_day / 24:
+            if d.u() < em.r.sched_tasks_per_server_day / 24 and self._live(srv):
                 em.task(h0 + d.i(HOUR), srv, "svc-backup" if d.u() < 0.5 else "svc-report")
 
     def _admin_session(self, t: int, admin: int, src: int, dst: int) -> None:
@@ -180,11 +191,11 @@ class Operations:
                     dst = d.pick(self.overseas)
                 else:
                     dst = d.pick(self.hq_hosts)
-                if dst != src:
+                if dst != src and self._live(dst):
                     self._admin_session(h0 + d.i(HOUR - 2_000_000) + 1_000_000, a, src, dst)
         for a in e.site_admins:
             s = e.users[a].home_site
-            if clocks[s].workday and 8 <= clocks[s].local_hour < 17:
+            if clocks[s].online and clocks[s].workday and 8 <= clocks[s].local_hour < 17:
                 for _ in range(d.poisson(em.r.site_admin_sessions_per_hour)):
                     dst = d.pick(e.site_hosts[s])
                     if dst != e.users[a].ws:
@@ -200,7 +211,7 @@ class Operations:
             hd = e.users[a]
             for _ in range(d.poisson(em.r.hd_sessions_per_hour)):
                 dst = d.pick(self.all_ws)
-                if dst == hd.ws:
+                if dst == hd.ws or not self._live(dst):
                     continue
                 t = h0 + d.i(HOUR - 2_000_000) + 1_000_000
                 rdp = d.u() < 0.05

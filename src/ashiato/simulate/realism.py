@@ -92,7 +92,13 @@ def measure(out: Path) -> dict[str, object]:
     days = sorted(by_day)
     later = [d for d in days[7:] if dt.date.fromisoformat(d).weekday() < 5]
     per_user = [new_edges[d] / max(1, len(active.get(d, ()))) for d in later]
+    later_counts = sorted(new_edges[d] for d in later)
     return {
+        "C4_burst_ratio": (
+            later_counts[-1] / max(1, later_counts[len(later_counts) // 2])
+            if later_counts
+            else None
+        ),
         "auth_events": auth,
         "C1_new_edges_per_active_user_weekday_after_day7": (
             sorted(per_user)[len(per_user) // 2] if per_user else None

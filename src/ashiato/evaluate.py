@@ -93,10 +93,13 @@ class Evaluation:
                 yield Text.from_markup(
                     f"[bold]Planted campaign {c.id} is #{c.queue_rank} in the queue "
                     f"({c.incident_id}), flagged {_human(c.delay_seconds)} after its first "
-                    f"event; {self.false_incidents_per_day:.2f} false incidents a day.[/]"
+                    f"event.[/]"
                 )
             else:
                 yield Text.from_markup(f"[bold red]Planted campaign {c.id} was missed.[/]")
+        yield Text.from_markup(
+            f"[bold]{self.false_incidents_per_day:.2f} false incidents a day.[/]"
+        )
 
 
 def _human(seconds: float) -> str:

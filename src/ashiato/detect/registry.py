@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ashiato.detect.detectors.exfil import outbound_volume
 from ashiato.detect.detectors.fanout import credential_fanout, failure_burst
+from ashiato.detect.detectors.lateral import hop_chain
 from ashiato.detect.detectors.novelty import first_seen_privileged_cross_site
 from ashiato.detect.detectors.privilege import service_account_interactive
 from ashiato.detect.detectors.segmentation import policy_violation
@@ -16,6 +17,7 @@ DETECTORS: tuple[DetectorModule, ...] = (
     failure_burst,
     outbound_volume,
     service_account_interactive,
+    hop_chain,
 )
 
 

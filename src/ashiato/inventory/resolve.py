@@ -37,6 +37,7 @@ ACCOUNT = pa.schema(
         pa.field("account_kind", pa.string()),
         pa.field("home_site", pa.string()),
         pa.field("groups", pa.list_(pa.string())),
+        pa.field("owner", pa.string()),
     ]
 )
 
@@ -122,6 +123,7 @@ class Resolver:
                 "account_kind": [a.kind.value for a in accs],
                 "home_site": [a.home_site for a in accs],
                 "groups": [a.all_groups for a in accs],
+                "owner": [a.owner.lower() if a.owner else None for a in accs],
             },
             schema=ACCOUNT,
         )

@@ -181,8 +181,9 @@ class Operations:
             else:
                 continue
             if trip and clock.local_hour == 8:
+                # the owner sits down first: admin sessions of this hour start a second later
                 owner = e.admin_of[a]
-                em.logon(h0 + d.i(HOUR // 2), e.users[owner].name, e.users[owner].sid, src, src, 2)
+                em.logon(h0 + d.i(1_000_000), e.users[owner].name, e.users[owner].sid, src, src, 2)
             for _ in range(d.poisson(lam)):
                 x = d.u()
                 if trip or x >= em.r.p_admin_overseas + 0.3:

@@ -3,9 +3,10 @@
 People reach servers from their own workstation (or a jump host they always use). An intruder
 with stolen credentials moves *through* the estate: logs on to B, then from B on to C. A hop is
 flagged when an account acts from a source host it was never seen acting from (after the
-warm-up), within ``window_days`` of having logged on to that very host. The chain links hops, so
-slow movement (one hop every few days) is caught as well as fast. Scored by the chain's length,
-crossing sites, and what the hop reached. Needs no inventory (with one, names resolve better).
+warm-up), within ``window_days`` of having logged on to that very host; slow movement (one hop
+every few days) is caught as well as fast. A hop from a desk where the account, or the person who
+owns it, logged on interactively is someone working there, not movement. Scored by privilege,
+what the hop reached, and crossing sites. Needs no inventory (with one, names resolve better).
 """
 
 from __future__ import annotations
@@ -71,6 +72,25 @@ def query(ctx: DetectionContext) -> ibis.Table:
         a_site=t.src_site,
     )
     window = ibis.interval(days=int(p["window_days"]))
+    # A person at the keyboard of the source host (the account, or the person who owns it, logged
+    # on interactively there) is someone working on that host, not a credential moving through
+    # it: an admin on a business trip runs admin tools from the desk they sit at.
+    desk = e.filter(
+        (e.kind == EventKind.LOGON.value) & e.logon_type.isin([2, 11]) & (e.outcome != "failure")
+    )
+    desk = desk.select(
+        d_user=desk.user, d_host=desk.dst_asset.fill_null(desk.dst_host), d_ts=desk.ts
+    )
+    present = novel.inner_join(
+        desk,
+        [
+            desk.d_host == novel.src,
+            (desk.d_user == novel.user) | (desk.d_user == novel.owner),
+            desk.d_ts <= novel.ts,
+            desk.d_ts >= novel.ts - window,
+        ],
+    ).select("event_id")
+    novel = novel.anti_join(present, "event_id")
     j = novel.inner_join(
         arrivals,
         [

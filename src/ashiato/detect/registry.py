@@ -6,7 +6,7 @@ from ashiato.detect.detectors.exfil import outbound_volume
 from ashiato.detect.detectors.fanout import credential_fanout, failure_burst
 from ashiato.detect.detectors.lateral import hop_chain
 from ashiato.detect.detectors.novelty import first_seen_privileged_cross_site
-from ashiato.detect.detectors.privilege import service_account_interactive
+from ashiato.detect.detectors.privilege import off_hours, service_account_interactive
 from ashiato.detect.detectors.segmentation import policy_violation
 from ashiato.detect.spec import DetectorModule
 
@@ -18,6 +18,7 @@ DETECTORS: tuple[DetectorModule, ...] = (
     outbound_volume,
     service_account_interactive,
     hop_chain,
+    off_hours,
 )
 
 

@@ -1,0 +1,133 @@
+"""Privileged credentials used outside the source site's working hours, for the first time.
+
+The intrusion this product exists for ran at night in the offices' local time. Admins do work
+late, so the signal is novelty: the first day (after the warm-up) on which a privileged account
+is used from a site outside that site's working hours (its own time zone and hours from the
+inventory; weekends count as off hours) when it never was before from that site. Service
+accounts are left out: their batch jobs run at night by design. Local time is
+worked out in Python over the few distinct (site, hour) pairs, not per event, so the engine query
+stays portable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import ibis
+import pyarrow as pa
+
+from ashiato.detect.bursts import warmup_end
+from ashiato.detect.common import CREDENTIAL_KINDS, local_time, short_list, vals
+from ashiato.detect.spec import DetectionContext, DetectorSpec, Finding, Param
+from ashiato.events import EventKind
+
+SPEC = DetectorSpec(
+    id="privilege.off_hours",
+    title="Privileged account used off hours for the first time",
+    version="1",
+    severity="medium",
+    techniques=("T1078.002",),
+    needs=(EventKind.LOGON, EventKind.SHARE_ACCESS, EventKind.EXPLICIT_CREDENTIALS),
+    requires_inventory=True,
+    description=(
+        "A privileged account is used from a site outside that site's local working hours, "
+        "which it never was before from that site."
+    ),
+    params=(
+        Param("warmup_days", 7, "Initial days that only build the baseline."),
+        Param("max_evidence", 2000, "Evidence event ids kept per finding."),
+    ),
+)
+
+
+def _off_hours_table(ctx: DetectionContext, hours: pa.Table) -> pa.Table:
+    inv = ctx.inventory
+    assert inv is not None
+    sites = {s.name: s for s in inv.sites}
+    off: list[bool] = []
+    for site, hour in zip(hours["src_site"].to_pylist(), hours["hour"].to_pylist(), strict=True):
+        s = sites.get(site)
+        if s is None:
+            off.append(False)
+            continue
+        local: datetime = hour.astimezone(ZoneInfo(s.timezone))
+        start, end = s.working_hours
+        off.append(local.weekday() >= 5 or not start <= local.hour < end)
+    return hours.append_column("off", pa.array(off, pa.bool_()))
+
+
+def query(ctx: DetectionContext) -> ibis.Table:
+    e = ctx.events
+    p = ctx.params
+    t = e.filter(
+        e.kind.isin([k.value for k in CREDENTIAL_KINDS]),
+        e.outcome != "failure",
+        e.privileged,
+        e.account_kind != "service",  # service accounts run at night by design
+        e.src_site.notnull(),
+    ).mutate(hour=lambda r: r.ts.truncate("h"))
+    hours = ctx.execute(t.select("src_site", "hour").distinct())
+    flags = ibis.memtable(_off_hours_table(ctx, hours))
+    t = t.inner_join(flags, [t.src_site == flags.src_site, t.hour == flags.hour]).select(
+        t, flags.off
+    )
+    off = t.filter(t.off).mutate(day=lambda r: r.ts.truncate("D"))
+    first = off.group_by("user", "src_site").aggregate(first_day=off.day.min())
+    novel = off.inner_join(
+        first, [off.user == first.user, off.src_site == first.src_site, off.day == first.first_day]
+    ).select(off)
+    start = warmup_end(ctx.data_start, int(p["warmup_days"]))
+    if start is not None:
+        novel = novel.filter(novel.day >= start)
+    return novel.group_by("user", "src_site", "day").aggregate(
+        first_seen=novel.ts.min(),
+        last_seen=novel.ts.max(),
+        n=novel.count(),
+        tz=novel.src_timezone.max(),
+        srcs=novel.src_asset.fill_null(novel.src_host)
+        .fill_null(novel.src_ip)
+        .collect(distinct=True),
+        dsts=novel.dst_asset.fill_null(novel.dst_host).collect(distinct=True),
+        roles=novel.dst_role.collect(distinct=True),
+        src_ips=novel.src_ip.collect(distinct=True),
+        evidence=novel.event_id.collect(order_by=[novel.ts, novel.event_id]),
+    )
+
+
+def explain(row: Mapping[str, Any], ctx: DetectionContext) -> Finding:
+    cap = int(ctx.params["max_evidence"])
+    user, site = row["user"], row["src_site"]
+    tz = row["tz"]
+    local_hour = row["first_seen"].astimezone(ZoneInfo(tz)).hour if tz else None
+    night = local_hour is not None and (local_hour >= 22 or local_hour < 5)
+    sensitive = {"file-server", "database", "domain-controller"} & set(vals(row, "roles"))
+    score = 55.0 + (15 if sensitive else 0) + (10 if night else 0)
+    dsts, srcs = vals(row, "dsts"), vals(row, "srcs")
+    reason = (
+        f"{user} was used from {site} ({short_list(srcs)}) outside {site}'s working hours, at "
+        f"{local_time(row['first_seen'], tz)}{' (night)' if night else ''}, for the first time "
+        f"from that site: {row['n']} event(s) reaching {short_list(dsts) or 'unknown hosts'}."
+    )
+    return Finding(
+        detector=SPEC.id,
+        detector_version=SPEC.version,
+        title=f"{user} used off hours from {site}",
+        severity="high" if score >= 75 else SPEC.severity,
+        score=score,
+        techniques=SPEC.techniques,
+        first_seen=row["first_seen"],
+        last_seen=row["last_seen"],
+        accounts=(user,),
+        hosts=tuple(sorted({*srcs, *dsts})),
+        sites=(site,),
+        ips=tuple(vals(row, "src_ips")),
+        reason=reason,
+        evidence=tuple(row["evidence"][:cap]),
+        evidence_count=int(row["n"]),
+        key=f"{user}|{site}|{row['day'].date().isoformat()}",
+        actors=(user, *vals(row, "src_ips")),
+        details={"local_hour": local_hour, "night": night},
+    )

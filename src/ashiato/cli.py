@@ -209,6 +209,9 @@ def detect(
         list[str] | None, typer.Option(help="Run only these detector ids (repeatable).")
     ] = None,
     limit: Annotated[int, typer.Option(help="Incidents to print.")] = 10,
+    infer_sites: Annotated[
+        bool, typer.Option(help="Without an inventory, infer sites from /16 subnets.")
+    ] = False,
 ) -> None:
     """Run the detectors over the store and print the ranked incident queue."""
     from ashiato.detect.runner import detect as run
@@ -218,7 +221,9 @@ def detect(
     try:
         inv = load_inventory(inventory) if inventory else None
         with console.status("detecting") as status:
-            rep = run(store, inv, detectors=detector, progress=status.update)
+            rep = run(
+                store, inv, detectors=detector, progress=status.update, infer_sites=infer_sites
+            )
     except AshiatoError as exc:
         _fail(exc)
     console.print(render_detect_report(rep))
@@ -462,7 +467,7 @@ def demo(
         option=None,
     )
     console.rule("3. detect")
-    detect(store=store, inventory=sim / "inventory", detector=None, limit=10)
+    detect(store=store, inventory=sim / "inventory", detector=None, limit=10, infer_sites=False)
     console.rule("4. evaluate")
     evaluate(store=store, truth=sim / "ground_truth.jsonl", as_json=False, epoch=None)
     console.print(f"[bold]demo finished in {time.perf_counter() - t0:.0f} s[/]")

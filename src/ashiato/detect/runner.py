@@ -19,6 +19,7 @@ import pyarrow as pa
 from ashiato.detect import suppress
 from ashiato.detect.enrich import enrich
 from ashiato.detect.incidents import incidents_table
+from ashiato.detect.infer import infer_inventory
 from ashiato.detect.registry import DETECTORS
 from ashiato.detect.spec import DetectionContext, DetectorModule, Finding, findings_table
 from ashiato.errors import DetectError
@@ -63,8 +64,13 @@ def detect(
     params: Mapping[str, Mapping[str, Any]] | None = None,
     gap_days: float = 7.0,
     progress: Callable[[str], None] | None = None,
+    infer_sites: bool = False,
 ) -> DetectReport:
-    """Run detectors over every event in ``store``; replace its findings and incidents."""
+    """Run detectors over every event in ``store``; replace its findings and incidents.
+
+    Without an inventory, detectors that need one are skipped with a notice; ``infer_sites``
+    then builds a site map from the events' subnets (see ``infer``) so that site-aware ones run.
+    """
     started = time.perf_counter()
     st = store if isinstance(store, Store) else Store(store)
     chosen: list[DetectorModule] = list(DETECTORS)
@@ -81,11 +87,17 @@ def detect(
     stats = execute(events.aggregate(n=events.count(), start=events.ts.min()))
     n_events = int(stats["n"][0].as_py() or 0)
     data_start: datetime | None = stats["start"][0].as_py()
+    notices: list[str] = []
+    if inventory is None and infer_sites and n_events:
+        inventory = infer_inventory(events, execute)
+        notices.append(
+            f"no inventory: inferred {len(inventory.sites)} site(s) from /16 subnets; "
+            "no assets, accounts or policy are known"
+        )
     enriched = enrich(con, events, inventory, execute)
     # Materialise the joined view once: every detector reads it.
     enriched = con.create_table("enriched_events", enriched, temp=True)
     runs: list[DetectorRun] = []
-    notices: list[str] = []
     findings: list[Finding] = []
     for det in chosen:
         spec = det.SPEC

@@ -16,6 +16,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 demo: $(STAMP)
+	rm -rf $(DEMO)
 	$(BIN)/ashiato demo --out $(DEMO)
 
 lint: $(STAMP)

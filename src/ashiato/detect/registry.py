@@ -5,9 +5,10 @@ from __future__ import annotations
 from ashiato.detect.detectors.exfil import outbound_volume
 from ashiato.detect.detectors.fanout import credential_fanout, failure_burst
 from ashiato.detect.detectors.lateral import hop_chain
-from ashiato.detect.detectors.novelty import first_seen_privileged_cross_site
+from ashiato.detect.detectors.novelty import dormant_account, first_seen_privileged_cross_site
 from ashiato.detect.detectors.privilege import off_hours, service_account_interactive
 from ashiato.detect.detectors.segmentation import policy_violation
+from ashiato.detect.detectors.travel import concurrent_sites
 from ashiato.detect.spec import DetectorModule
 
 DETECTORS: tuple[DetectorModule, ...] = (
@@ -19,6 +20,8 @@ DETECTORS: tuple[DetectorModule, ...] = (
     service_account_interactive,
     hop_chain,
     off_hours,
+    concurrent_sites,
+    dormant_account,
 )
 
 

@@ -121,8 +121,19 @@ def _lockout(em: Emitter, t: int, u: int, ws: int) -> None:
         em.fail(t + 40_000_000 + k * 30_000_000, name, ws, ws, "0xC0000234", 2)
 
 
-def humans(em: Emitter, habits: Habits, h0: int, site: int, sh: SiteHour) -> None:
-    """Logons, network work, lockouts and web browsing of one site's people in one hour."""
+def humans(
+    em: Emitter,
+    habits: Habits,
+    h0: int,
+    site: int,
+    sh: SiteHour,
+    away: frozenset[int] = frozenset(),
+) -> None:
+    """Logons, network work, lockouts and web browsing of one site's people in one hour.
+
+    People in ``away`` (travelling: their trip's activity comes from ``ops``) leave their desk
+    empty; the draws still happen, so the rest of the simulation does not shift.
+    """
     e, d, r = em.e, em.d, em.r
     users = e.site_users[site]
     if not users or not sh.online:
@@ -132,14 +143,20 @@ def humans(em: Emitter, habits: Habits, h0: int, site: int, sh: SiteHour) -> Non
     span = HOUR - 20_000_000
     for _ in range(d.poisson(len(users) * r.logons_per_user_workday * _LP[lh] * day)):
         u = d.pick(users)
-        _interactive(em, h0 + d.i(span) + 10_000_000, u, e.users[u].ws, d.u() < r.p_logon_typo)
+        t, typo = h0 + d.i(span) + 10_000_000, d.u() < r.p_logon_typo
+        if u not in away:
+            _interactive(em, t, u, e.users[u].ws, typo)
     if sh.workday and lh == 9:
         for _ in range(d.poisson(len(users) * r.p_lockout_user_day)):
             u = d.pick(users)
-            _lockout(em, h0 + d.i(HOUR // 2), u, e.users[u].ws)
+            t = h0 + d.i(HOUR // 2)
+            if u not in away:
+                _lockout(em, t, u, e.users[u].ws)
     for _ in range(d.poisson(len(users) * r.net_access_per_user_workday * _WP[lh] * day)):
         u = d.pick(users)
-        human_access(em, h0 + d.i(span) + 10_000_000, u, e.users[u].ws, habits.destination(u, em))
+        t, dst = h0 + d.i(span) + 10_000_000, habits.destination(u, em)
+        if u not in away:
+            human_access(em, t, u, e.users[u].ws, dst)
     for _ in range(d.poisson(len(users) * r.web_flows_per_user_workday * _WP[lh] * day)):
         ws = e.users[d.pick(users)].ws
         ip = EXTERNAL[d.i(len(EXTERNAL))] + str(1 + d.i(254))

@@ -120,7 +120,7 @@ class Rates:
     # days, so thousands of first-seen (user, host) edges appear at once. LANL days 127-133 had
     # 6-7x the median new edges for a week [L6]; the shares below aim for >= 4x. UNCONFIRMED values.
     migration_start_frac: float = 0.45  # first day (fraction of the run; next Monday if it fits)
-    migration_workdays: int = 3  # days over which the users are moved
+    migration_workdays: int = 2  # days over which the users are moved
     migration_user_share: float = 0.8  # share of (non-new-office) users moved
     migration_servers_per_user: int = 3  # new servers a moved user maps (first-seen edges each)
     # A new office goes live mid-run: its hosts and users are silent before that day. UNCONFIRMED.

@@ -147,13 +147,16 @@ def simulate(
             ):
                 files += 2
                 write_header(zf, date)
+                away = frozenset(
+                    e.admin_of[x.admin] for x in trips if x.first_day <= day <= x.last_day
+                )
                 for hh in range(24):
                     h = day * 24 + hh
                     h0 = h * HOUR
                     em.reset()
                     clocks = _clocks(tzs, offdays, t0, h, online)
                     for s in range(len(e.sites)):
-                        humans(em, habits, h0, s, clocks[s])
+                        humans(em, habits, h0, s, clocks[s], away)
                         machines(em, h0, s, clocks[s])
                     ops.hour(h, clocks)
                     migration.hour(h, clocks)

@@ -1,0 +1,221 @@
+"""Impossible travel inside the company: one account used from two countries too close in time.
+
+Every office in the inventory sits in a country. A person can be in Tokyo in the morning and in
+Bangkok in the evening, but not in both within an hour: the quickest trip between two of the
+company's offices in different countries takes longer than ``min_travel_hours`` (4 by default: a
+design choice, no door-to-door journey between these offices is shorter). For each account, its
+successful credential events (logons, explicit credentials, share access, Kerberos tickets) are
+ordered by time; two consecutive ones whose sources sit in different countries, closer than that,
+mean two people hold the credential, or one of them is not where the account's owner is. Machine
+accounts (``HOST$``) and service accounts are left out: their jobs run from every site by design.
+A business trip is not flagged: the flight between the last use at home and the first abroad is
+longer than the threshold.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+import ibis
+
+from ashiato.detect.common import CREDENTIAL_KINDS, fmt_ts, short_list, vals
+from ashiato.detect.spec import DetectionContext, DetectorSpec, Finding, Param
+from ashiato.events import EventKind
+
+SPEC = DetectorSpec(
+    id="travel.concurrent_sites",
+    title="Account used from two countries closer in time than travel allows",
+    version="1",
+    severity="high",
+    techniques=("T1078", "T1078.002"),
+    needs=(
+        EventKind.LOGON,
+        EventKind.KERBEROS_TGT,
+        EventKind.SHARE_ACCESS,
+        EventKind.SHARE_OBJECT,
+        EventKind.EXPLICIT_CREDENTIALS,
+        EventKind.KERBEROS_SERVICE,
+    ),
+    requires_inventory=True,
+    description=(
+        "An account's credentials are used from sites in two different countries within a "
+        "shorter time than travelling between them takes."
+    ),
+    params=(
+        Param(
+            "min_travel_hours",
+            4,
+            "Quickest journey between offices in different countries; closer uses are flagged.",
+        ),
+        Param("max_evidence", 2000, "Evidence event ids kept per finding."),
+    ),
+)
+
+SENSITIVE = {"file-server", "database", "domain-controller"}
+
+
+def query(ctx: DetectionContext) -> ibis.Table:
+    e = ctx.events
+    p = ctx.params
+    t = e.filter(
+        e.kind.isin([k.value for k in CREDENTIAL_KINDS]),
+        e.outcome != "failure",
+        e.user.notnull(),
+        ~e.user.endswith("$"),
+        e.account_kind.fill_null("") != "service",
+        e.src_site.notnull(),
+        e.src_country.notnull(),
+    )
+    t = t.mutate(
+        src=t.src_asset.fill_null(t.src_host).fill_null(t.src_ip),
+        dst=t.dst_asset.fill_null(t.dst_host).fill_null(t.dst_ip),
+    )
+    w = ibis.window(group_by=t.user, order_by=[t.ts, t.event_id])
+    t = t.mutate(
+        p_ts=t.ts.lag().over(w),
+        p_id=t.event_id.lag().over(w),
+        p_site=t.src_site.lag().over(w),
+        p_country=t.src_country.lag().over(w),
+        p_src=t.src.lag().over(w),
+        p_ip=t.src_ip.lag().over(w),
+        p_dst=t.dst.lag().over(w),
+        p_role=t.dst_role.lag().over(w),
+    )
+    span = ibis.interval(hours=int(p["min_travel_hours"]))
+    pairs = t.filter(
+        t.p_country.notnull(), t.p_country != t.src_country, t.ts < t.p_ts + span
+    ).mutate(
+        day=lambda r: r.ts.truncate("D"),
+        gap_s=lambda r: (r.ts.epoch_seconds() - r.p_ts.epoch_seconds()).cast("float64"),
+    )
+    closest = pairs.group_by("user", "day").aggregate(
+        n_pairs=pairs.count(),
+        gap_s=pairs.gap_s.min(),
+        a_ts=pairs.p_ts.argmin(pairs.gap_s),
+        a_site=pairs.p_site.argmin(pairs.gap_s),
+        a_country=pairs.p_country.argmin(pairs.gap_s),
+        a_src=pairs.p_src.argmin(pairs.gap_s),
+        b_ts=pairs.ts.argmin(pairs.gap_s),
+        b_site=pairs.src_site.argmin(pairs.gap_s),
+        b_country=pairs.src_country.argmin(pairs.gap_s),
+        b_src=pairs.src.argmin(pairs.gap_s),
+        privileged=pairs.privileged.max(),
+        home_site=pairs.home_site.max(),
+        owner=pairs.owner.max(),
+    )
+    # Both events of every flagged pair are evidence (an event may close one pair and open the
+    # next: keep it once).
+    cols = ("user", "day", "eid", "ets", "site", "country", "src", "ip", "dst", "role")
+    earlier = pairs.select(
+        "user",
+        "day",
+        eid=pairs.p_id,
+        ets=pairs.p_ts,
+        site=pairs.p_site,
+        country=pairs.p_country,
+        src=pairs.p_src,
+        ip=pairs.p_ip,
+        dst=pairs.p_dst,
+        role=pairs.p_role,
+    )
+    later = pairs.select(
+        "user",
+        "day",
+        eid=pairs.event_id,
+        ets=pairs.ts,
+        site=pairs.src_site,
+        country=pairs.src_country,
+        src=pairs.src,
+        ip=pairs.src_ip,
+        dst=pairs.dst,
+        role=pairs.dst_role,
+    )
+    sides = earlier.select(*cols).union(later.select(*cols)).distinct()
+    sides = sides.mutate(
+        site_src=sides.site + " (" + sides.country + "): " + sides.src,
+        country_role=sides.country + "|" + sides.role.fill_null(""),
+    )
+    ev = sides.group_by("user", "day").aggregate(
+        first_seen=sides.ets.min(),
+        last_seen=sides.ets.max(),
+        n=sides.count(),
+        evidence=sides.eid.collect(order_by=[sides.ets, sides.eid]),
+        sites=sides.site.collect(distinct=True),
+        countries=sides.country.collect(distinct=True),
+        site_srcs=sides.site_src.collect(distinct=True),
+        src_ips=sides.ip.collect(distinct=True),
+        dsts=sides.dst.collect(distinct=True),
+        country_roles=sides.country_role.collect(distinct=True),
+    )
+    return closest.inner_join(ev, [closest.user == ev.user, closest.day == ev.day]).select(
+        closest, *[ev[c] for c in ev.columns if c not in ("user", "day")]
+    )
+
+
+def _gap(seconds: float) -> str:
+    minutes = round(seconds / 60)
+    if minutes < 60:
+        return f"{minutes} min"
+    return f"{minutes // 60} h {minutes % 60:02d} min"
+
+
+def explain(row: Mapping[str, Any], ctx: DetectionContext) -> Finding:
+    cap = int(ctx.params["max_evidence"])
+    hours = ctx.params["min_travel_hours"]
+    user = row["user"]
+    inv = ctx.inventory
+    home_site = row["home_site"]
+    home = inv.site(home_site) if inv is not None and home_site else None
+    home_country = home.country if home is not None else None
+    countries = vals(row, "countries")
+    # The far side is whatever is not in the account's home country (both, when unknown).
+    far = [c for c in countries if c != home_country] or countries
+    far_roles = {
+        cr.split("|", 1)[1] for cr in vals(row, "country_roles") if cr.split("|", 1)[0] in far
+    }
+    sensitive = sorted(SENSITIVE & far_roles)
+    privileged = bool(row["privileged"])
+    score = 70.0 + (15 if privileged else 0) + (10 if sensitive else 0)
+    a_ts: datetime = row["a_ts"]
+    b_ts: datetime = row["b_ts"]
+    sites, dsts = vals(row, "sites"), vals(row, "dsts")
+    reason = (
+        f"{user}{' (privileged)' if privileged else ''}"
+        f"{f', home site {home_site}' if home_site else ''} was used from {row['a_src']} in "
+        f"{row['a_site']} ({row['a_country']}) at {fmt_ts(a_ts)} and from {row['b_src']} in "
+        f"{row['b_site']} ({row['b_country']}) at {fmt_ts(b_ts)}, {_gap(row['gap_s'])} apart: "
+        f"less than the {hours} h that travel between offices in different countries takes. "
+        f"That day {row['n_pairs']} such switch(es) between {', '.join(sites)}; sources "
+        f"{short_list(vals(row, 'site_srcs'))}; reaching {short_list(dsts) or 'unknown hosts'}"
+        + (f" (on the far side: {', '.join(sensitive)})" if sensitive else "")
+        + "."
+    )
+    evidence = list(row["evidence"])
+    return Finding(
+        detector=SPEC.id,
+        detector_version=SPEC.version,
+        title=f"{user} used from {' and '.join(countries)} within {_gap(row['gap_s'])}",
+        severity="critical" if score >= 90 else SPEC.severity,
+        score=min(score, 100.0),
+        techniques=SPEC.techniques,
+        first_seen=row["first_seen"],
+        last_seen=row["last_seen"],
+        accounts=(user,),
+        hosts=tuple(sorted({row["a_src"], row["b_src"], *dsts})),
+        sites=tuple(sites),
+        ips=tuple(vals(row, "src_ips")),
+        reason=reason,
+        evidence=tuple(evidence[:cap]),
+        evidence_count=int(row["n"]),
+        key=f"{user}|{row['day'].date().isoformat()}",
+        actors=(user, *vals(row, "src_ips")),
+        details={
+            "gap_seconds": row["gap_s"],
+            "switches": row["n_pairs"],
+            "countries": countries,
+            "far_side_sensitive": sensitive,
+            "owner": row["owner"],
+        },
+    )

@@ -147,8 +147,10 @@ def simulate(
             ):
                 files += 2
                 write_header(zf, date)
+                # a travelling admin's desk is empty from the flight (the UTC day before the trip,
+                # which holds Japan's morning of its first day) to the trip's last day
                 away = frozenset(
-                    e.admin_of[x.admin] for x in trips if x.first_day <= day <= x.last_day
+                    e.admin_of[x.admin] for x in trips if x.first_day - 1 <= day <= x.last_day
                 )
                 for hh in range(24):
                     h = day * 24 + hh

@@ -132,7 +132,7 @@ def humans(
     """Logons, network work, lockouts and web browsing of one site's people in one hour.
 
     People in ``away`` (travelling: their trip's activity comes from ``ops``) leave their desk
-    empty; the draws still happen, so the rest of the simulation does not shift.
+    empty: their picks still happen, but the events (and the draws inside them) are skipped.
     """
     e, d, r = em.e, em.d, em.r
     users = e.site_users[site]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import zipfile
 import zlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
@@ -278,3 +278,50 @@ class LineReader:
 
     def _too_long(self) -> str:
         return f"line longer than {self._max} bytes"
+
+
+def bad_json(line: bytes) -> str:
+    """Why a line is not JSON, in words: bad UTF-8 (and where) or bad syntax."""
+    try:
+        line.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return f"invalid UTF-8 at byte {exc.start}"
+    return "invalid JSON"
+
+
+def parse_json_lines(
+    stream: BinaryIO,
+    ctx: ParseContext,
+    source: str,
+    map_one: Callable[[Any, int], tuple[Row, Raw]],
+) -> Iterator[ParsedBatch]:
+    """The loop every JSON-lines parser shares: decode, map, count, batch.
+
+    ``map_one(obj, lineno)`` returns a row tuple and raw fields, or raises BadRecord (its reason
+    becomes the rejection's); a TypeError/ValueError/AttributeError/OverflowError from odd values
+    is a "malformed record" rejection, never a crash.
+    """
+    reader = LineReader(stream)
+    buf = BatchBuffer(source, ctx)
+    loads = orjson.loads
+    decode_error = orjson.JSONDecodeError
+    for lineno, line in reader:
+        try:
+            obj = loads(line)
+        except decode_error:
+            buf.reject(lineno, bad_json(line), line)
+            continue
+        try:
+            row, raw = map_one(obj, lineno)
+        except BadRecord as exc:
+            buf.reject(lineno, exc.reason, line)
+            continue
+        except (TypeError, ValueError, AttributeError, OverflowError) as exc:
+            buf.reject(lineno, f"malformed record ({type(exc).__name__})", line)
+            continue
+        buf.add(row, raw)
+        if len(buf) >= MAX_BATCH_ROWS:
+            yield buf.take(reader.take_problems())
+    extra = reader.take_problems()
+    if len(buf) or buf.rejections or extra:
+        yield buf.take(extra)

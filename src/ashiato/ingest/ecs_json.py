@@ -20,28 +20,18 @@ import orjson
 from ashiato.ingest import normalise as nz
 from ashiato.ingest import windows
 from ashiato.ingest.base import (
-    MAX_BATCH_ROWS,
     BadRecord,
-    BatchBuffer,
-    LineReader,
     ParseContext,
     ParsedBatch,
     Raw,
     Row,
+    parse_json_lines,
 )
 
 NAME = "ecs_json"
 
 _OUTCOMES = frozenset({"success", "failure", "unknown"})
 _EMPTY: dict[str, Any] = {}
-
-
-def _bad_json(line: bytes) -> str:
-    try:
-        line.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        return f"invalid UTF-8 at byte {exc.start}"
-    return "invalid JSON"
 
 
 def _dict(v: Any) -> dict[str, Any]:
@@ -142,30 +132,7 @@ class EcsJsonParser:
         return False
 
     def parse(self, stream: BinaryIO, ctx: ParseContext) -> Iterator[ParsedBatch]:
-        reader = LineReader(stream)
-        buf = BatchBuffer(NAME, ctx)
-        loads = orjson.loads
-        decode_error = orjson.JSONDecodeError
-        for lineno, line in reader:
-            try:
-                obj = loads(line)
-            except decode_error:
-                buf.reject(lineno, _bad_json(line), line)
-                continue
-            try:
-                row, raw = map_event(obj, lineno, ctx)
-            except BadRecord as exc:
-                buf.reject(lineno, exc.reason, line)
-                continue
-            except (TypeError, ValueError, AttributeError) as exc:
-                buf.reject(lineno, f"malformed record ({type(exc).__name__})", line)
-                continue
-            buf.add(row, raw)
-            if len(buf) >= MAX_BATCH_ROWS:
-                yield buf.take(reader.take_problems())
-        extra = reader.take_problems()
-        if len(buf) or buf.rejections or extra:
-            yield buf.take(extra)
+        return parse_json_lines(stream, ctx, NAME, lambda obj, n: map_event(obj, n, ctx))
 
 
 PARSER = EcsJsonParser()

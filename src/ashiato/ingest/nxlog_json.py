@@ -30,14 +30,12 @@ from ashiato.errors import IngestError
 from ashiato.ingest import normalise as nz
 from ashiato.ingest import windows
 from ashiato.ingest.base import (
-    MAX_BATCH_ROWS,
     BadRecord,
-    BatchBuffer,
-    LineReader,
     ParseContext,
     ParsedBatch,
     Raw,
     Row,
+    parse_json_lines,
     to_epoch_us,
 )
 
@@ -180,14 +178,6 @@ def map_event(
     return row, windows.add_system(obj, system)
 
 
-def _bad_json(line: bytes) -> str:
-    try:
-        line.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        return f"invalid UTF-8 at byte {exc.start}"
-    return "invalid JSON"
-
-
 def _looks_nxlog(obj: dict[str, Any]) -> bool:
     return (
         "EventID" in obj
@@ -231,31 +221,10 @@ class NxlogJsonParser:
 
     def parse(self, stream: BinaryIO, ctx: ParseContext) -> Iterator[ParsedBatch]:
         zone = _zone(ctx)
-        reader = LineReader(stream)
-        buf = BatchBuffer(NAME, ctx)
         sites: dict[Any, Site] = {}
-        loads = orjson.loads
-        decode_error = orjson.JSONDecodeError
-        for lineno, line in reader:
-            try:
-                obj = loads(line)
-            except decode_error:
-                buf.reject(lineno, _bad_json(line), line)
-                continue
-            try:
-                row, raw = map_event(obj, lineno, ctx, zone, sites)
-            except BadRecord as exc:
-                buf.reject(lineno, exc.reason, line)
-                continue
-            except (TypeError, ValueError, AttributeError, OverflowError) as exc:
-                buf.reject(lineno, f"malformed record ({type(exc).__name__})", line)
-                continue
-            buf.add(row, raw)
-            if len(buf) >= MAX_BATCH_ROWS:
-                yield buf.take(reader.take_problems())
-        extra = reader.take_problems()
-        if len(buf) or buf.rejections or extra:
-            yield buf.take(extra)
+        return parse_json_lines(
+            stream, ctx, NAME, lambda obj, n: map_event(obj, n, ctx, zone, sites)
+        )
 
 
 PARSER = NxlogJsonParser()

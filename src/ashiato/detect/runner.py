@@ -21,6 +21,7 @@ from ashiato.detect.enrich import enrich
 from ashiato.detect.incidents import incidents_table
 from ashiato.detect.infer import infer_inventory
 from ashiato.detect.registry import DETECTORS
+from ashiato.detect.sessions import add_session_events
 from ashiato.detect.spec import DetectionContext, DetectorModule, Finding, findings_table
 from ashiato.errors import DetectError
 from ashiato.inventory.model import Inventory
@@ -129,6 +130,7 @@ def detect(
     n_suppressed = sum(hits.values())
     if n_suppressed:
         notices.append(f"{n_suppressed} finding(s) suppressed by {len(hits)} analyst verdict(s)")
+    findings = add_session_events(findings, enriched, execute)
     findings.sort(key=lambda f: (-f.score, f.first_seen, f.finding_id))
     ftable = findings_table(findings)
     itable = incidents_table(findings, gap_days=gap_days)

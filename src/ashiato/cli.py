@@ -263,6 +263,32 @@ def incidents(
 
 
 @app.command()
+def entities(
+    store: StoreOpt,
+    as_json: JsonOpt = False,
+    limit: Annotated[int, typer.Option(help="Entities to print (table view).")] = 20,
+) -> None:
+    """Accounts and hosts ranked by the suspicion their findings gathered (decaying)."""
+    table = _store(store).read_entity_risk()
+    if as_json:
+        _print_json(table)
+        return
+    t = Table(title=f"Entity risk ({table.num_rows} accounts and hosts)")
+    for c in ("risk", "type", "entity", "findings", "detectors", "last seen (UTC)"):
+        t.add_column(c, justify="right" if c in ("risk", "findings") else "left")
+    for r in table.slice(0, limit).to_pylist():
+        t.add_row(
+            f"{r['risk']:.0f}",
+            r["entity_type"],
+            r["entity"],
+            str(r["n_findings"]),
+            ", ".join(r["detectors"]),
+            r["last_seen"].strftime("%Y-%m-%d %H:%M"),
+        )
+    console.print(t)
+
+
+@app.command()
 def evaluate(
     store: StoreOpt,
     truth: Annotated[

@@ -183,12 +183,26 @@ INCIDENT = pa.schema(
     metadata={"doc": "Findings grouped by shared entity and time; the analyst's queue."},
 )
 
+ENTITY_RISK = pa.schema(
+    [
+        _field("entity", pa.string(), "Account name or host (host name, or IP when unresolved)."),
+        _field("entity_type", pa.string(), "account or host."),
+        _field("risk", pa.float64(), "Sum of its findings' scores, halved every 7 days of age."),
+        _field("n_findings", pa.int64(), "Findings that name it."),
+        _field("detectors", pa.list_(pa.string()), "Distinct detectors among them."),
+        _field("first_seen", TS, "Earliest evidence of those findings."),
+        _field("last_seen", TS, "Latest evidence of those findings."),
+    ],
+    metadata={"doc": "Accounts and hosts ranked by the suspicion their findings gathered."},
+)
+
 SCHEMAS: dict[str, pa.Schema] = {
     "access_event": ACCESS_EVENT,
     "manifest": MANIFEST,
     "rejection": REJECTION,
     "finding": FINDING,
     "incident": INCIDENT,
+    "entity_risk": ENTITY_RISK,
 }
 
 

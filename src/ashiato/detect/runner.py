@@ -18,6 +18,7 @@ import pyarrow as pa
 
 from ashiato.detect import suppress
 from ashiato.detect.enrich import enrich
+from ashiato.detect.entity_risk import entity_risk_table
 from ashiato.detect.incidents import incidents_table
 from ashiato.detect.infer import infer_inventory
 from ashiato.detect.registry import DETECTORS
@@ -134,8 +135,12 @@ def detect(
     findings.sort(key=lambda f: (-f.score, f.first_seen, f.finding_id))
     ftable = findings_table(findings)
     itable = incidents_table(findings, gap_days=gap_days)
+    stats_end = (
+        execute(events.aggregate(end=events.ts.max()))["end"][0].as_py() if n_events else None
+    )
     st.write_findings(ftable)
     st.write_incidents(itable)
+    st.write_entity_risk(entity_risk_table(findings, stats_end))
     con.disconnect()
     return DetectReport(
         runs=tuple(runs),

@@ -63,6 +63,10 @@ class StoreLayout:
     def incidents_file(self) -> Path:
         return self.incidents_dir / "incidents.parquet"
 
+    @property
+    def entity_risk_file(self) -> Path:
+        return self.incidents_dir / "entity_risk.parquet"
+
     def events_glob(self) -> str:
         return str(self.events_dir / "day=*" / "*.parquet")
 

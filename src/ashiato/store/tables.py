@@ -14,7 +14,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ashiato.errors import StoreError
-from ashiato.events import ACCESS_EVENT, FINDING, INCIDENT
+from ashiato.events import ACCESS_EVENT, ENTITY_RISK, FINDING, INCIDENT
 from ashiato.store.atomic import atomic_write_parquet
 from ashiato.store.layout import StoreLayout
 
@@ -55,6 +55,15 @@ class Store:
 
     def write_incidents(self, table: pa.Table) -> None:
         atomic_write_parquet(self.layout.incidents_file, table.cast(INCIDENT), self.layout.tmp_dir)
+
+    def write_entity_risk(self, table: pa.Table) -> None:
+        atomic_write_parquet(
+            self.layout.entity_risk_file, table.cast(ENTITY_RISK), self.layout.tmp_dir
+        )
+
+    def read_entity_risk(self) -> pa.Table:
+        f = self.layout.entity_risk_file
+        return pq.read_table(f) if f.exists() else ENTITY_RISK.empty_table()
 
     def read_findings(self) -> pa.Table:
         f = self.layout.findings_file

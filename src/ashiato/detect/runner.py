@@ -86,9 +86,10 @@ def detect(
     con = st.connect()
     execute = _context_execute(con)
     events = st.events(con)
-    stats = execute(events.aggregate(n=events.count(), start=events.ts.min()))
+    stats = execute(events.aggregate(n=events.count(), start=events.ts.min(), end=events.ts.max()))
     n_events = int(stats["n"][0].as_py() or 0)
     data_start: datetime | None = stats["start"][0].as_py()
+    data_end: datetime | None = stats["end"][0].as_py()
     notices: list[str] = []
     if inventory is None and infer_sites and n_events:
         inventory = infer_inventory(events, execute)
@@ -135,12 +136,9 @@ def detect(
     findings.sort(key=lambda f: (-f.score, f.first_seen, f.finding_id))
     ftable = findings_table(findings)
     itable = incidents_table(findings, gap_days=gap_days)
-    stats_end = (
-        execute(events.aggregate(end=events.ts.max()))["end"][0].as_py() if n_events else None
-    )
     st.write_findings(ftable)
     st.write_incidents(itable)
-    st.write_entity_risk(entity_risk_table(findings, stats_end))
+    st.write_entity_risk(entity_risk_table(findings, data_end))
     con.disconnect()
     return DetectReport(
         runs=tuple(runs),

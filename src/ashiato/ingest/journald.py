@@ -16,13 +16,11 @@ import orjson
 
 from ashiato.ingest import normalise as nz
 from ashiato.ingest.base import (
-    MAX_BATCH_ROWS,
     BadRecord,
-    BatchBuffer,
-    LineReader,
     ParseContext,
     ParsedBatch,
     Row,
+    parse_json_lines,
 )
 from ashiato.ingest.syslog_auth import to_row
 
@@ -82,24 +80,7 @@ class JournaldParser:
         return obj.__class__ is dict and "__REALTIME_TIMESTAMP" in obj and "MESSAGE" in obj
 
     def parse(self, stream: BinaryIO, ctx: ParseContext) -> Iterator[ParsedBatch]:
-        reader = LineReader(stream)
-        buf = BatchBuffer(NAME, ctx)
-        for lineno, line in reader:
-            try:
-                try:
-                    obj = orjson.loads(line)
-                except orjson.JSONDecodeError:
-                    raise BadRecord("invalid JSON") from None
-                row, raw = map_entry(obj, lineno, ctx)
-            except BadRecord as exc:
-                buf.reject(lineno, exc.reason, line)
-                continue
-            buf.add(row, raw)
-            if len(buf) >= MAX_BATCH_ROWS:
-                yield buf.take(reader.take_problems())
-        extra = reader.take_problems()
-        if len(buf) or buf.rejections or extra:
-            yield buf.take(extra)
+        return parse_json_lines(stream, ctx, NAME, lambda obj, n: map_entry(obj, n, ctx))
 
 
 PARSER = JournaldParser()

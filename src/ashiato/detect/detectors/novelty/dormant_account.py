@@ -21,7 +21,6 @@ import ibis
 
 from ashiato.detect.common import CREDENTIAL_KINDS, fmt_ts, short_list, vals
 from ashiato.detect.spec import DetectionContext, DetectorSpec, Finding, Param
-from ashiato.events import EventKind
 
 SPEC = DetectorSpec(
     id="novelty.dormant_account",
@@ -29,14 +28,7 @@ SPEC = DetectorSpec(
     version="1",
     severity="medium",
     techniques=("T1078", "T1078.002"),
-    needs=(
-        EventKind.LOGON,
-        EventKind.KERBEROS_TGT,
-        EventKind.SHARE_ACCESS,
-        EventKind.SHARE_OBJECT,
-        EventKind.EXPLICIT_CREDENTIALS,
-        EventKind.KERBEROS_SERVICE,
-    ),
+    needs=CREDENTIAL_KINDS,
     requires_inventory=False,
     description=(
         "An account whose credentials were not used for a long time (or, for a privileged "

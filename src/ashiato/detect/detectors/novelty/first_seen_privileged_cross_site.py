@@ -17,7 +17,6 @@ import ibis
 
 from ashiato.detect.common import CREDENTIAL_KINDS, fmt_ts, local_time, short_list, vals
 from ashiato.detect.spec import DetectionContext, DetectorSpec, Finding, Param
-from ashiato.events import EventKind
 
 SPEC = DetectorSpec(
     id="novelty.first_seen_privileged_cross_site",
@@ -25,14 +24,7 @@ SPEC = DetectorSpec(
     version="1",
     severity="high",
     techniques=("T1078.002", "T1021"),
-    needs=(
-        EventKind.LOGON,
-        EventKind.KERBEROS_TGT,
-        EventKind.SHARE_ACCESS,
-        EventKind.SHARE_OBJECT,
-        EventKind.EXPLICIT_CREDENTIALS,
-        EventKind.KERBEROS_SERVICE,
-    ),
+    needs=CREDENTIAL_KINDS,
     requires_inventory=True,
     description=(
         "A privileged account reaches a host in another site from a source site that the account "

@@ -22,7 +22,6 @@ import ibis
 
 from ashiato.detect.common import CREDENTIAL_KINDS, fmt_ts, short_list, vals
 from ashiato.detect.spec import DetectionContext, DetectorSpec, Finding, Param
-from ashiato.events import EventKind
 
 SPEC = DetectorSpec(
     id="travel.concurrent_sites",
@@ -30,14 +29,7 @@ SPEC = DetectorSpec(
     version="1",
     severity="high",
     techniques=("T1078", "T1078.002"),
-    needs=(
-        EventKind.LOGON,
-        EventKind.KERBEROS_TGT,
-        EventKind.SHARE_ACCESS,
-        EventKind.SHARE_OBJECT,
-        EventKind.EXPLICIT_CREDENTIALS,
-        EventKind.KERBEROS_SERVICE,
-    ),
+    needs=CREDENTIAL_KINDS,
     requires_inventory=True,
     description=(
         "An account's credentials are used from sites in two different countries within a "

@@ -116,3 +116,35 @@ def lanl_auth(path: Path, n: int, seed: int = 1) -> Path:
                 lines = []
         fh.writelines(lines)
     return path
+
+
+def evtx_big(path: Path, sources: list[Path], n_chunks: int) -> Path:
+    """A large EVTX file: the 64 KiB chunks of real ``sources`` repeated, under a fresh header.
+
+    Windows has no public writer and real collections hold files of tens of thousands of records,
+    so this measures what the small real samples cannot: the per-record cost on one big file.
+    Each chunk is self-contained (its own string and template tables, its own checksums), so
+    copying it verbatim gives records the library reads as it reads the originals.
+    """
+    import struct
+    import zlib
+
+    chunks: list[bytes] = []
+    for src in sources:
+        data = src.read_bytes()
+        for off in range(4096, len(data) - 65535, 65536):
+            c = data[off : off + 65536]
+            if c.startswith(b"ElfChnk\x00") and struct.unpack_from("<Q", c, 8)[0] > 0:
+                chunks.append(c)
+    if not chunks:
+        raise ValueError("no EVTX chunks in the sources")
+    n_chunks = min(n_chunks, 0xFFFF)
+    head = bytearray(4096)
+    fields = (b"ElfFile\x00", 0, n_chunks - 1, 1, 128, 1, 3, 4096, n_chunks)
+    struct.pack_into("<8sQQQIHHHH", head, 0, *fields)
+    struct.pack_into("<I", head, 124, zlib.crc32(bytes(head[:120])) & 0xFFFFFFFF)
+    with path.open("wb") as fh:
+        fh.write(head)
+        for i in range(n_chunks):
+            fh.write(chunks[i % len(chunks)])
+    return path

@@ -33,6 +33,9 @@ The others (ids, users, hosts, raw) are high-cardinality and unsorted: statistic
 about 15 % of write time and never prune anything."""
 FLUSH_ROWS = 200_000
 MAX_BUFFERED_ROWS = 1_000_000
+MAX_BUFFERED_BYTES = 192 << 20
+"""Buffered Arrow bytes across day partitions before the largest day is written: the bound that
+keeps peak memory flat, since Windows rows with their raw maps are ten times LANL's."""
 _US_PER_DAY = 86_400_000_000
 _EPOCH_DAY = date(1970, 1, 1)
 _SORT = [("ts", "ascending"), ("source_offset", "ascending")]
@@ -145,14 +148,18 @@ class FileWriter:
         *,
         flush_rows: int = FLUSH_ROWS,
         max_buffered_rows: int = MAX_BUFFERED_ROWS,
+        max_buffered_bytes: int = MAX_BUFFERED_BYTES,
     ) -> None:
         self._layout = layout
         self._sha16 = sha256[:16]
         self._flush_rows = flush_rows
         self._max_buffered = max_buffered_rows
+        self._max_bytes = max_buffered_bytes
         self._days: dict[int, list[pa.RecordBatch]] = {}
         self._day_rows: Counter[int] = Counter()
+        self._day_bytes: Counter[int] = Counter()
         self._buffered = 0
+        self._buffered_bytes = 0
         self._n = 0
         self._written: list[Path] = []
         self._rejects = _RejectSink(layout, sha256, parser, path)
@@ -182,19 +189,23 @@ class FileWriter:
             days = pc.divide(ts, _US_PER_DAY)
             for day in pc.unique(days).to_pylist():
                 self._buffer(day, batch.filter(pc.equal(days, day)))
-        while self._buffered > self._max_buffered:
-            self._flush(max(self._day_rows, key=self._day_rows.__getitem__))
+        while self._buffered > self._max_buffered or self._buffered_bytes > self._max_bytes:
+            self._flush(max(self._day_bytes, key=self._day_bytes.__getitem__))
 
     def _buffer(self, day: int, batch: pa.RecordBatch) -> None:
+        size = batch.get_total_buffer_size()
         self._days.setdefault(day, []).append(batch)
         self._day_rows[day] += batch.num_rows
+        self._day_bytes[day] += size
         self._buffered += batch.num_rows
+        self._buffered_bytes += size
         if self._day_rows[day] >= self._flush_rows:
             self._flush(day)
 
     def _flush(self, day: int) -> None:
         batches = self._days.pop(day, [])
         self._buffered -= self._day_rows.pop(day, 0)
+        self._buffered_bytes -= self._day_bytes.pop(day, 0)
         if not batches:
             return
         table = _sorted(pa.Table.from_batches(batches, schema=ACCESS_EVENT))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ashiato.detect.runner import detect
+from ashiato.inventory import load_inventory
 from tests.conftest import event, ts
 
 DET = ["segmentation.policy_violation"]
@@ -82,3 +83,39 @@ def test_skipped_without_inventory(write_events) -> None:
 
 def _inv(inventory):
     return inventory
+
+
+def test_many_ordinary_accounts_on_one_path_are_one_low_finding(
+    inventory_dir, write_events
+) -> None:
+    """Six ordinary Thai accounts reaching the JP file server (a practice the policy forbids) give
+    one grouped low-score finding; the admin doing the same on the same path stays individual."""
+    with (inventory_dir / "accounts.csv").open("a") as fh:
+        fh.writelines(f"u.thai{i},CORP,,,human,TH-BKK,\n" for i in range(6))
+    inventory = load_inventory(inventory_dir)
+    rows = [
+        event(ts=ts(3 + i, 9), user=f"u.thai{i}", src_ip="10.3.0.101", dst_host="jp-dc-fs01")
+        for i in range(6)
+    ]
+    rows.append(event(ts=ts(9, 9), user="adm-sato", src_ip="10.3.0.102", dst_host="jp-dc-fs01"))
+    rep = detect(_inv_root(write_events, rows), inventory, detectors=DET)
+    found = rep.findings.to_pylist()
+    assert len(found) == 2
+    group, admin = sorted(found, key=lambda r: r["score"])
+    assert group["entities"]["accounts"] == [f"u.thai{i}" for i in range(6)]
+    assert group["score"] == 31.2 and group["severity"] == "low"
+    assert group["evidence_count"] == 6 and "standing practice" in group["reason"]
+    assert admin["entities"]["accounts"] == ["adm-sato"] and admin["score"] > 80
+    assert "6 ordinary account(s) break the policy to reach these JP-DC hosts" in admin["reason"]
+    # below the threshold every account stays individual
+    rep = detect(
+        _inv_root(write_events, rows),
+        inventory,
+        detectors=DET,
+        params={DET[0]: {"systemic_accounts": 7}},
+    )
+    assert rep.findings.num_rows == 7
+
+
+def _inv_root(write_events, rows):
+    return write_events(rows)

@@ -4,6 +4,13 @@ The incident this product exists for was machines in overseas offices reaching J
 written policy ("Thailand workstations do not log on to data-centre file servers") turns that into
 an alarm on the first event, whatever the credentials. One finding per (account, source, destination
 site); the policy is evaluated in Python over the few distinct paths, the events in the engine.
+
+A written policy and daily practice drift apart: when many ordinary (unprivileged, human) accounts
+break the same rule, that is a standing practice or a gap in the policy, not one intruder per
+account. Such accounts (``systemic_accounts`` or more, from any site, reaching one destination
+site and role) are reported together as one low-score finding that names them all, so
+the queue shows the gap once instead of burying the rare breaks — privileged or service
+accounts, whose breaks stay individual — under dozens of look-alike incidents.
 """
 
 from __future__ import annotations
@@ -22,7 +29,7 @@ from ashiato.inventory import policy as pol
 SPEC = DetectorSpec(
     id="segmentation.policy_violation",
     title="Segmentation-policy violation",
-    version="1",
+    version="2",
     severity="high",
     techniques=("T1021", "T1078"),
     needs=(
@@ -40,6 +47,12 @@ SPEC = DetectorSpec(
     params=(
         Param(
             "max_evidence", 2000, "Evidence event ids kept per finding (the count is kept whole)."
+        ),
+        Param(
+            "systemic_accounts",
+            5,
+            "Ordinary accounts breaking one site-to-site path before it counts as a standing "
+            "practice (one grouped low-score finding); 0 turns grouping off.",
         ),
     ),
 )
@@ -81,8 +94,38 @@ def query(ctx: DetectionContext) -> ibis.Table:
     bad = ibis.memtable(_violating_paths(ctx, t))
     preds = [t[c].identical_to(bad[c]) for c in _PATH_COLS]
     j = t.inner_join(bad, preds).select(t, bad.rule)
+    ordinary = (
+        j.user.notnull()
+        & ~j.user.endswith("$")
+        & ~j.privileged.fill_null(False)
+        & (j.account_kind.isnull() | (j.account_kind == "human"))
+    )
+    j = j.mutate(ordinary=ordinary)
+    k = int(ctx.params["systemic_accounts"])
+    # Peers are counted over every source site: a new office whose first users do what dozens
+    # of users elsewhere already do joins that practice instead of raising one alarm each.
+    peers = (
+        j.filter(j.ordinary)
+        .group_by("dst_site", "dst_role")
+        .aggregate(path_accounts=j.user.nunique())
+    )
+    j = j.left_join(
+        peers, [j.dst_site.identical_to(peers.dst_site), j.dst_role.identical_to(peers.dst_role)]
+    ).select(j, peers.path_accounts)
     src = j.src_asset.fill_null(j.src_host).fill_null(j.src_ip)
-    j = j.mutate(src_key=src.fill_null("?"), user_key=j.user.fill_null(""))
+    dst = j.dst_asset.fill_null(j.dst_host).fill_null(j.dst_ip)
+    j = j.mutate(s_ep=src, d_ep=dst, sys_acct=j.ordinary & (j.path_accounts.fill_null(0) >= k))
+    # A flow without an account between the same two hosts as a grouped account's access is
+    # the network's view of that access: it goes into the group too.
+    pairs = j.filter(j.sys_acct).select("s_ep", "d_ep").distinct()
+    pairs = pairs.mutate(explained=ibis.literal(True))
+    j = j.left_join(pairs, ["s_ep", "d_ep"]).select(j, pairs.explained)
+    flow_explained = j.user.isnull() & j.explained.fill_null(False)
+    systemic = (j.sys_acct | flow_explained) & (k > 0)
+    j = j.mutate(
+        src_key=systemic.ifelse("*", src.fill_null("?")),
+        user_key=systemic.ifelse("*", j.user.fill_null("")),
+    )
     return j.group_by("user_key", "src_key", "src_site", "dst_site").aggregate(
         first_seen=j.ts.min(),
         last_seen=j.ts.max(),
@@ -96,10 +139,61 @@ def query(ctx: DetectionContext) -> ibis.Table:
         rules=j.rule.collect(distinct=True),
         kinds=j.kind.collect(distinct=True),
         privileged=j.privileged.max(),
+        accounts=j.user.collect(distinct=True),
+        path_accounts=j.path_accounts.max(),
+    )
+
+
+def _systemic(row: Mapping[str, Any], ctx: DetectionContext) -> Finding:
+    """One low-score finding for a path that many ordinary accounts break (a practice or a gap)."""
+    cap = int(ctx.params["max_evidence"])
+    accounts = vals(row, "accounts")
+    dst_hosts = vals(row, "dst_hosts")
+    roles = vals(row, "dst_roles")
+    src_hosts = vals(row, "src_hosts")
+    score = 30.0 + min(10.0, len(accounts) / 5)
+    reason = (
+        f"{len(accounts)} ordinary account(s) ({short_list(accounts)}) on {len(src_hosts)} "
+        f"host(s) in {row['src_site']} reached {len(dst_hosts)} host(s) in {row['dst_site']} "
+        f"({short_list(dst_hosts)}; roles {', '.join(roles) or 'unknown'}) against the policy "
+        f"(decided by: {', '.join(vals(row, 'rules'))}): {row['n']} events from "
+        f"{fmt_ts(row['first_seen'])} to {fmt_ts(row['last_seen'])}; {row['path_accounts']} "
+        f"ordinary accounts from all sites reach such {row['dst_site']} hosts against the policy. "
+        "So many accounts doing the same is a standing practice or a gap in the policy rather "
+        "than one intruder: fix the policy or suppress; privileged and service accounts on "
+        "this path are reported apart."
+    )
+    return Finding(
+        detector=SPEC.id,
+        detector_version=SPEC.version,
+        title=f"{row['src_site']} -> {row['dst_site']} broken by {len(accounts)} accounts",
+        severity="low",
+        score=score,
+        techniques=SPEC.techniques,
+        first_seen=row["first_seen"],
+        last_seen=row["last_seen"],
+        accounts=tuple(accounts),
+        hosts=tuple(sorted({*src_hosts, *dst_hosts})),
+        sites=tuple(sorted({row["src_site"], row["dst_site"]})),
+        ips=(),
+        reason=reason,
+        evidence=tuple(row["evidence"][:cap]),
+        evidence_count=int(row["n"]),
+        key=f"*|{row['src_site']}|{row['dst_site']}",
+        actors=(),
+        details={
+            "events": int(row["n"]),
+            "accounts": accounts,
+            "dst_hosts": dst_hosts,
+            "dst_roles": roles,
+            "policy_decided_by": vals(row, "rules"),
+        },
     )
 
 
 def explain(row: Mapping[str, Any], ctx: DetectionContext) -> Finding:
+    if row["user_key"] == "*":
+        return _systemic(row, ctx)
     cap = int(ctx.params["max_evidence"])
     user = row["user_key"] or None
     dst_hosts = vals(row, "dst_hosts")
@@ -117,6 +211,11 @@ def explain(row: Mapping[str, Any], ctx: DetectionContext) -> Finding:
         f"{row['dst_site']} {'/'.join(roles) or ''} for this account "
         f"(decided by: {', '.join(vals(row, 'rules'))})."
     )
+    if user and row["path_accounts"]:
+        reason += (
+            f" {row['path_accounts']} ordinary account(s) break the policy to reach these "
+            f"{row['dst_site']} hosts in all."
+        )
     hosts = tuple(sorted({*vals(row, "src_hosts"), *dst_hosts}))
     return Finding(
         detector=SPEC.id,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 import time
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
@@ -212,6 +212,13 @@ def detect(
     infer_sites: Annotated[
         bool, typer.Option(help="Without an inventory, infer sites from /16 subnets.")
     ] = False,
+    since: Annotated[
+        str | None,
+        typer.Option(
+            help="Continuous mode: judge data against the stored history and list the findings "
+            "new or changed since this ISO-8601 time (e.g. the last run's)."
+        ),
+    ] = None,
 ) -> None:
     """Run the detectors over the store and print the ranked incident queue."""
     from ashiato.detect.runner import detect as run
@@ -222,12 +229,33 @@ def detect(
         inv = load_inventory(inventory) if inventory else None
         with console.status("detecting") as status:
             rep = run(
-                store, inv, detectors=detector, progress=status.update, infer_sites=infer_sites
+                store,
+                inv,
+                detectors=detector,
+                progress=status.update,
+                infer_sites=infer_sites,
+                since=_parse_since(since),
             )
     except AshiatoError as exc:
         _fail(exc)
     console.print(render_detect_report(rep))
+    if rep.new_findings is not None:
+        from ashiato.detect.views import FindingList
+
+        console.print(f"{rep.new_findings.num_rows} finding(s) new or changed since {since}")
+        console.print(FindingList(rep.new_findings, limit=limit))
+        return
     console.print(IncidentQueue(rep.incidents, limit=limit))
+
+
+def _parse_since(text: str | None) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        dt = datetime.fromisoformat(text)
+    except ValueError:
+        _fail(AshiatoError(f"--since: not an ISO-8601 time: {text!r}"))
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
 
 
 @app.command()
@@ -298,13 +326,17 @@ def evaluate(
     epoch: Annotated[
         str | None, typer.Option(help="LANL time zero (the lanl.epoch given to ingest).")
     ] = None,
+    test_from_day: Annotated[
+        float | None,
+        typer.Option(help="LANL: rank only events this many days after the data start."),
+    ] = None,
 ) -> None:
-    """Score the last detect run against ground truth."""
+    """Score the last detect run against ground truth (LANL: also AUC, AP, precision@80%)."""
     from ashiato.evaluate import evaluate as run
     from ashiato.evaluate import evaluation_json
 
     try:
-        ev = run(store, truth, epoch=epoch)
+        ev = run(store, truth, epoch=epoch, test_from_day=test_from_day)
     except AshiatoError as exc:
         _fail(exc)
     if as_json:

@@ -39,10 +39,16 @@ def test_positive_slow_hops(inventory, write_events) -> None:
     rep = detect(write_events(rows), inventory, detectors=DET)
     f = rep.findings.to_pylist()
     assert len(f) == 1
-    assert "logged on to th-bkk-ws001 (from jp-tky-ws001)" in f[0]["reason"]
-    assert "on to jp-dc-fs01" in f[0]["reason"] and "across sites" in f[0]["reason"]
+    assert f[0]["reason"] == (
+        "2-hop path jp-tky-ws001 → th-bkk-ws001 → jp-dc-fs01, across sites JP-DC, JP-TKY, "
+        "TH-BKK: adm-sato jp-tky-ws001→th-bkk-ws001 at 2026-09-11 03:00 UTC (source→host seen "
+        "on 0 earlier day(s), account→host on 0); adm-sato th-bkk-ws001→jp-dc-fs01 at "
+        "2026-09-14 03:00 UTC (source→host seen on 0 earlier day(s), account→host on 9)."
+    )
     assert f[0]["evidence"] == ["e000018", "e000019"]
-    assert f[0]["score"] == 95.0  # 60, +15 privileged, +10 file server, +10 cross-site
+    # 40 + 30 x rarest hop (never seen: 1.0), +10 privileged, +5 file server, +10 cross-site
+    assert f[0]["score"] == 95.0
+    assert f[0]["severity"] == "critical"
 
 
 def test_negative_jump_host_routine_and_too_late(inventory, write_events) -> None:
@@ -63,4 +69,92 @@ def test_negative_jump_host_routine_and_too_late(inventory, write_events) -> Non
     rows.append(
         event(ts=ts(12, 4), user="th-bkk-ws001$", src_host="th-bkk-ws001", dst_host="jp-dc-dc01")
     )
+    assert detect(write_events(rows), inventory, detectors=DET).findings.num_rows == 0
+
+
+def test_positive_multi_hop_is_one_path(inventory, write_events) -> None:
+    """Three hops (ws001 → th-bkk-ws001 → th-bkk-ws002 → fs01) are one finding, the full path."""
+    rows = _admin_routine()
+    for day, (a, b) in enumerate(
+        [
+            ("jp-tky-ws001", "th-bkk-ws001"),
+            ("th-bkk-ws001", "th-bkk-ws002"),
+            ("th-bkk-ws002", "jp-dc-fs01"),
+        ],
+        start=11,
+    ):
+        rows.append(event(ts=ts(day, 3), user="adm-sato", src_host=a, dst_host=b))
+    f = detect(write_events(rows), inventory, detectors=DET).findings.to_pylist()
+    assert len(f) == 1
+    assert f[0]["reason"].startswith(
+        "3-hop path jp-tky-ws001 → th-bkk-ws001 → th-bkk-ws002 → jp-dc-fs01, across sites"
+    )
+    assert f[0]["evidence"] == ["e000018", "e000019", "e000020"]
+    assert f[0]["score"] == 100.0  # 95 as above, +5 for the third hop, capped
+
+
+def _switch(rows: list[dict]) -> list[dict]:
+    # s.chai logs on to th-bkk-ws002 (never before); an hour later adm-sato, which never logged
+    # on there, acts from it: the admin's credential was taken from (or typed on) that host
+    rows.append(
+        event(ts=ts(12, 3), user="s.chai", src_host="th-bkk-ws001", dst_host="th-bkk-ws002")
+    )
+    rows.append(
+        event(ts=ts(12, 4), user="adm-sato", src_host="th-bkk-ws002", dst_host="jp-dc-dc01")
+    )
+    return rows
+
+
+def _bkk_history(rows: list[dict]) -> list[dict]:
+    # the Bangkok PCs have a baseline: s.chai works at ws001 and reads a share on ws002 daily
+    for d in range(1, 10):
+        rows.append(event(ts=ts(d, 0), user="s.chai", dst_host="th-bkk-ws001", logon_type=2))
+        rows.append(
+            event(ts=ts(d, 5), user="t.suzuki", src_host="jp-tky-ws001", dst_host="th-bkk-ws002")
+        )
+    return rows
+
+
+def test_positive_credential_switch(inventory, write_events) -> None:
+    rows = _switch(_bkk_history(_admin_routine()))
+    f = detect(write_events(rows), inventory, detectors=DET).findings.to_pylist()
+    assert len(f) == 1
+    assert f[0]["reason"] == (
+        "2-hop path th-bkk-ws001 → th-bkk-ws002 → jp-dc-dc01 with a credential switch "
+        "(s.chai → adm-sato), across sites JP-DC, TH-BKK: s.chai th-bkk-ws001→th-bkk-ws002 at "
+        "2026-09-12 03:00 UTC (source→host seen on 0 earlier day(s), account→host on 0); "
+        "adm-sato th-bkk-ws002→jp-dc-dc01 at 2026-09-12 04:00 UTC (source→host seen on 0 "
+        "earlier day(s), account→host on 9)."
+    )
+    assert f[0]["entities"]["accounts"] == ["adm-sato", "s.chai"]
+    # 40 + 30, +10 switch, +10 privileged, +5 domain controller, +10 cross-site
+    assert f[0]["score"] == 100.0
+
+
+def test_negative_switch_without_baseline_or_ambiguous(inventory, write_events) -> None:
+    """Hard negatives: a host that just appeared (a new office being set up: no baseline), and
+    a host where several accounts arrived for the first time (an IT migration: no single cause).
+    """
+    # no history for th-bkk-ws002: a new PC, set up by s.chai, then used by the admin
+    rows = _switch(_admin_routine())
+    assert detect(write_events(rows), inventory, detectors=DET).findings.num_rows == 0
+    # with a baseline, but two accounts arrived first-time within the day: ambiguous
+    rows = _bkk_history(_admin_routine())
+    rows.append(
+        event(ts=ts(12, 2), user="t.suzuki", src_host="jp-tky-ws001", dst_host="th-bkk-ws002")
+    )
+    rows.append(
+        event(ts=ts(12, 2, 30), user="svc-backup", src_host="jp-dc-fs01", dst_host="th-bkk-ws002")
+    )
+    rows = _switch(rows)
+    assert detect(write_events(rows), inventory, detectors=DET).findings.num_rows == 0
+
+
+def test_negative_help_desk_star(inventory, write_events) -> None:
+    """Hard negative: help desk from its own console to many PCs is a star, not a chain."""
+    rows = _admin_routine()
+    for d in range(8, 20):
+        rows.append(event(ts=ts(d, 0), user="t.suzuki", dst_host="jp-tky-ws001", logon_type=2))
+        for pc in ("th-bkk-ws001", "th-bkk-ws002", "jp-dc-fs01"):
+            rows.append(event(ts=ts(d, 1), user="t.suzuki", src_host="jp-tky-ws001", dst_host=pc))
     assert detect(write_events(rows), inventory, detectors=DET).findings.num_rows == 0

@@ -1,0 +1,211 @@
+"""Beaconing: a host calling one external address at a regular rhythm, as implants do.
+
+Command-and-control implants check in on a timer (every 5 minutes, with a little jitter) and send
+about the same few bytes each time; people do neither. Per (source host, external destination,
+port) and day with at least ``min_connections`` flows, four RITA-style regularity scores, each 0-1:
+interval skew (1 - |Bowley skew| of the gaps between connections), interval dispersion (1 - MAD
+of the gaps / their median), connection-count regularity (hours with a connection / the hours
+spanned, at least ``min_span_hours``) and data-size regularity (1 - MAD of bytes out / median).
+Their mean is the beacon score; a day reaching ``threshold`` counts. Services that are periodic
+by design (``exclude_services``, DNS and NTP) and destinations that more than ``max_sources``
+internal hosts use (fleet software polling its vendor) are left out. External means what
+``exfil.outbound_volume`` says it means. One finding per (host, destination, port).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import ibis
+
+from ashiato.detect.common import fmt_ts, vals
+from ashiato.detect.detectors.exfil.outbound_volume import PRIVATE
+from ashiato.detect.spec import DetectionContext, DetectorSpec, Finding, Param
+from ashiato.events import EventKind
+
+SPEC = DetectorSpec(
+    id="exfil.beaconing",
+    title="Beacon-like periodic connections to an external address",
+    version="1",
+    severity="high",
+    techniques=("T1071", "T1029"),
+    needs=(EventKind.NETWORK_FLOW,),
+    requires_inventory=False,
+    description=(
+        "A host connects to one external address and port at regular intervals with regular "
+        "sizes through a day, as command-and-control implants check in."
+    ),
+    params=(
+        Param("min_connections", 20, "Flows of one pair in a day before its rhythm is judged."),
+        Param("threshold", 0.8, "Beacon score (0-1, mean of the four regularity scores)."),
+        Param("min_span_hours", 12, "Hours a rhythm must cover to score full count regularity."),
+        Param("max_sources", 5, "Destinations more internal hosts than this use are skipped."),
+        Param("exclude_services", "udp/53,udp/123", "protocol/port pairs periodic by design."),
+        Param("max_evidence", 2000, "Evidence event ids kept per finding."),
+    ),
+)
+
+PAIR = ["src", "dst_ip", "dst_port"]
+KEYS = [*PAIR, "day"]
+
+
+def _excluded(e: ibis.Table, spec: str) -> ibis.ir.BooleanValue:
+    cond: ibis.ir.BooleanValue = ibis.literal(False)
+    for item in (s.strip().lower() for s in spec.split(",") if s.strip()):
+        proto, _, port = item.partition("/")
+        cond |= (e.protocol.lower() == proto) & (e.dst_port == int(port))
+    return cond
+
+
+def _mad(t: ibis.Table, col: str, med: ibis.Table, med_col: str) -> ibis.Table:
+    """Per-key median absolute deviation of ``col`` around the key's ``med_col``."""
+    j = t.inner_join(med, KEYS).select(*KEYS, d=(t[col] - med[med_col]).abs())
+    return j.group_by(KEYS).aggregate(mad=j.d.median())
+
+
+def _regularity(mad: ibis.ir.NumericValue, med: ibis.ir.NumericValue) -> ibis.ir.NumericValue:
+    rel = ibis.ifelse(med > 0, mad / med, ibis.ifelse(mad == 0, 0.0, 1.0))
+    return 1.0 - ibis.least(rel, 1.0)
+
+
+def query(ctx: DetectionContext) -> ibis.Table:
+    e = ctx.events
+    p = ctx.params
+    f = e.filter(
+        (e.kind == EventKind.NETWORK_FLOW.value)
+        & e.dst_ip.notnull()
+        & e.dst_site.isnull()
+        & ~e.dst_ip.lower().re_search(PRIVATE)
+        & ~_excluded(e, str(p["exclude_services"])).fill_null(False)
+    )
+    f = f.mutate(
+        src=f.src_asset.fill_null(f.src_host).fill_null(f.src_ip),
+        day=f.ts.truncate("D"),
+        t=f.ts.epoch_seconds().cast("float64"),
+        size=f.bytes_out.fill_null(0).cast("float64"),
+    ).filter(lambda r: r.src.notnull())
+    popular = f.group_by("dst_ip").aggregate(n_src=f.src.nunique())
+    popular = popular.filter(popular.n_src > int(p["max_sources"]))
+    f = f.anti_join(popular, "dst_ip")
+    busy = f.group_by(KEYS).aggregate(n=f.count())
+    busy = busy.filter(busy.n >= int(p["min_connections"]))
+    c = f.semi_join(busy, KEYS)
+    w = ibis.window(group_by=KEYS, order_by=[c.ts, c.event_id])
+    c = c.mutate(gap=c.t - c.t.lag().over(w), hour=(c.t / 3600).floor())
+    gaps = c.filter(c.gap.notnull())
+    g = gaps.group_by(KEYS).aggregate(
+        q1=gaps.gap.quantile(0.25), med=gaps.gap.median(), q3=gaps.gap.quantile(0.75)
+    )
+    gmad = _mad(gaps, "gap", g, "med")
+    s = c.group_by(KEYS).aggregate(
+        n=c.count(),
+        smed=c.size.median(),
+        hours=c.hour.nunique(),
+        span=c.hour.max() - c.hour.min() + 1,
+        first_seen=c.ts.min(),
+        last_seen=c.ts.max(),
+    )
+    smad = _mad(c, "size", s, "smed").rename(size_mad="mad")
+    d = g.inner_join(gmad, KEYS).inner_join(s, KEYS).inner_join(smad, KEYS)
+    iqr = d.q3 - d.q1
+    bowley = ibis.ifelse(
+        (iqr > 0) & (d.med != d.q1) & (d.med != d.q3), (d.q1 + d.q3 - 2 * d.med) / iqr, 0.0
+    )
+    d = d.mutate(
+        skew_score=1.0 - bowley.abs(),
+        gap_score=_regularity(d.mad, d.med),
+        count_score=d.hours / ibis.greatest(d.span, float(p["min_span_hours"])),
+        size_score=_regularity(d.size_mad, d.smed),
+    )
+    d = d.mutate(
+        beacon=(d.skew_score + d.gap_score + d.count_score + d.size_score) / 4.0,
+        iqr=iqr,
+    )
+    d = d.filter(d.beacon >= float(p["threshold"]))
+    best = d.group_by(PAIR).aggregate(
+        best_day=d.day.argmax(d.beacon),
+        days=d.day.nunique(),
+        first_seen=d.first_seen.min(),
+        last_seen=d.last_seen.max(),
+    )
+    top = d.inner_join(best, [*(d[k] == best[k] for k in PAIR), d.day == best.best_day]).select(
+        *PAIR,
+        "days",
+        best.first_seen,
+        best.last_seen,
+        d.day,
+        d.n,
+        d.med,
+        d.mad,
+        d.iqr,
+        d.smed,
+        d.hours,
+        d.span,
+        d.beacon,
+        d.skew_score,
+        d.gap_score,
+        d.count_score,
+        d.size_score,
+    )
+    ev = c.semi_join(d, KEYS)
+    ev = ev.group_by(PAIR).aggregate(
+        flows=ev.count(),
+        src_ips=ev.src_ip.collect(distinct=True),
+        src_site=ev.src_site.max(),
+        protocol=ev.protocol.max(),
+        evidence=ev.event_id.collect(order_by=[ev.ts, ev.event_id]),
+    )
+    return top.inner_join(ev, PAIR)
+
+
+def _size(n: float) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1000:
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    return f"{n:.1f} TB"
+
+
+def explain(row: Mapping[str, Any], ctx: DetectionContext) -> Finding:
+    cap = int(ctx.params["max_evidence"])
+    src, dst, port = row["src"], row["dst_ip"], row["dst_port"]
+    beacon, days = float(row["beacon"]), int(row["days"])
+    score = min(100.0, 50.0 + 45.0 * beacon + min(days - 1, 5))
+    day = row["day"].date().isoformat()
+    reason = (
+        f"{src} → {dst}:{port} every {row['med']:.0f} s ± {row['mad']:.0f} s, {row['n']} "
+        f"connections, {_size(row['smed'])} each, in {row['hours']} of {row['span']} hours on "
+        f"{day} (beacon score {beacon:.2f}: interval skew {row['skew_score']:.2f}, dispersion "
+        f"{row['gap_score']:.2f}, count {row['count_score']:.2f}, size {row['size_score']:.2f})"
+        + (f"; as regular on {days} days." if days > 1 else ".")
+        + f" From {fmt_ts(row['first_seen'])} to {fmt_ts(row['last_seen'])}."
+    )
+    src_ips = vals(row, "src_ips")
+    return Finding(
+        detector=SPEC.id,
+        detector_version=SPEC.version,
+        title=f"{src} beacons to {dst}:{port}",
+        severity="critical" if score >= 90 else SPEC.severity,
+        score=score,
+        techniques=SPEC.techniques,
+        first_seen=row["first_seen"],
+        last_seen=row["last_seen"],
+        accounts=(),
+        hosts=(src,),
+        sites=tuple(s for s in (row["src_site"],) if s),
+        ips=tuple(sorted({*src_ips, dst})),
+        reason=reason,
+        evidence=tuple(row["evidence"][:cap]),
+        evidence_count=int(row["flows"]),
+        key=f"{src}|{dst}|{port}",
+        actors=(src, *src_ips),
+        details={
+            "beacon_score": round(beacon, 3),
+            "interval_median_s": row["med"],
+            "interval_mad_s": row["mad"],
+            "bytes_median": row["smed"],
+            "connections": row["n"],
+            "days": days,
+        },
+    )

@@ -1,0 +1,150 @@
+"""Exfiltration to a new place: a large upload to an external address nobody here ever used.
+
+Data stolen in bulk goes somewhere: a cloud account or server the intruder controls. Backups,
+mail and cloud suites the company uses are contacted every day by someone. A (host, external
+destination) pair is flagged for a day when no internal host contacted that destination in the
+``lookback_days`` before, the host sent it at least ``min_bytes`` that day, and that is at least
+``ratio`` times the host's median daily outbound volume over the look-back (a host with no earlier
+outbound day needs only ``min_bytes``). The first ``warmup_days`` only build the history. External
+means what ``exfil.outbound_volume`` says it means. One finding per host, destination and day.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import ibis
+
+from ashiato.detect.bursts import warmup_end
+from ashiato.detect.common import fmt_ts, vals
+from ashiato.detect.detectors.exfil.outbound_volume import PRIVATE
+from ashiato.detect.spec import DetectionContext, DetectorSpec, Finding, Param
+from ashiato.events import EventKind
+
+SPEC = DetectorSpec(
+    id="exfil.new_external_destination",
+    title="Large upload to an external address never used before",
+    version="1",
+    severity="high",
+    techniques=("T1048", "T1567"),
+    needs=(EventKind.NETWORK_FLOW,),
+    requires_inventory=False,
+    description=(
+        "A host uploads a large volume in a day to an external address that no internal host "
+        "contacted in the look-back window, far above its own usual daily outbound volume."
+    ),
+    params=(
+        Param("min_bytes", 50_000_000, "Bytes one host sends the new destination in a day."),
+        Param("ratio", 10.0, "Times the host's median daily outbound volume it must reach."),
+        Param("lookback_days", 30, "How far back any contact makes a destination known."),
+        Param("warmup_days", 7, "Initial days that only build the history."),
+        Param("max_evidence", 2000, "Evidence event ids kept per finding."),
+    ),
+)
+
+
+def query(ctx: DetectionContext) -> ibis.Table:
+    e = ctx.events
+    p = ctx.params
+    f = e.filter(
+        (e.kind == EventKind.NETWORK_FLOW.value)
+        & e.dst_ip.notnull()
+        & e.dst_site.isnull()
+        & ~e.dst_ip.lower().re_search(PRIVATE)
+    )
+    f = f.mutate(
+        src=f.src_asset.fill_null(f.src_host).fill_null(f.src_ip),
+        day=f.ts.truncate("D"),
+        out=f.bytes_out.fill_null(0),
+    ).filter(lambda r: r.src.notnull())
+    lookback = ibis.interval(days=int(p["lookback_days"]))
+    # days on which any internal host contacted each destination, and the one before
+    seen = f.group_by("dst_ip", "day").aggregate()
+    seen = seen.mutate(prev_day=seen.day.lag().over(ibis.window(group_by="dst_ip", order_by="day")))
+    fresh = seen.filter(seen.prev_day.isnull() | (seen.prev_day < seen.day - lookback))
+    start = warmup_end(ctx.data_start, int(p["warmup_days"]))
+    if start is not None:
+        fresh = fresh.filter(fresh.day >= start)
+    pair = f.group_by("src", "dst_ip", "day").aggregate(volume=f.out.sum())
+    hot = pair.filter(pair.volume >= int(p["min_bytes"])).semi_join(fresh, ["dst_ip", "day"])
+    daily = f.group_by("src", "day").aggregate(total=f.out.sum())
+    base = hot.left_join(
+        daily,
+        [
+            hot.src == daily.src,
+            daily.day < hot.day,
+            daily.day >= hot.day - lookback,
+        ],
+    )
+    base = base.group_by("src", "dst_ip", "day", "volume").aggregate(
+        median=base.total.median(), days=base.total.count()
+    )
+    base = base.filter(base.median.isnull() | (base.volume >= base.median * float(p["ratio"])))
+    j = f.inner_join(base, ["src", "dst_ip", "day"])
+    j = j.group_by("src", "dst_ip", "day").aggregate(
+        volume=j.volume.max(),
+        median=j.median.max(),
+        history_days=j.days.max(),
+        first_seen=j.ts.min(),
+        last_seen=j.ts.max(),
+        flows=j.count(),
+        ports=j.dst_port.collect(distinct=True),
+        src_ips=j.src_ip.collect(distinct=True),
+        src_site=j.src_site.max(),
+        evidence=j.event_id.collect(order_by=[j.ts, j.event_id]),
+    )
+    # the destination's previous contact, if any, for the words
+    last = seen.select(l_dst=seen.dst_ip, l_day=seen.day, prev_day=seen.prev_day)
+    return j.left_join(last, [j.dst_ip == last.l_dst, j.day == last.l_day]).drop("l_dst", "l_day")
+
+
+def _size(n: float) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1000:
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    return f"{n:.1f} TB"
+
+
+def explain(row: Mapping[str, Any], ctx: DetectionContext) -> Finding:
+    p = ctx.params
+    cap = int(p["max_evidence"])
+    src, dst, vol, med = row["src"], row["dst_ip"], row["volume"], row["median"]
+    score = min(100.0, 60.0 + 10.0 * math.log10(max(vol / int(p["min_bytes"]), 1.0)))
+    ports = ", ".join(str(x) for x in vals(row, "ports"))
+    history = (
+        f"its median day sends {_size(med)} out ({row['history_days']} earlier day(s))"
+        if med is not None
+        else "it sent nothing out in the look-back window"
+    )
+    reason = (
+        f"{src} sent {_size(vol)} to {dst} (port {ports}) on {fmt_ts(row['first_seen'])[:10]} in "
+        f"{row['flows']} flow(s), {fmt_ts(row['first_seen'])[11:]} to "
+        f"{fmt_ts(row['last_seen'])[11:]}; no internal host had contacted {dst} in the "
+        f"{p['lookback_days']} days before"
+        + (f" (last on {row['prev_day'].date().isoformat()})" if row.get("prev_day") else "")
+        + f"; {history}."
+    )
+    src_ips = vals(row, "src_ips")
+    return Finding(
+        detector=SPEC.id,
+        detector_version=SPEC.version,
+        title=f"{src} uploaded {_size(vol)} to new destination {dst}",
+        severity="critical" if score >= 90 else SPEC.severity,
+        score=score,
+        techniques=SPEC.techniques,
+        first_seen=row["first_seen"],
+        last_seen=row["last_seen"],
+        accounts=(),
+        hosts=(src,),
+        sites=tuple(s for s in (row["src_site"],) if s),
+        ips=tuple(sorted({*src_ips, dst})),
+        reason=reason,
+        evidence=tuple(row["evidence"][:cap]),
+        evidence_count=int(row["flows"]),
+        key=f"{src}|{dst}|{row['day'].date().isoformat()}",
+        actors=(src, *src_ips),
+        details={"bytes_out": vol, "median_daily_bytes_out": med, "destination": dst},
+    )

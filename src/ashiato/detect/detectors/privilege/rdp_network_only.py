@@ -1,0 +1,159 @@
+"""An account that only ever logged on over the network now sits at a server's console or RDP.
+
+Most accounts' logons on servers are network logons (type 3: shares, RPC, web) or, for service
+accounts, service and batch logons. A person who then opens an interactive (2), RDP (10) or
+cached interactive (11) session on a server is driving that account by hand, which is what
+someone holding its password does once inside (and what the owner seldom does out of nowhere).
+The baseline is every logon of the account before the day of the new session: it must hold at
+least ``min_logons`` logons spread over at least ``min_history_days`` and not one interactive
+logon (2, 7, 10 or 11) anywhere. A brand-new account has no baseline and is never flagged.
+Sessions on workstations are left out when the inventory says so: help desks log on to desks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import timedelta
+from typing import Any
+
+import ibis
+
+from ashiato.detect.common import fmt_ts, short_list, vals
+from ashiato.detect.spec import DetectionContext, DetectorSpec, Finding, Param
+from ashiato.events import EventKind
+
+SPEC = DetectorSpec(
+    id="privilege.rdp_network_only",
+    title="Interactive or RDP logon to a server by a network-only account",
+    version="1",
+    severity="high",
+    techniques=("T1021.001", "T1078"),
+    needs=(EventKind.LOGON,),
+    requires_inventory=False,
+    description=(
+        "An account whose logons so far were all network (or service/batch) logons makes an "
+        "interactive, RDP or cached interactive logon to a host that is not a workstation."
+    ),
+    params=(
+        Param("logon_types", "2,10,11", "Logon types that mean a person at a keyboard."),
+        Param("min_logons", 20, "Logons the account needs in its baseline."),
+        Param("min_history_days", 7, "Days between the account's first logon and the session."),
+        Param("warmup_days", 7, "Initial days that only build the baseline (no findings)."),
+        Param("max_evidence", 2000, "Evidence event ids kept per finding."),
+    ),
+)
+
+_INTERACTIVE_EVER = (2, 7, 10, 11)  # 7 unlocks an interactive session
+_TYPE_NAMES = {2: "interactive", 3: "network", 4: "batch", 5: "service", 10: "RDP", 11: "cached"}
+_SENSITIVE = {"file-server", "database", "domain-controller"}
+
+
+def query(ctx: DetectionContext) -> ibis.Table:
+    e = ctx.events
+    p = ctx.params
+    types = [int(x) for x in str(p["logon_types"]).split(",") if x.strip()]
+    logons = e.filter(
+        e.kind == EventKind.LOGON.value,
+        e.outcome != "failure",
+        e.user.notnull(),
+        ~e.user.endswith("$"),
+    ).mutate(day=lambda r: r.ts.truncate("D"))
+    daily = logons.group_by(b_user=logons.user, b_day=logons.day).aggregate(
+        b_n=logons.count(),
+        b_inter=logons.logon_type.isin(list(_INTERACTIVE_EVER)).sum(),
+        b_net=(logons.logon_type == 3).sum(),
+    )
+    hits = logons.filter(
+        logons.logon_type.isin(types),
+        logons.dst_role.isnull() | (logons.dst_role != "workstation"),
+    )
+    if ctx.data_start is not None:
+        hits = hits.filter(hits.ts >= ctx.data_start + timedelta(days=int(p["warmup_days"])))
+    cand = hits.select(c_user=hits.user, c_day=hits.day).distinct()
+    base = cand.inner_join(daily, [cand.c_user == daily.b_user, daily.b_day < cand.c_day])
+    base = base.group_by("c_user", "c_day").aggregate(
+        b_first=base.b_day.min(),
+        b_last=base.b_day.max(),
+        b_days=base.b_day.nunique(),
+        b_n=base.b_n.sum(),
+        b_inter=base.b_inter.sum(),
+        b_net=base.b_net.sum(),
+    )
+    base = base.filter(
+        base.b_inter == 0,
+        base.b_n >= int(p["min_logons"]),
+        base.b_first <= base.c_day - ibis.interval(days=int(p["min_history_days"])),
+    )
+    # The first such day only: after it the account has an interactive logon in its history.
+    j = hits.inner_join(base, [hits.user == base.c_user, hits.day == base.c_day])
+    return j.group_by("c_user", "c_day", "b_first", "b_days", "b_n", "b_net").aggregate(
+        first_seen=j.ts.min(),
+        last_seen=j.ts.max(),
+        n=j.count(),
+        types=j.logon_type.collect(distinct=True),
+        privileged=j.privileged.max(),
+        account_kind=j.account_kind.max(),
+        dsts=j.dst_asset.fill_null(j.dst_host).fill_null(j.dst_ip).collect(distinct=True),
+        dst_roles=j.dst_role.collect(distinct=True),
+        sites=j.dst_site.collect(distinct=True),
+        srcs=j.src_asset.fill_null(j.src_host).collect(distinct=True),
+        src_ips=j.src_ip.collect(distinct=True),
+        evidence=j.event_id.collect(order_by=[j.ts, j.event_id]),
+    )
+
+
+def explain(row: Mapping[str, Any], ctx: DetectionContext) -> Finding:
+    cap = int(ctx.params["max_evidence"])
+    user = row["c_user"]
+    dsts, roles = vals(row, "dsts"), vals(row, "dst_roles")
+    srcs, ips = vals(row, "srcs"), vals(row, "src_ips")
+    types = vals(row, "types")
+    how = ", ".join(_TYPE_NAMES.get(t, f"type {t}") for t in types)
+    sensitive = sorted(_SENSITIVE & set(roles))
+    privileged = bool(row["privileged"])
+    score = 65.0 + (10 if privileged else 0) + (10 if sensitive else 0)
+    score += 5 if 10 in types else 0
+    score += min(5.0, float(len(dsts) - 1))
+    b_n, b_net = int(row["b_n"]), int(row["b_net"])
+    if b_net == b_n:
+        baseline = f"all {b_n} of its logons before were network logons (type 3)"
+    elif b_net == 0:
+        baseline = f"none of its {b_n} logons before was interactive or network (service, batch)"
+    else:
+        baseline = f"none of its {b_n} logons before was interactive ({b_net} network)"
+    kind = f"{row['account_kind']} account " if row["account_kind"] else ""
+    article = "an" if how[:1] in ("a", "e", "i", "o", "u", "R") else "a"
+    reason = (
+        f"{kind}{user}{' (privileged)' if privileged else ''} opened {article} {how} session on "
+        f"{short_list(dsts) or 'an unknown host'}"
+        + (f" ({', '.join(sensitive)})" if sensitive else "")
+        + f" at {fmt_ts(row['first_seen'])} from "
+        f"{short_list([*srcs, *(i for i in ips if i not in srcs)]) or 'an unknown source'}; "
+        f"{baseline}, on {row['b_days']} day(s) since {fmt_ts(row['b_first'])[:10]}. "
+        f"{row['n']} such logon(s) that day."
+    )
+    return Finding(
+        detector=SPEC.id,
+        detector_version=SPEC.version,
+        title=f"{user} logged on to a server by {how} for the first time",
+        severity="critical" if score >= 90 else SPEC.severity,
+        score=min(score, 100.0),
+        techniques=SPEC.techniques,
+        first_seen=row["first_seen"],
+        last_seen=row["last_seen"],
+        accounts=(user,),
+        hosts=tuple(sorted({*srcs, *dsts})),
+        sites=tuple(vals(row, "sites")),
+        ips=tuple(ips),
+        reason=reason,
+        evidence=tuple(row["evidence"][:cap]),
+        evidence_count=int(row["n"]),
+        key=f"{user}|{row['c_day'].date().isoformat()}",
+        actors=(user, *srcs, *ips),
+        details={
+            "logon_types": types,
+            "baseline_logons": b_n,
+            "baseline_network_logons": b_net,
+            "dst_roles": roles,
+        },
+    )

@@ -1,0 +1,66 @@
+"""Golden samples for privilege.explicit_credentials.
+
+Hard negatives: explicit credentials from the usual computer, a service account's on a server,
+and an admin account's supplied where its owner is logged on (a business trip).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ashiato.detect.detectors.privilege import explicit_credentials
+from ashiato.inventory import Inventory, load_inventory
+from tests.conftest import ACCOUNTS_CSV, event, ts
+from tests.detect.detectors.privilege.misuse_helpers import Writer, run_det
+
+
+def _explicit(user: str, day: int, src: str, dst: str, hour: int = 3, **kw: Any) -> dict[str, Any]:
+    return event(
+        ts=ts(day, hour), user=user, kind="explicit_credentials", event_code=4648,
+        logon_type=None, src_host=src, dst_host=dst, process="C:\\Windows\\System32\\net.exe",
+        **kw,
+    )  # fmt: skip
+
+
+def _owned_inventory(inventory_dir: Path) -> Inventory:
+    csv = ACCOUNTS_CSV.replace("adm-sato,CORP,Domain Admins,,human,JP-TKY,", "")
+    (inventory_dir / "accounts.csv").write_text(
+        csv + "adm-sato,CORP,Domain Admins,,human,JP-TKY,k.sato\n"
+    )
+    return load_inventory(inventory_dir)
+
+
+def _admin_baseline() -> list[dict[str, Any]]:
+    return [_explicit("adm-sato", d, "jp-tky-ws001", "jp-dc-fs01") for d in range(1, 11)]
+
+
+def test_explicit_positive_new_computer(inventory_dir: Path, write_events: Writer) -> None:
+    rows = _admin_baseline()
+    rows.append(_explicit("adm-sato", 12, "th-bkk-ws002", "jp-dc-fs01", event_id="x1"))
+    rows.append(_explicit("adm-sato", 12, "th-bkk-ws002", "jp-dc-dc01", hour=4, event_id="x2"))
+    f = run_det(write_events(rows), _owned_inventory(inventory_dir), explicit_credentials.SPEC.id)
+    assert len(f) == 1
+    assert f[0]["evidence"] == ["x1", "x2"]
+    assert f[0]["score"] == 82.0  # 55, +15 privileged, +10 file server / DC, +2 hosts
+    assert f[0]["severity"] == "high"
+    assert (
+        "credentials of adm-sato (Domain Admins) were supplied explicitly (4648) on th-bkk-ws002 "
+        "(workstation, TH-BKK) at 2026-09-12 03:00 UTC, never before in the data" in f[0]["reason"]
+    )
+    assert "its owner k.sato did not log on at th-bkk-ws002 within 12 h" in f[0]["reason"]
+
+
+def test_explicit_negatives(inventory_dir: Path, write_events: Writer) -> None:
+    rows = _admin_baseline()
+    rows.append(_explicit("adm-sato", 12, "jp-tky-ws001", "jp-dc-dc01"))  # usual computer
+    rows.append(_explicit("adm-sato", 12, "th-bkk-ws001", "jp-dc-fs01"))
+    rows.append(  # the owner at that desk on a business trip, logged on after the 4648
+        event(ts=ts(12, 4), user="k.sato", dst_host="th-bkk-ws001", logon_type=2)
+    )
+    rows += [event(ts=ts(d, 2), user="svc-backup", dst_host="jp-dc-fs01") for d in range(1, 11)]
+    rows.append(_explicit("svc-backup", 12, "jp-dc-dc01", "jp-dc-fs01"))  # its job, on a server
+    assert (
+        run_det(write_events(rows), _owned_inventory(inventory_dir), explicit_credentials.SPEC.id)
+        == []
+    )

@@ -119,3 +119,23 @@ def test_many_ordinary_accounts_on_one_path_are_one_low_finding(
 
 def _inv_root(write_events, rows):
     return write_events(rows)
+
+
+def test_owner_at_the_source_computer_lowers_the_score(inventory_dir, write_events) -> None:
+    """Hard negative: an admin on a business trip. Its owner k.sato logs on at the Bangkok desk,
+    then adm-sato reaches the JP file server from it: still a break, scored 40 lower and said so.
+    The same access with the owner nowhere near keeps the full score."""
+    acc = inventory_dir / "accounts.csv"
+    acc.write_text(
+        acc.read_text().replace("adm-sato,CORP,Domain Admins,,human,JP-TKY,", "")
+        + "adm-sato,CORP,Domain Admins,,human,JP-TKY,k.sato\n"
+    )
+    inv = load_inventory(inventory_dir)
+    desk = event(ts=ts(5, 8), user="k.sato", logon_type=2, dst_host="th-bkk-ws002")
+    hop = event(ts=ts(5, 9), user="adm-sato", src_ip="10.3.0.102", dst_host="jp-dc-fs01")
+    trip = detect(write_events([desk, hop]), inv, detectors=DET).findings.to_pylist()
+    assert len(trip) == 1 and trip[0]["score"] == 52.0
+    assert "owner k.sato logged on interactively at th-bkk-ws002" in trip[0]["reason"]
+    far = dict(desk, ts=ts(3, 8))  # two days earlier: not within 12 h
+    alone = detect(write_events([far, hop]), inv, detectors=DET).findings.to_pylist()
+    assert len(alone) == 1 and alone[0]["score"] == 92.0 and "owner" not in alone[0]["reason"]

@@ -11,6 +11,11 @@ account. Such accounts (``systemic_accounts`` or more, from any site, reaching o
 site and role) are reported together as one low-score finding that names them all, so
 the queue shows the gap once instead of burying the rare breaks — privileged or service
 accounts, whose breaks stay individual — under dozens of look-alike incidents.
+
+An admin account used from an overseas office's computer at which its owner (inventory) has just
+logged on interactively is most likely the owner on a business trip: still reported, with the
+score lowered by 40 and the reason saying so. Intruders with stolen credentials are not sitting
+at the owner's keyboard.
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ from ashiato.inventory import policy as pol
 SPEC = DetectorSpec(
     id="segmentation.policy_violation",
     title="Segmentation-policy violation",
-    version="2",
+    version="3",
     severity="high",
     techniques=("T1021", "T1078"),
     needs=(
@@ -47,6 +52,12 @@ SPEC = DetectorSpec(
     params=(
         Param(
             "max_evidence", 2000, "Evidence event ids kept per finding (the count is kept whole)."
+        ),
+        Param(
+            "owner_hours",
+            12,
+            "The account's owner (inventory) logged on interactively at the source computer this "
+            "close to the first event: the owner working there (a business trip), score lowered.",
         ),
         Param(
             "systemic_accounts",
@@ -126,7 +137,7 @@ def query(ctx: DetectionContext) -> ibis.Table:
         src_key=systemic.ifelse("*", src.fill_null("?")),
         user_key=systemic.ifelse("*", j.user.fill_null("")),
     )
-    return j.group_by("user_key", "src_key", "src_site", "dst_site").aggregate(
+    g = j.group_by("user_key", "src_key", "src_site", "dst_site").aggregate(
         first_seen=j.ts.min(),
         last_seen=j.ts.max(),
         n=j.count(),
@@ -141,7 +152,30 @@ def query(ctx: DetectionContext) -> ibis.Table:
         privileged=j.privileged.max(),
         accounts=j.user.collect(distinct=True),
         path_accounts=j.path_accounts.max(),
+        owner=j.owner.max(),
     )
+    # The owner at the source computer: an interactive logon of theirs there, close in time.
+    e = ctx.events
+    inter = e.filter(
+        e.kind == EventKind.LOGON.value, e.outcome != "failure", e.logon_type.isin([2, 10, 11])
+    )
+    inter = inter.select(
+        i_user=inter.user, i_host=inter.dst_asset.fill_null(inter.dst_host), i_ts=inter.ts
+    )
+    near = ibis.interval(hours=int(ctx.params["owner_hours"]))
+    present = g.inner_join(
+        inter,
+        [
+            g.owner == inter.i_user,
+            g.src_key == inter.i_host,
+            inter.i_ts >= g.first_seen - near,
+            inter.i_ts <= g.first_seen + near,
+        ],
+    )
+    present = present.select("user_key", "src_key", "src_site", "dst_site").distinct()
+    present = present.mutate(owner_present=ibis.literal(True))
+    keys = ["user_key", "src_key", "src_site", "dst_site"]
+    return g.left_join(present, keys).select(g, present.owner_present)
 
 
 def _systemic(row: Mapping[str, Any], ctx: DetectionContext) -> Finding:
@@ -201,6 +235,9 @@ def explain(row: Mapping[str, Any], ctx: DetectionContext) -> Finding:
     sensitive = {"file-server", "database", "domain-controller"} & set(roles)
     score = 55.0 + (20 if row["privileged"] else 0) + (15 if sensitive else 0)
     score += min(10.0, len(dst_hosts) * 2.0)
+    owner_there = bool(row["owner_present"]) and row["owner"] != user
+    if owner_there:
+        score -= 40.0
     who = f"{user}{' (privileged)' if row['privileged'] else ''}" if user else "traffic"
     src_role = "/".join(vals(row, "src_roles")) or "host"
     reason = (
@@ -211,6 +248,12 @@ def explain(row: Mapping[str, Any], ctx: DetectionContext) -> Finding:
         f"{row['dst_site']} {'/'.join(roles) or ''} for this account "
         f"(decided by: {', '.join(vals(row, 'rules'))})."
     )
+    if owner_there:
+        reason += (
+            f" Its owner {row['owner']} logged on interactively at {row['src_key']} within "
+            f"{ctx.params['owner_hours']} h of the first event: most likely the owner working "
+            "there (a business trip), so the score is lowered; confirm with the owner."
+        )
     if user and row["path_accounts"]:
         reason += (
             f" {row['path_accounts']} ordinary account(s) break the policy to reach these "
@@ -241,5 +284,6 @@ def explain(row: Mapping[str, Any], ctx: DetectionContext) -> Finding:
             "dst_roles": roles,
             "kinds": vals(row, "kinds"),
             "policy_decided_by": vals(row, "rules"),
+            "owner_present": owner_there,
         },
     )

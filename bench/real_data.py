@@ -32,7 +32,7 @@ def main() -> None:
         parsers: dict[str, Counter[str]] = {}
         for r in man:
             parsers.setdefault(folder_of[r["sha256"][:16]], Counter())[r["parser"]] += 1
-        rows = duckdb.sql(
+        rows = duckdb.execute(
             f"""SELECT split_part(event_id, '-', 1) AS f, kind, count(*) AS n
                 FROM read_parquet('{layout.events_glob()}') GROUP BY ALL"""
         ).fetchall()

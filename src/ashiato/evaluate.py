@@ -21,6 +21,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ashiato.errors import AshiatoError
+from ashiato.evaluate_lanl import LanlScores, lanl_scores, test_start
 from ashiato.store import Store
 
 
@@ -55,6 +56,7 @@ class Evaluation:
     truth_events: int
     truth_events_missing: int  # truth records not found in the store (not ingested)
     top_incident_is_true: bool
+    ranking: LanlScores | None = None  # LANL redteam.txt only: AUC, AP, precision at 80% recall
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -100,6 +102,8 @@ class Evaluation:
         yield Text.from_markup(
             f"[bold]{self.false_incidents_per_day:.2f} false incidents a day.[/]"
         )
+        if self.ranking is not None:
+            yield self.ranking
 
 
 def _human(seconds: float) -> str:
@@ -180,12 +184,18 @@ _TRUTH_MATCH = """CREATE TEMP TABLE mal AS
 
 
 def evaluate(
-    store: str | Path | Store, truth: str | Path, *, epoch: str | None = None
+    store: str | Path | Store,
+    truth: str | Path,
+    *,
+    epoch: str | None = None,
+    test_from_day: float | None = None,
 ) -> Evaluation:
     """Compare the store's findings and incidents with ``truth``.
 
     ``truth`` is the simulator's ``ground_truth.jsonl`` or LANL's ``redteam.txt`` (whose times
-    count from ``epoch``, the same epoch given to ingest; default the LANL parser's).
+    count from ``epoch``, the same epoch given to ingest; default the LANL parser's). For LANL,
+    every auth event is also ranked by its findings' scores (``evaluate_lanl``); events in the
+    first ``test_from_day`` days only trained the baselines and are left out of that ranking.
     """
     st = store if isinstance(store, Store) else Store(store)
     findings = st.read_findings()
@@ -275,6 +285,7 @@ def evaluate(
     span = con.sql("SELECT min(ts), max(ts) FROM events").fetchall()[0]
     days = max((span[1] - span[0]).total_seconds() / 86400, 1.0) if span[0] else 1.0
     n_true_inc = sum(inc_true)
+    ranked = None if _is_jsonl(path) else lanl_scores(con, test_start(con, test_from_day))
     con.close()
     return Evaluation(
         campaigns=scores,
@@ -290,6 +301,7 @@ def evaluate(
         truth_events=truth_keys.num_rows,
         truth_events_missing=max(0, truth_keys.num_rows - int(mal_total)),
         top_incident_is_true=bool(inc_true and inc_true[0]),
+        ranking=ranked,
     )
 
 

@@ -47,3 +47,47 @@ def test_negative_typos_and_lockout_storm_of_one_account(write_events) -> None:
     # 14 accounts (under min_accounts) from a shared kiosk
     rows += [_fail(ts(9, 8), f"k{i}", "10.1.0.50") for i in range(14)]
     assert detect(write_events(rows), None, detectors=DET).findings.num_rows == 0
+
+
+def test_positive_explicit_credentials_spray_and_claimed_names(write_events) -> None:
+    """A foothold trying 41 accounts' passwords with runas/net use (4648, as DeepBlueCLI's
+    password-spray sample), and a spray whose client sends a random workstation name per attempt
+    (the IP is the source). A help-desk console supplying 5 accounts' credentials is no burst."""
+    rows = [
+        event(
+            ts=ts(9, 19) + timedelta(seconds=7 * i),
+            user=f"user{i % 41:02d}",
+            kind="explicit_credentials",
+            event_code=4648,
+            logon_type=None,
+            src_host="desktop-jr78rlp",
+            dst_host="desktop-jr78rlp",
+        )
+        for i in range(294)
+    ]
+    rows += [
+        event(
+            ts=ts(9, 20) + timedelta(seconds=i),
+            user=f"k{i}",
+            kind="explicit_credentials",
+            event_code=4648,
+            logon_type=None,
+            src_host="jp-tky-hd01",
+        )
+        for i in range(5)
+    ]
+    spray = [
+        dict(
+            _fail(ts(10, 3) + timedelta(seconds=i), f"u{i:02d}", "192.168.198.149"),
+            src_host=f"r{i}",
+        )
+        for i in range(30)
+    ]
+    rep = detect(write_events(rows + spray), None, detectors=DET)
+    f = sorted(rep.findings.to_pylist(), key=lambda r: r["first_seen"])
+    assert [r["title"] for r in f] == [
+        "41 accounts' credentials tried on desktop-jr78rlp",
+        "30 accounts failing from 192.168.198.149",
+    ]
+    assert "41 distinct accounts' credentials were supplied explicitly (4648)" in f[0]["reason"]
+    assert f[0]["evidence_count"] == 294 and f[1]["evidence_count"] == 30

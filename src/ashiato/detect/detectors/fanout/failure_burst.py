@@ -5,6 +5,12 @@ so that no account locks out; per account it looks like a typo. Per *source* it 
 distinct accounts failing. A source is flagged when, in one hour, at least ``min_accounts``
 distinct accounts fail from it and ``ratio`` times its own earlier hourly maximum. Any account
 that then succeeds from the same source that day is named: that is the one the sprayer found.
+
+The source of a network logon is its IP address when the event has one: the workstation name in
+4625 is whatever the client claims, and guessing tools send a random one per attempt. Spraying
+from a foothold also shows as explicit-credential events (4648: ``runas``, ``net use`` with a
+password) naming many different target accounts from one computer in an hour; those count as a
+second kind of burst, against that computer's own 4648 history.
 """
 
 from __future__ import annotations
@@ -23,10 +29,15 @@ from ashiato.events import EventKind
 SPEC = DetectorSpec(
     id="fanout.failure_burst",
     title="Password spraying or guessing",
-    version="1",
+    version="2",
     severity="high",
     techniques=("T1110.003", "T1110.001"),
-    needs=(EventKind.LOGON_FAILURE, EventKind.KERBEROS_TGT, EventKind.LOGON),
+    needs=(
+        EventKind.LOGON_FAILURE,
+        EventKind.KERBEROS_TGT,
+        EventKind.LOGON,
+        EventKind.EXPLICIT_CREDENTIALS,
+    ),
     requires_inventory=False,
     description=(
         "Many distinct accounts fail to authenticate from one source within an hour, far more "
@@ -50,11 +61,20 @@ def query(ctx: DetectionContext) -> ibis.Table:
         & e.kind.isin([EventKind.LOGON_FAILURE.value, EventKind.KERBEROS_TGT.value])
         & e.user.notnull()
     )
-    src = fails.src_asset.fill_null(fails.src_host).fill_null(fails.src_ip)
+    src = fails.src_asset.fill_null(fails.src_ip).fill_null(fails.src_host)
     rows = fails.mutate(
         entity=src, entity_kind=ibis.literal("source"), hour=fails.ts.truncate("h")
     ).filter(lambda r: r.entity.notnull())
     rows = rows.select("entity", "entity_kind", "hour", "user", "ts", "event_id", "status")
+    ex = e.filter((e.kind == EventKind.EXPLICIT_CREDENTIALS.value) & e.user.notnull())
+    ex = ex.mutate(
+        entity=ex.src_asset.fill_null(ex.src_host).fill_null(ex.src_ip),
+        entity_kind=ibis.literal("explicit"),
+        hour=ex.ts.truncate("h"),
+    ).filter(lambda r: r.entity.notnull())
+    rows = rows.union(
+        ex.select("entity", "entity_kind", "hour", "user", "ts", "event_id", "status")
+    )
     hours = flagged_hours(
         rows,
         "user",
@@ -77,7 +97,7 @@ def query(ctx: DetectionContext) -> ibis.Table:
     )
     # successes from the same source, the same day, after the burst began
     ok = e.filter((e.outcome == "success") & e.kind.isin([EventKind.LOGON.value]))
-    ok = ok.mutate(entity=ok.src_asset.fill_null(ok.src_host).fill_null(ok.src_ip))
+    ok = ok.mutate(entity=ok.src_asset.fill_null(ok.src_ip).fill_null(ok.src_host))
     hit = bursts.left_join(
         ok,
         [
@@ -97,8 +117,14 @@ def explain(row: Mapping[str, Any], ctx: DetectionContext) -> Finding:
     score = 55.0 + 8.0 * math.log2(max(row["peak"] / max(prev or 1, 1), 1.0))
     score = min(100.0, score + (20 if won else 0))
     history = f"its most in an earlier hour was {prev}" if prev is not None else "a first"
+    explicit = row["entity_kind"] == "explicit"
+    what = (
+        "distinct accounts' credentials were supplied explicitly (4648) on"
+        if explicit
+        else "distinct accounts failed to authenticate from"
+    )
     reason = (
-        f"{row['accounts']} distinct accounts failed to authenticate from {entity} on "
+        f"{row['accounts']} {what} {entity} on "
         f"{fmt_ts(row['first_seen'])[:10]} (up to {row['peak']} in one hour; {history}); "
         f"statuses {', '.join(vals(row, 'statuses')) or 'unknown'}; accounts include "
         f"{short_list(vals(row, 'sample'))}."
@@ -107,7 +133,11 @@ def explain(row: Mapping[str, Any], ctx: DetectionContext) -> Finding:
     return Finding(
         detector=SPEC.id,
         detector_version=SPEC.version,
-        title=f"{row['accounts']} accounts failing from {entity}",
+        title=(
+            f"{row['accounts']} accounts' credentials tried on {entity}"
+            if explicit
+            else f"{row['accounts']} accounts failing from {entity}"
+        ),
         severity="critical" if won else SPEC.severity,
         score=score,
         techniques=SPEC.techniques,
@@ -120,7 +150,7 @@ def explain(row: Mapping[str, Any], ctx: DetectionContext) -> Finding:
         reason=reason,
         evidence=tuple(row["evidence"][:cap]),
         evidence_count=int(row["events"]),
-        key=f"{entity}|{row['day'].date().isoformat()}",
+        key=f"{entity}|{row['day'].date().isoformat()}" + ("|explicit" if explicit else ""),
         actors=(entity, *won),
         details={
             "accounts_failed": row["accounts"],

@@ -8,7 +8,7 @@ depend on how ashiato numbered events; the store maps those identities to event 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -57,6 +57,8 @@ class Evaluation:
     truth_events_missing: int  # truth records not found in the store (not ingested)
     top_incident_is_true: bool
     ranking: LanlScores | None = None  # LANL redteam.txt only: AUC, AP, precision at 80% recall
+    per_detector: dict[str, list[int]] = field(default_factory=dict)
+    """Detector id -> [findings citing a malicious event, all findings]."""
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -87,6 +89,8 @@ class Evaluation:
         m.add_row("false findings per day", f"{self.false_findings_per_day:.2f}")
         m.add_row("event precision", f"{self.event_precision:.3f}")
         m.add_row("event recall", f"{self.event_recall:.3f}")
+        for det, (true, total) in self.per_detector.items():
+            m.add_row(f"  {det} (true / all)", f"{true} / {total}")
         if self.truth_events_missing:
             m.add_row("truth events not in store", str(self.truth_events_missing))
         yield m
@@ -285,6 +289,11 @@ def evaluate(
     span = con.sql("SELECT min(ts), max(ts) FROM events").fetchall()[0]
     days = max((span[1] - span[0]).total_seconds() / 86400, 1.0) if span[0] else 1.0
     n_true_inc = sum(inc_true)
+    per_detector: dict[str, list[int]] = {}
+    for fid, det in zip(fids, findings.column("detector").to_pylist(), strict=True):
+        counts = per_detector.setdefault(det, [0, 0])
+        counts[0] += fid in true_f
+        counts[1] += 1
     ranked = None if _is_jsonl(path) else lanl_scores(con, test_start(con, test_from_day))
     con.close()
     return Evaluation(
@@ -302,6 +311,7 @@ def evaluate(
         truth_events_missing=max(0, truth_keys.num_rows - int(mal_total)),
         top_incident_is_true=bool(inc_true and inc_true[0]),
         ranking=ranked,
+        per_detector=dict(sorted(per_detector.items())),
     )
 
 

@@ -6,6 +6,7 @@ incidents are small and rewritten whole, atomically, by each detect run.
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,10 @@ class Store:
     def connect(self, memory_limit: str = "2GB") -> Any:
         """An Ibis DuckDB connection with bounded memory (no service to start)."""
         con = ibis.duckdb.connect(threads=2, memory_limit=memory_limit)
+        # Spill (large joins and windows past the memory limit) goes to the system temp dir, not
+        # to ``.tmp`` in whatever directory the user happens to run from.
+        spill = Path(tempfile.gettempdir()) / "ashiato-spill"
+        con.raw_sql(f"SET temp_directory = '{spill.as_posix()}'")
         con.raw_sql("SET preserve_insertion_order = false")
         con.raw_sql("SET enable_progress_bar = false")  # ours is Rich's, on stderr
         return con

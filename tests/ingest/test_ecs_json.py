@@ -454,3 +454,16 @@ def test_real_otrf_files_do_not_crash(path: Path) -> None:
     table, rej = parse_bytes(PARSER, data)
     records = sum(1 for ln in data.split(b"\n") if ln.strip())
     assert table.num_rows + len(rej) == records
+
+
+def test_user_data_events_keep_their_fields() -> None:
+    """Winlogbeat writes UserData events (1102 log cleared) under winlog.user_data: who cleared
+    the log must not be lost."""
+    ev = ecs_event(1102)
+    ev["winlog"].pop("event_data")
+    ev["winlog"]["user_data"] = {"SubjectUserName": "adm-sato", "SubjectDomainName": "CORP"}
+    table, rej = parse_bytes(PARSER, line(ev) + b"\n")
+    assert rej == []
+    row = table.to_pylist()[0]
+    assert row["kind"] == "log_cleared" and row["user"] == "adm-sato"
+    assert dict(row["raw"])["SubjectUserName"] == "adm-sato"

@@ -67,6 +67,8 @@ def map_event(obj: Any, lineno: int, ctx: ParseContext) -> tuple[Row, Raw]:
     if event.__class__ is not dict:
         event = _EMPTY
     ed_any = winlog.get("event_data")
+    if ed_any is None:  # events with UserData (1102 log cleared, ...): Winlogbeat's user_data
+        ed_any = winlog.get("user_data")
     ed: dict[str, Any] = ed_any if ed_any.__class__ is dict else {}  # ours to extend
 
     ts_raw = obj.get("@timestamp")

@@ -36,6 +36,8 @@ inventory_app = typer.Typer(help="Check and inspect an enterprise inventory.", n
 store_app = typer.Typer(help="Inspect an event store: manifest, rejections.", no_args_is_help=True)
 app.add_typer(inventory_app, name="inventory")
 app.add_typer(store_app, name="store")
+rules_app = typer.Typer(help="Check Sigma rule sets against the event store.", no_args_is_help=True)
+app.add_typer(rules_app, name="rules")
 
 console = Console()
 err = Console(stderr=True)
@@ -219,6 +221,10 @@ def detect(
             "new or changed since this ISO-8601 time (e.g. the last run's)."
         ),
     ] = None,
+    rules: Annotated[
+        list[Path] | None,
+        typer.Option("--rules", help="Sigma rule file or directory to run too (repeatable)."),
+    ] = None,
 ) -> None:
     """Run the detectors over the store and print the ranked incident queue."""
     from ashiato.detect.runner import detect as run
@@ -235,6 +241,7 @@ def detect(
                 progress=status.update,
                 infer_sites=infer_sites,
                 since=_parse_since(since),
+                rules=rules,
             )
     except AshiatoError as exc:
         _fail(exc)
@@ -501,6 +508,23 @@ def detectors() -> None:
     console.print(t)
 
 
+@rules_app.command("check")
+def rules_check(
+    paths: Annotated[list[Path], typer.Argument(help="Sigma rule files or directories.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Load and compile Sigma rules; print what compiles, what is skipped and why."""
+    from ashiato.sigma.report import coverage, render_coverage
+
+    report = coverage(paths)
+    if as_json:
+        sys.stdout.write(json.dumps(report) + "\n")
+    else:
+        console.print(render_coverage(report))
+    if report["errors"]:
+        raise typer.Exit(1)
+
+
 @app.command()
 def demo(
     out: Annotated[Path, typer.Option(help="Working directory for the demo.")] = Path("demo-out"),
@@ -525,7 +549,14 @@ def demo(
         option=None,
     )
     console.rule("3. detect")
-    detect(store=store, inventory=sim / "inventory", detector=None, limit=10, infer_sites=False)
+    detect(
+        store=store,
+        inventory=sim / "inventory",
+        detector=None,
+        limit=10,
+        infer_sites=False,
+        rules=None,
+    )
     console.rule("4. evaluate")
     evaluate(store=store, truth=sim / "ground_truth.jsonl", as_json=False, epoch=None)
     console.print(f"[bold]demo finished in {time.perf_counter() - t0:.0f} s[/]")

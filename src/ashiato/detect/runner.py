@@ -70,6 +70,7 @@ def detect(
     progress: Callable[[str], None] | None = None,
     infer_sites: bool = False,
     since: datetime | None = None,
+    rules: Sequence[Path] | None = None,
 ) -> DetectReport:
     """Run detectors over every event in ``store``; replace its findings and incidents.
 
@@ -81,6 +82,9 @@ def detect(
     findings are brought up to date exactly as a full run would leave them, and
     ``new_findings`` lists what an analyst has not seen yet: findings that reach past ``since``
     and were not in the store before, or were there with other evidence.
+
+    ``rules``: Sigma rule files or directories, run alongside the detectors (``ashiato.sigma``);
+    rules that cannot be loaded or compiled are reported as notices.
     """
     started = time.perf_counter()
     st = store if isinstance(store, Store) else Store(store)
@@ -137,8 +141,18 @@ def detect(
         found = [det.explain(r, ctx) for r in rows]
         findings.extend(found)
         runs.append(DetectorRun(spec.id, "ran", len(found), time.perf_counter() - t0))
-    rules = suppress.load(st.layout)
-    findings, hits = suppress.apply(findings, rules)
+    if rules:
+        from ashiato.sigma.run import run_rule_paths
+
+        t0 = time.perf_counter()
+        if progress:
+            progress("sigma")
+        found, sigma_notices, status = run_rule_paths(con.con, events, rules, run=n_events > 0)
+        findings.extend(found)
+        notices.extend(sigma_notices)
+        runs.append(DetectorRun("sigma", status, len(found), time.perf_counter() - t0))
+    verdicts = suppress.load(st.layout)
+    findings, hits = suppress.apply(findings, verdicts)
     n_suppressed = sum(hits.values())
     if n_suppressed:
         notices.append(f"{n_suppressed} finding(s) suppressed by {len(hits)} analyst verdict(s)")

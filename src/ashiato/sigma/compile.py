@@ -1,0 +1,285 @@
+"""Compile a loaded rule set into SQL for the event store, and say why any rule was skipped.
+
+Each detection rule becomes one DuckDB boolean expression over ACCESS_EVENT (see ``backend``);
+each correlation rule becomes a ``Correlation`` plan over its base rules' matches (see
+``correlate``). A rule that cannot run here (a logsource the store does not hold, a field no
+Windows event has, a modifier without an equivalent) is listed in ``skipped`` with the reason:
+``ashiato rules check`` prints that coverage, and the detect run reports it as notices.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sigma.correlations import (
+    SigmaCorrelationCondition,
+    SigmaCorrelationConditionOperator,
+    SigmaCorrelationRule,
+    SigmaCorrelationType,
+)
+from sigma.exceptions import SigmaError
+from sigma.rule import SigmaDetection, SigmaDetectionItem, SigmaRule, SigmaRuleBase
+from sigma.types import SigmaFieldReference
+
+from ashiato.sigma.backend import DuckDBBackend
+from ashiato.sigma.fields import field_problem, logsource_problem, sql_field
+from ashiato.sigma.load import CONDITION_RANGE, RuleSet, rule_key
+from ashiato.sigma.pipeline import store_pipeline
+
+LEVEL_SCORES = {"informational": 10, "low": 30, "medium": 50, "high": 70, "critical": 90}
+SUPPORTED_CORRELATIONS = (
+    SigmaCorrelationType.EVENT_COUNT,
+    SigmaCorrelationType.VALUE_COUNT,
+    SigmaCorrelationType.TEMPORAL,
+    SigmaCorrelationType.TEMPORAL_ORDERED,
+)
+_TECHNIQUE = re.compile(r"^t\d{4}(\.\d{3})?$", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class RuleMeta:
+    """What a finding says about the rule that made it."""
+
+    key: str  # id, else name, else title
+    detector: str  # "sigma:<id>" or "sigma:<title-slug>"
+    title: str
+    level: str
+    description: str
+    techniques: tuple[str, ...]
+    path: str
+
+
+@dataclass(frozen=True)
+class CompiledRule:
+    meta: RuleMeta
+    sql: str  # boolean expression over the events table
+    category: str | None  # logsource category (field spellings differ by category)
+    fields: tuple[str, ...]  # Sigma fields the condition reads, for reasons
+    generate: bool  # False: only feeds correlations (Sigma ``generate: false`` semantics)
+    seconds: float  # compile time
+
+
+@dataclass(frozen=True)
+class Correlation:
+    meta: RuleMeta
+    kind: str  # event_count | value_count | temporal | temporal_ordered
+    rules: tuple[CompiledRule, ...]  # in the rule's order (temporal_ordered needs it)
+    group_by: tuple[str, ...]  # names as written (aliases or fields)
+    group_sql: tuple[tuple[str, ...], ...]  # per base rule, SQL of each group-by field
+    value_sql: tuple[str | None, ...]  # value_count: per base rule, SQL of the counted field
+    value_field: str | None
+    timespan_s: int
+    bounds: tuple[tuple[str, int], ...]  # (op, count): all must hold
+
+
+@dataclass(frozen=True)
+class Skipped:
+    path: str
+    rule_id: str | None
+    title: str
+    reason: str
+
+
+@dataclass
+class CompiledRuleSet:
+    rules: list[CompiledRule] = field(default_factory=list)
+    correlations: list[Correlation] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+    ruleset: RuleSet | None = None
+
+    @property
+    def loaded(self) -> int:
+        return len(self.rules) + len(self.correlations) + len(self.skipped)
+
+
+def slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "untitled"
+
+
+def techniques(tags: Iterable[Any]) -> tuple[str, ...]:
+    """``attack.t1021.002`` -> ``T1021.002``; tactics and other namespaces are not techniques."""
+    out = []
+    for tag in tags:
+        if str(getattr(tag, "namespace", "")).lower() == "attack" and _TECHNIQUE.match(tag.name):
+            out.append(tag.name.upper())
+    return tuple(dict.fromkeys(out))
+
+
+def rule_meta(rule: SigmaRuleBase, path: str) -> RuleMeta:
+    key = rule_key(rule) or "untitled"
+    level = rule.level.name.lower() if rule.level else "medium"
+    return RuleMeta(
+        key=key,
+        detector="sigma:" + (str(rule.id) if rule.id else slug(rule.title or key)),
+        title=rule.title or key,
+        level=level if level in LEVEL_SCORES else "medium",
+        description=(rule.description or "").strip(),
+        techniques=techniques(rule.tags or []),
+        path=path,
+    )
+
+
+def compile_rules(ruleset: RuleSet) -> CompiledRuleSet:
+    """Compile every usable rule of ``ruleset``; correlations after the rules they use."""
+    out = CompiledRuleSet(ruleset=ruleset)
+    backend = DuckDBBackend(store_pipeline())
+    by_obj: dict[int, CompiledRule] = {}
+    referenced = {
+        id(ref.rule)
+        for r in ruleset.rules
+        if isinstance(r, SigmaCorrelationRule)
+        for ref in r.rules or []
+    }
+    for rule in ruleset.rules:
+        if isinstance(rule, SigmaRule):
+            got = _compile_rule(backend, rule, ruleset.path_of(rule), out, id(rule) in referenced)
+            if got is not None:
+                by_obj[id(rule)] = got
+                out.rules.append(got)
+    for rule in ruleset.rules:
+        if isinstance(rule, SigmaCorrelationRule):
+            corr = _compile_correlation(rule, ruleset.path_of(rule), by_obj, out)
+            if corr is not None:
+                out.correlations.append(corr)
+    return out
+
+
+def _skip(out: CompiledRuleSet, rule: SigmaRuleBase, path: str, reason: str) -> None:
+    out.skipped.append(Skipped(path, rule_key(rule), rule.title or "", reason))
+
+
+def detection_fields(rule: SigmaRule) -> list[str]:
+    """Every field name a rule's detections use (field references included), in order."""
+    names: list[str] = []
+
+    def visit(item: SigmaDetection | SigmaDetectionItem) -> None:
+        if isinstance(item, SigmaDetection):
+            for sub in item.detection_items:
+                visit(sub)
+            return
+        if item.field:
+            names.append(item.field)
+        for v in item.value:
+            if isinstance(v, SigmaFieldReference):
+                names.append(v.field)
+
+    for det in rule.detection.detections.values():
+        visit(det)
+    return list(dict.fromkeys(names))
+
+
+def _compile_rule(
+    backend: DuckDBBackend, rule: SigmaRule, path: str, out: CompiledRuleSet, referenced: bool
+) -> CompiledRule | None:
+    t0 = time.perf_counter()
+    reason = logsource_problem(rule.logsource)
+    fields = detection_fields(rule)
+    reason = reason or next((p for p in map(field_problem, fields) if p), None)
+    if reason:
+        _skip(out, rule, path, reason)
+        return None
+    # The pipeline rewrites rules in place: work on a copy (sharing the correlations that
+    # reference it), with output on: a base rule's SQL is needed even when it makes no findings.
+    work = copy.deepcopy(rule, {id(b): b for b in rule._backreferences})
+    work._output = True
+    try:
+        queries = backend.convert_rule(work)
+    except (SigmaError, NotImplementedError, TypeError, ValueError) as exc:
+        _skip(out, rule, path, f"cannot compile: {exc.args[0] if exc.args else exc!s}")
+        return None
+    if len(queries) != 1:
+        _skip(out, rule, path, f"compiled to {len(queries)} queries; expected one condition")
+        return None
+    generate = not referenced or rule._output
+    return CompiledRule(
+        meta=rule_meta(rule, path),
+        sql=str(queries[0]),
+        category=rule.logsource.category,
+        fields=tuple(fields),
+        generate=generate,
+        seconds=time.perf_counter() - t0,
+    )
+
+
+_OPS = {
+    SigmaCorrelationConditionOperator.GT: "gt",
+    SigmaCorrelationConditionOperator.GTE: "gte",
+    SigmaCorrelationConditionOperator.LT: "lt",
+    SigmaCorrelationConditionOperator.LTE: "lte",
+    SigmaCorrelationConditionOperator.EQ: "eq",
+    SigmaCorrelationConditionOperator.NEQ: "neq",
+}
+
+
+def _compile_correlation(
+    rule: SigmaCorrelationRule, path: str, by_obj: dict[int, CompiledRule], out: CompiledRuleSet
+) -> Correlation | None:
+    if rule.type not in SUPPORTED_CORRELATIONS:
+        _skip(out, rule, path, f"correlation type {rule.type.name.lower()} is not supported")
+        return None
+    if not isinstance(rule.condition, SigmaCorrelationCondition):
+        _skip(out, rule, path, "extended (boolean) correlation conditions are not supported")
+        return None
+    bases: list[CompiledRule] = []
+    for ref in rule.rules or []:
+        base = by_obj.get(id(ref.rule))
+        if base is None:
+            why = (
+                "nested correlations are not supported"
+                if isinstance(ref.rule, SigmaCorrelationRule)
+                else "it was skipped"
+            )
+            _skip(out, rule, path, f"uses rule {ref.reference!r}, but {why}")
+            return None
+        bases.append(base)
+    aliases = {a.alias: a for a in rule.aliases}
+    group_by = tuple(rule.group_by or ())
+    group_sql = []
+    for ref, base in zip(rule.rules or [], bases, strict=True):
+        row = []
+        for name in group_by:
+            alias = aliases.get(name)
+            real = _alias_field(alias, ref) if alias else name
+            problem = field_problem(real)
+            if problem:
+                _skip(out, rule, path, f"group-by: {problem}")
+                return None
+            row.append(sql_field(real, base.category))
+        group_sql.append(tuple(row))
+    value_field = None
+    values: list[str | None] = [None] * len(bases)
+    if rule.type == SigmaCorrelationType.VALUE_COUNT:
+        fieldref = rule.condition.fieldref
+        value_field = fieldref if isinstance(fieldref, str) else None
+        if value_field is None or field_problem(value_field):
+            _skip(out, rule, path, "value_count needs one valid condition field")
+            return None
+        values = [sql_field(value_field, b.category) for b in bases]
+    raw_range = rule.custom_attributes.get(CONDITION_RANGE)
+    if isinstance(raw_range, dict):
+        bounds = tuple((str(k), int(v)) for k, v in raw_range.items())
+    else:
+        bounds = ((_OPS[rule.condition.op], int(rule.condition.count)),)
+    return Correlation(
+        meta=rule_meta(rule, path),
+        kind=rule.type.name.lower(),
+        rules=tuple(bases),
+        group_by=group_by,
+        group_sql=tuple(group_sql),
+        value_sql=tuple(values),
+        value_field=value_field,
+        timespan_s=int(rule.timespan.seconds),
+        bounds=bounds,
+    )
+
+
+def _alias_field(alias: Any, ref: Any) -> str:
+    for r, name in alias.mapping.items():
+        if r.reference == ref.reference:
+            return str(name)
+    return str(alias.alias)

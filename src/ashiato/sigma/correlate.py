@@ -1,0 +1,173 @@
+"""Sigma v2 correlations as SQL over the base rules' matches (event_count, value_count,
+temporal, temporal_ordered), grouped by fields and bounded by a timespan.
+
+Semantics, chosen to be explainable and the same on every run:
+
+* the base rules' matching events are gathered once (one row per event and rule, with the
+  group-by values lower-cased; an event missing a group-by field belongs to no group);
+* counting kinds slide a window of ``timespan`` ending at each event (DuckDB ``RANGE`` frame):
+  event_count counts events, value_count distinct values of the field, temporal distinct rules;
+  a window whose number meets every bound of the condition is a hit;
+* temporal_ordered chains, for each event of the last rule, the latest earlier event of each
+  previous rule (ASOF joins, latest-first is optimal); a chain within ``timespan`` is a hit;
+* overlapping hits of one group merge into one match, whose evidence is every base event of the
+  group inside it (temporal_ordered: the chains' events). One match becomes one finding.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import pyarrow as pa
+
+from ashiato.sigma.compile import Correlation
+
+_SQL_OPS = {"gt": ">", "gte": ">=", "lt": "<", "lte": "<=", "eq": "=", "neq": "<>"}
+MATCHES = "_sigma_corr_matches"
+EPISODES = "_sigma_corr_episodes"
+
+
+@dataclass(frozen=True)
+class CorrelationMatch:
+    group: tuple[tuple[str, str], ...]  # (group-by name, value) pairs
+    first_seen: datetime
+    last_seen: datetime
+    event_ids: tuple[str, ...]  # base events, in time order (whole; the finding caps)
+    metric: int  # the largest count seen in one window (chain length for temporal_ordered)
+
+
+def _arrow(con: Any, sql: str) -> pa.Table:
+    result: pa.Table = con.sql(sql).arrow().read_all()
+    return result
+
+
+def _gather(con: Any, corr: Correlation, table: str) -> list[str]:
+    """Materialise the base matches; return the group column names."""
+    gcols = [f"g{i}" for i in range(len(corr.group_by))]
+    parts = []
+    for k, base in enumerate(corr.rules):
+        groups = "".join(
+            f", lower(CAST({sql} AS VARCHAR)) AS {c}"
+            for sql, c in zip(corr.group_sql[k], gcols, strict=True)
+        )
+        value = corr.value_sql[k]
+        vsql = f"lower(CAST({value} AS VARCHAR))" if value else "NULL::VARCHAR"
+        not_null = "".join(f" AND ({sql}) IS NOT NULL" for sql in corr.group_sql[k])
+        parts.append(
+            f"SELECT event_id, ts, {k} AS r{groups}, {vsql} AS v FROM {table} "
+            f"WHERE COALESCE(({base.sql}), false){not_null}"
+        )
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {MATCHES} AS " + " UNION ALL ".join(parts))
+    return gcols
+
+
+def correlate(con: Any, corr: Correlation, table: str = "events") -> list[CorrelationMatch]:
+    """Run one correlation over ``table`` on a DuckDB connection; matches in time order."""
+    gcols = _gather(con, corr, table)
+    if corr.kind == "temporal_ordered":
+        episodes = _ordered_hits(con, corr, gcols)
+    else:
+        episodes = _window_hits(con, corr, gcols)
+    con.execute(f"DROP TABLE IF EXISTS {MATCHES}")
+    return sorted(episodes, key=lambda m: (m.first_seen, m.group))
+
+
+def _window_hits(con: Any, corr: Correlation, gcols: list[str]) -> list[CorrelationMatch]:
+    metric = {
+        "event_count": "COUNT(*)",
+        "value_count": "COUNT(DISTINCT v)",
+        "temporal": "COUNT(DISTINCT r)",
+    }[corr.kind]
+    part = f"PARTITION BY {', '.join(gcols)} " if gcols else ""
+    frame = (
+        f"({part}ORDER BY ts RANGE BETWEEN INTERVAL ({corr.timespan_s}) SECOND PRECEDING "
+        "AND CURRENT ROW)"
+    )
+    test = " AND ".join(f"metric {_SQL_OPS[op]} {n}" for op, n in corr.bounds)
+    gsel = "".join(f"{c}, " for c in gcols)
+    hits = _arrow(
+        con,
+        f"SELECT {gsel}ts, max(metric) AS metric FROM (SELECT {gsel}ts, {metric} OVER {frame} "
+        f"AS metric FROM {MATCHES}) WHERE {test} GROUP BY ALL ORDER BY {gsel}ts",
+    ).to_pylist()
+    span = timedelta(seconds=corr.timespan_s)
+    episodes: list[dict[str, Any]] = []
+    for h in hits:
+        key = tuple(h[c] for c in gcols)
+        last = episodes[-1] if episodes else None
+        if last and last["key"] == key and h["ts"] - span <= last["end"]:
+            last["end"] = h["ts"]
+            last["metric"] = max(last["metric"], h["metric"])
+        else:
+            episodes.append(
+                {"key": key, "start": h["ts"] - span, "end": h["ts"], "metric": h["metric"]}
+            )
+    if not episodes:
+        return []
+    rows = [
+        {"ep": i, **dict(zip(gcols, e["key"], strict=True)), "start": e["start"], "end": e["end"]}
+        for i, e in enumerate(episodes)
+    ]
+    con.register(EPISODES, pa.Table.from_pylist(rows))
+    on = "".join(f" AND m.{c} = e.{c}" for c in gcols)
+    got = _arrow(
+        con,
+        f"SELECT e.ep, list(m.event_id ORDER BY m.ts, m.event_id) AS ids, min(m.ts) AS first, "
+        f"max(m.ts) AS last FROM {MATCHES} m JOIN {EPISODES} e ON m.ts BETWEEN e.start AND "
+        f"e.end{on} GROUP BY e.ep",
+    ).to_pylist()
+    con.unregister(EPISODES)
+    out = []
+    for g in got:
+        e = episodes[g["ep"]]
+        out.append(
+            CorrelationMatch(
+                group=tuple(zip(corr.group_by, e["key"], strict=True)),
+                first_seen=g["first"],
+                last_seen=g["last"],
+                event_ids=tuple(dict.fromkeys(g["ids"])),
+                metric=int(e["metric"]),
+            )
+        )
+    return out
+
+
+def _ordered_hits(con: Any, corr: Correlation, gcols: list[str]) -> list[CorrelationMatch]:
+    n = len(corr.rules)
+    last = n - 1
+    sel = ", ".join(f"c{k}.event_id AS e{k}, c{k}.ts AS t{k}" for k in range(n))
+    gsel = "".join(f"c{last}.{c} AS {c}, " for c in gcols)
+    joins = ""
+    for k in range(last - 1, -1, -1):
+        on = "".join(f"c{k}.{c} = c{k + 1}.{c} AND " for c in gcols)
+        joins += (
+            f" ASOF JOIN (SELECT * FROM {MATCHES} WHERE r = {k}) c{k} ON {on}c{k}.ts <= c{k + 1}.ts"
+        )
+    chains = _arrow(
+        con,
+        f"SELECT {gsel}{sel} FROM (SELECT * FROM {MATCHES} WHERE r = {last}) c{last}{joins} "
+        f"WHERE c0.ts >= c{last}.ts - INTERVAL ({corr.timespan_s}) SECOND "
+        f"ORDER BY {''.join(f'{c}, ' for c in gcols)}t0, t{last}",
+    ).to_pylist()
+    merged: list[dict[str, Any]] = []
+    for ch in chains:
+        key = tuple(ch[c] for c in gcols)
+        events = [(ch[f"t{k}"], ch[f"e{k}"]) for k in range(n)]
+        prev = merged[-1] if merged else None
+        if prev and prev["key"] == key and ch["t0"] <= prev["end"]:
+            prev["end"] = max(prev["end"], ch[f"t{last}"])
+            prev["events"].update(events)
+        else:
+            merged.append({"key": key, "end": ch[f"t{last}"], "events": set(events)})
+    return [
+        CorrelationMatch(
+            group=tuple(zip(corr.group_by, m["key"], strict=True)),
+            first_seen=min(t for t, _ in m["events"]),
+            last_seen=max(t for t, _ in m["events"]),
+            event_ids=tuple(dict.fromkeys(e for _, e in sorted(m["events"]))),
+            metric=n,
+        )
+        for m in merged
+    ]

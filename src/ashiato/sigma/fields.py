@@ -1,0 +1,188 @@
+"""Where Sigma's Windows vocabulary lives in the event store: logsources, field names, columns.
+
+One table of facts shared by the processing pipeline (which rewrites rules), the backend (which
+renders field references as SQL) and correlations (which group by fields). Keeping it in one place
+means a field renders the same way in a rule's condition and in a correlation's ``group-by``.
+
+Windows events keep every EventData/UserData field verbatim in the ``raw`` map under its
+original, case-sensitive name, plus the System fields (Channel, Computer, EventID, Provider,
+EventRecordID, TimeCreated). Sigma's Windows field names are those names, so most fields map to
+``raw['Name']``; a missing key reads as NULL, which never matches.
+"""
+
+from __future__ import annotations
+
+import re
+
+from sigma.pipelines.common import windows_logsource_mapping
+from sigma.rule import SigmaLogSource
+
+from ashiato.events import ACCESS_EVENT
+
+RAW_PREFIX = "raw."
+"""Pipeline-side spelling of a ``raw`` map key; the backend renders ``raw.X`` as ``raw['X']``."""
+
+COLUMNS = frozenset(ACCESS_EVENT.names)
+TEXT_COLUMNS = frozenset(f.name for f in ACCESS_EVENT if str(f.type) == "string")
+
+COLUMN_FIELDS: dict[str, str] = {"EventID": "event_code"}
+"""Sigma fields better read from a normalised column: ``event_code`` is an integer column with
+Parquet statistics, so ``EventID: 4624`` prunes row groups instead of probing every map.
+``Computer`` stays in ``raw``: ``log_host`` is lower-cased and shortened, so an FQDN in a rule
+would never equal it."""
+
+SERVICES: dict[str, tuple[str, ...]] = {
+    k: (v,) if isinstance(v, str) else tuple(v) for k, v in windows_logsource_mapping.items()
+}
+"""Sigma ``service`` -> Windows channel names (pySigma's own table)."""
+
+SYSMON = "sysmon"
+CATEGORIES: dict[str, tuple[str, tuple[int, ...]]] = {
+    "process_creation": (SYSMON, (1,)),  # plus Security 4688, see PROCESS_CREATION_4688
+    "process_termination": (SYSMON, (5,)),
+    "network_connection": (SYSMON, (3,)),
+    "sysmon_status": (SYSMON, (4, 16)),
+    "driver_load": (SYSMON, (6,)),
+    "image_load": (SYSMON, (7,)),
+    "create_remote_thread": (SYSMON, (8,)),
+    "raw_access_thread": (SYSMON, (9,)),
+    "process_access": (SYSMON, (10,)),
+    "file_event": (SYSMON, (11,)),
+    "registry_add": (SYSMON, (12,)),
+    "registry_delete": (SYSMON, (12,)),
+    "registry_set": (SYSMON, (13,)),
+    "registry_rename": (SYSMON, (14,)),
+    "registry_event": (SYSMON, (12, 13, 14)),
+    "create_stream_hash": (SYSMON, (15,)),
+    "pipe_created": (SYSMON, (17, 18)),
+    "wmi_event": (SYSMON, (19, 20, 21)),
+    "dns_query": (SYSMON, (22,)),
+    "file_delete": (SYSMON, (23, 26)),
+    "clipboard_capture": (SYSMON, (24,)),
+    "process_tampering": (SYSMON, (25,)),
+    "file_block_executable": (SYSMON, (27,)),
+    "file_block_shredding": (SYSMON, (28,)),
+    "file_executable_detected": (SYSMON, (29,)),
+    "sysmon_error": (SYSMON, (255,)),
+    "ps_module": ("powershell", (4103,)),
+    "ps_script": ("powershell", (4104,)),
+    "ps_classic_start": ("powershell-classic", (400,)),
+    "ps_classic_provider_start": ("powershell-classic", (600,)),
+    "ps_classic_script": ("powershell-classic", (800,)),
+}
+"""Sigma ``category`` -> (service whose channel records it, event ids)."""
+
+PROCESS_CREATION_4688 = ("security", 4688)
+"""Security 4688 also records process creation, with its own field names (below)."""
+
+PROCESS_CREATION_ALTERNATIVES: dict[str, tuple[str, ...]] = {
+    "Image": ("Image", "NewProcessName"),
+    "ParentImage": ("ParentImage", "ParentProcessName"),
+    "User": ("User", "SubjectUserName"),
+    "LogonId": ("LogonId", "SubjectLogonId"),
+}
+"""Sysmon 1 field -> the same fact under Sysmon's and 4688's names (ORed in conditions)."""
+
+_WINDOWS_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+
+KNOWN_FIELDS = frozenset(
+    """
+    Channel Computer EventID Provider Provider_Name EventRecordID TimeCreated Level Keywords
+    Task Opcode Version Security UserID Correlation Execution ProcessID ThreadID AccessList
+    AccessMask AccessReason AccountDomain AccountExpires AccountName AllowedToDelegateTo
+    AttributeLDAPDisplayName AttributeValue AuditPolicyChanges AuthenticationPackageName
+    CallerProcessId CallerProcessName CallTrace CategoryId CertIssuerName CertSerialNumber
+    CertThumbprint ClientAddress ClientName ClientProcessId CommandLine Company Configuration
+    Contents ContextInfo CreationUtcTime CurrentDirectory Data Description Destination
+    DestinationHostname DestinationIp DestinationIsIpv6 DestinationPort DestinationPortName
+    Details Device DisplayName DnsHostName ElevatedToken EnabledPrivilegeList EngineVersion
+    EventType FailureReason FileName FileVersion Hash Hashes HandleId HomeDirectory
+    HostApplication HostName HostVersion Image ImageLoaded ImagePath ImpersonationLevel
+    Initiated IntegrityLevel IpAddress IpPort KeyLength LmPackageName LogonGuid LogonHours
+    LogonId LogonProcessName LogonType MandatoryLabel MemberName MemberSid Message
+    ModifiedObjectProperties NewName NewProcessId NewProcessName NewSd NewTargetUserName
+    NewUacValue NewValue ObjectClass ObjectDN ObjectName ObjectServer ObjectType
+    ObjectValueName OldSd OldTargetUserName OldUacValue OldValue OperationType
+    OriginalFileName ParentCommandLine ParentImage ParentProcessGuid ParentProcessId
+    ParentProcessName ParentUser Path Payload PipeName PreAuthType PrivilegeList ProcessGuid
+    ProcessId ProcessName Product Properties Protocol PublicKey QueryName QueryResults
+    QueryStatus RelativeTargetName RestrictedAdminMode RuleName SamAccountName ScriptBlockId
+    ScriptBlockText ScriptPath ServiceAccount ServiceFileName ServiceName ServiceSid
+    ServiceStartType ServiceType ShareLocalPath ShareName Signature SignatureStatus Signed
+    SidHistory SourceAddress SourceHostname SourceImage SourceIp SourceIsIpv6 SourcePort
+    SourcePortName SourceProcessGUID SourceProcessGuid SourceProcessId SourceThreadId
+    SourceUser StartAddress StartFunction StartModule StartType State Status SubStatus
+    SubjectDomainName SubjectLogonId SubjectUserName SubjectUserSid TargetDomainName
+    TargetFilename TargetImage TargetInfo TargetLinkedLogonId TargetLogonId TargetName
+    TargetObject TargetOutboundDomainName TargetOutboundUserName TargetProcessGUID
+    TargetProcessGuid TargetProcessId TargetServerName TargetSid TargetUser TargetUserName
+    TargetUserSid TaskContent TaskName TicketEncryptionType TicketOptions TokenElevationType
+    TransmittedServices User UserAccountControl UserName UserParameters UserPrincipalName
+    UserWorkstations UtcTime VirtualAccount Workstation WorkstationName param1 param2 param3
+    param4 param5 param6 param7 param8 param9 param10
+    """.split()  # noqa: SIM905
+)
+"""Windows field names ashiato knows by heart (Security, System, Sysmon, PowerShell). Other
+names shaped like an EventData name are accepted too: the ``raw`` map keeps every field."""
+
+_KNOWN_BY_LOWER = {f.lower(): f for f in KNOWN_FIELDS}
+
+
+def canonical_field(name: str) -> str:
+    """``name`` with the case Windows writes it (``targetusername`` -> ``TargetUserName``).
+
+    Map keys are case-sensitive; a rule's spelling of a well-known field is not.
+    """
+    if name in KNOWN_FIELDS or name in COLUMN_FIELDS:
+        return name
+    return _KNOWN_BY_LOWER.get(name.lower(), name)
+
+
+def field_problem(name: str) -> str | None:
+    """Why ``name`` cannot name anything a Windows event stores, or None when it can.
+
+    ECS-style dotted names, names with spaces or dashes belong to other log sources: a rule
+    using them would silently never match, so it is skipped with this reason instead.
+    """
+    if name in COLUMN_FIELDS or canonical_field(name) in KNOWN_FIELDS:
+        return None
+    if _WINDOWS_NAME.match(name):
+        return None
+    return f"unknown field {name!r}: not a Windows event field name"
+
+
+def logsource_problem(ls: SigmaLogSource) -> str | None:
+    """Why events of logsource ``ls`` are not in the store, or None when they may be."""
+    product, category, service = ls.product, ls.category, ls.service
+    if product not in (None, "windows"):
+        return f"unsupported logsource product {product!r} (only windows is mapped)"
+    if product is None and category is None and service is None:
+        return "logsource names no product, category or service"
+    if service is not None and service not in SERVICES:
+        return f"unknown logsource service {service!r} for product windows"
+    if category is not None and category not in CATEGORIES:
+        return f"unsupported logsource category {category!r} (no Windows event records it)"
+    return None
+
+
+def sql_field(name: str, category: str | None = None) -> str:
+    """SQL for Sigma field ``name`` outside a rule condition (correlation group-by, values)."""
+    if name in COLUMN_FIELDS:
+        return quote_ident(COLUMN_FIELDS[name])
+    if category == "process_creation" and name in PROCESS_CREATION_ALTERNATIVES:
+        alts = ", ".join(raw_key(a) for a in PROCESS_CREATION_ALTERNATIVES[name])
+        return f"COALESCE({alts})"
+    return raw_key(canonical_field(name))
+
+
+def raw_key(key: str) -> str:
+    return "raw[" + sql_string(key) + "]"
+
+
+def quote_ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def sql_string(text: str) -> str:
+    """A DuckDB string literal (backslashes are literal in DuckDB's standard strings)."""
+    return "'" + text.replace("'", "''") + "'"

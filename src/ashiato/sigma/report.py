@@ -1,0 +1,88 @@
+"""Coverage of a Sigma rule set: loaded, compiled, skipped and why (``ashiato rules check``).
+
+A plain dict (it is also the ``--json`` output) and its Rich rendering, so that the command
+stays a thin client.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+
+from ashiato.sigma.compile import compile_rules
+from ashiato.sigma.load import load_rules
+
+
+def coverage(paths: Sequence[Path]) -> dict[str, Any]:
+    """Load and compile ``paths``; every rule appears once: compiled, skipped or in error."""
+    t0 = time.perf_counter()
+    ruleset = load_rules(paths)
+    compiled = compile_rules(ruleset)
+    seconds = time.perf_counter() - t0
+    errors = [p for p in ruleset.problems if p.level == "error"]
+    warnings = [p for p in ruleset.problems if p.level != "error"]
+    compile_s = [r.seconds for r in compiled.rules]
+    return {
+        "files": ruleset.files,
+        "rules_loaded": len(ruleset.rules),
+        "compiled": len(compiled.rules),
+        "correlations": len(compiled.correlations),
+        "skipped": len(compiled.skipped),
+        "errors": len(errors),
+        "seconds": round(seconds, 3),
+        "mean_compile_ms": round(1000 * sum(compile_s) / len(compile_s), 3) if compile_s else None,
+        "skip_reasons": dict(Counter(_reason_kind(s.reason) for s in compiled.skipped)),
+        "rules": [
+            {"path": r.meta.path, "id": r.meta.key, "title": r.meta.title, "status": "compiled"}
+            for r in compiled.rules
+        ]
+        + [
+            {"path": c.meta.path, "id": c.meta.key, "title": c.meta.title, "status": "compiled"}
+            for c in compiled.correlations
+        ]
+        + [
+            {
+                "path": s.path,
+                "id": s.rule_id,
+                "title": s.title,
+                "status": "skipped",
+                "reason": s.reason,
+            }
+            for s in compiled.skipped
+        ],
+        "problems": [
+            {"path": p.path, "id": p.rule_id, "level": p.level, "message": p.message}
+            for p in [*errors, *warnings]
+        ],
+    }
+
+
+def _reason_kind(reason: str) -> str:
+    """Reasons grouped for the summary: the words before the first quote or colon."""
+    return reason.split("'", maxsplit=1)[0].split(":", maxsplit=1)[0].strip()
+
+
+def render_coverage(report: dict[str, Any]) -> Group:
+    head = Text(
+        f"{report['files']} file(s), {report['rules_loaded']} rule(s) loaded: "
+        f"{report['compiled']} compiled, {report['correlations']} correlation(s), "
+        f"{report['skipped']} skipped, {report['errors']} error(s)"
+        f" in {report['seconds']:.2f} s"
+    )
+    t = Table(title="Skipped and problems")
+    for c in ("file", "rule", "status", "why"):
+        t.add_column(c, overflow="fold")
+    for r in report["rules"]:
+        if r["status"] == "skipped":
+            t.add_row(r["path"], r["id"] or "", "skipped", r["reason"])
+    for p in report["problems"]:
+        style = "red" if p["level"] == "error" else "yellow"
+        t.add_row(p["path"], p["id"] or "", Text(p["level"], style=style), p["message"])
+    return Group(head, t) if t.row_count else Group(head)

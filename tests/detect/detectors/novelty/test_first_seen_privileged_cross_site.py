@@ -33,7 +33,12 @@ def test_positive_new_site_at_night(inventory, write_events) -> None:
     rep = detect(write_events(rows), inventory, detectors=DET)
     f = rep.findings.to_pylist()
     assert len(f) == 1, "only the first use from the new site is novel"
-    assert f[0]["evidence"] == ["e000010", "e000011"], "evidence: the next 24 h from that site"
+    # evidence: every later use of the credential from that site (followed for 30 days)
+    assert f[0]["evidence"] == ["e000010", "e000011", "e000012"]
+    short = detect(
+        write_events(rows), inventory, detectors=DET, params={DET[0]: {"follow_days": 1}}
+    )
+    assert short.findings.to_pylist()[0]["evidence"] == ["e000010", "e000011"]
     assert f[0]["entities"]["accounts"] == ["adm-sato"]
     assert "TH-BKK" in f[0]["reason"] and "night there" in f[0]["reason"]
     assert "Asia/Bangkok" in f[0]["reason"]

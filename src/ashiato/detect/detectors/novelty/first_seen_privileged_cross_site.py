@@ -21,7 +21,7 @@ from ashiato.detect.spec import DetectionContext, DetectorSpec, Finding, Param
 SPEC = DetectorSpec(
     id="novelty.first_seen_privileged_cross_site",
     title="Privileged account used from a new site",
-    version="1",
+    version="2",
     severity="high",
     techniques=("T1078.002", "T1021"),
     needs=CREDENTIAL_KINDS,
@@ -33,7 +33,12 @@ SPEC = DetectorSpec(
     params=(
         Param("lookback_days", 30, "How far back a previous use from the same site counts."),
         Param("warmup_days", 7, "Initial days that only build the baseline (no findings)."),
-        Param("evidence_hours", 24, "Events of the pair after the first one kept as evidence."),
+        Param(
+            "follow_days",
+            30,
+            "After the first use from a new site, the pair's later uses are followed (evidence, "
+            "hosts reached) for this long, or until the pair's next new onset.",
+        ),
         Param("max_evidence", 2000, "Evidence event ids kept per finding."),
     ),
 )
@@ -65,14 +70,23 @@ def query(ctx: DetectionContext) -> ibis.Table:
         prev_ts=novel.prev_ts,
         src_tz=novel.src_timezone,
     )
-    span = ibis.interval(hours=int(p["evidence_hours"]))
+    # Everything the credential then does from that site is the analyst's next question (which
+    # hosts, which data): follow the pair until its next new onset, at most follow_days.
+    nxt = ibis.window(group_by=[onsets.o_user, onsets.o_site], order_by=onsets.onset)
+    follow = ibis.interval(days=int(p["follow_days"]))
+    onsets = onsets.mutate(
+        until=ibis.least(
+            onsets.onset.lead().over(nxt).fill_null(onsets.onset + follow),
+            onsets.onset + follow,
+        )
+    )
     j = onsets.inner_join(
         t,
         [
             onsets.o_user == t.user,
             onsets.o_site == t.src_site,
             t.ts >= onsets.onset,
-            t.ts < onsets.onset + span,
+            t.ts < onsets.until,
         ],
     )
     return j.group_by("o_user", "o_site", "onset", "onset_id", "prev_ts", "src_tz").aggregate(
@@ -111,8 +125,8 @@ def explain(row: Mapping[str, Any], ctx: DetectionContext) -> Finding:
     reason = (
         f"{user} ({groups}; home site {row['home_site'] or 'unknown'}) was used from {site} "
         f"({short_list(src)}) at {local_time(onset, row['src_tz'])}"
-        f"{' (night there)' if night else ''}, {history}. In the next "
-        f"{ctx.params['evidence_hours']} h it reached {len(dst_hosts)} host(s) in "
+        f"{' (night there)' if night else ''}, {history}. From there, until "
+        f"{fmt_ts(row['last_seen'])}, it reached {len(dst_hosts)} host(s) in "
         f"{', '.join(vals(row, 'dst_sites'))}: {short_list(dst_hosts)} ({row['n']} events)."
     )
     return Finding(

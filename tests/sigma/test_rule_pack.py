@@ -123,7 +123,8 @@ def _detect(
     store = tmp_path / "store"
     report = ingest([sample], store, workers=1)
     assert report.records_rejected == 0, report.rejection_reasons
-    assert report.records_stored == sum(1 for _ in sample.open())
+    with sample.open() as fh:
+        assert report.records_stored == sum(1 for _ in fh)
     result = detect(store, None, detectors=[], rules=[rule])
     st = Store(store)
     con = st.connect()

@@ -27,9 +27,10 @@ from sigma.rule import SigmaDetection, SigmaDetectionItem, SigmaRule, SigmaRuleB
 from sigma.types import SigmaFieldReference
 
 from ashiato.sigma.backend import DuckDBBackend
-from ashiato.sigma.fields import field_problem, logsource_problem, sql_field
+from ashiato.sigma.fields import canonical_field, field_problem, logsource_problem, sql_field
 from ashiato.sigma.load import CONDITION_RANGE, RuleSet, rule_key
 from ashiato.sigma.pipeline import store_pipeline
+from ashiato.sigma.prefilter import rule_codes
 
 LEVEL_SCORES = {"informational": 10, "low": 30, "medium": 50, "high": 70, "critical": 90}
 SUPPORTED_CORRELATIONS = (
@@ -62,19 +63,26 @@ class CompiledRule:
     fields: tuple[str, ...]  # Sigma fields the condition reads, for reasons
     generate: bool  # False: only feeds correlations (Sigma ``generate: false`` semantics)
     seconds: float  # compile time
+    codes: frozenset[int] | None = None  # event codes it can match (None: any), a prefilter
 
 
 @dataclass(frozen=True)
 class Correlation:
+    """A correlation plan. A referenced rule may itself be a correlation (Sigma v2 chaining):
+    its matches then act as the events of this one (see ``correlate``); for such a reference,
+    ``group_sql`` and ``value_sql`` hold names of the inner correlation's ``group_by`` instead
+    of SQL."""
+
     meta: RuleMeta
     kind: str  # event_count | value_count | temporal | temporal_ordered
-    rules: tuple[CompiledRule, ...]  # in the rule's order (temporal_ordered needs it)
+    rules: tuple[CompiledRule | Correlation, ...]  # in the rule's order (temporal_ordered)
     group_by: tuple[str, ...]  # names as written (aliases or fields)
-    group_sql: tuple[tuple[str, ...], ...]  # per base rule, SQL of each group-by field
-    value_sql: tuple[str | None, ...]  # value_count: per base rule, SQL of the counted field
+    group_sql: tuple[tuple[str, ...], ...]  # per referenced rule, SQL of each group-by field
+    value_sql: tuple[str | None, ...]  # value_count: per referenced rule, the counted field
     value_field: str | None
     timespan_s: int
     bounds: tuple[tuple[str, int], ...]  # (op, count): all must hold
+    generate: bool = True  # False: only feeds an outer correlation
 
 
 @dataclass(frozen=True)
@@ -141,12 +149,43 @@ def compile_rules(ruleset: RuleSet) -> CompiledRuleSet:
             if got is not None:
                 by_obj[id(rule)] = got
                 out.rules.append(got)
+    done: dict[int, Correlation | None] = {}
     for rule in ruleset.rules:
         if isinstance(rule, SigmaCorrelationRule):
-            corr = _compile_correlation(rule, ruleset.path_of(rule), by_obj, out)
-            if corr is not None:
-                out.correlations.append(corr)
+            _compile_chain(rule, ruleset, by_obj, done, out, ())
     return out
+
+
+def _compile_chain(
+    rule: SigmaCorrelationRule,
+    ruleset: RuleSet,
+    by_obj: dict[int, CompiledRule],
+    done: dict[int, Correlation | None],
+    out: CompiledRuleSet,
+    stack: tuple[int, ...],
+) -> Correlation | None:
+    """Compile ``rule`` after the correlations it references (inner ones come first in
+    ``out.correlations``); each correlation is compiled, or skipped, once."""
+    if id(rule) in done:
+        return done[id(rule)]
+    path = ruleset.path_of(rule)
+    inner: dict[int, Correlation] = {}
+    for ref in rule.rules or []:
+        sub = ref.rule
+        if not isinstance(sub, SigmaCorrelationRule):
+            continue
+        if id(sub) in stack or sub is rule:
+            _skip(out, rule, path, f"uses correlation {ref.reference!r}, which uses it back")
+            done[id(rule)] = None
+            return None
+        got = _compile_chain(sub, ruleset, by_obj, done, out, (*stack, id(rule)))
+        if got is not None:
+            inner[id(sub)] = got
+    corr = _compile_correlation(rule, path, {**by_obj, **inner}, out)
+    done[id(rule)] = corr
+    if corr is not None:
+        out.correlations.append(corr)
+    return corr
 
 
 def _skip(out: CompiledRuleSet, rule: SigmaRuleBase, path: str, reason: str) -> None:
@@ -203,6 +242,7 @@ def _compile_rule(
         fields=tuple(fields),
         generate=generate,
         seconds=time.perf_counter() - t0,
+        codes=rule_codes(work),
     )
 
 
@@ -217,7 +257,10 @@ _OPS = {
 
 
 def _compile_correlation(
-    rule: SigmaCorrelationRule, path: str, by_obj: dict[int, CompiledRule], out: CompiledRuleSet
+    rule: SigmaCorrelationRule,
+    path: str,
+    by_obj: dict[int, CompiledRule | Correlation],
+    out: CompiledRuleSet,
 ) -> Correlation | None:
     if rule.type not in SUPPORTED_CORRELATIONS:
         _skip(out, rule, path, f"correlation type {rule.type.name.lower()} is not supported")
@@ -225,16 +268,11 @@ def _compile_correlation(
     if not isinstance(rule.condition, SigmaCorrelationCondition):
         _skip(out, rule, path, "extended (boolean) correlation conditions are not supported")
         return None
-    bases: list[CompiledRule] = []
+    bases: list[CompiledRule | Correlation] = []
     for ref in rule.rules or []:
         base = by_obj.get(id(ref.rule))
         if base is None:
-            why = (
-                "nested correlations are not supported"
-                if isinstance(ref.rule, SigmaCorrelationRule)
-                else "it was skipped"
-            )
-            _skip(out, rule, path, f"uses rule {ref.reference!r}, but {why}")
+            _skip(out, rule, path, f"uses rule {ref.reference!r}, but it was skipped")
             return None
         bases.append(base)
     aliases = {a.alias: a for a in rule.aliases}
@@ -245,6 +283,13 @@ def _compile_correlation(
         for name in group_by:
             alias = aliases.get(name)
             real = _alias_field(alias, ref) if alias else name
+            if isinstance(base, Correlation):
+                carried = _carried(base, real)
+                if carried is None:
+                    _skip(out, rule, path, _not_carried(ref, base, real))
+                    return None
+                row.append(carried)
+                continue
             problem = field_problem(real)
             if problem:
                 _skip(out, rule, path, f"group-by: {problem}")
@@ -259,7 +304,16 @@ def _compile_correlation(
         if value_field is None or field_problem(value_field):
             _skip(out, rule, path, "value_count needs one valid condition field")
             return None
-        values = [sql_field(value_field, b.category) for b in bases]
+        values = []
+        for ref, b in zip(rule.rules or [], bases, strict=True):
+            if isinstance(b, CompiledRule):
+                values.append(sql_field(value_field, b.category))
+                continue
+            carried = _carried(b, value_field)
+            if carried is None:
+                _skip(out, rule, path, _not_carried(ref, b, value_field))
+                return None
+            values.append(carried)
     raw_range = rule.custom_attributes.get(CONDITION_RANGE)
     if isinstance(raw_range, dict):
         bounds = tuple((str(k), int(v)) for k, v in raw_range.items())
@@ -275,6 +329,22 @@ def _compile_correlation(
         value_field=value_field,
         timespan_s=int(rule.timespan.seconds),
         bounds=bounds,
+        generate=rule._output,
+    )
+
+
+def _carried(inner: Correlation, name: str) -> str | None:
+    """The group-by name of ``inner`` that carries field ``name`` (matches know only those)."""
+    for g in inner.group_by:
+        if g == name or canonical_field(g) == canonical_field(name):
+            return g
+    return None
+
+
+def _not_carried(ref: Any, inner: Correlation, name: str) -> str:
+    return (
+        f"field {name!r} is not a group-by field of correlation {ref.reference!r} "
+        f"(its matches carry only {', '.join(inner.group_by) or 'no fields'})"
     )
 
 

@@ -11,22 +11,36 @@ Semantics, chosen to be explainable and the same on every run:
 * temporal_ordered chains, for each event of the last rule, the latest earlier event of each
   previous rule (ASOF joins, latest-first is optimal); a chain within ``timespan`` is a hit;
 * overlapping hits of one group merge into one match, whose evidence is every base event of the
-  group inside it (temporal_ordered: the chains' events). One match becomes one finding.
+  group inside it (temporal_ordered: the chains' events). One match becomes one finding;
+* a correlation may reference another (Sigma v2 chaining). The spec leaves the time of an inner
+  match open; here an inner match is an event of the outer one *at every instant its condition
+  held*, that is at the end of each window that met it (temporal_ordered: each chain's last
+  event). The end, not the start: "ten failures, then a success" must see the tenth failure
+  before the success, exactly as a streaming engine raises the inner alert at that moment; and
+  every instant, not only the first or last, so that a success in the middle of a long burst
+  still follows a burst. It counts once however many of its instants a window holds
+  (event_count counts distinct events), carries the inner group-by values (the outer group-by
+  must name them, checked at compile time), and stands for the inner match's evidence.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import MutableMapping
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
 import pyarrow as pa
 
 from ashiato.sigma.compile import Correlation
+from ashiato.sigma.prefilter import codes_sql
 
 _SQL_OPS = {"gt": ">", "gte": ">=", "lt": "<", "lte": "<=", "eq": "=", "neq": "<>"}
 MATCHES = "_sigma_corr_matches"
 EPISODES = "_sigma_corr_episodes"
+INNER = "_sigma_corr_inner"
+INNER_ID = "@sigma-match:"
+"""Prefix of the stand-in event id of an inner correlation's match (never a stored id)."""
 
 
 @dataclass(frozen=True)
@@ -36,6 +50,7 @@ class CorrelationMatch:
     last_seen: datetime
     event_ids: tuple[str, ...]  # base events, in time order (whole; the finding caps)
     metric: int  # the largest count seen in one window (chain length for temporal_ordered)
+    instants: tuple[datetime, ...] = ()  # window ends at which the condition held
 
 
 def _arrow(con: Any, sql: str) -> pa.Table:
@@ -43,11 +58,27 @@ def _arrow(con: Any, sql: str) -> pa.Table:
     return result
 
 
-def _gather(con: Any, corr: Correlation, table: str) -> list[str]:
-    """Materialise the base matches; return the group column names."""
+def _gather(
+    con: Any, corr: Correlation, table: str, inner: dict[int, list[CorrelationMatch]]
+) -> tuple[list[str], dict[str, CorrelationMatch]]:
+    """Materialise the base matches; return the group column names and the stand-ins."""
     gcols = [f"g{i}" for i in range(len(corr.group_by))]
     parts = []
+    stand_ins: dict[str, CorrelationMatch] = {}
+    rows: list[dict[str, Any]] = []
     for k, base in enumerate(corr.rules):
+        if isinstance(base, Correlation):
+            for i, m in enumerate(inner[k]):
+                sid = f"{INNER_ID}{k}:{i}"
+                stand_ins[sid] = m
+                carried = dict(m.group)
+                vname = corr.value_sql[k]
+                value = carried[vname] if vname else None
+                gvals = {c: carried[name] for c, name in zip(gcols, corr.group_sql[k], strict=True)}
+                rows += [
+                    {"event_id": sid, "ts": t, "r": k, **gvals, "v": value} for t in m.instants
+                ]
+            continue
         groups = "".join(
             f", lower(CAST({sql} AS VARCHAR)) AS {c}"
             for sql, c in zip(corr.group_sql[k], gcols, strict=True)
@@ -55,28 +86,76 @@ def _gather(con: Any, corr: Correlation, table: str) -> list[str]:
         value = corr.value_sql[k]
         vsql = f"lower(CAST({value} AS VARCHAR))" if value else "NULL::VARCHAR"
         not_null = "".join(f" AND ({sql}) IS NOT NULL" for sql in corr.group_sql[k])
+        prefilter = "" if base.codes is None else f"{codes_sql(base.codes)} AND "
         parts.append(
             f"SELECT event_id, ts, {k} AS r{groups}, {vsql} AS v FROM {table} "
-            f"WHERE COALESCE(({base.sql}), false){not_null}"
+            f"WHERE {prefilter}COALESCE(({base.sql}), false){not_null}"
         )
+    if stand_ins:
+        schema = pa.schema(
+            [
+                ("event_id", pa.string()),
+                ("ts", pa.timestamp("us", tz="UTC")),
+                ("r", pa.int32()),
+                *[(c, pa.string()) for c in gcols],
+                ("v", pa.string()),
+            ]
+        )
+        con.register(INNER, pa.Table.from_pylist(rows, schema=schema))
+        cols = ", ".join(["event_id", "ts", "r", *gcols, "v"])
+        parts.append(f"SELECT {cols} FROM {INNER}")
     con.execute(f"CREATE OR REPLACE TEMP TABLE {MATCHES} AS " + " UNION ALL ".join(parts))
-    return gcols
+    if stand_ins:
+        con.unregister(INNER)
+    return gcols, stand_ins
 
 
-def correlate(con: Any, corr: Correlation, table: str = "events") -> list[CorrelationMatch]:
-    """Run one correlation over ``table`` on a DuckDB connection; matches in time order."""
-    gcols = _gather(con, corr, table)
+def correlate(
+    con: Any,
+    corr: Correlation,
+    table: str = "events",
+    cache: MutableMapping[int, list[CorrelationMatch]] | None = None,
+) -> list[CorrelationMatch]:
+    """Run one correlation over ``table`` on a DuckDB connection; matches in time order.
+
+    Correlations it references are run first (or taken from ``cache``, keyed by ``id()`` of
+    the inner ``Correlation``, which this fills): pass one cache to run a chain only once.
+    """
+    cache = {} if cache is None else cache
+    inner: dict[int, list[CorrelationMatch]] = {}
+    for k, base in enumerate(corr.rules):
+        if isinstance(base, Correlation):
+            if id(base) not in cache:
+                cache[id(base)] = correlate(con, base, table, cache)
+            inner[k] = cache[id(base)]
+    gcols, stand_ins = _gather(con, corr, table, inner)
     if corr.kind == "temporal_ordered":
         episodes = _ordered_hits(con, corr, gcols)
     else:
         episodes = _window_hits(con, corr, gcols)
     con.execute(f"DROP TABLE IF EXISTS {MATCHES}")
+    if stand_ins:
+        episodes = [_expand(m, stand_ins) for m in episodes]
     return sorted(episodes, key=lambda m: (m.first_seen, m.group))
+
+
+def _expand(m: CorrelationMatch, stand_ins: dict[str, CorrelationMatch]) -> CorrelationMatch:
+    """Replace inner matches' stand-in ids by their evidence, and widen the time span to it."""
+    ids: list[str] = []
+    first, last = m.first_seen, m.last_seen
+    for e in m.event_ids:
+        sub = stand_ins.get(e)
+        if sub is None:
+            ids.append(e)
+            continue
+        ids += sub.event_ids
+        first, last = min(first, sub.first_seen), max(last, sub.last_seen)
+    return replace(m, event_ids=tuple(dict.fromkeys(ids)), first_seen=first, last_seen=last)
 
 
 def _window_hits(con: Any, corr: Correlation, gcols: list[str]) -> list[CorrelationMatch]:
     metric = {
-        "event_count": "COUNT(*)",
+        "event_count": "COUNT(DISTINCT event_id)",
         "value_count": "COUNT(DISTINCT v)",
         "temporal": "COUNT(DISTINCT r)",
     }[corr.kind]
@@ -100,9 +179,16 @@ def _window_hits(con: Any, corr: Correlation, gcols: list[str]) -> list[Correlat
         if last and last["key"] == key and h["ts"] - span <= last["end"]:
             last["end"] = h["ts"]
             last["metric"] = max(last["metric"], h["metric"])
+            last["instants"].append(h["ts"])
         else:
             episodes.append(
-                {"key": key, "start": h["ts"] - span, "end": h["ts"], "metric": h["metric"]}
+                {
+                    "key": key,
+                    "start": h["ts"] - span,
+                    "end": h["ts"],
+                    "metric": h["metric"],
+                    "instants": [h["ts"]],
+                }
             )
     if not episodes:
         return []
@@ -129,6 +215,7 @@ def _window_hits(con: Any, corr: Correlation, gcols: list[str]) -> list[Correlat
                 last_seen=g["last"],
                 event_ids=tuple(dict.fromkeys(g["ids"])),
                 metric=int(e["metric"]),
+                instants=tuple(e["instants"]),
             )
         )
     return out
@@ -159,8 +246,16 @@ def _ordered_hits(con: Any, corr: Correlation, gcols: list[str]) -> list[Correla
         if prev and prev["key"] == key and ch["t0"] <= prev["end"]:
             prev["end"] = max(prev["end"], ch[f"t{last}"])
             prev["events"].update(events)
+            prev["instants"].add(ch[f"t{last}"])
         else:
-            merged.append({"key": key, "end": ch[f"t{last}"], "events": set(events)})
+            merged.append(
+                {
+                    "key": key,
+                    "end": ch[f"t{last}"],
+                    "events": set(events),
+                    "instants": {ch[f"t{last}"]},
+                }
+            )
     return [
         CorrelationMatch(
             group=tuple(zip(corr.group_by, m["key"], strict=True)),
@@ -168,6 +263,7 @@ def _ordered_hits(con: Any, corr: Correlation, gcols: list[str]) -> list[Correla
             last_seen=max(t for t, _ in m["events"]),
             event_ids=tuple(dict.fromkeys(e for _, e in sorted(m["events"]))),
             metric=n,
+            instants=tuple(sorted(m["instants"])),
         )
         for m in merged
     ]

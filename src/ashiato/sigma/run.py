@@ -4,6 +4,11 @@ Sigma matches join the same queue as the behavioural detectors: one ``Finding`` 
 actor (account and source host, or the recording host for endpoint events that name no source),
 one per correlation match. Plain rules are evaluated in batches, each batch one scan of the
 events that tags every row with the rules it matches; the small hits table is then grouped.
+
+Reading the ``raw`` map dominates a scan, so a scan reads only the rows whose ``event_code`` one
+of its rules can match (``prefilter``: DuckDB pushes that filter into the Parquet reader), and a
+``CASE event_code`` hands each row only to the rules of its code: a rule's map lookups run on its
+own events, not on every event. Rules that name no event code see every row.
 """
 
 from __future__ import annotations
@@ -16,11 +21,14 @@ from ashiato.detect.common import fmt_ts, short_list
 from ashiato.detect.spec import Finding
 from ashiato.sigma.compile import LEVEL_SCORES, CompiledRule, CompiledRuleSet, Correlation
 from ashiato.sigma.correlate import CorrelationMatch, correlate
+from ashiato.sigma.prefilter import CODE_COLUMN, codes_sql
 
 VERSION = "sigma-1"
 MAX_EVIDENCE = 2000
-BATCH = 100
-"""Rules per scan: bounds the size of one SQL statement and of each row's hit list."""
+BATCH = 500
+"""Rules per scan: bounds the size of one SQL statement. Each scan decodes the ``raw`` column of
+the rows it reads (the fixed cost of a scan), so batches are large; a row's hit list is bounded
+by the rules of its event code."""
 HITS = "_sigma_hits"
 _ENTITY_COLS = '"user", src_host, dst_host, log_host, src_ip, dst_ip'
 
@@ -38,16 +46,40 @@ def rule_hits(con: Any, rules: Sequence[CompiledRule], table: str = "events") ->
         "log_host VARCHAR, src_ip VARCHAR, dst_ip VARCHAR)"
     )
     for start in range(0, len(rules), BATCH):
-        batch = rules[start : start + BATCH]
-        tags = ", ".join(
-            f"CASE WHEN COALESCE(({r.sql}), false) THEN {start + i} END"
-            for i, r in enumerate(batch)
-        )
+        tags, where = _batch_tags(rules[start : start + BATCH], start)
         con.execute(
             f"INSERT INTO {HITS} SELECT r, event_id, ts, {_ENTITY_COLS} FROM (SELECT "
-            f"unnest(list_filter([{tags}], lambda x: x IS NOT NULL)) AS r, event_id, ts, "
-            f"{_ENTITY_COLS} FROM {table})"
+            f"unnest(list_filter({tags}, lambda x: x IS NOT NULL)) AS r, event_id, ts, "
+            f"{_ENTITY_COLS} FROM {table}{where})"
         )
+
+
+def _batch_tags(batch: Sequence[CompiledRule], start: int) -> tuple[str, str]:
+    """A list expression of the matching rules' indexes per row, and the scan's WHERE clause."""
+
+    def tag(i: int, r: CompiledRule) -> str:
+        return f"CASE WHEN COALESCE(({r.sql}), false) THEN {start + i} END"
+
+    by_code: dict[int, list[str]] = {}
+    anywhere: list[str] = []
+    for i, r in enumerate(batch):
+        if r.codes is None:
+            anywhere.append(tag(i, r))
+        for code in sorted(r.codes or ()):
+            by_code.setdefault(code, []).append(tag(i, r))
+    parts = []
+    if by_code:
+        whens = " ".join(
+            f"WHEN {code} THEN [{', '.join(t)}]" for code, t in sorted(by_code.items())
+        )
+        parts.append(f"COALESCE(CASE {CODE_COLUMN} {whens} END, [])")
+    if anywhere:
+        parts.append(f"[{', '.join(anywhere)}]")
+    if not parts:
+        return "[]::INTEGER[]", " WHERE false"
+    tags = parts[0] if len(parts) == 1 else f"list_concat({', '.join(parts)})"
+    where = "" if anywhere else f" WHERE {codes_sql(tuple(by_code))}"
+    return tags, where
 
 
 def run_rules(
@@ -55,7 +87,8 @@ def run_rules(
 ) -> list[Finding]:
     """Findings of every compiled rule and correlation over ``table`` (a DuckDB connection)."""
     findings: list[Finding] = []
-    rules = compiled.rules
+    # Rules that only feed correlations are evaluated by the correlations themselves.
+    rules = [r for r in compiled.rules if r.generate]
     if rules:
         rule_hits(con, rules, table)
         groups = _rows(
@@ -67,14 +100,17 @@ def run_rules(
             f"list(DISTINCT log_host) AS log, list(DISTINCT src_ip) AS sip, "
             f"list(DISTINCT dst_ip) AS dip FROM {HITS} GROUP BY ALL ORDER BY r, first",
         )
-        for g in groups:
-            rule = rules[g["r"]]
-            if rule.generate:
-                findings.append(_rule_finding(rule, g))
+        findings.extend(_rule_finding(rules[g["r"]], g) for g in groups)
         con.execute(f"DROP TABLE IF EXISTS {HITS}")
-    for corr in compiled.correlations:
-        for m in correlate(con, corr, table):
-            findings.append(_correlation_finding(con, corr, m, table, max_evidence))
+    cache: dict[int, list[CorrelationMatch]] = {}
+    for corr in compiled.correlations:  # inner correlations come before those using them
+        matches = cache.get(id(corr))
+        if matches is None:
+            matches = cache[id(corr)] = correlate(con, corr, table, cache)
+        if corr.generate:
+            findings.extend(
+                _correlation_finding(con, corr, m, table, max_evidence) for m in matches
+            )
     return findings
 
 

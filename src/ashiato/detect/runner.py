@@ -28,6 +28,9 @@ from ashiato.errors import DetectError
 from ashiato.inventory.model import Inventory
 from ashiato.store import Store
 
+MATERIALIZE_MAX_EVENTS = 10_000_000
+"""Up to this many events the enriched rows are a temp table; above, a view (see detect)."""
+
 
 @dataclass(frozen=True)
 class DetectorRun:
@@ -83,13 +86,16 @@ def detect(
     ``new_findings`` lists what an analyst has not seen yet: findings that reach past ``since``
     and were not in the store before, or were there with other evidence.
 
+    ``detectors``: ids to run; None runs every registered detector, an empty sequence none
+    (``detectors=[], rules=[...]`` runs Sigma rules alone).
+
     ``rules``: Sigma rule files or directories, run alongside the detectors (``ashiato.sigma``);
     rules that cannot be loaded or compiled are reported as notices.
     """
     started = time.perf_counter()
     st = store if isinstance(store, Store) else Store(store)
     chosen: list[DetectorModule] = list(DETECTORS)
-    if detectors:
+    if detectors is not None:  # an empty list runs no detector (Sigma rules only)
         known = {d.SPEC.id: d for d in DETECTORS}
         unknown = [d for d in detectors if d not in known]
         if unknown:
@@ -112,8 +118,14 @@ def detect(
             "no assets, accounts or policy are known"
         )
     enriched = enrich(con, events, inventory, execute)
-    # Materialise the joined view once: every detector reads it.
-    enriched = con.create_table("enriched_events", enriched, temp=True)
+    # Every detector reads the joined events. Materialised once when they fit in memory (a
+    # third faster on the demo); beyond that a temp table spills all columns to disk and each
+    # detector rereads the spill, so a view that reads only the needed Parquet columns wins
+    # (44.6 M events: 8.1 min as a view against 12.6 min materialised).
+    if n_events <= MATERIALIZE_MAX_EVENTS:
+        enriched = con.create_table("enriched_events", enriched, temp=True)
+    else:
+        enriched = con.create_view("enriched_events", enriched, overwrite=True)
     runs: list[DetectorRun] = []
     findings: list[Finding] = []
     for det in chosen:

@@ -1,0 +1,28 @@
+"""Which detectors a detect run runs: None means all, an empty list none (Sigma rules only)."""
+
+from __future__ import annotations
+
+from ashiato.detect.registry import DETECTORS
+from ashiato.detect.runner import detect
+from tests.conftest import event, ts
+
+
+def _rows() -> list[dict]:
+    return [event(ts=ts(5, 17), user="adm-sato", src_ip="10.3.0.101", dst_host="jp-dc-fs01")]
+
+
+def test_none_runs_every_detector(inventory, write_events) -> None:
+    rep = detect(write_events(_rows()), inventory)
+    assert {r.detector for r in rep.runs} == {d.SPEC.id for d in DETECTORS}
+
+
+def test_empty_list_runs_no_detector(inventory, write_events) -> None:
+    rep = detect(write_events(_rows()), inventory, detectors=[])
+    assert rep.runs == ()
+    assert rep.findings.num_rows == 0
+
+
+def test_named_detector_runs_alone(inventory, write_events) -> None:
+    rep = detect(write_events(_rows()), inventory, detectors=["segmentation.policy_violation"])
+    assert [r.detector for r in rep.runs] == ["segmentation.policy_violation"]
+    assert rep.findings.num_rows == 1

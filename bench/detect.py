@@ -30,20 +30,22 @@ con = duckdb.connect()
 con.execute("SET threads=2")
 con.execute("SET preserve_insertion_order=false")
 con.execute("SET enable_progress_bar=false")
+con.execute(f"SET temp_directory='{dst}/spill'")
 src_glob = f"read_parquet('{src}/events/day=*/*.parquet', hive_partitioning=false)"
-cols = [r[0] for r in con.execute(
-    f"DESCRIBE SELECT * FROM {src_glob}").fetchall()]
-sel = ", ".join(
-    "ts + to_days(30 * k) AS ts" if c == "ts" else
-    "event_id || '~' || k AS event_id" if c == "event_id" else c
-    for c in cols
-)
-n = con.execute(f'''
-COPY (
-  SELECT {sel}, strftime(ts + to_days(30 * k), '%Y-%m-%d') AS day
-  FROM {src_glob}, range({copies}) t(k)
-) TO '{dst}/events' (FORMAT parquet, COMPRESSION zstd, PARTITION_BY (day), ROW_GROUP_SIZE 200000)
-''').fetchall()[0][0]
+cols = [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {src_glob}").fetchall()]
+n = 0
+for k in range(copies):  # one copy at a time: 30 new day partitions each, bounded spill
+    sel = ", ".join(
+        f"ts + to_days({30 * k}) AS ts" if c == "ts" else
+        f"event_id || '~{k}' AS event_id" if c == "event_id" else c
+        for c in cols
+    )
+    day = f"strftime(ts + to_days({30 * k}), '%Y-%m-%d') AS day"
+    n += con.execute(
+        f"COPY (SELECT {sel}, {day} FROM {src_glob}) TO '{dst}/events' "
+        f"(FORMAT parquet, COMPRESSION zstd, PARTITION_BY (day), "
+        f"FILENAME_PATTERN 'copy{k}_{{i}}', OVERWRITE_OR_IGNORE true)"
+    ).fetchall()[0][0]
 print(json.dumps({"events": n}))
 """
 

@@ -23,6 +23,7 @@ from rich.text import Text
 from ashiato.errors import AshiatoError
 from ashiato.evaluate_lanl import LanlScores, lanl_scores, test_start
 from ashiato.store import Store
+from ashiato.store.tables import spill_dir
 
 
 @dataclass(frozen=True)
@@ -205,6 +206,7 @@ def evaluate(
     findings = st.read_findings()
     incidents = st.read_incidents()
     con = duckdb.connect()
+    con.execute(f"SET temp_directory = '{spill_dir().as_posix()}'")
     path = Path(truth)
     if _is_jsonl(path):
         campaigns, truth_keys = _load_truth(path)

@@ -20,6 +20,12 @@ from ashiato.store.atomic import atomic_write_parquet
 from ashiato.store.layout import StoreLayout
 
 
+def spill_dir() -> Path:
+    """Where DuckDB spills large joins and windows: the system temp dir, never ``.tmp`` in
+    whatever directory the user happens to run from."""
+    return Path(tempfile.gettempdir()) / "ashiato-spill"
+
+
 class Store:
     """One store directory."""
 
@@ -40,10 +46,7 @@ class Store:
     def connect(self, memory_limit: str = "2GB") -> Any:
         """An Ibis DuckDB connection with bounded memory (no service to start)."""
         con = ibis.duckdb.connect(threads=2, memory_limit=memory_limit)
-        # Spill (large joins and windows past the memory limit) goes to the system temp dir, not
-        # to ``.tmp`` in whatever directory the user happens to run from.
-        spill = Path(tempfile.gettempdir()) / "ashiato-spill"
-        con.raw_sql(f"SET temp_directory = '{spill.as_posix()}'")
+        con.raw_sql(f"SET temp_directory = '{spill_dir().as_posix()}'")
         con.raw_sql("SET preserve_insertion_order = false")
         con.raw_sql("SET enable_progress_bar = false")  # ours is Rich's, on stderr
         return con

@@ -12,9 +12,10 @@ Inputs, generated in a temporary directory:
   lines), ingested with ``ashiato.ingest`` into a temporary store.
 
 Measured, each in a fresh process (peak RSS = the process's VmHWM), with the load average:
-- ashiato: load + compile the rules (pySigma, our DuckDB backend), then ``run_rules`` over the
-  store: every finding, with evidence ids. Matches per rule: the events behind the rule's
-  findings (one finding per actor), or the correlation matches.
+- ashiato: load + compile the rules (pySigma, our DuckDB backend), then ``iter_findings`` over
+  the store: every finding, with evidence ids, streamed (counted, not held). Matches per rule:
+  the events behind the rule's findings (one finding per actor, actors past
+  ``run.MAX_FINDINGS_PER_RULE`` folded into one), or the correlation matches.
 - Zircolite's approach: the same JSON lines flattened into one in-memory SQLite table ``logs``
   (one ``TEXT COLLATE NOCASE`` column per EventData/System field, an index on EventID, a Python
   ``regexp`` function), as Zircolite builds it; loading is timed apart. The same rules compiled
@@ -383,8 +384,8 @@ print(json.dumps({{"records": r.records_read, "rejected": r.records_rejected,
 ASHIATO = f"""
 import json, re, sys, time
 from collections import Counter
-from ashiato.sigma import compile_rules, load_rules, run_rules
-from ashiato.sigma.run import relation
+from ashiato.sigma import compile_rules, load_rules
+from ashiato.sigma.run import iter_findings, relation
 from ashiato.store import Store
 rules, store = json.loads(sys.argv[1])
 t = time.perf_counter()
@@ -394,17 +395,18 @@ st = Store(store)
 con = st.connect()
 events = st.events(con)
 t = time.perf_counter()
-found = run_rules(con.con, compiled, table=relation(events))
-run_s = time.perf_counter() - t
 counts = Counter()
 corr = {{c.meta.key for c in compiled.correlations}}
-for f in found:
+n_found = 0
+for f in iter_findings(con.con, compiled, table=relation(events)):  # streamed, not held
+    n_found += 1
     key = f.details["rule"]
     counts[key] += 1 if key in corr else f.evidence_count
+run_s = time.perf_counter() - t
 ran = [r.meta.key for r in compiled.rules if r.generate]
 ran += [c.meta.key for c in compiled.correlations if c.generate]
 print(json.dumps({{"compile_s": compile_s, "run_s": run_s, "peak_rss_mib": {_HWM},
-                  "findings": len(found), "ran": ran, "counts": counts,
+                  "findings": n_found, "ran": ran, "counts": counts,
                   "skipped": {{s.rule_id: s.reason for s in compiled.skipped}}}}))
 """
 

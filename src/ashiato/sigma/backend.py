@@ -1,15 +1,20 @@
 """A small pySigma backend that writes one DuckDB boolean expression per Sigma rule.
 
 Modelled on pysigma-backend-sqlite (a ``TextQueryBackend`` subclass), but for the event store:
-fields are ``raw['Name']`` map lookups or typed columns, every string comparison ignores case
-(Sigma's rule), and a missing map key is NULL, so a test on it is never true. Under ``not`` that
-NULL must count as "did not match", hence the ``COALESCE(..., false)`` around every negated
-operand. CIDRs expand to prefix patterns (DuckDB's inet extension is a download: not used).
-Keywords search all of an event's ``raw`` values.
+fields are typed columns or ``raw`` map keys. A map key renders as the column ``"raw.Name"`` of
+a flattened relation (``fields.flatten``: each key extracted once per row, then every rule reads
+plain columns); the keys a rule reads are collected in ``keys`` while it converts. Every
+string comparison ignores case (Sigma's rule): the field is read lower-cased (``"lower.Name"``,
+lower-cased once per row) and compared with the lower-cased value by equality, ``starts_with``,
+``ends_with``, ``contains`` or LIKE. A missing map key is NULL, so a test on it is never true.
+Under ``not`` that NULL must count as "did not match", hence the ``COALESCE(..., false)`` around
+every negated operand. CIDRs expand to prefix patterns (DuckDB's inet extension is a
+download: not used). Keywords search all of an event's ``raw`` values.
 """
 
 from __future__ import annotations
 
+import copy
 from typing import Any, ClassVar
 
 from sigma.conditions import (
@@ -31,6 +36,7 @@ from sigma.types import (
     SigmaRegularExpressionFlag,
     SigmaString,
     SigmaTimestampPart,
+    SpecialChars,
     TimestampPart,
 )
 
@@ -38,8 +44,9 @@ from ashiato.sigma.fields import (
     COLUMNS,
     RAW_PREFIX,
     TEXT_COLUMNS,
+    flat_column,
+    flat_key,
     quote_ident,
-    raw_key,
     sql_string,
 )
 from ashiato.sigma.keywords import LIKE_ESCAPE as _LIKE_ESCAPE
@@ -86,19 +93,36 @@ class DuckDBBackend(KeywordsMixin, TextQueryBackend):
         TimestampPart.YEAR: "year",
     }
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.keys: dict[str, None] = {}
+        """Flattened columns (``fields.flat_key``) read by the rules converted since the last
+        ``keys.clear()``, in order: ``raw`` keys as written, and lower-cased."""
+
     # -- fields ----------------------------------------------------------------------------
 
     def escape_and_quote_field(self, field_name: str) -> str:
         if field_name.startswith(RAW_PREFIX):
-            keys = field_name[len(RAW_PREFIX) :].split(",")
-            if len(keys) == 1:
-                return raw_key(keys[0])
-            return "COALESCE(" + ", ".join(raw_key(k) for k in keys) + ")"
+            return self._flat(field_name, lower=False)
         if field_name in COLUMNS:
             return quote_ident(field_name)
         raise SigmaFeatureNotSupportedByBackendError(
             f"field {field_name!r} was not mapped to the event store"
         )
+
+    def _flat(self, field_name: str, *, lower: bool) -> str:
+        keys = [flat_key(k, lower=lower) for k in field_name[len(RAW_PREFIX) :].split(",")]
+        self.keys.update(dict.fromkeys(keys))
+        if len(keys) == 1:
+            return flat_column(keys[0])
+        return "COALESCE(" + ", ".join(flat_column(k) for k in keys) + ")"
+
+    def _lower(self, field_name: str) -> str:
+        """The field as lower-cased text: map keys are lower-cased once per row when flattened,
+        so a case-insensitive test is a plain (and cheap) comparison with a lower-cased value."""
+        if field_name.startswith(RAW_PREFIX):
+            return self._flat(field_name, lower=True)
+        return f"lower({self._text(field_name)})"
 
     def _text(self, field_name: str) -> str:
         """The field as text: typed columns are cast so that string patterns apply to them."""
@@ -135,11 +159,31 @@ class DuckDBBackend(KeywordsMixin, TextQueryBackend):
     def convert_condition_field_eq_val_str(
         self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
     ) -> str:
-        """Case-insensitive: ILIKE, which is equality when the value has no wildcard."""
+        """Case-insensitive: the lower-cased field against the lower-cased value, as equality,
+        ``starts_with``, ``ends_with`` or ``contains`` when the wildcards allow (cheaper than
+        LIKE), else LIKE."""
         value = cond.value
         assert isinstance(value, SigmaString)
-        field = self._text(str(cond.field))
-        return f"{field} ILIKE {self._pattern(value)}{_LIKE_ESCAPE}"
+        field = self._lower(str(cond.field))
+        lowered = copy.copy(value)
+        lowered.s = [p.lower() if isinstance(p, str) else p for p in value.s]
+        return self._match(field, lowered)
+
+    def _match(self, field: str, value: SigmaString) -> str:
+        parts = list(value.s)
+        lead = bool(parts) and parts[0] == SpecialChars.WILDCARD_MULTI
+        trail = len(parts) > 1 and parts[-1] == SpecialChars.WILDCARD_MULTI
+        core = parts[int(lead) : len(parts) - int(trail)]
+        if not value.contains_placeholder() and all(isinstance(p, str) for p in core):
+            text = sql_string("".join(str(p) for p in core))
+            if lead and trail:
+                return f"contains({field}, {text})"
+            if lead:
+                return f"ends_with({field}, {text})"
+            if trail:
+                return f"starts_with({field}, {text})"
+            return f"{field} = {text}"
+        return f"{field} LIKE {self._pattern(value)}{_LIKE_ESCAPE}"
 
     def convert_condition_field_eq_val_str_case_sensitive(
         self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
@@ -147,8 +191,7 @@ class DuckDBBackend(KeywordsMixin, TextQueryBackend):
         """``|cased``: LIKE keeps case."""
         value = cond.value
         assert isinstance(value, SigmaString)
-        field = self._text(str(cond.field))
-        return f"{field} LIKE {self._pattern(value)}{_LIKE_ESCAPE}"
+        return self._match(self._text(str(cond.field)), value)
 
     def convert_condition_field_eq_val_num(
         self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
@@ -169,7 +212,7 @@ class DuckDBBackend(KeywordsMixin, TextQueryBackend):
         value = cond.value
         assert isinstance(value, SigmaBool)
         words = "('true', '1')" if value.boolean else "('false', '0')"
-        return f"lower({self._text(str(cond.field))}) IN {words}"
+        return f"{self._lower(str(cond.field))} IN {words}"
 
     def convert_condition_field_eq_val_re(
         self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
@@ -230,8 +273,8 @@ class DuckDBBackend(KeywordsMixin, TextQueryBackend):
         """``|fieldref``: two fields of one event, compared ignoring case."""
         ref = cond.value
         assert isinstance(ref, SigmaFieldReference)
-        a = f"lower({self._text(str(cond.field))})"
-        b = f"lower({self._text(ref.field)})"
+        a = self._lower(str(cond.field))
+        b = self._lower(ref.field)
         if ref.starts_with and ref.ends_with:
             return f"contains({a}, {b})"
         if ref.starts_with:

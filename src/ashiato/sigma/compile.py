@@ -1,6 +1,7 @@
 """Compile a loaded rule set into SQL for the event store, and say why any rule was skipped.
 
-Each detection rule becomes one DuckDB boolean expression over ACCESS_EVENT (see ``backend``);
+Each detection rule becomes one DuckDB boolean expression over ACCESS_EVENT with its ``raw``
+keys flattened into columns (see ``backend`` and ``fields.flatten``);
 each correlation rule becomes a ``Correlation`` plan over its base rules' matches (see
 ``correlate``). A rule that cannot run here (a logsource the store does not hold, a field no
 Windows event has, a modifier without an equivalent) is listed in ``skipped`` with the reason:
@@ -27,10 +28,16 @@ from sigma.rule import SigmaDetection, SigmaDetectionItem, SigmaRule, SigmaRuleB
 from sigma.types import SigmaFieldReference
 
 from ashiato.sigma.backend import DuckDBBackend
-from ashiato.sigma.fields import canonical_field, field_problem, logsource_problem, sql_field
+from ashiato.sigma.fields import (
+    canonical_field,
+    field_problem,
+    flatten,
+    logsource_problem,
+    sql_field,
+)
 from ashiato.sigma.load import CONDITION_RANGE, RuleSet, rule_key
 from ashiato.sigma.pipeline import store_pipeline
-from ashiato.sigma.prefilter import rule_codes
+from ashiato.sigma.prefilter import codes_sql, rule_codes
 
 LEVEL_SCORES = {"informational": 10, "low": 30, "medium": 50, "high": 70, "critical": 90}
 SUPPORTED_CORRELATIONS = (
@@ -58,12 +65,18 @@ class RuleMeta:
 @dataclass(frozen=True)
 class CompiledRule:
     meta: RuleMeta
-    sql: str  # boolean expression over the events table
+    sql: str  # boolean expression over ``fields.flatten(events, keys)``
     category: str | None  # logsource category (field spellings differ by category)
     fields: tuple[str, ...]  # Sigma fields the condition reads, for reasons
     generate: bool  # False: only feeds correlations (Sigma ``generate: false`` semantics)
     seconds: float  # compile time
     codes: frozenset[int] | None = None  # event codes it can match (None: any), a prefilter
+    keys: tuple[str, ...] = ()  # ``raw`` keys ``sql`` reads as flattened columns
+
+    def source(self, table: str) -> str:
+        """A FROM item over which ``sql`` evaluates: ``table`` with this rule's keys extracted,
+        restricted to the rule's event codes."""
+        return flatten(table, self.keys, "" if self.codes is None else codes_sql(self.codes))
 
 
 @dataclass(frozen=True)
@@ -226,6 +239,7 @@ def _compile_rule(
     # reference it), with output on: a base rule's SQL is needed even when it makes no findings.
     work = copy.deepcopy(rule, {id(b): b for b in rule._backreferences})
     work._output = True
+    backend.keys.clear()
     try:
         queries = backend.convert_rule(work)
     except (SigmaError, NotImplementedError, TypeError, ValueError) as exc:
@@ -243,6 +257,7 @@ def _compile_rule(
         generate=generate,
         seconds=time.perf_counter() - t0,
         codes=rule_codes(work),
+        keys=tuple(backend.keys),
     )
 
 

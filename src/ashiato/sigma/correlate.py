@@ -33,7 +33,6 @@ from typing import Any
 import pyarrow as pa
 
 from ashiato.sigma.compile import Correlation
-from ashiato.sigma.prefilter import codes_sql
 
 _SQL_OPS = {"gt": ">", "gte": ">=", "lt": "<", "lte": "<=", "eq": "=", "neq": "<>"}
 MATCHES = "_sigma_corr_matches"
@@ -86,10 +85,9 @@ def _gather(
         value = corr.value_sql[k]
         vsql = f"lower(CAST({value} AS VARCHAR))" if value else "NULL::VARCHAR"
         not_null = "".join(f" AND ({sql}) IS NOT NULL" for sql in corr.group_sql[k])
-        prefilter = "" if base.codes is None else f"{codes_sql(base.codes)} AND "
         parts.append(
-            f"SELECT event_id, ts, {k} AS r{groups}, {vsql} AS v FROM {table} "
-            f"WHERE {prefilter}COALESCE(({base.sql}), false){not_null}"
+            f"SELECT event_id, ts, {k} AS r{groups}, {vsql} AS v FROM {base.source(table)} "
+            f"WHERE COALESCE(({base.sql}), false){not_null}"
         )
     if stand_ins:
         schema = pa.schema(

@@ -13,6 +13,7 @@ EventRecordID, TimeCreated). Sigma's Windows field names are those names, so mos
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 from sigma.pipelines.common import windows_logsource_mapping
 from sigma.rule import SigmaLogSource
@@ -177,6 +178,39 @@ def sql_field(name: str, category: str | None = None) -> str:
 
 def raw_key(key: str) -> str:
     return "raw[" + sql_string(key) + "]"
+
+
+LOWER_PREFIX = "lower."
+"""Flattened-column spelling of a lower-cased ``raw`` key (``raw.X`` is the key as written)."""
+
+
+def flat_key(key: str, *, lower: bool = False) -> str:
+    """The flattened column name of ``raw[key]`` (``raw.Key``), or of its lower-cased text."""
+    return (LOWER_PREFIX if lower else RAW_PREFIX) + key
+
+
+def flat_column(name: str) -> str:
+    """A flattened column (``flat_key``) as an identifier."""
+    return quote_ident(name)
+
+
+def flat_expr(name: str) -> str:
+    """How ``flatten`` computes flattened column ``name`` from the ``raw`` map."""
+    if name.startswith(LOWER_PREFIX):
+        return f"lower({raw_key(name[len(LOWER_PREFIX) :])})"
+    return raw_key(name[len(RAW_PREFIX) :])
+
+
+def flatten(table: str, keys: Iterable[str], where: str = "") -> str:
+    """``table`` plus one plain VARCHAR column per flattened key (``flat_key``), as a FROM item.
+
+    Rule conditions read ``"raw.Key"`` / ``"lower.Key"`` columns, not map lookups: a map lookup
+    walks the event's keys, so extracting (and lower-casing) each key once per row and evaluating
+    every rule over the extracted columns costs one lookup per (row, key) instead of one per
+    (row, rule, key), and a case-insensitive test becomes a plain comparison.
+    """
+    cols = "".join(f", {flat_expr(k)} AS {flat_column(k)}" for k in sorted(set(keys)))
+    return f"(SELECT *{cols} FROM {table}{' WHERE ' + where if where else ''}) AS flat"
 
 
 def quote_ident(name: str) -> str:

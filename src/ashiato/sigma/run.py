@@ -13,7 +13,7 @@ own events, not on every event. Rules that name no event code see every row.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -21,15 +21,20 @@ from ashiato.detect.common import fmt_ts, short_list
 from ashiato.detect.spec import Finding
 from ashiato.sigma.compile import LEVEL_SCORES, CompiledRule, CompiledRuleSet, Correlation
 from ashiato.sigma.correlate import CorrelationMatch, correlate
+from ashiato.sigma.fields import flat_column, flatten
+from ashiato.sigma.keywords import FULLTEXT
 from ashiato.sigma.prefilter import CODE_COLUMN, codes_sql
 
 VERSION = "sigma-1"
 MAX_EVIDENCE = 2000
-BATCH = 500
-"""Rules per scan: bounds the size of one SQL statement. Each scan decodes the ``raw`` column of
-the rows it reads (the fixed cost of a scan), so batches are large; a row's hit list is bounded
-by the rules of its event code."""
+MAX_FINDINGS_PER_RULE = 100
+"""Actors with a finding of their own per rule and run (those with the most events); the rule's
+other matches fold into one more finding that counts them (``None``: no cap). A rule that fires
+for tens of thousands of actors is one alarm about a broad rule, not tens of thousands."""
+BATCH = 1000
+"""Rules per flattened table: bounds the size of one SQL statement and of the table's columns."""
 HITS = "_sigma_hits"
+FLAT = "_sigma_flat"
 _ENTITY_COLS = '"user", src_host, dst_host, log_host, src_ip, dst_ip'
 
 
@@ -38,80 +43,141 @@ def _rows(con: Any, sql: str) -> list[dict[str, Any]]:
     return rows
 
 
-def rule_hits(con: Any, rules: Sequence[CompiledRule], table: str = "events") -> None:
-    """Fill temp table HITS with (rule index, event id, ts, entity columns), one scan per batch."""
+def flatten_events(con: Any, rules: Sequence[CompiledRule], table: str) -> None:
+    """Temp table FLAT: the rows of the rules' event codes, with every ``raw`` key they read
+    (as written and lower-cased, as needed) extracted once into a plain VARCHAR column."""
+    keys = dict.fromkeys(k for r in rules for k in r.keys)
+    if any(r.codes is None for r in rules):
+        where = ""
+    else:
+        where = codes_sql(frozenset().union(*(r.codes or () for r in rules)))
+    raw = ", raw" if any(FULLTEXT in r.sql for r in rules) else ""
+    cols = "".join(f", {flat_column(k)}" for k in sorted(keys))
     con.execute(
-        f"CREATE OR REPLACE TEMP TABLE {HITS} (r INTEGER, event_id VARCHAR, "
-        'ts TIMESTAMPTZ, "user" VARCHAR, src_host VARCHAR, dst_host VARCHAR, '
-        "log_host VARCHAR, src_ip VARCHAR, dst_ip VARCHAR)"
+        f"CREATE OR REPLACE TEMP TABLE {FLAT} AS SELECT event_id, ts, {CODE_COLUMN}, "
+        f"{_ENTITY_COLS}{raw}{cols} FROM {flatten(table, keys, where)}"
     )
-    for start in range(0, len(rules), BATCH):
-        tags, where = _batch_tags(rules[start : start + BATCH], start)
-        con.execute(
-            f"INSERT INTO {HITS} SELECT r, event_id, ts, {_ENTITY_COLS} FROM (SELECT "
-            f"unnest(list_filter({tags}, lambda x: x IS NOT NULL)) AS r, event_id, ts, "
-            f"{_ENTITY_COLS} FROM {table}{where})"
-        )
 
 
-def _batch_tags(batch: Sequence[CompiledRule], start: int) -> tuple[str, str]:
-    """A list expression of the matching rules' indexes per row, and the scan's WHERE clause."""
+def hits_sql(rules: Sequence[CompiledRule], start: int = 0) -> str:
+    """(r, event_id, ts, entity columns) per match over FLAT: one branch per event code, each
+    evaluating only the rules of its code over plain columns."""
 
     def tag(i: int, r: CompiledRule) -> str:
         return f"CASE WHEN COALESCE(({r.sql}), false) THEN {start + i} END"
 
     by_code: dict[int, list[str]] = {}
     anywhere: list[str] = []
-    for i, r in enumerate(batch):
+    for i, r in enumerate(rules):
         if r.codes is None:
             anywhere.append(tag(i, r))
         for code in sorted(r.codes or ()):
             by_code.setdefault(code, []).append(tag(i, r))
-    parts = []
-    if by_code:
-        whens = " ".join(
-            f"WHEN {code} THEN [{', '.join(t)}]" for code, t in sorted(by_code.items())
-        )
-        parts.append(f"COALESCE(CASE {CODE_COLUMN} {whens} END, [])")
+    branches = [(f" WHERE {CODE_COLUMN} = {code}", t) for code, t in sorted(by_code.items())]
     if anywhere:
-        parts.append(f"[{', '.join(anywhere)}]")
-    if not parts:
-        return "[]::INTEGER[]", " WHERE false"
-    tags = parts[0] if len(parts) == 1 else f"list_concat({', '.join(parts)})"
-    where = "" if anywhere else f" WHERE {codes_sql(tuple(by_code))}"
-    return tags, where
+        branches.append(("", anywhere))
+    if not branches:
+        return f"SELECT NULL::INTEGER AS r, event_id, ts, {_ENTITY_COLS} FROM {FLAT} WHERE false"
+    return " UNION ALL ".join(
+        f"SELECT unnest(list_filter([{', '.join(t)}], lambda x: x IS NOT NULL)) AS r, "
+        f"event_id, ts, {_ENTITY_COLS} FROM {FLAT}{where}"
+        for where, t in branches
+    )
 
 
-def run_rules(
-    con: Any, compiled: CompiledRuleSet, *, table: str = "events", max_evidence: int = MAX_EVIDENCE
-) -> list[Finding]:
-    """Findings of every compiled rule and correlation over ``table`` (a DuckDB connection)."""
-    findings: list[Finding] = []
+def rule_hits(con: Any, rules: Sequence[CompiledRule], table: str = "events") -> None:
+    """Fill temp table HITS with (rule index, event id, ts, entity columns) (tests, debugging:
+    ``run_rules`` aggregates the matches in the engine instead)."""
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {HITS} (r INTEGER, event_id VARCHAR, "
+        'ts TIMESTAMPTZ, "user" VARCHAR, src_host VARCHAR, dst_host VARCHAR, '
+        "log_host VARCHAR, src_ip VARCHAR, dst_ip VARCHAR)"
+    )
+    for start in range(0, len(rules), BATCH):
+        batch = rules[start : start + BATCH]
+        flatten_events(con, batch, table)
+        con.execute(f"INSERT INTO {HITS} SELECT * FROM ({hits_sql(batch, start)})")
+        con.execute(f"DROP TABLE IF EXISTS {FLAT}")
+
+
+def grouped_sql(hits: str, max_evidence: int, per_rule: int | None) -> str:
+    """Matches grouped per rule and actor in the engine: count, time span and the first
+    ``max_evidence`` events with their entities (a bounded ``min_by`` heap per group, where a
+    ``list()`` would hold every match); past ``per_rule`` actors of a rule, one folded row whose
+    evidence is the first event of each of its earliest groups."""
+    cap = max(1, max_evidence)
+    grouped = (
+        f'WITH hits AS ({hits}), g AS (SELECT r, "user", coalesce(src_host, log_host) AS '
+        f"actor_host, count(*) AS n, min(ts) AS first, max(ts) AS last, "
+        f"min_by({{'id': event_id, 's': src_host, 'd': dst_host, 'l': log_host, "
+        f"'si': src_ip, 'di': dst_ip}}, (ts, event_id), {cap}) AS ev FROM hits GROUP BY ALL)"
+    )
+    cols = 'r, "user", actor_host, n, first, last, ev'
+    if per_rule is None:
+        return f"{grouped} SELECT {cols}, 0 AS others FROM g ORDER BY r, first"
+    return (
+        f"{grouped}, k AS (SELECT *, row_number() OVER (PARTITION BY r ORDER BY n DESC, first, "
+        f'"user", actor_host) AS k FROM g) '
+        f"SELECT {cols}, 0 AS others FROM k WHERE k <= {per_rule} UNION ALL "
+        f"SELECT r, NULL, NULL, CAST(sum(n) AS BIGINT), min(first), max(last), "
+        f"min_by(ev[1], (first, ev[1].id), {cap}), count(*) AS others FROM k "
+        f"WHERE k > {per_rule} GROUP BY r ORDER BY r, first"
+    )
+
+
+def iter_findings(
+    con: Any,
+    compiled: CompiledRuleSet,
+    *,
+    table: str = "events",
+    max_evidence: int = MAX_EVIDENCE,
+    max_findings_per_rule: int | None = MAX_FINDINGS_PER_RULE,
+) -> Iterator[Finding]:
+    """Findings of every compiled rule and correlation over ``table``, streamed per batch.
+
+    Memory stays bounded: a batch's events are flattened into a temp table (DuckDB spills it
+    under its memory limit), matches are grouped per rule and actor in the engine with capped
+    evidence, and the grouped rows are read one Arrow batch at a time. Do not use ``con``
+    while iterating.
+    """
     # Rules that only feed correlations are evaluated by the correlations themselves.
     rules = [r for r in compiled.rules if r.generate]
-    if rules:
-        rule_hits(con, rules, table)
-        groups = _rows(
-            con,
-            f'SELECT r, "user", coalesce(src_host, log_host) AS actor_host, count(*) AS n, '
-            f"min(ts) AS first, max(ts) AS last, "
-            f"list(event_id ORDER BY ts, event_id)[1:{max_evidence}] AS ids, "
-            f"list(DISTINCT src_host) AS src, list(DISTINCT dst_host) AS dst, "
-            f"list(DISTINCT log_host) AS log, list(DISTINCT src_ip) AS sip, "
-            f"list(DISTINCT dst_ip) AS dip FROM {HITS} GROUP BY ALL ORDER BY r, first",
-        )
-        findings.extend(_rule_finding(rules[g["r"]], g) for g in groups)
-        con.execute(f"DROP TABLE IF EXISTS {HITS}")
+    for start in range(0, len(rules), BATCH):
+        batch = rules[start : start + BATCH]
+        flatten_events(con, batch, table)
+        sql = grouped_sql(hits_sql(batch), max_evidence, max_findings_per_rule)
+        for part in con.sql(sql).arrow():
+            for g in part.to_pylist():
+                yield _rule_finding(batch[g["r"]], g)
+        con.execute(f"DROP TABLE IF EXISTS {FLAT}")
     cache: dict[int, list[CorrelationMatch]] = {}
     for corr in compiled.correlations:  # inner correlations come before those using them
         matches = cache.get(id(corr))
         if matches is None:
             matches = cache[id(corr)] = correlate(con, corr, table, cache)
         if corr.generate:
-            findings.extend(
-                _correlation_finding(con, corr, m, table, max_evidence) for m in matches
-            )
-    return findings
+            for m in matches:
+                yield _correlation_finding(con, corr, m, table, max_evidence)
+
+
+def run_rules(
+    con: Any,
+    compiled: CompiledRuleSet,
+    *,
+    table: str = "events",
+    max_evidence: int = MAX_EVIDENCE,
+    max_findings_per_rule: int | None = MAX_FINDINGS_PER_RULE,
+) -> list[Finding]:
+    """Findings of every compiled rule and correlation over ``table`` (a DuckDB connection)."""
+    return list(
+        iter_findings(
+            con,
+            compiled,
+            table=table,
+            max_evidence=max_evidence,
+            max_findings_per_rule=max_findings_per_rule,
+        )
+    )
 
 
 def _clean(values: Any) -> tuple[str, ...]:
@@ -130,12 +196,21 @@ def _span(first: datetime, last: datetime) -> str:
 
 def _rule_finding(rule: CompiledRule, g: dict[str, Any]) -> Finding:
     meta = rule.meta
+    others = int(g["others"])
+    ev = g["ev"]
     accounts = _clean([g["user"]])
-    src = _clean(g["src"])
-    actors = accounts + src if (accounts or src) else _clean(g["log"])
-    hosts = _clean([*g["src"], *g["dst"], *g["log"]])
+    src = _clean([e["s"] for e in ev])
+    log = _clean([e["l"] for e in ev])
+    actors = accounts + src if (accounts or src) else log
+    hosts = _clean([*src, *(e["d"] for e in ev), *log])
     n = int(g["n"])
     who = f" by {short_list(list(actors))}" if actors else ""
+    key = f"{g['user']}|{g['actor_host']}"
+    if others:
+        # The actors past the per-rule cap, folded: no actors (a sample would glue incidents).
+        actors = ()
+        who = f" by {others} more actor(s) (source hosts include {short_list(list(src), 3)})"
+        key = "*others*"
     fields = f" Fields tested: {short_list(list(rule.fields), 6)}." if rule.fields else ""
     desc = f" {meta.description}" if meta.description else ""
     reason = (
@@ -154,13 +229,14 @@ def _rule_finding(rule: CompiledRule, g: dict[str, Any]) -> Finding:
         accounts=accounts,
         hosts=hosts,
         sites=(),
-        ips=_clean([*g["sip"], *g["dip"]]),
+        ips=_clean([*(e["si"] for e in ev), *(e["di"] for e in ev)]),
         reason=reason,
-        evidence=tuple(g["ids"]),
+        evidence=tuple(e["id"] for e in ev),
         evidence_count=n,
-        key=f"{g['user']}|{g['actor_host']}",
+        key=key,
         actors=actors,
-        details={"rule": meta.key, "file": meta.path, "fields": list(rule.fields)},
+        details={"rule": meta.key, "file": meta.path, "fields": list(rule.fields)}
+        | ({"folded_actors": others} if others else {}),
     )
 
 

@@ -38,3 +38,31 @@ def test_actors_past_the_cap_fold_into_one_finding(
     assert sum(f.evidence_count for f in capped) == 12  # matches per rule are kept exactly
     kept = {f.accounts for f in capped if f.key != "*others*"}
     assert kept == {("u0",), ("u1",)}  # the actors with the most events (3 each), then by time
+
+
+def test_evidence_is_the_first_events_in_time_order(
+    rules_dir: Callable[..., Path], store_con: Callable[..., Any]
+) -> None:
+    minutes = [5, 1, 3, 1, 0, 2]  # e4 first, then e1 and e3 (same time: by event id)
+    rows = [
+        win(i, 4624, minute=m, TargetUserName="u", LogonType="3") for i, m in enumerate(minutes)
+    ]
+    rows += [win(10 + i, 4624, minute=i, TargetUserName=f"v{i}", LogonType="3") for i in range(4)]
+    for r in rows:
+        r["user"] = r["raw"]["TargetUserName"]
+    con, table = store_con(rows)
+    compiled = compile_text(rules_dir, RULE)
+    con.execute("SET memory_limit = '1GB'")
+    setting = "SELECT current_setting('memory_limit')"
+    before = con.sql(setting).fetchall()[0][0]
+    found = run_rules(con, compiled, table=table, max_findings_per_rule=1, max_evidence=3)
+    after = con.sql(setting).fetchall()[0][0]  # restored (DuckDB shows it rounded: 0.1 MiB)
+    assert after.split()[1] == before.split()[1]
+    assert abs(float(after.split()[0]) - float(before.split()[0])) <= 0.2
+    kept = [f for f in found if f.key != "*others*"]
+    assert len(kept) == 1 and kept[0].accounts == ("u",) and kept[0].evidence_count == 6
+    assert kept[0].evidence == ("e4", "e1", "e3")
+    assert kept[0].first_seen < kept[0].last_seen
+    (folded,) = [f for f in found if f.key == "*others*"]
+    # The first event of each of the three earliest folded actors, earliest first.
+    assert folded.details["folded_actors"] == 4 and folded.evidence == ("e10", "e11", "e12")

@@ -39,7 +39,9 @@ def flagged_hours(
         )
     )
     if not_before is not None:
-        out = out.filter(out.hour >= not_before)
+        # Compare hour buckets with the hour bucket of the warm-up's end: the data's first hour
+        # starts before its first event (a store that begins at 19:27 has the 19:00 bucket).
+        out = out.filter(out.hour >= not_before.replace(minute=0, second=0, microsecond=0))
     return out.select(*KEYS, "hour", "n", "prev")
 
 

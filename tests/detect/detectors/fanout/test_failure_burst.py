@@ -91,3 +91,13 @@ def test_positive_explicit_credentials_spray_and_claimed_names(write_events) -> 
     ]
     assert "41 distinct accounts' credentials were supplied explicitly (4648)" in f[0]["reason"]
     assert f[0]["evidence_count"] == 294 and f[1]["evidence_count"] == 30
+
+
+def test_burst_in_the_first_hour_of_the_data(write_events) -> None:
+    """A store that begins mid-hour (a single attack sample, 19:27) still flags a burst in that
+    first hour: hour buckets are compared with the warm-up's hour, not its minute."""
+    rows = [
+        _fail(ts(9, 19, 27) + timedelta(seconds=10 * i), f"user{i:02d}", "10.3.0.102")
+        for i in range(20)
+    ]
+    assert detect(write_events(rows), None, detectors=DET).findings.num_rows == 1

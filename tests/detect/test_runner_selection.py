@@ -26,3 +26,24 @@ def test_named_detector_runs_alone(inventory, write_events) -> None:
     rep = detect(write_events(_rows()), inventory, detectors=["segmentation.policy_violation"])
     assert [r.detector for r in rep.runs] == ["segmentation.policy_violation"]
     assert rep.findings.num_rows == 1
+
+
+def test_an_engine_error_names_the_detector(write_events, monkeypatch) -> None:
+    """Out of memory in one detector's query (seen at 100M events) must say which detector."""
+    import types
+
+    import pytest
+
+    from ashiato.detect import runner
+    from ashiato.detect.detectors.fanout import failure_burst
+    from ashiato.errors import DetectError
+    from tests.conftest import event, ts
+
+    def boom(ctx):  # type: ignore[no-untyped-def]
+        return ctx.events.filter(ctx.events.ts.cast("int64") > "x")  # a type error in the engine
+
+    broken = types.SimpleNamespace(SPEC=failure_burst.SPEC, query=boom, explain=None)
+    monkeypatch.setattr(runner, "DETECTORS", (broken,))
+    root = write_events([event(ts=ts(3), user="a", src_ip="10.1.0.101")])
+    with pytest.raises(DetectError, match=r"detector fanout\.failure_burst failed"):
+        runner.detect(root, None)

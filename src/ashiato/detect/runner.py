@@ -149,7 +149,12 @@ def detect(
             execute=execute,
             data_start=data_start,
         )
-        rows = execute(det.query(ctx)).to_pylist() if n_events else []
+        try:
+            rows = execute(det.query(ctx)).to_pylist() if n_events else []
+        except Exception as exc:  # the engine's error, named after the detector that met it
+            if isinstance(exc, (KeyboardInterrupt, MemoryError)):
+                raise
+            raise DetectError(f"detector {spec.id} failed: {exc}") from exc
         found = [det.explain(r, ctx) for r in rows]
         findings.extend(found)
         runs.append(DetectorRun(spec.id, "ran", len(found), time.perf_counter() - t0))

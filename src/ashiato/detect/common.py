@@ -41,6 +41,15 @@ def local_time(ts: datetime, tz: str | None) -> str:
     return ts.astimezone(ZoneInfo(tz)).strftime(f"%Y-%m-%d %H:%M {tz}")
 
 
+def fmt_bytes(n: float) -> str:
+    """A byte count in decimal units, as analysts read transfer sizes: '40.1 GB', '1.2 KB'."""
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if n < 1000:
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    return f"{n:.1f} PB"
+
+
 def short_list(items: Sequence[str], limit: int = 4) -> str:
     items = list(items)
     if len(items) <= limit:

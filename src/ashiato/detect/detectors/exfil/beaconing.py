@@ -19,7 +19,7 @@ from typing import Any
 
 import ibis
 
-from ashiato.detect.common import fmt_ts, vals
+from ashiato.detect.common import fmt_bytes, fmt_ts, vals
 from ashiato.detect.detectors.exfil.outbound_volume import PRIVATE
 from ashiato.detect.spec import DetectionContext, DetectorSpec, Finding, Param
 from ashiato.events import EventKind
@@ -159,14 +159,6 @@ def query(ctx: DetectionContext) -> ibis.Table:
     return top.inner_join(ev, PAIR)
 
 
-def _size(n: float) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if n < 1000:
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1000
-    return f"{n:.1f} TB"
-
-
 def explain(row: Mapping[str, Any], ctx: DetectionContext) -> Finding:
     cap = int(ctx.params["max_evidence"])
     src, dst, port = row["src"], row["dst_ip"], row["dst_port"]
@@ -175,7 +167,7 @@ def explain(row: Mapping[str, Any], ctx: DetectionContext) -> Finding:
     day = row["day"].date().isoformat()
     reason = (
         f"{src} → {dst}:{port} every {row['med']:.0f} s ± {row['mad']:.0f} s, {row['n']} "
-        f"connections, {_size(row['smed'])} each, in {row['hours']} of {row['span']} hours on "
+        f"connections, {fmt_bytes(row['smed'])} each, in {row['hours']} of {row['span']} hours on "
         f"{day} (beacon score {beacon:.2f}: interval skew {row['skew_score']:.2f}, dispersion "
         f"{row['gap_score']:.2f}, count {row['count_score']:.2f}, size {row['size_score']:.2f})"
         + (f"; as regular on {days} days." if days > 1 else ".")

@@ -18,7 +18,7 @@ from typing import Any
 import ibis
 
 from ashiato.detect.bursts import warmup_end
-from ashiato.detect.common import fmt_ts, vals
+from ashiato.detect.common import fmt_bytes, fmt_ts, vals
 from ashiato.detect.detectors.exfil.outbound_volume import PRIVATE
 from ashiato.detect.spec import DetectionContext, DetectorSpec, Finding, Param
 from ashiato.events import EventKind
@@ -100,14 +100,6 @@ def query(ctx: DetectionContext) -> ibis.Table:
     return j.left_join(last, [j.dst_ip == last.l_dst, j.day == last.l_day]).drop("l_dst", "l_day")
 
 
-def _size(n: float) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if n < 1000:
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1000
-    return f"{n:.1f} TB"
-
-
 def explain(row: Mapping[str, Any], ctx: DetectionContext) -> Finding:
     p = ctx.params
     cap = int(p["max_evidence"])
@@ -115,12 +107,13 @@ def explain(row: Mapping[str, Any], ctx: DetectionContext) -> Finding:
     score = min(100.0, 60.0 + 10.0 * math.log10(max(vol / int(p["min_bytes"]), 1.0)))
     ports = ", ".join(str(x) for x in vals(row, "ports"))
     history = (
-        f"its median day sends {_size(med)} out ({row['history_days']} earlier day(s))"
+        f"its median day sends {fmt_bytes(med)} out ({row['history_days']} earlier day(s))"
         if med is not None
         else "it sent nothing out in the look-back window"
     )
     reason = (
-        f"{src} sent {_size(vol)} to {dst} (port {ports}) on {fmt_ts(row['first_seen'])[:10]} in "
+        f"{src} sent {fmt_bytes(vol)} to {dst} (port {ports}) on "
+        f"{fmt_ts(row['first_seen'])[:10]} in "
         f"{row['flows']} flow(s), {fmt_ts(row['first_seen'])[11:]} to "
         f"{fmt_ts(row['last_seen'])[11:]}; no internal host had contacted {dst} in the "
         f"{p['lookback_days']} days before"
@@ -131,7 +124,7 @@ def explain(row: Mapping[str, Any], ctx: DetectionContext) -> Finding:
     return Finding(
         detector=SPEC.id,
         detector_version=SPEC.version,
-        title=f"{src} uploaded {_size(vol)} to new destination {dst}",
+        title=f"{src} uploaded {fmt_bytes(vol)} to new destination {dst}",
         severity="critical" if score >= 90 else SPEC.severity,
         score=score,
         techniques=SPEC.techniques,

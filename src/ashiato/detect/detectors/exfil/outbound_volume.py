@@ -17,7 +17,7 @@ from typing import Any
 import ibis
 
 from ashiato.detect.bursts import warmup_end
-from ashiato.detect.common import fmt_ts, short_list, vals
+from ashiato.detect.common import fmt_bytes, fmt_ts, short_list, vals
 from ashiato.detect.spec import DetectionContext, DetectorSpec, Finding, Param
 from ashiato.events import EventKind
 
@@ -99,14 +99,6 @@ def query(ctx: DetectionContext) -> ibis.Table:
     )
 
 
-def _size(n: float) -> str:
-    for unit in ("B", "kB", "MB", "GB", "TB"):
-        if n < 1000:
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1000
-    return f"{n:.1f} PB"
-
-
 def explain(row: Mapping[str, Any], ctx: DetectionContext) -> Finding:
     cap = int(ctx.params["max_evidence"])
     src, prev = row["src"], row["prev"]
@@ -114,12 +106,13 @@ def explain(row: Mapping[str, Any], ctx: DetectionContext) -> Finding:
     jump = row["volume"] / max(prev or 1, 1)
     score = min(100.0, 55.0 + 5.0 * math.log10(max(jump, 1.0)) * 2 + (10 if new else 0))
     history = (
-        f"its largest earlier day was {_size(prev)}"
+        f"its largest earlier day was {fmt_bytes(prev)}"
         if prev is not None
         else "it had never sent to external addresses before"
     )
     reason = (
-        f"{src} sent {_size(row['volume'])} to {len(vals(row, 'dsts'))} external address(es) on "
+        f"{src} sent {fmt_bytes(row['volume'])} to {len(vals(row, 'dsts'))} "
+        "external address(es) on "
         f"{fmt_ts(row['first_seen'])[:10]} ({row['flows']} flows, {fmt_ts(row['first_seen'])[11:]}"
         f" to {fmt_ts(row['last_seen'])[11:]}); {history}."
         + (f" Never used before: {short_list(new)}." if new else "")
@@ -127,7 +120,7 @@ def explain(row: Mapping[str, Any], ctx: DetectionContext) -> Finding:
     return Finding(
         detector=SPEC.id,
         detector_version=SPEC.version,
-        title=f"{src} sent {_size(row['volume'])} out",
+        title=f"{src} sent {fmt_bytes(row['volume'])} out",
         severity="critical" if score >= 90 else SPEC.severity,
         score=score,
         techniques=SPEC.techniques,

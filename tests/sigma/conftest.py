@@ -31,6 +31,26 @@ def win(
     )
 
 
+def security_event(
+    eid: str, hour: int, minute: int, code: int, user: str | None, ip: str | None = None
+) -> dict[str, Any]:
+    """A Security event as ingest stores it: TargetUserName (and IpAddress) in ``raw``."""
+    raw = {"Channel": "Security", "EventID": str(code)}
+    if ip is not None:
+        raw["IpAddress"] = ip
+    if user:
+        raw["TargetUserName"] = user
+    return event(
+        event_id=eid,
+        ts=ts(1, hour, minute),
+        kind="other",
+        event_code=code,
+        user=user.lower() if user else None,
+        src_ip=ip,
+        raw=raw,
+    )
+
+
 @pytest.fixture
 def rules_dir(tmp_path: Path) -> Callable[..., Path]:
     """Write {name: yaml text} into a fresh rules directory."""

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from ashiato.sigma import compile_rules, correlate, load_rules
-from tests.conftest import event, ts
+from tests.sigma.conftest import security_event
 
 BASE = """\
 title: Logon failure
@@ -110,23 +110,7 @@ EVENTS = [
 
 
 def _rows() -> list[dict[str, Any]]:
-    rows = []
-    for eid, hour, minute, code, user, ip in EVENTS:
-        raw = {"Channel": "Security", "EventID": str(code), "IpAddress": ip}
-        if user:
-            raw["TargetUserName"] = user
-        rows.append(
-            event(
-                event_id=eid,
-                ts=ts(1, hour, minute),
-                kind="other",
-                event_code=code,
-                user=user.lower() if user else None,
-                src_ip=ip,
-                raw=raw,
-            )
-        )
-    return rows
+    return [security_event(*e) for e in EVENTS]
 
 
 def _results(rules_dir: Callable[..., Path], store_con: Callable[..., Any]) -> dict[str, Any]:

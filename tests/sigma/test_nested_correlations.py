@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from ashiato.sigma import compile_rules, correlate, load_rules, run_rules
-from tests.conftest import event, ts
+from tests.conftest import ts
+from tests.sigma.conftest import security_event
 
 RULES = """\
 title: Logon failure
@@ -111,20 +112,7 @@ def _events() -> list[tuple[str, int, int, int, str]]:
 
 
 def _rows() -> list[dict[str, Any]]:
-    rows = []
-    for eid, hour, minute, code, user in _events():
-        raw = {"Channel": "Security", "EventID": str(code), "TargetUserName": user}
-        rows.append(
-            event(
-                event_id=eid,
-                ts=ts(1, hour, minute),
-                kind="other",
-                event_code=code,
-                user=user.lower(),
-                raw=raw,
-            )
-        )
-    return rows
+    return [security_event(*e) for e in _events()]
 
 
 def test_inner_matches_are_events_of_the_outer_correlation(

@@ -7,6 +7,10 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import ibis
+import ibis.expr.datatypes as dt
+import ibis.expr.types as ir
+
 from ashiato.events import EventKind
 
 ACCESS_KINDS = (
@@ -28,6 +32,31 @@ CREDENTIAL_KINDS = (
     EventKind.KERBEROS_SERVICE,
 )
 """Kinds that show an account's credentials used from a source (a TGT request included)."""
+
+
+MAX_EVIDENCE = 2000
+"""Evidence event ids a finding keeps by default (its ``evidence_count`` counts them all)."""
+
+_EVIDENCE_KEY = dt.Struct({"ts": dt.Timestamp(timezone="UTC"), "id": dt.string})
+
+
+@ibis.udf.agg.builtin(
+    name="min_by", signature=((dt.string, _EVIDENCE_KEY, dt.int64), dt.Array(dt.string))
+)
+def _min_by_n(arg, key, n):  # type: ignore[no-untyped-def]
+    """DuckDB's ``min_by(arg, key, n)``: the n args with the smallest keys, in key order."""
+
+
+def earliest(
+    event_id: ir.StringColumn, ts: ir.TimestampColumn, n: int = MAX_EVIDENCE
+) -> ir.ArrayColumn:
+    """The ``n`` earliest event ids of a group (ties by id), oldest first.
+
+    Why not ``collect(order_by=...)`` and a slice in Python: a list aggregate holds every id of
+    a group in memory and cannot spill; over years of the same accounts one group holds millions.
+    ``min_by`` with a count keeps a bounded heap per group, so evidence costs ``n`` ids at most.
+    """
+    return _min_by_n(event_id, ibis.struct({"ts": ts, "id": event_id}), n)
 
 
 def fmt_ts(ts: datetime | None) -> str:

@@ -19,7 +19,7 @@ from typing import Any
 
 import ibis
 
-from ashiato.detect.common import fmt_bytes, fmt_ts, vals
+from ashiato.detect.common import earliest, fmt_bytes, fmt_ts, vals
 from ashiato.detect.detectors.exfil.outbound_volume import PRIVATE
 from ashiato.detect.spec import DetectionContext, DetectorSpec, Finding, Param
 from ashiato.events import EventKind
@@ -154,7 +154,7 @@ def query(ctx: DetectionContext) -> ibis.Table:
         src_ips=ev.src_ip.collect(distinct=True),
         src_site=ev.src_site.max(),
         protocol=ev.protocol.max(),
-        evidence=ev.event_id.collect(order_by=[ev.ts, ev.event_id]),
+        evidence=earliest(ev.event_id, ev.ts, int(p["max_evidence"])),
     )
     return top.inner_join(ev, PAIR)
 

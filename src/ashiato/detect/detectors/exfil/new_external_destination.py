@@ -18,7 +18,7 @@ from typing import Any
 import ibis
 
 from ashiato.detect.bursts import warmup_end
-from ashiato.detect.common import fmt_bytes, fmt_ts, vals
+from ashiato.detect.common import earliest, fmt_bytes, fmt_ts, vals
 from ashiato.detect.detectors.exfil.outbound_volume import PRIVATE
 from ashiato.detect.spec import DetectionContext, DetectorSpec, Finding, Param
 from ashiato.events import EventKind
@@ -93,7 +93,7 @@ def query(ctx: DetectionContext) -> ibis.Table:
         ports=j.dst_port.collect(distinct=True),
         src_ips=j.src_ip.collect(distinct=True),
         src_site=j.src_site.max(),
-        evidence=j.event_id.collect(order_by=[j.ts, j.event_id]),
+        evidence=earliest(j.event_id, j.ts, int(p["max_evidence"])),
     )
     # the destination's previous contact, if any, for the words
     last = seen.select(l_dst=seen.dst_ip, l_day=seen.day, prev_day=seen.prev_day)

@@ -17,7 +17,7 @@ from typing import Any
 import ibis
 
 from ashiato.detect.bursts import warmup_end
-from ashiato.detect.common import fmt_bytes, fmt_ts, short_list, vals
+from ashiato.detect.common import earliest, fmt_bytes, fmt_ts, short_list, vals
 from ashiato.detect.spec import DetectionContext, DetectorSpec, Finding, Param
 from ashiato.events import EventKind
 
@@ -95,7 +95,7 @@ def query(ctx: DetectionContext) -> ibis.Table:
         new_dsts=j.new_dst.collect(distinct=True),
         src_ips=j.src_ip.collect(distinct=True),
         src_site=j.src_site.max(),
-        evidence=j.event_id.collect(order_by=[j.ts, j.event_id]),
+        evidence=earliest(j.event_id, j.ts, int(p["max_evidence"])),
     )
 
 

@@ -17,7 +17,7 @@ from typing import Any
 import ibis
 
 from ashiato.detect.bursts import evidence_of, flagged_hours, warmup_end
-from ashiato.detect.common import CREDENTIAL_KINDS, fmt_ts, short_list, vals
+from ashiato.detect.common import CREDENTIAL_KINDS, earliest, fmt_ts, short_list, vals
 from ashiato.detect.spec import DetectionContext, DetectorSpec, Finding, Param
 from ashiato.events import EventKind
 
@@ -82,7 +82,7 @@ def query(ctx: DetectionContext) -> ibis.Table:
         dsts=j.dst.collect(distinct=True),
         users=j.user.collect(distinct=True),
         privileged=j.privileged.max(),
-        evidence=j.event_id.collect(order_by=[j.ts, j.event_id]),
+        evidence=earliest(j.event_id, j.ts, int(p["max_evidence"])),
     )
 
 

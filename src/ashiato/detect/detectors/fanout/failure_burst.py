@@ -22,7 +22,7 @@ from typing import Any
 import ibis
 
 from ashiato.detect.bursts import evidence_of, flagged_hours, warmup_end
-from ashiato.detect.common import fmt_ts, short_list, vals
+from ashiato.detect.common import earliest, fmt_ts, short_list, vals
 from ashiato.detect.spec import DetectionContext, DetectorSpec, Finding, Param
 from ashiato.events import EventKind
 
@@ -93,7 +93,7 @@ def query(ctx: DetectionContext) -> ibis.Table:
         accounts=j.user.nunique(),
         sample=j.user.collect(distinct=True),
         statuses=j.status.collect(distinct=True),
-        evidence=j.event_id.collect(order_by=[j.ts, j.event_id]),
+        evidence=earliest(j.event_id, j.ts, int(p["max_evidence"])),
     )
     # successes from the same source, the same day, after the burst began
     ok = e.filter((e.outcome == "success") & e.kind.isin([EventKind.LOGON.value]))

@@ -21,7 +21,7 @@ import ibis
 import pyarrow as pa
 
 from ashiato.detect.bursts import warmup_end
-from ashiato.detect.common import CREDENTIAL_KINDS, fmt_ts, short_list, vals
+from ashiato.detect.common import CREDENTIAL_KINDS, earliest, fmt_ts, short_list, vals
 from ashiato.detect.detectors.lateral import _hop_paths as hp
 from ashiato.detect.spec import DetectionContext, DetectorSpec, Finding, Param
 from ashiato.events import EventKind
@@ -142,8 +142,8 @@ def _links(ctx: DetectionContext, t: ibis.Table) -> ibis.Table:
         a_ts=j.a_ts.min(),
         h_ts=j.ts.min(),
         last_ts=j.ts.max(),
-        a_events=j.a_event.collect(distinct=True),
-        h_events=j.event_id.collect(distinct=True),
+        a_events=earliest(j.a_event, j.a_ts, int(p["max_evidence"])),
+        h_events=earliest(j.event_id, j.ts, int(p["max_evidence"])),
         sites=j.a_site.collect(distinct=True),
         via_sites=j.src_site.collect(distinct=True),
         to_sites=j.dst_site.collect(distinct=True),

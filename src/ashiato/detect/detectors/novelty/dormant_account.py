@@ -19,7 +19,7 @@ from typing import Any
 
 import ibis
 
-from ashiato.detect.common import CREDENTIAL_KINDS, fmt_ts, short_list, vals
+from ashiato.detect.common import CREDENTIAL_KINDS, earliest, fmt_ts, short_list, vals
 from ashiato.detect.spec import DetectionContext, DetectorSpec, Finding, Param
 
 SPEC = DetectorSpec(
@@ -125,7 +125,7 @@ def query(ctx: DetectionContext) -> ibis.Table:
         first_seen=j.ts.min(),
         last_seen=j.ts.max(),
         n=j.count(),
-        evidence=j.event_id.collect(order_by=[j.ts, j.event_id]),
+        evidence=earliest(j.event_id, j.ts, int(p["max_evidence"])),
         dst_hosts=j.dst_asset.fill_null(j.dst_host).collect(distinct=True),
         dst_roles=j.dst_role.collect(distinct=True),
         sites=j.src_site.collect(distinct=True),

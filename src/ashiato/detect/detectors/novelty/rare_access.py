@@ -20,7 +20,7 @@ from typing import Any
 
 import ibis
 
-from ashiato.detect.common import CREDENTIAL_KINDS, fmt_ts, short_list, vals
+from ashiato.detect.common import CREDENTIAL_KINDS, earliest, fmt_ts, short_list, vals
 from ashiato.detect.spec import DetectionContext, DetectorSpec, Finding, Param
 
 SPEC = DetectorSpec(
@@ -128,7 +128,7 @@ def query(ctx: DetectionContext) -> ibis.Table:
         first_seen=rare.ts.min(),
         last_seen=rare.ts.max(),
         n=rare.count(),
-        evidence=rare.event_id.collect(order_by=[rare.ts, rare.event_id]),
+        evidence=earliest(rare.event_id, rare.ts, int(p["max_evidence"])),
         dst_hosts=rare.dst.collect(distinct=True),
         dst_roles=rare.dst_role.collect(distinct=True),
         dst_sites=rare.dst_site.collect(distinct=True),

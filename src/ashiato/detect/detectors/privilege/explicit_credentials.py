@@ -22,7 +22,7 @@ from typing import Any
 
 import ibis
 
-from ashiato.detect.common import CREDENTIAL_KINDS, fmt_ts, short_list, vals
+from ashiato.detect.common import CREDENTIAL_KINDS, earliest, fmt_ts, short_list, vals
 from ashiato.detect.spec import DetectionContext, DetectorSpec, Finding, Param
 from ashiato.events import EventKind
 
@@ -117,7 +117,7 @@ def query(ctx: DetectionContext) -> ibis.Table:
         dst_roles=j.dst_role.collect(distinct=True),
         dst_sites=j.dst_site.collect(distinct=True),
         src_ips=j.src_ip.collect(distinct=True),
-        evidence=j.event_id.collect(order_by=[j.ts, j.event_id]),
+        evidence=earliest(j.event_id, j.ts, int(p["max_evidence"])),
     )
 
 

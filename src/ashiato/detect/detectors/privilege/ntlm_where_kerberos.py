@@ -19,7 +19,7 @@ from typing import Any
 
 import ibis
 
-from ashiato.detect.common import fmt_ts, short_list, vals
+from ashiato.detect.common import earliest, fmt_ts, short_list, vals
 from ashiato.detect.spec import DetectionContext, DetectorSpec, Finding, Param
 from ashiato.events import EventKind
 
@@ -111,7 +111,7 @@ def query(ctx: DetectionContext) -> ibis.Table:
         n_dsts=dst.nunique(),
         privileged=j.privileged.max(),
         groups=j.groups.first(),
-        evidence=j.event_id.collect(order_by=[j.ts, j.event_id]),
+        evidence=earliest(j.event_id, j.ts, int(p["max_evidence"])),
         dsts=dst.collect(distinct=True),
         dst_roles=j.dst_role.collect(distinct=True),
         dst_sites=j.dst_site.collect(distinct=True),

@@ -20,7 +20,7 @@ import ibis
 import pyarrow as pa
 
 from ashiato.detect.bursts import warmup_end
-from ashiato.detect.common import CREDENTIAL_KINDS, local_time, short_list, vals
+from ashiato.detect.common import CREDENTIAL_KINDS, earliest, local_time, short_list, vals
 from ashiato.detect.spec import DetectionContext, DetectorSpec, Finding, Param
 from ashiato.events import EventKind
 
@@ -93,7 +93,7 @@ def query(ctx: DetectionContext) -> ibis.Table:
         dsts=novel.dst_asset.fill_null(novel.dst_host).collect(distinct=True),
         roles=novel.dst_role.collect(distinct=True),
         src_ips=novel.src_ip.collect(distinct=True),
-        evidence=novel.event_id.collect(order_by=[novel.ts, novel.event_id]),
+        evidence=earliest(novel.event_id, novel.ts, int(p["max_evidence"])),
     )
 
 

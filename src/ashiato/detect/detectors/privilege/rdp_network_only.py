@@ -18,7 +18,7 @@ from typing import Any
 
 import ibis
 
-from ashiato.detect.common import fmt_ts, short_list, vals
+from ashiato.detect.common import earliest, fmt_ts, short_list, vals
 from ashiato.detect.spec import DetectionContext, DetectorSpec, Finding, Param
 from ashiato.events import EventKind
 
@@ -98,7 +98,7 @@ def query(ctx: DetectionContext) -> ibis.Table:
         sites=j.dst_site.collect(distinct=True),
         srcs=j.src_asset.fill_null(j.src_host).collect(distinct=True),
         src_ips=j.src_ip.collect(distinct=True),
-        evidence=j.event_id.collect(order_by=[j.ts, j.event_id]),
+        evidence=earliest(j.event_id, j.ts, int(p["max_evidence"])),
     )
 
 

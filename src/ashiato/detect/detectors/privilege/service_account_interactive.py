@@ -14,7 +14,7 @@ from typing import Any
 
 import ibis
 
-from ashiato.detect.common import fmt_ts, short_list, vals
+from ashiato.detect.common import earliest, fmt_ts, short_list, vals
 from ashiato.detect.spec import DetectionContext, DetectorSpec, Finding, Param
 from ashiato.events import EventKind
 
@@ -59,7 +59,7 @@ def query(ctx: DetectionContext) -> ibis.Table:
         dsts=t.dst_asset.fill_null(t.dst_host).collect(distinct=True),
         sites=t.src_site.collect(distinct=True),
         src_ips=t.src_ip.collect(distinct=True),
-        evidence=t.event_id.collect(order_by=[t.ts, t.event_id]),
+        evidence=earliest(t.event_id, t.ts, int(ctx.params["max_evidence"])),
     )
 
 

@@ -26,7 +26,7 @@ from typing import Any
 import ibis
 import pyarrow as pa
 
-from ashiato.detect.common import ACCESS_KINDS, fmt_ts, short_list, vals
+from ashiato.detect.common import ACCESS_KINDS, earliest, fmt_ts, short_list, vals
 from ashiato.detect.spec import DetectionContext, DetectorSpec, Finding, Param
 from ashiato.events import EventKind
 from ashiato.inventory import policy as pol
@@ -141,7 +141,7 @@ def query(ctx: DetectionContext) -> ibis.Table:
         first_seen=j.ts.min(),
         last_seen=j.ts.max(),
         n=j.count(),
-        evidence=j.event_id.collect(order_by=[j.ts, j.event_id]),
+        evidence=earliest(j.event_id, j.ts, int(ctx.params["max_evidence"])),
         dst_hosts=j.dst_asset.fill_null(j.dst_host).fill_null(j.dst_ip).collect(distinct=True),
         dst_roles=j.dst_role.collect(distinct=True),
         src_hosts=j.src_asset.fill_null(j.src_host).collect(distinct=True),

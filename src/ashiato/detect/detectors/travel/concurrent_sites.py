@@ -20,7 +20,7 @@ from typing import Any
 
 import ibis
 
-from ashiato.detect.common import CREDENTIAL_KINDS, fmt_ts, short_list, vals
+from ashiato.detect.common import CREDENTIAL_KINDS, earliest, fmt_ts, short_list, vals
 from ashiato.detect.spec import DetectionContext, DetectorSpec, Finding, Param
 
 SPEC = DetectorSpec(
@@ -133,7 +133,7 @@ def query(ctx: DetectionContext) -> ibis.Table:
         first_seen=sides.ets.min(),
         last_seen=sides.ets.max(),
         n=sides.count(),
-        evidence=sides.eid.collect(order_by=[sides.ets, sides.eid]),
+        evidence=earliest(sides.eid, sides.ets, int(p["max_evidence"])),
         sites=sides.site.collect(distinct=True),
         countries=sides.country.collect(distinct=True),
         site_srcs=sides.site_src.collect(distinct=True),

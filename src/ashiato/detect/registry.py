@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from ashiato.detect.detectors.exfil import beaconing, new_external_destination, outbound_volume
+from ashiato.detect.detectors.exfil import (
+    beaconing,
+    bulk_collection,
+    new_external_destination,
+    outbound_volume,
+)
 from ashiato.detect.detectors.fanout import credential_fanout, failure_burst
 from ashiato.detect.detectors.lateral import hop_chain
 from ashiato.detect.detectors.novelty import (
@@ -30,6 +35,7 @@ DETECTORS: tuple[DetectorModule, ...] = (
     outbound_volume,
     new_external_destination,
     beaconing,
+    bulk_collection,
     service_account_interactive,
     ntlm_where_kerberos,
     rdp_network_only,

@@ -1,0 +1,117 @@
+"""Bulk collection from file shares: an account reads far more files in a day than it ever did.
+
+Before data leaves, it is gathered: an insider or an intruder with a valid account walks a file
+share and reads hundreds or thousands of objects (ATT&CK T1039, then T1074 staging). Each read
+is an ordinary, permitted access to a share the account uses every day, so no access rule fires;
+the volume against the account's *own* history is what gives it away. Accounts that read a lot
+every day (backup, indexing, sync services) carry that in their baseline and stay quiet.
+
+Needs share-object events (Windows 5145, or equivalent). One finding per account and day.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import ibis
+
+from ashiato.detect.common import earliest, fmt_ts, short_list, vals
+from ashiato.detect.spec import DetectionContext, DetectorSpec, Finding, Param
+from ashiato.events import EventKind
+
+SPEC = DetectorSpec(
+    id="exfil.bulk_collection",
+    title="Bulk collection from file shares",
+    version="1",
+    severity="high",
+    techniques=("T1039", "T1074"),
+    needs=(EventKind.SHARE_OBJECT,),
+    requires_inventory=False,
+    description=(
+        "An account reads, in one day, many times more share objects than on any of its "
+        "previous active days."
+    ),
+    params=(
+        Param("min_reads", 200, "Share objects read in the day, at least."),
+        Param("ratio", 10.0, "Times the account's busiest previous day, at least."),
+        Param("history_days", 30, "Previous active days of the account that form its baseline."),
+        Param("min_history", 5, "Previous active days needed before the account is judged."),
+        Param("max_evidence", 2000, "Evidence event ids kept per finding."),
+    ),
+)
+
+
+def query(ctx: DetectionContext) -> ibis.Table:
+    p = ctx.params
+    e = ctx.events
+    t = e.filter(
+        e.kind == EventKind.SHARE_OBJECT.value,
+        e.outcome != "failure",
+        e.user.notnull(),
+        e.user != "",
+        ~e.user.endswith("$"),
+    )
+    t = t.mutate(day=t.ts.truncate("D"))
+    daily = t.group_by("user", "day").aggregate(reads=t.count())
+    prior = ibis.window(group_by=daily.user, order_by=daily.day, rows=(-int(p["history_days"]), -1))
+    daily = daily.mutate(
+        prior_max=daily.reads.max().over(prior), prior_days=daily.reads.count().over(prior)
+    )
+    hit = daily.filter(
+        daily.reads >= int(p["min_reads"]),
+        daily.prior_days >= int(p["min_history"]),
+        daily.reads >= float(p["ratio"]) * ibis.greatest(daily.prior_max.fill_null(0), 1),
+    )
+    j = t.inner_join(hit, ["user", "day"])
+    return j.group_by("user", "day").aggregate(
+        first_seen=j.ts.min(),
+        last_seen=j.ts.max(),
+        n=j.count(),
+        prior_max=j.prior_max.max(),
+        prior_days=j.prior_days.max(),
+        paths=j.path.nunique(),
+        shares=j.share.collect(distinct=True),
+        servers=j.dst_asset.fill_null(j.dst_host).fill_null(j.dst_ip).collect(distinct=True),
+        sources=j.src_asset.fill_null(j.src_host).fill_null(j.src_ip).collect(distinct=True),
+        src_ips=j.src_ip.collect(distinct=True),
+        sites=j.dst_site.collect(distinct=True),
+        evidence=earliest(j.event_id, j.ts, int(p["max_evidence"])),
+    )
+
+
+def explain(row: Mapping[str, Any], ctx: DetectionContext) -> Finding:
+    cap = int(ctx.params["max_evidence"])
+    user, n, before = row["user"], int(row["n"]), int(row["prior_max"] or 0)
+    times = n / max(before, 1)
+    score = min(95.0, 55.0 + 10.0 * math.log10(times))
+    servers, sources = vals(row, "servers"), vals(row, "sources")
+    reason = (
+        f"{user} read {n:,} objects ({int(row['paths']):,} distinct paths) from "
+        f"{short_list(servers) or 'file shares'} ({short_list(vals(row, 'shares'))}) on "
+        f"{fmt_ts(row['first_seen'])[:10]}, {fmt_ts(row['first_seen'])[11:]} to "
+        f"{fmt_ts(row['last_seen'])[11:]}, from {short_list(sources) or 'an unknown source'}: "
+        f"{times:,.0f}× its busiest day among the previous {row['prior_days']} active days "
+        f"({before:,} objects)."
+    )
+    return Finding(
+        detector=SPEC.id,
+        detector_version=SPEC.version,
+        title=f"{user} read {n:,} share objects in a day",
+        severity="critical" if score >= 90 else SPEC.severity,
+        score=round(score, 1),
+        techniques=SPEC.techniques,
+        first_seen=row["first_seen"],
+        last_seen=row["last_seen"],
+        accounts=(user,),
+        hosts=tuple(sorted({*servers, *sources})),
+        sites=tuple(vals(row, "sites")),
+        ips=tuple(vals(row, "src_ips")),
+        reason=reason,
+        evidence=tuple(row["evidence"][:cap]),
+        evidence_count=n,
+        key=f"{user}|{row['day'].date().isoformat()}",
+        actors=(user, *sources),
+        details={"reads": n, "busiest_previous_day": before, "servers": servers},
+    )

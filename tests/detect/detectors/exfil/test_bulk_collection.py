@@ -1,0 +1,53 @@
+"""Golden samples for exfil.bulk_collection."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from ashiato.detect.runner import detect
+from tests.conftest import event, ts
+
+DET = ["exfil.bulk_collection"]
+
+
+def _reads(user: str, day: int, n: int, src: str = "10.3.0.101", hour: int = 3) -> list[dict]:
+    return [
+        event(
+            ts=ts(day, hour) + timedelta(seconds=7 * i),
+            kind="share_object",
+            event_code=5145,
+            logon_type=None,
+            user=user,
+            src_ip=src,
+            dst_host="jp-dc-fs01",
+            share="\\\\*\\Design",
+            path=f"proj\\{day}\\file{i}.dwg",
+        )
+        for i in range(n)
+    ]
+
+
+def test_positive_an_account_reads_a_share_wholesale(inventory, write_events) -> None:
+    rows = [r for d in range(1, 11) for r in _reads("s.chai", d, 8)]
+    rows += _reads("s.chai", 12, 600, hour=15)
+    rep = detect(write_events(rows), inventory, detectors=DET)
+    f = rep.findings.to_pylist()
+    assert len(f) == 1
+    assert f[0]["entities"]["accounts"] == ["s.chai"]
+    assert set(f[0]["entities"]["hosts"]) == {"jp-dc-fs01", "th-bkk-ws001"}
+    assert f[0]["evidence_count"] == 600
+    assert "read 600 objects (600 distinct paths)" in f[0]["reason"]
+    assert "75× its busiest day among the previous 10 active days (8 objects)" in f[0]["reason"]
+
+
+def test_negative_heavy_readers_by_habit_and_accounts_without_history(
+    inventory, write_events
+) -> None:
+    # a backup account reads thousands of objects every night: its own baseline
+    rows = [r for d in range(1, 13) for r in _reads("svc-backup", d, 300 + 10 * d, "10.2.0.10")]
+    # a new colleague's first busy days: too little history to judge
+    rows += [r for d in (10, 11, 12) for r in _reads("t.suzuki", d, 5 if d < 12 else 400)]
+    # a busy day that is only 3x the busiest earlier day
+    rows += [r for d in range(1, 11) for r in _reads("s.chai", d, 80)]
+    rows += _reads("s.chai", 12, 240)
+    assert detect(write_events(rows), inventory, detectors=DET).findings.num_rows == 0

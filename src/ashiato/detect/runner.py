@@ -19,6 +19,7 @@ import pyarrow as pa
 from ashiato.detect import suppress
 from ashiato.detect.enrich import enrich
 from ashiato.detect.entity_risk import entity_risk_table
+from ashiato.detect.follow import follow_credentials
 from ashiato.detect.incidents import incidents_table
 from ashiato.detect.infer import infer_inventory
 from ashiato.detect.registry import DETECTORS
@@ -173,6 +174,7 @@ def detect(
     n_suppressed = sum(hits.values())
     if n_suppressed:
         notices.append(f"{n_suppressed} finding(s) suppressed by {len(hits)} analyst verdict(s)")
+    findings = follow_credentials(findings, enriched, execute)
     findings = add_session_events(findings, enriched, execute)
     findings.sort(key=lambda f: (-f.score, f.first_seen, f.finding_id))
     ftable = findings_table(findings)

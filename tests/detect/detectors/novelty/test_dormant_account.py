@@ -54,7 +54,9 @@ def test_positive_gap_and_first_activity(
     got = {r["entities"]["accounts"][0]: r for r in f.to_pylist()}
     assert sorted(got) == ["adm-sato", "t.suzuki"]
     adm = got["adm-sato"]
-    assert adm["evidence"] == ["e000033", "e000034"], "the reactivation and the next 24 h"
+    # the reactivation and the next 24 h; then the credential followed from the same source to
+    # a host it had never reached from there (detect/follow.py)
+    assert adm["evidence"] == ["e000033", "e000034", "e000035"]
     assert adm["score"] == 85.0 and adm["severity"] == "high"  # 55, +20 privileged, +10 fs
     assert "last active 18 days before, on 2026-09-03 02:00 UTC" in adm["reason"]
     assert "dormant after 14 days for a privileged account" in adm["reason"]

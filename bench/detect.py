@@ -10,6 +10,7 @@ the stated size. Measured in fresh processes (VmHWM is each one's peak):
 * ``ashiato.detect`` with every registered detector and the inventory (two threads).
 
 Usage: ``.venv/bin/python bench/detect.py --source STORE --inventory INV --copies 43 [--out DIR]``
+(``--built DIR`` reuses a large store built before, e.g. by ``BUILD`` below)
 (2.33 M events per copy of the 1,500-terminal estate: 43 copies is 100 M events). Without
 ``--source`` it simulates and ingests a 1,500 × 30 estate first.
 """
@@ -103,13 +104,19 @@ def main() -> None:
     ap.add_argument("--inventory", type=Path, help="its inventory directory")
     ap.add_argument("--copies", type=int, default=43)
     ap.add_argument("--out", type=Path, help="where to build the large store (default: temp)")
+    ap.add_argument(
+        "--built", type=Path, help="a large store built before (by this script): skip the build"
+    )
     a = ap.parse_args()
     with tempfile.TemporaryDirectory(dir=a.out) as tmp_name:
         tmp = Path(tmp_name)
         src, inv = (a.source, a.inventory) if a.source else _source(tmp)
-        big = tmp / "big"
-        (big / "events").mkdir(parents=True)
-        built = _run(BUILD, [str(src), str(big), a.copies])
+        if a.built:
+            big, built = a.built, {"events": "reused"}
+        else:
+            big = tmp / "big"
+            (big / "events").mkdir(parents=True)
+            built = _run(BUILD, [str(src), str(big), a.copies])
         base = _run(BASELINE, str(big))
         det = _run(DETECT, [str(big), str(inv)])
     n = int(det["events"])  # type: ignore[call-overload]

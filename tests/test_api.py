@@ -14,11 +14,13 @@ def test_exports_pinned() -> None:
             "Evaluation",
             "IngestReport",
             "Inventory",
+            "Investigation",
             "Store",
             "__version__",
             "detect",
             "evaluate",
             "ingest",
+            "investigate",
             "load_inventory",
             "simulate",
         ]
@@ -36,4 +38,5 @@ def test_signatures_pinned() -> None:
     assert params(ashiato.detect)[:2] == ["store", "inventory"]
     assert params(ashiato.evaluate)[:2] == ["store", "truth"]
     assert params(ashiato.simulate)[0] == "out"
+    assert params(ashiato.investigate) == ["store", "inventory", "kind", "id"]
     assert {"terminals", "days", "seed"} <= set(params(ashiato.simulate))

@@ -7,6 +7,7 @@ from ashiato.detect.runner import DetectReport, detect
 from ashiato.evaluate import Evaluation, evaluate
 from ashiato.ingest import IngestReport, ingest
 from ashiato.inventory import Inventory, load_inventory
+from ashiato.investigate import Investigation, investigate
 from ashiato.simulate import simulate
 from ashiato.store import Store
 
@@ -17,11 +18,13 @@ __all__ = [
     "Evaluation",
     "IngestReport",
     "Inventory",
+    "Investigation",
     "Store",
     "__version__",
     "detect",
     "evaluate",
     "ingest",
+    "investigate",
     "load_inventory",
     "simulate",
 ]

@@ -324,6 +324,40 @@ def entities(
 
 
 @app.command()
+def investigate(
+    kind: Annotated[
+        str, typer.Argument(help="What to investigate: incident, account, host or site.")
+    ],
+    id: Annotated[str, typer.Argument(help="Its id (incident ids as `ashiato incidents --json`).")],
+    store: StoreOpt,
+    inventory: Annotated[Path, typer.Option(help="Inventory directory.")],
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object on stdout.")] = False,
+    timeline: Annotated[
+        Path | None, typer.Option(help="Also write the timeline here (.jsonl or .csv).")
+    ] = None,
+) -> None:
+    """Scope, timeline, data and customers, coverage, exfiltration, onset and actors."""
+    from ashiato.inventory import load_inventory
+    from ashiato.investigate import investigate as run
+    from ashiato.investigate import write_csv, write_jsonl
+
+    if kind not in ("incident", "account", "host", "site"):
+        _fail(AshiatoError(f"unknown kind {kind!r}: use incident, account, host or site"))
+    try:
+        with console.status(f"investigating {kind} {id}"):
+            inv = run(_store(store), load_inventory(inventory), kind, id)  # type: ignore[arg-type]
+    except AshiatoError as exc:
+        _fail(exc)
+    if timeline is not None and inv.timeline is not None:
+        write = write_csv if timeline.suffix.lower() == ".csv" else write_jsonl
+        err.print(f"timeline: {write(inv.timeline, timeline)} ({inv.timeline.num_rows} rows)")
+    if as_json:
+        sys.stdout.write(json.dumps(inv.to_json(), default=str) + "\n")
+    else:
+        console.print(inv)
+
+
+@app.command()
 def evaluate(
     store: StoreOpt,
     truth: Annotated[

@@ -66,3 +66,25 @@ def test_weak_findings_are_not_followed(inventory, write_events, monkeypatch) ->
     monkeypatch.setattr(follow, "MIN_SCORE", 101.0)  # no finding is strong enough
     f = detect(write_events(_rows()), inventory, detectors=DET).findings.to_pylist()
     assert f[0]["evidence_count"] == 1 and "next-hop" not in f[0]["evidence"]
+
+
+def test_domain_controllers_that_issued_cited_tickets_are_named(inventory, write_events) -> None:
+    t = ts(12, 11)
+    rows = [
+        *_rows(),
+        # from the file server, a service ticket for the Tokyo workstation, issued by the DC
+        event(
+            ts=t + timedelta(hours=1),
+            kind="kerberos_service",
+            event_code=4769,
+            logon_type=None,
+            user="svc-backup",
+            src_ip="10.2.0.20",
+            dst_host="jp-tky-ws001",
+            log_host="jp-dc-dc02",  # a second domain controller, named nowhere else
+            event_id="ticket",
+        ),
+    ]
+    f = detect(write_events(rows), inventory, detectors=DET).findings.to_pylist()
+    assert "ticket" in f[0]["evidence"]
+    assert {"jp-tky-ws001", "jp-dc-dc02"} <= set(f[0]["entities"]["hosts"])

@@ -8,7 +8,8 @@ So, for each strong finding, the account's logons *from the hosts the finding na
 hours after it, to destinations that account had never reached from that host before, are added
 to the finding: its hosts, its evidence and a sentence in its reason. Novelty keeps the owner's
 routine out (their daily logons from their own PC were seen before the alarm). Done once per run,
-in the engine, over the named accounts only.
+in the engine, over the named accounts only. Last, the domain controllers that issued the Kerberos
+tickets a finding cites are named with its hosts (``name_ticket_servers``).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import pyarrow as pa
 
 from ashiato.detect.common import CREDENTIAL_KINDS, MAX_EVIDENCE, short_list
 from ashiato.detect.spec import Finding
+from ashiato.events import EventKind
 
 MIN_SCORE = 60.0
 """Findings at least this strong have their credential followed."""
@@ -121,4 +123,33 @@ def follow_credentials(
                 details={**f.details, "followed_hosts": new_hosts} if new_hosts else f.details,
             )
         )
+    return out
+
+
+def name_ticket_servers(
+    findings: list[Finding],
+    events: ibis.Table,
+    execute: Callable[[ibis.Expr], pa.Table],
+) -> list[Finding]:
+    """Findings whose cited Kerberos events gain the domain controllers that logged them.
+
+    A 4768/4769 names the service the ticket is for as its destination; the domain controller
+    that issued it is only the recording host. Yet that controller served the credential (its
+    logs hold the evidence and it is in the incident's scope), so it is named with the hosts.
+    """
+    cited = sorted({e for f in findings for e in f.evidence})
+    if not cited:
+        return findings
+    ids = ibis.memtable(pa.table({"cid": pa.array(cited, pa.string())}))
+    kinds = [EventKind.KERBEROS_TGT.value, EventKind.KERBEROS_SERVICE.value]
+    k = events.filter(events.kind.isin(kinds), events.log_host.notnull())
+    k = k.inner_join(ids, k.event_id == ids.cid).select("event_id", "log_host")
+    got = execute(k)
+    kdc = dict(zip(got["event_id"].to_pylist(), got["log_host"].to_pylist(), strict=True))
+    if not kdc:
+        return findings
+    out = []
+    for f in findings:
+        servers = {kdc[e] for e in f.evidence if e in kdc} - set(f.hosts)
+        out.append(replace(f, hosts=tuple(sorted({*f.hosts, *servers}))) if servers else f)
     return out

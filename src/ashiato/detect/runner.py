@@ -19,7 +19,7 @@ import pyarrow as pa
 from ashiato.detect import suppress
 from ashiato.detect.enrich import enrich
 from ashiato.detect.entity_risk import entity_risk_table
-from ashiato.detect.follow import follow_credentials
+from ashiato.detect.follow import follow_credentials, name_ticket_servers
 from ashiato.detect.incidents import incidents_table
 from ashiato.detect.infer import infer_inventory
 from ashiato.detect.registry import DETECTORS
@@ -176,6 +176,7 @@ def detect(
         notices.append(f"{n_suppressed} finding(s) suppressed by {len(hits)} analyst verdict(s)")
     findings = follow_credentials(findings, enriched, execute)
     findings = add_session_events(findings, enriched, execute)
+    findings = name_ticket_servers(findings, enriched, execute)
     findings.sort(key=lambda f: (-f.score, f.first_seen, f.finding_id))
     ftable = findings_table(findings)
     itable = incidents_table(findings, gap_days=gap_days)

@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO := demo-out
 
-.PHONY: demo test lint typecheck clean install
+.PHONY: demo test lint typecheck clean install system-deps
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -26,7 +26,15 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-test: $(STAMP) lint typecheck
+# The report tests render HTML in Debian's Chromium and PDF pages with pdftoppm (poppler-utils).
+system-deps:
+	@command -v chromium >/dev/null && command -v pdftoppm >/dev/null || { \
+	  echo "installing Debian's chromium and poppler-utils for the report tests"; \
+	  DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium poppler-utils \
+	    libpango-1.0-0 libpangoft2-1.0-0 >/dev/null; }
+
+test: $(STAMP) system-deps lint typecheck
 	$(BIN)/pytest -q
 
 clean:

@@ -358,6 +358,30 @@ def investigate(
 
 
 @app.command()
+def report(
+    store: StoreOpt,
+    inventory: Annotated[Path, typer.Option(help="Inventory directory.")],
+    out: Annotated[Path, typer.Option("--out", help="The report's HTML file to write.")],
+    incident: Annotated[
+        str | None, typer.Option(help="Incident id (default: the top of the queue).")
+    ] = None,
+    pdf: Annotated[Path | None, typer.Option(help="Also write a PDF of the report here.")] = None,
+) -> None:
+    """Write the incident report: one self-contained HTML file (and a PDF) with charts."""
+    from ashiato.inventory import load_inventory
+    from ashiato.report import write_report
+
+    try:
+        with console.status("writing the report"):
+            paths = write_report(_store(store), load_inventory(inventory), out, incident, pdf=pdf)
+    except AshiatoError as exc:
+        _fail(exc)
+    console.print(f"report for incident {paths.incident_id}: {paths.html}")
+    if paths.pdf is not None:
+        console.print(f"PDF: {paths.pdf}")
+
+
+@app.command()
 def evaluate(
     store: StoreOpt,
     truth: Annotated[
@@ -566,7 +590,7 @@ def demo(
     days: Annotated[int, typer.Option()] = 30,
     seed: Annotated[int, typer.Option()] = 7,
 ) -> None:
-    """Simulate an enterprise, ingest its logs, detect, and score against ground truth."""
+    """Simulate an enterprise, ingest, detect, score against ground truth, report the top one."""
     t0 = time.perf_counter()
     sim = out / "enterprise"
     store = out / "store"
@@ -593,6 +617,10 @@ def demo(
     )
     console.rule("4. evaluate")
     evaluate(store=store, truth=sim / "ground_truth.jsonl", as_json=False, epoch=None)
+    console.rule("5. report on the top incident")
+    report(
+        store=store, inventory=sim / "inventory", out=out / "report.html", incident=None, pdf=None
+    )
     console.print(f"[bold]demo finished in {time.perf_counter() - t0:.0f} s[/]")
 
 

@@ -15,6 +15,9 @@ import pytest
 from ashiato.events import ACCESS_EVENT
 from ashiato.inventory import Inventory, load_inventory
 from ashiato.store import StoreLayout
+from tests.estate import estate
+
+__all__ = ["estate"]  # the shared simulated estate, built once per session when asked for
 
 SITES_YAML = """\
 sites:

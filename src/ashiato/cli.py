@@ -381,6 +381,90 @@ def report(
         console.print(f"PDF: {paths.pdf}")
 
 
+InventoryReq = Annotated[Path, typer.Option(help="Inventory directory.")]
+IncidentOpt = Annotated[str, typer.Option(help="Incident id (as `ashiato incidents --json`).")]
+
+
+@app.command()
+def contain(
+    store: StoreOpt,
+    inventory: InventoryReq,
+    incident: IncidentOpt,
+    out: Annotated[Path, typer.Option("--out", help="Directory for the rule files and replay.")],
+    at: Annotated[
+        str | None, typer.Option(help="Containment time, ISO-8601 (default: end of the data).")
+    ] = None,
+) -> None:
+    """Plan containment (nftables, Windows Firewall, Cisco IOS, AD) and replay it over history."""
+    from ashiato.inventory import load_inventory
+    from ashiato.respond import contain as run
+
+    try:
+        with console.status(f"planning containment of {incident}"):
+            _store(store)
+            done = run(store, load_inventory(inventory), incident, out, _parse_since(at))
+    except AshiatoError as exc:
+        _fail(exc)
+    console.print(done.plan)
+    console.print(done.replay)
+    for f in done.files:
+        console.print(f"wrote {f}")
+
+
+@app.command("verify-containment")
+def verify_containment(
+    store: StoreOpt,
+    inventory: InventoryReq,
+    incident: IncidentOpt,
+    since: Annotated[str, typer.Option(help="When containment was applied, ISO-8601.")],
+    plan: Annotated[
+        Path | None, typer.Option(help="The plan.json `ashiato contain` wrote (else re-planned).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object on stdout.")] = False,
+) -> None:
+    """Any activity by blocked sources or reset credentials since T, with the coverage behind it."""
+    from ashiato.inventory import load_inventory
+    from ashiato.respond import verify_incident
+
+    when = _parse_since(since)
+    assert when is not None
+    try:
+        with console.status("verifying containment"):
+            _store(store)
+            v = verify_incident(store, load_inventory(inventory), incident, when, plan)
+    except AshiatoError as exc:
+        _fail(exc)
+    if as_json:
+        sys.stdout.write(json.dumps(v.to_json(), default=str) + "\n")
+    else:
+        console.print(v)
+
+
+@app.command()
+def notify(
+    store: StoreOpt,
+    inventory: InventoryReq,
+    incident: IncidentOpt,
+    out: Annotated[Path, typer.Option("--out", help="Directory for customers.csv and letters.")],
+    templates: Annotated[
+        Path | None, typer.Option(help="Directory of letter templates to use instead.")
+    ] = None,
+) -> None:
+    """Per affected customer: customers.csv and a letter draft in English and Japanese."""
+    from ashiato.inventory import load_inventory
+    from ashiato.respond import notify_incident
+
+    try:
+        with console.status("drafting notifications"):
+            _store(store)
+            n = notify_incident(store, load_inventory(inventory), incident, out, templates)
+    except AshiatoError as exc:
+        _fail(exc)
+    console.print(f"{len(n.customers)} customer(s) affected: {n.csv}")
+    for (cust, lang), path in sorted(n.letters.items()):
+        console.print(f"  {cust} [{lang}] {path}")
+
+
 @app.command()
 def evaluate(
     store: StoreOpt,

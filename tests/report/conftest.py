@@ -9,11 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from ashiato.detect.runner import detect
-from ashiato.evaluate import evaluate
-from ashiato.ingest import ingest
-from ashiato.inventory import Inventory, load_inventory
+from ashiato.inventory import Inventory
 from ashiato.report import ReportPaths, write_report
+from tests.estate import Estate
 
 C1 = "c1-valid-admin-th-id-ph"
 NOW = datetime(2026, 10, 2, 9, 0, tzinfo=UTC)
@@ -28,17 +26,10 @@ class Built:
 
 
 @pytest.fixture(scope="session")
-def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
-    from ashiato.simulate import simulate
-
-    root = tmp_path_factory.mktemp("report")
-    simulate(root / "sim", terminals=120, days=30, seed=11, scenarios=["all"])
-    inv = load_inventory(root / "sim" / "inventory")
-    store = root / "store"
-    ingest([str(root / "sim" / "logs")], store, workers=1)
-    detect(store, inv)
-    ev = evaluate(store, root / "sim" / "ground_truth.jsonl")
-    incident = {c.id: c.incident_id for c in ev.campaigns if c.incident_id}
+def built(estate: Estate) -> Built:
+    """c1's report from the shared estate (``tests/estate.py``)."""
+    store, inv, incident = estate.store, estate.inventory, estate.incident
+    root = estate.root
     out = root / "out"
     paths = write_report(
         store, inv, out / "report.html", incident[C1], pdf=out / "report.pdf", now=NOW

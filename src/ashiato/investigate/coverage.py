@@ -27,16 +27,23 @@ DAILY_SHARE = 0.8
 """A host "logs every day" when it has data on at least this share of the days of its span."""
 
 
+def recorded(source: Source, hosts: list[str]) -> tuple[ibis.Table, ibis.Value]:
+    """The events these hosts recorded themselves (not flows seen on the wire), and each one's
+    log channel ("windows:security", "windows:microsoft-windows-sysmon/operational", "zeek"...)."""
+    raw = source.raw
+    rec = raw.filter(raw.log_host.isin(hosts), raw.kind != EventKind.NETWORK_FLOW.value)
+    chan = ibis.ifelse(
+        rec.raw["Channel"].notnull(), "windows:" + rec.raw["Channel"].lower(), rec.source
+    )
+    return rec, chan
+
+
 def daily_counts(source: Source, hosts: Iterable[str]) -> list[dict[str, Any]]:
     """(host, channel, day, n) for the given hosts: recorded logs and flows either way."""
     hs = sorted(set(hosts))
     if not hs:
         return []
-    raw = source.raw
-    rec = raw.filter(raw.log_host.isin(hs), raw.kind != EventKind.NETWORK_FLOW.value)
-    chan = ibis.ifelse(
-        rec.raw["Channel"].notnull(), "windows:" + rec.raw["Channel"].lower(), rec.source
-    )
+    rec, chan = recorded(source, hs)
     a = rec.select(host=rec.log_host, channel=chan, day=rec.ts.date())
     e = source.events
     flows = e.filter(e.kind == EventKind.NETWORK_FLOW.value)

@@ -157,3 +157,20 @@ def test_base_rules_of_correlations_make_no_findings_of_their_own(
     assert brute.evidence == ("a1", "a2", "a3") and brute.evidence_count == 3
     assert brute.accounts == ("alice",) and "alice" in brute.actors
     assert "Brute force" in brute.reason and "TargetUserName=alice" in brute.reason
+
+
+def test_run_reads_the_same_correlation_matches_from_the_flattened_events(
+    rules_dir: Callable[..., Path], store_con: Callable[..., Any]
+) -> None:
+    """``run_rules`` evaluates the base rules over its flattened table (``correlate(...,
+    flat=...)``): the same matches as ``correlate`` over the events themselves."""
+    from ashiato.sigma import run_rules
+
+    got, compiled = _results(rules_dir, store_con)
+    con, table = store_con(_rows())
+    findings = run_rules(con, compiled, table=table)
+    ran: dict[str, list[Any]] = {}
+    for f in findings:
+        if f.details.get("kind"):
+            ran.setdefault(f.title, []).append((f.details["group"], list(f.evidence)))
+    assert ran == {title: matches for title, matches in got.items() if matches}

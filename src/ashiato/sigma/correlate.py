@@ -32,7 +32,9 @@ from typing import Any
 
 import pyarrow as pa
 
-from ashiato.sigma.compile import Correlation
+from ashiato.sigma.compile import CompiledRule, Correlation
+from ashiato.sigma.fields import flat_field
+from ashiato.sigma.prefilter import codes_sql
 
 _SQL_OPS = {"gt": ">", "gte": ">=", "lt": "<", "lte": "<=", "eq": "=", "neq": "<>"}
 MATCHES = "_sigma_corr_matches"
@@ -57,8 +59,30 @@ def _arrow(con: Any, sql: str) -> pa.Table:
     return result
 
 
+def flat_keys(corr: Correlation) -> tuple[list[CompiledRule], list[str]]:
+    """The base rules ``corr`` (and the correlations it uses) evaluates, and the flattened
+    keys its group-by and value fields read: what a flattened relation must hold for
+    ``correlate(..., flat=...)``."""
+    rules: list[CompiledRule] = []
+    keys: list[str] = []
+    for k, base in enumerate(corr.rules):
+        if isinstance(base, Correlation):
+            sub_rules, sub_keys = flat_keys(base)
+            rules += sub_rules
+            keys += sub_keys
+            continue
+        rules.append(base)
+        for sql in (*corr.group_sql[k], corr.value_sql[k] or ""):
+            keys += flat_field(sql)[1]
+    return rules, keys
+
+
 def _gather(
-    con: Any, corr: Correlation, table: str, inner: dict[int, list[CorrelationMatch]]
+    con: Any,
+    corr: Correlation,
+    table: str,
+    inner: dict[int, list[CorrelationMatch]],
+    flat: str | None = None,
 ) -> tuple[list[str], dict[str, CorrelationMatch]]:
     """Materialise the base matches; return the group column names and the stand-ins."""
     gcols = [f"g{i}" for i in range(len(corr.group_by))]
@@ -78,15 +102,22 @@ def _gather(
                     {"event_id": sid, "ts": t, "r": k, **gvals, "v": value} for t in m.instants
                 ]
             continue
-        groups = "".join(
-            f", lower(CAST({sql} AS VARCHAR)) AS {c}"
-            for sql, c in zip(corr.group_sql[k], gcols, strict=True)
-        )
+        gsqls = list(corr.group_sql[k])
         value = corr.value_sql[k]
+        if flat is None:
+            source = base.source(table)
+        else:
+            where = "" if base.codes is None else f" WHERE {codes_sql(base.codes)}"
+            source = f"(SELECT * FROM {flat}{where})"
+            gsqls = [flat_field(sql)[0] for sql in gsqls]
+            value = flat_field(value)[0] if value else None
+        groups = "".join(
+            f", lower(CAST({sql} AS VARCHAR)) AS {c}" for sql, c in zip(gsqls, gcols, strict=True)
+        )
         vsql = f"lower(CAST({value} AS VARCHAR))" if value else "NULL::VARCHAR"
-        not_null = "".join(f" AND ({sql}) IS NOT NULL" for sql in corr.group_sql[k])
+        not_null = "".join(f" AND ({sql}) IS NOT NULL" for sql in gsqls)
         parts.append(
-            f"SELECT event_id, ts, {k} AS r{groups}, {vsql} AS v FROM {base.source(table)} "
+            f"SELECT event_id, ts, {k} AS r{groups}, {vsql} AS v FROM {source} "
             f"WHERE COALESCE(({base.sql}), false){not_null}"
         )
     if stand_ins:
@@ -113,20 +144,23 @@ def correlate(
     corr: Correlation,
     table: str = "events",
     cache: MutableMapping[int, list[CorrelationMatch]] | None = None,
+    flat: str | None = None,
 ) -> list[CorrelationMatch]:
     """Run one correlation over ``table`` on a DuckDB connection; matches in time order.
 
     Correlations it references are run first (or taken from ``cache``, keyed by ``id()`` of
     the inner ``Correlation``, which this fills): pass one cache to run a chain only once.
+    ``flat``: a flattened relation of the events (``run.flatten_events`` with ``flat_keys``)
+    to read the base rules' matches from instead of ``table``'s ``raw`` map.
     """
     cache = {} if cache is None else cache
     inner: dict[int, list[CorrelationMatch]] = {}
     for k, base in enumerate(corr.rules):
         if isinstance(base, Correlation):
             if id(base) not in cache:
-                cache[id(base)] = correlate(con, base, table, cache)
+                cache[id(base)] = correlate(con, base, table, cache, flat)
             inner[k] = cache[id(base)]
-    gcols, stand_ins = _gather(con, corr, table, inner)
+    gcols, stand_ins = _gather(con, corr, table, inner, flat)
     if corr.kind == "temporal_ordered":
         episodes = _ordered_hits(con, corr, gcols)
     else:

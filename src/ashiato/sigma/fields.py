@@ -180,8 +180,29 @@ def raw_key(key: str) -> str:
     return "raw[" + sql_string(key) + "]"
 
 
+_RAW_KEY = re.compile(r"raw\['((?:[^']|'')*)'\]")
+
+
+def flat_field(sql: str) -> tuple[str, tuple[str, ...]]:
+    """``sql`` (from ``sql_field``) over a flattened relation: each ``raw['X']`` becomes the
+    column ``"raw.X"``; returns the rewritten SQL and the flattened keys it reads."""
+    keys: list[str] = []
+
+    def column(m: re.Match[str]) -> str:
+        keys.append(flat_key(m.group(1).replace("''", "'")))
+        return flat_column(keys[-1])
+
+    return _RAW_KEY.sub(column, sql), tuple(keys)
+
+
 LOWER_PREFIX = "lower."
 """Flattened-column spelling of a lower-cased ``raw`` key (``raw.X`` is the key as written)."""
+KEYWORD_PREFIX = "kw."
+"""Flattened-column spelling of a keyword test: the prefix, then the test's SQL over FULLTEXT."""
+FULLTEXT = '"_fulltext"'
+"""All of an event's raw values in one string (unit separator between them), as ``flatten``
+computes it once per row when a keyword column needs it."""
+FULLTEXT_SQL = "array_to_string(map_values(raw), chr(31))"
 
 
 def flat_key(key: str, *, lower: bool = False) -> str:
@@ -198,6 +219,8 @@ def flat_expr(name: str) -> str:
     """How ``flatten`` computes flattened column ``name`` from the ``raw`` map."""
     if name.startswith(LOWER_PREFIX):
         return f"lower({raw_key(name[len(LOWER_PREFIX) :])})"
+    if name.startswith(KEYWORD_PREFIX):
+        return name[len(KEYWORD_PREFIX) :]
     return raw_key(name[len(RAW_PREFIX) :])
 
 
@@ -209,8 +232,12 @@ def flatten(table: str, keys: Iterable[str], where: str = "") -> str:
     every rule over the extracted columns costs one lookup per (row, key) instead of one per
     (row, rule, key), and a case-insensitive test becomes a plain comparison.
     """
-    cols = "".join(f", {flat_expr(k)} AS {flat_column(k)}" for k in sorted(set(keys)))
-    return f"(SELECT *{cols} FROM {table}{' WHERE ' + where if where else ''}) AS flat"
+    names = sorted(set(keys))
+    cols = "".join(f", {flat_expr(k)} AS {flat_column(k)}" for k in names)
+    source = f"{table}{' WHERE ' + where if where else ''}"
+    if any(k.startswith(KEYWORD_PREFIX) for k in names):
+        source = f"(SELECT *, {FULLTEXT_SQL} AS {FULLTEXT} FROM {source}) AS ft"
+    return f"(SELECT *{cols} FROM {source}) AS flat"
 
 
 def quote_ident(name: str) -> str:

@@ -2,6 +2,10 @@
 
 Sigma keywords match anywhere in an event. The store keeps each source field as text in the
 ``raw`` map, so the values joined by a unit separator are the event's searchable text.
+
+Each keyword test is a flattened column of its own (``fields.KEYWORD_PREFIX`` + the test over
+``FULLTEXT``): ``fields.flatten`` joins an event's values once per row and evaluates the test
+there, so a run reads the ``raw`` map once per event and never copies it into its working table.
 """
 
 from __future__ import annotations
@@ -12,8 +16,8 @@ from sigma.conditions import ConditionOR, ConditionValueExpression
 from sigma.conversion.state import ConversionState
 from sigma.types import SigmaCasedString, SigmaExpansion, SigmaRegularExpression, SigmaString
 
-FULLTEXT = "array_to_string(map_values(raw), chr(31))"
-"""All of an event's raw values in one string (unit separator between them)."""
+from ashiato.sigma.fields import FULLTEXT, KEYWORD_PREFIX, flat_column
+
 LIKE_ESCAPE = " ESCAPE '\\'"
 
 
@@ -23,6 +27,13 @@ class KeywordsMixin:
     _pattern: Any
     convert_value_re: Any
     convert_condition_or: Any
+    keys: dict[str, None]
+
+    def _keyword(self, test: str) -> str:
+        """The flattened boolean column holding ``test`` (an expression over FULLTEXT)."""
+        name = KEYWORD_PREFIX + test
+        self.keys[name] = None
+        return flat_column(name)
 
     def convert_condition_val(self, cond: ConditionValueExpression, state: ConversionState) -> Any:
         """Keyword expansions (``|windash``, ``|base64offset``) OR their values."""
@@ -40,16 +51,16 @@ class KeywordsMixin:
         value = cond.value
         assert isinstance(value, SigmaString)
         op = "LIKE" if isinstance(value, SigmaCasedString) else "ILIKE"
-        return f"{FULLTEXT} {op} '%' || {self._pattern(value)} || '%'{LIKE_ESCAPE}"
+        return self._keyword(f"{FULLTEXT} {op} '%' || {self._pattern(value)} || '%'{LIKE_ESCAPE}")
 
     def convert_condition_val_num(
         self, cond: ConditionValueExpression, state: ConversionState
     ) -> str:
-        return f"contains({FULLTEXT}, '{cond.value}')"
+        return self._keyword(f"contains({FULLTEXT}, '{cond.value}')")
 
     def convert_condition_val_re(
         self, cond: ConditionValueExpression, state: ConversionState
     ) -> str:
         value = cond.value
         assert isinstance(value, SigmaRegularExpression)
-        return f"regexp_matches({FULLTEXT}, {self.convert_value_re(value, state)})"
+        return self._keyword(f"regexp_matches({FULLTEXT}, {self.convert_value_re(value, state)})")

@@ -2,27 +2,37 @@
 
 Sigma matches join the same queue as the behavioural detectors: one ``Finding`` per rule and
 actor (account and source host, or the recording host for endpoint events that name no source),
-one per correlation match. Plain rules are evaluated in batches, each batch one scan of the
-events that tags every row with the rules it matches; the small hits table is then grouped.
+one per correlation match.
 
-Reading the ``raw`` map dominates a scan, so a scan reads only the rows whose ``event_code`` one
-of its rules can match (``prefilter``: DuckDB pushes that filter into the Parquet reader), and a
-``CASE event_code`` hands each row only to the rules of its code: a rule's map lookups run on its
-own events, not on every event. Rules that name no event code see every row.
+Reading the ``raw`` map dominates a scan, so the events are read once: the rows of the event
+codes any rule can match (``prefilter``: DuckDB pushes that filter into the Parquet reader) are
+**flattened** into a table of a scratch database on disk (compressed, read through DuckDB's
+buffer pool under a small memory limit), every ``raw`` key a rule reads extracted once into a
+plain column, each row numbered in time order and given an integer actor id. The rules are then
+evaluated in chunks of rules that share their event codes: a chunk evaluates only its codes'
+rows, computes the conditions its rules share once per row, and groups its matches per rule and
+actor as it evaluates them, so no table of all matches is ever built. Correlations read their
+base rules' matches from the same table. Rules that name no event code see every row.
 """
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from collections.abc import Iterator, Sequence
-from datetime import datetime
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
+
+import pyarrow as pa
 
 from ashiato.detect.common import fmt_ts, short_list
 from ashiato.detect.spec import Finding
 from ashiato.sigma.compile import LEVEL_SCORES, CompiledRule, CompiledRuleSet, Correlation
-from ashiato.sigma.correlate import CorrelationMatch, correlate
-from ashiato.sigma.fields import flat_column, flatten
-from ashiato.sigma.keywords import FULLTEXT
+from ashiato.sigma.correlate import CorrelationMatch, correlate, flat_keys
+from ashiato.sigma.fields import flat_column, flatten, sql_string
 from ashiato.sigma.prefilter import CODE_COLUMN, codes_sql
 
 VERSION = "sigma-1"
@@ -31,19 +41,26 @@ MAX_FINDINGS_PER_RULE = 100
 """Actors with a finding of their own per rule and run (those with the most events); the rule's
 other matches fold into one more finding that counts them (``None``: no cap). A rule that fires
 for tens of thousands of actors is one alarm about a broad rule, not tens of thousands."""
-MEMORY_LIMIT = "512MB"
-"""DuckDB's memory limit while Sigma rules run (the temp tables spill past it): measured at
-200k events and 1,000 rules, 512MB costs ~5% of the time of 2GB and halves the peak RSS."""
-BATCH = 1000
-"""Rules per flattened table: bounds the size of one SQL statement and of the table's columns."""
+MAX_FOLDED_EVIDENCE = 100
+"""Evidence of a rule's folded finding: the first event of each of its earliest folded actors,
+at most this many (and at most ``max_evidence``)."""
+MEMORY_LIMIT = "64MB"
+"""DuckDB's memory limit while Sigma rules run (its tables live in a scratch database on disk
+and spill past it)."""
+CHUNK = 64
+"""Rules evaluated together: rules of one event-code set, at most this many (bounds the size of
+one SQL statement and the number of matches grouped at once)."""
+SCRATCH = "_sigma_scratch"
+FLAT = f"{SCRATCH}.flat"
+GRP = f"{SCRATCH}.grp"
+EVID = f"{SCRATCH}.evid"
+PER = f"{SCRATCH}.per"
+ORD = f"{SCRATCH}.ord"
+MULTI = f"{SCRATCH}.multi"
 HITS = "_sigma_hits"
-FLAT = "_sigma_flat"
-GRP = "_sigma_groups"
-EVID = "_sigma_evidence"
-SEQ = "_sigma_seq"
+MATCH_IDS = "_sigma_match_ids"
 _ENTITY_COLS = '"user", src_host, dst_host, log_host, src_ip, dst_ip'
 _HIT_COLS = f"event_id, ts, {_ENTITY_COLS}"
-_NARROW = 'rowid AS fid, event_id, ts, "user", src_host, log_host'
 
 
 def _rows(con: Any, sql: str) -> list[dict[str, Any]]:
@@ -51,131 +68,263 @@ def _rows(con: Any, sql: str) -> list[dict[str, Any]]:
     return rows
 
 
-def flatten_events(con: Any, rules: Sequence[CompiledRule], table: str) -> None:
-    """Temp table FLAT: the rows of the rules' event codes, with every ``raw`` key they read
-    (as written and lower-cased, as needed) extracted once into a plain VARCHAR column."""
-    keys = dict.fromkeys(k for r in rules for k in r.keys)
+def _setting(con: Any, name: str) -> Any:
+    return con.sql(f"SELECT current_setting('{name}')").fetchall()[0][0]
+
+
+@contextmanager
+def scratch(con: Any) -> Iterator[None]:
+    """A scratch DuckDB database on disk attached as SCRATCH (in the connection's
+    ``temp_directory`` when it exists), detached and deleted afterwards."""
+    spill = str(_setting(con, "temp_directory") or "")
+    base = spill if spill and Path(spill).is_absolute() else None
+    if base is not None:
+        Path(base).mkdir(parents=True, exist_ok=True)
+    where = tempfile.mkdtemp(prefix="ashiato-sigma-", dir=base)
+    con.execute(f"ATTACH {sql_string(str(Path(where) / 'scratch.duckdb'))} AS {SCRATCH}")
+    try:
+        yield
+    finally:
+        try:
+            con.execute(f"DETACH {SCRATCH}")
+        finally:
+            shutil.rmtree(where, ignore_errors=True)
+
+
+def flatten_events(
+    con: Any, rules: Sequence[CompiledRule], table: str, keys: Sequence[str] = ()
+) -> None:
+    """FLAT (in SCRATCH): the rows of the rules' event codes with ``seq``, a row's rank in
+    (time, event id) order, the entity columns, ``aid``, the rank of the row's actor (user,
+    and source host or else the recording host), and every ``raw`` key the rules read (as
+    written, lower-cased or a keyword test, as needed; plus ``keys``) extracted once into a
+    plain column.
+
+    The events are read once and streamed into FLAT unsorted (sorting the wide rows would hold
+    them in memory); ``seq`` is ranked on a narrow scan of the same rows and paired with them by
+    position, which needs ``preserve_insertion_order`` (``iter_findings`` sets it). The pairing
+    is checked row by row: an event id that differs stops the run rather than mislabel rows."""
+    names = dict.fromkeys([*(k for r in rules for k in r.keys), *keys])
     if any(r.codes is None for r in rules):
         where = ""
     else:
         where = codes_sql(frozenset().union(*(r.codes or () for r in rules)))
-    raw = ", raw" if any(FULLTEXT in r.sql for r in rules) else ""
-    cols = "".join(f", {flat_column(k)}" for k in sorted(keys))
+    filtered = f"{table}{' WHERE ' + where if where else ''}"
     con.execute(
-        f"CREATE OR REPLACE TEMP TABLE {FLAT} AS SELECT event_id, ts, {CODE_COLUMN}, "
-        f"{_ENTITY_COLS}{raw}{cols} FROM {flatten(table, keys, where)}"
+        f"CREATE OR REPLACE TABLE {ORD} AS SELECT seq, aid, event_id AS _oid FROM (SELECT pos, "
+        f"event_id, row_number() OVER (ORDER BY ts, event_id) AS seq, "
+        f'dense_rank() OVER (ORDER BY "user", actor_host) AS aid FROM (SELECT ts, event_id, '
+        f'"user", coalesce(src_host, log_host) AS actor_host, row_number() OVER () AS pos '
+        f"FROM {filtered})) ORDER BY pos"
     )
+    cols = "".join(f", {flat_column(k)}" for k in sorted(names))
+    check = "error('sigma: events changed order between two scans')"
+    try:
+        con.execute(
+            f"CREATE OR REPLACE TABLE {FLAT} AS SELECT CASE WHEN event_id IS NOT DISTINCT FROM "
+            f"_oid THEN seq ELSE {check} END AS seq, aid, event_id, ts, {CODE_COLUMN}, "
+            f"{_ENTITY_COLS}{cols} FROM (SELECT * FROM "
+            f"{flatten(table, names, where)}) POSITIONAL JOIN {ORD}"
+        )
+    finally:
+        con.execute(f"DROP TABLE IF EXISTS {ORD}")
 
 
-def hits_sql(rules: Sequence[CompiledRule], start: int = 0, cols: str = _HIT_COLS) -> str:
-    """(r, ``cols``) per match over FLAT: one branch per event code, each evaluating only the
-    rules of its code over plain columns. ``cols`` are FLAT's columns (``rowid`` included)."""
-
-    def tag(i: int, r: CompiledRule) -> str:
-        return f"CASE WHEN COALESCE(({r.sql}), false) THEN {start + i} END"
-
-    by_code: dict[int, list[str]] = {}
-    anywhere: list[str] = []
+def chunks(rules: Sequence[CompiledRule], size: int = CHUNK) -> list[list[int]]:
+    """Indices of ``rules`` in chunks of at most ``size`` rules with the same event codes."""
+    by_codes: dict[frozenset[int] | None, list[int]] = {}
     for i, r in enumerate(rules):
-        if r.codes is None:
-            anywhere.append(tag(i, r))
-        for code in sorted(r.codes or ()):
-            by_code.setdefault(code, []).append(tag(i, r))
-    branches = [(f" WHERE {CODE_COLUMN} = {code}", t) for code, t in sorted(by_code.items())]
-    if anywhere:
-        branches.append(("", anywhere))
-    if not branches:
-        return f"SELECT NULL::INTEGER AS r, {cols} FROM {FLAT} WHERE false"
-    return " UNION ALL ".join(
-        f"SELECT unnest(list_filter([{', '.join(t)}], lambda x: x IS NOT NULL)) AS r, "
-        f"{cols} FROM {FLAT}{where}"
-        for where, t in branches
+        by_codes.setdefault(r.codes, []).append(i)
+    return [
+        idx[start : start + size] for idx in by_codes.values() for start in range(0, len(idx), size)
+    ]
+
+
+def hits_sql(
+    rules: Sequence[CompiledRule],
+    source: str = FLAT,
+    cols: str = "seq, ts, aid",
+) -> str:
+    """(r, ``cols``) per match of ``rules`` (which share their event codes; ``r`` indexes
+    them) over ``source`` (FLAT or a subset of its rows).
+
+    Rule conditions are ANDs of conjuncts, and rules of one chunk share many of them (the
+    logsource's channel, the event code, a logon type, a filter): a conjunct of every rule
+    filters the rows once, one of several rules is computed once per row into a column."""
+    parts = [conjuncts(r.sql) for r in rules]
+    common = [c for c in dict.fromkeys(parts[0] if parts else []) if all(c in p for p in parts)]
+    seen: dict[str, int] = {}
+    for p in parts:
+        for c in dict.fromkeys(p):
+            if c not in common:
+                seen[c] = seen.get(c, 0) + 1
+    shared = {c: f"_c{i}" for i, c in enumerate(c for c, n in seen.items() if n > 1)}
+    codes = rules[0].codes if rules else frozenset()
+    where = ([] if codes is None else [codes_sql(codes)]) + [f"({c})" for c in common if c]
+    tags = []
+    for i, p in enumerate(parts):
+        rest = [shared.get(c, f"({c})") for c in p if c not in common]
+        cond = " AND ".join(rest) if rest else "true"
+        tags.append(f"CASE WHEN COALESCE({cond}, false) THEN {i} END")
+    pre = "".join(f", COALESCE(({c}), false) AS {name}" for c, name in shared.items())
+    filtered = f"{source}{' WHERE ' + ' AND '.join(where) if where else ''}"
+    return (
+        f"SELECT unnest(list_filter([{', '.join(tags)}], lambda x: x IS NOT NULL)) AS r, {cols} "
+        f"FROM (SELECT *{pre} FROM {filtered})"
     )
+
+
+def _split(sql: str, word: str) -> list[str]:
+    """The operands of ``word`` (AND, OR) at the top level of ``sql``: outside parentheses,
+    string literals and quoted identifiers."""
+    out: list[str] = []
+    token = f" {word} "
+    depth = start = i = 0
+    n = len(sql)
+    while i < n:
+        ch = sql[i]
+        if ch in "'\"":
+            j = i + 1
+            while j < n and not (sql[j] == ch and sql[j + 1 : j + 2] != ch):
+                j += 2 if sql[j] == ch else 1
+            i = j + 1
+            continue
+        if ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        elif depth == 0 and sql.startswith(token, i):
+            out.append(sql[start:i])
+            i += len(token)
+            start = i
+            continue
+        i += 1
+    out.append(sql[start:])
+    return out
+
+
+def conjuncts(sql: str) -> list[str]:
+    """``sql`` as the list of its top-level AND operands (itself when an OR is on top)."""
+    if len(_split(sql, "OR")) > 1:
+        return [sql]
+    return _split(sql, "AND")
 
 
 def rule_hits(con: Any, rules: Sequence[CompiledRule], table: str = "events") -> None:
     """Fill temp table HITS with (rule index, event id, ts, entity columns) (tests, debugging:
-    ``run_rules`` aggregates the matches in the engine instead)."""
+    ``iter_findings`` groups the matches as it evaluates them instead)."""
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE {HITS} (r INTEGER, event_id VARCHAR, "
         'ts TIMESTAMPTZ, "user" VARCHAR, src_host VARCHAR, dst_host VARCHAR, '
         "log_host VARCHAR, src_ip VARCHAR, dst_ip VARCHAR)"
     )
-    for start in range(0, len(rules), BATCH):
-        batch = rules[start : start + BATCH]
-        flatten_events(con, batch, table)
-        con.execute(f"INSERT INTO {HITS} SELECT * FROM ({hits_sql(batch, start, _HIT_COLS)})")
-        con.execute(f"DROP TABLE IF EXISTS {FLAT}")
+    if not rules:
+        return
+    old = _setting(con, "preserve_insertion_order")
+    con.execute("SET preserve_insertion_order = true")
+    try:
+        with scratch(con):
+            flatten_events(con, rules, table)
+            for idx in chunks(rules):
+                batch = [rules[i] for i in idx]
+                pos = ", ".join(str(i) for i in idx)
+                con.execute(
+                    f"INSERT INTO {HITS} SELECT [{pos}][r + 1], {_HIT_COLS} "
+                    f"FROM ({hits_sql(batch, cols=_HIT_COLS)})"
+                )
+    finally:
+        con.execute(f"SET preserve_insertion_order = {old}")
 
 
-def group_hits(
+def group_chunk(
     con: Any, rules: Sequence[CompiledRule], max_evidence: int, per_rule: int | None
 ) -> Any:
-    """The matches of ``rules`` over FLAT grouped per rule and actor, as a DuckDB relation of
-    (r, user, actor_host, n, first, last, ids, src, dst, log, sip, dip, others) ordered by rule
-    and time: ``ids`` the evidence event ids in time order, the others the distinct entities of
-    those events.
+    """The matches of ``rules`` (one chunk) over FLAT grouped per rule and actor, as a DuckDB
+    relation of (r, user, actor_host, n, first, last, ids, src, dst, log, sip, dip, others)
+    ordered by rule and time: ``ids`` the evidence event ids in time order, the others the
+    distinct entities of those events.
 
-    No aggregate holds a list per group. The matches are materialised narrow: rule, FLAT row,
-    the row's rank in (ts, event_id) order, ts and actor. They are grouped with fixed-size
-    states only (count, first, last, first row) and the actors ranked per rule: ``per_rule``
-    kept, the others folded (their sums, and the earliest ``max_evidence`` of them, whose first
-    events are the folded row's evidence). Only then are the first ``max_evidence`` events of
-    each kept group picked, and the evidence rows' ids and entities read from FLAT. Leaves
-    temp tables behind (``drop_temps``)."""
+    The matches are grouped per rule and actor (``aid``) as they are evaluated (count, last
+    time, first row), then per rule, with bounded states only: the totals, the ``per_rule``
+    actors with the most events (then the earliest: ``min_by`` keeps a heap of that many), the
+    earliest actors and the latest ones (enough of them to know the folded actors' earliest
+    ``MAX_FOLDED_EVIDENCE``, whose first events are the folded row's evidence, and their last
+    time). A row's ``first`` is its earliest evidence event's time.
+    The events of the kept actors that matched more than once are then evaluated again (their
+    rows only) for their first ``max_evidence`` events, and the evidence rows' ids and entities
+    read from FLAT. No table of all matches, nor of all groups, is built. Leaves GRP and EVID
+    behind."""
     cap = max(1, max_evidence)
-    keep = per_rule if per_rule is not None else 2**62
+    fold = max(1, min(cap, MAX_FOLDED_EVIDENCE))
+    group = "{'fs': fs, 'n': n, 'last': last}"
+    if per_rule is None:
+        kept, early, latest = f"list({group} ORDER BY n DESC, fs)", "[]::BIGINT[]", "[]"
+    elif per_rule <= 0:
+        kept = f"list({group}) FILTER (WHERE false)"
+        early = f"min_by(fs, fs, {fold})"
+        latest = "max_by({'fs': fs, 'last': last}, last, 1)"
+    else:
+        kept = f"min_by({group}, {{'n': -n, 'fs': fs}}, {per_rule})"
+        early = f"min_by(fs, fs, {per_rule + fold})"
+        latest = f"max_by({{'fs': fs, 'last': last}}, last, {per_rule + 1})"
     con.execute(
-        f"CREATE OR REPLACE TEMP TABLE {SEQ} AS SELECT rowid AS fid, "
-        f"row_number() OVER (ORDER BY ts, event_id) AS seq FROM {FLAT}"
+        f"CREATE OR REPLACE TABLE {PER} AS SELECT r, sum(n) AS tn, count(*) AS tc, "
+        f"coalesce({kept}, []) AS kept, {early} AS early, {latest} AS latest "
+        f"FROM (SELECT r, count(*) AS n, max(ts) AS last, min(seq) AS fs FROM ({hits_sql(rules)}) "
+        f"GROUP BY r, aid) GROUP BY r"
     )
-    con.execute(
-        f'CREATE OR REPLACE TEMP TABLE {HITS} AS SELECT h.r, h.fid, s.seq, h.ts, h."user", '
-        f"coalesce(h.src_host, h.log_host) AS actor_host FROM ({hits_sql(rules, 0, _NARROW)}) h "
-        f"JOIN {SEQ} s USING (fid)"
+    try:
+        con.execute(
+            f"CREATE OR REPLACE TABLE {GRP} AS SELECT row_number() OVER () AS gid, * FROM ("
+            f"SELECT r, k.n, k.last, k.fs, 0::BIGINT AS others, NULL::BIGINT[] AS ev "
+            f"FROM (SELECT r, unnest(kept) AS k FROM {PER}) "
+            f"UNION ALL SELECT r, CAST(tn - coalesce(list_sum(kn), 0) AS BIGINT), "
+            f"list_max(list_transform(list_filter(latest, "
+            f"lambda x: NOT list_contains(kfs, x.fs)), lambda x: x.last)), "
+            f"f[1], tc - len(kept), f[1:{fold}] FROM (SELECT *, "
+            f"list_filter(early, lambda x: NOT list_contains(kfs, x)) AS f FROM (SELECT *, "
+            f"list_transform(kept, lambda x: x.fs) AS kfs, "
+            f"list_transform(kept, lambda x: x.n) AS kn FROM {PER})) WHERE tc > len(kept))"
+        )
+    finally:
+        con.execute(f"DROP TABLE IF EXISTS {PER}")
+    codes = rules[0].codes if rules else None
+    where = "" if codes is None else f" WHERE {codes_sql(codes)}"
+    rows = f"(SELECT * FROM {FLAT}{where})"
+    single = (
+        f"SELECT gid, fs AS seq FROM {GRP} WHERE others = 0 AND n = 1 "
+        f"UNION ALL SELECT gid, unnest(ev) FROM {GRP} WHERE others > 0"
     )
-    folded = f"k > {keep}"
-    con.execute(
-        f"CREATE OR REPLACE TEMP TABLE {GRP} AS SELECT row_number() OVER () AS gid, * FROM ("
-        f"SELECT *, row_number() OVER (PARTITION BY r, {folded} ORDER BY fs) AS fr, "
-        f"sum(n) OVER w AS fn, min(first) OVER w AS ff, max(last) OVER w AS fl, "
-        f'count(*) OVER w AS fc FROM (SELECT r, "user", actor_host, count(*) AS n, '
-        f"min(ts) AS first, max(ts) AS last, min(seq) AS fs, arg_min(fid, seq) AS ffid, "
-        f'row_number() OVER (PARTITION BY r ORDER BY count(*) DESC, min(ts), "user", '
-        f'actor_host) AS k FROM {HITS} GROUP BY r, "user", actor_host) '
-        f"WINDOW w AS (PARTITION BY r, {folded}) QUALIFY k <= {keep} OR fr <= {cap})"
+    multi = (
+        f"SELECT g.gid, g.r, f.aid FROM {GRP} g JOIN {rows} f ON f.seq = g.fs "
+        f"WHERE g.others = 0 AND g.n > 1"
     )
-    same = (
-        'h.r = g.r AND h."user" IS NOT DISTINCT FROM g."user" '
-        "AND h.actor_host IS NOT DISTINCT FROM g.actor_host"
-    )
-    con.execute(
-        f"CREATE OR REPLACE TEMP TABLE {EVID} AS "
-        f"SELECT g.gid, h.fid, h.seq FROM {HITS} h JOIN {GRP} g ON {same} "
-        f"WHERE g.k <= {keep} AND g.n > 1 "
-        f"QUALIFY row_number() OVER (PARTITION BY g.gid ORDER BY h.seq) <= {cap} "
-        f"UNION ALL SELECT gid, ffid, fs FROM {GRP} WHERE k > {keep} OR n = 1"
-    )
-    con.execute(f"DROP TABLE IF EXISTS {HITS}")
-    con.execute(f"DROP TABLE IF EXISTS {SEQ}")
+    if con.sql(f"SELECT count(*) FROM {GRP} WHERE others = 0 AND n > 1").fetchall()[0][0]:
+        con.execute(f"CREATE OR REPLACE TABLE {MULTI} AS {multi}")
+        same = "h.r = g.r AND h.aid = g.aid"
+        actors = f"(SELECT f.* FROM {FLAT} f SEMI JOIN {MULTI} a ON f.aid = a.aid)"
+        con.execute(
+            f"CREATE OR REPLACE TABLE {EVID} AS SELECT g.gid, h.seq "
+            f"FROM ({hits_sql(rules, source=actors)}) h JOIN {MULTI} g ON {same} "
+            f"QUALIFY row_number() OVER (PARTITION BY g.gid ORDER BY h.seq) <= {cap} "
+            f"UNION ALL {single}"
+        )
+        con.execute(f"DROP TABLE IF EXISTS {MULTI}")
+    else:
+        con.execute(f"CREATE OR REPLACE TABLE {EVID} AS {single}")
     ev = (
         "list(f.event_id ORDER BY e.seq) AS ids, list(DISTINCT f.src_host) AS src, "
         "list(DISTINCT f.dst_host) AS dst, list(DISTINCT f.log_host) AS log, "
         "list(DISTINCT f.src_ip) AS sip, list(DISTINCT f.dst_ip) AS dip"
     )
-    joined = f"{GRP} g JOIN {EVID} e USING (gid) JOIN {FLAT} f ON f.rowid = e.fid"
     return con.sql(
-        f'SELECT g.r, g."user", g.actor_host, g.n, g.first, g.last, {ev}, 0 AS others '
-        f'FROM {joined} WHERE g.k <= {keep} GROUP BY g.gid, g.r, g."user", g.actor_host, '
-        f"g.n, g.first, g.last UNION ALL SELECT g.r, NULL, NULL, CAST(g.fn AS BIGINT), g.ff, "
-        f"g.fl, {ev}, g.fc FROM {joined} WHERE g.k > {keep} GROUP BY g.r, g.fn, g.ff, g.fl, "
-        f"g.fc ORDER BY r, first"
+        f'SELECT g.r, CASE WHEN g.others = 0 THEN first(f."user") END AS "user", '
+        f"CASE WHEN g.others = 0 THEN first(coalesce(f.src_host, f.log_host)) END AS actor_host, "
+        f"g.n, "
+        f"min(f.ts) AS first, g.last, {ev}, g.others "
+        f"FROM {GRP} g JOIN {EVID} e USING (gid) JOIN {rows} f ON f.seq = e.seq "
+        f"GROUP BY g.gid, g.r, g.n, g.last, g.others ORDER BY r, first"
     )
-
-
-def drop_temps(con: Any) -> None:
-    for name in (FLAT, SEQ, HITS, GRP, EVID):
-        con.execute(f"DROP TABLE IF EXISTS {name}")
 
 
 def iter_findings(
@@ -187,24 +336,27 @@ def iter_findings(
     max_findings_per_rule: int | None = MAX_FINDINGS_PER_RULE,
     memory_limit: str | None = MEMORY_LIMIT,
 ) -> Iterator[Finding]:
-    """Findings of every compiled rule and correlation over ``table``, streamed per batch.
+    """Findings of every compiled rule and correlation over ``table``, streamed per chunk.
 
-    Memory stays bounded: a batch's events are flattened into a temp table (DuckDB spills it
-    under its memory limit), matches are grouped per rule and actor in the engine with
-    fixed-size states and evidence fetched for the kept groups only (``group_hits``), and the
-    grouped rows are read one Arrow batch at a time. ``memory_limit`` (DuckDB's, for the pass;
-    ``None``: the connection's) is set for the iteration and restored after: the temp tables
-    spill to the connection's ``temp_directory``. Do not use ``con`` while iterating.
+    Memory stays bounded: the events are flattened once into a scratch database on disk (see
+    ``scratch``), each chunk's matches are grouped per rule and actor as they are evaluated,
+    with fixed-size states, evidence is fetched for the kept groups only (``group_chunk``), and
+    the grouped rows are read one Arrow batch at a time. ``memory_limit`` (DuckDB's, for the
+    pass; ``None``: the connection's) is set for the iteration and restored after, as is
+    ``preserve_insertion_order``. Do not use ``con`` while iterating.
     """
-    old = None
+    old_limit = _setting(con, "memory_limit") if memory_limit is not None else None
+    old_order = _setting(con, "preserve_insertion_order")
     if memory_limit is not None:
-        old = con.sql("SELECT current_setting('memory_limit')").fetchall()[0][0]
         con.execute(f"SET memory_limit = '{memory_limit}'")
+    con.execute("SET preserve_insertion_order = true")
     try:
-        yield from _iter_findings(con, compiled, table, max_evidence, max_findings_per_rule)
+        with scratch(con):
+            yield from _iter_findings(con, compiled, table, max_evidence, max_findings_per_rule)
     finally:
-        if old is not None:
-            con.execute(f"SET memory_limit = '{old}'")
+        con.execute(f"SET preserve_insertion_order = {old_order}")
+        if old_limit is not None:
+            con.execute(f"SET memory_limit = '{old_limit}'")
 
 
 def _iter_findings(
@@ -214,27 +366,54 @@ def _iter_findings(
     max_evidence: int,
     max_findings_per_rule: int | None,
 ) -> Iterator[Finding]:
-    # Rules that only feed correlations are evaluated by the correlations themselves.
+    # Rules that only feed correlations are evaluated by the correlations themselves, over
+    # the same flattened table.
     rules = [r for r in compiled.rules if r.generate]
-    for start in range(0, len(rules), BATCH):
-        batch = rules[start : start + BATCH]
-        try:
-            flatten_events(con, batch, table)
-            grouped = group_hits(con, batch, max_evidence, max_findings_per_rule)
-            for part in grouped.arrow():
-                for g in part.to_pylist():
-                    yield _rule_finding(batch[g["r"]], g)
-                del part
-        finally:
-            drop_temps(con)
+    bases: list[CompiledRule] = []
+    keys: list[str] = []
+    for corr in compiled.correlations:
+        more, more_keys = flat_keys(corr)
+        bases += more
+        keys += more_keys
+    if not rules and not bases:
+        return
+    flatten_events(con, [*rules, *bases], table, keys)
+    for idx in chunks(rules):
+        batch = [rules[i] for i in idx]
+        grouped = group_chunk(con, batch, max_evidence, max_findings_per_rule)
+        for part in grouped.arrow():
+            yield from _rule_findings(batch, part)
+            del part
     cache: dict[int, list[CorrelationMatch]] = {}
     for corr in compiled.correlations:  # inner correlations come before those using them
         matches = cache.get(id(corr))
         if matches is None:
-            matches = cache[id(corr)] = correlate(con, corr, table, cache)
-        if corr.generate:
-            for m in matches:
-                yield _correlation_finding(con, corr, m, table, max_evidence)
+            matches = cache[id(corr)] = correlate(con, corr, table, cache, flat=FLAT)
+        if corr.generate and matches:
+            entities = _match_entities(con, matches)
+            for m, ent in zip(matches, entities, strict=True):
+                yield _correlation_finding(corr, m, ent, max_evidence)
+
+
+def _rule_findings(rules: Sequence[CompiledRule], part: Any) -> Iterator[Finding]:
+    """The findings of one Arrow batch of ``group_chunk``'s rows (read column by column)."""
+    cols = {name: _pylist(part.column(name)) for name in part.schema.names}
+    for i in range(part.num_rows):
+        yield _rule_finding(rules[cols["r"][i]], {k: v[i] for k, v in cols.items()})
+
+
+def _pylist(column: Any) -> list[Any]:
+    """An Arrow column as Python values; UTC timestamps through integers (several times
+    faster than pyarrow's own conversion, same values)."""
+    kind = column.type
+    if pa.types.is_timestamp(kind) and kind.tz == "UTC" and kind.unit == "us":
+        epoch = datetime(1970, 1, 1, tzinfo=ZoneInfo("UTC"))
+        return [
+            None if us is None else epoch + timedelta(microseconds=us)
+            for us in column.cast(pa.int64()).to_pylist()
+        ]
+    values: list[Any] = column.to_pylist()
+    return values
 
 
 def run_rules(
@@ -318,19 +497,38 @@ def _rule_finding(rule: CompiledRule, g: dict[str, Any]) -> Finding:
     )
 
 
+def _match_entities(
+    con: Any, matches: Sequence[CorrelationMatch], table: str = FLAT
+) -> list[dict[str, Any]]:
+    """The distinct entities of each match's events (one scan of ``table`` for them all)."""
+    pairs = pa.table(
+        {
+            "m": pa.array([i for i, m in enumerate(matches) for _ in m.event_ids], pa.int64()),
+            "event_id": pa.array([e for m in matches for e in m.event_ids], pa.string()),
+        }
+    )
+    con.register(MATCH_IDS, pairs)
+    try:
+        rows = _rows(
+            con,
+            f'SELECT p.m, list(DISTINCT e."user") AS u, list(DISTINCT e.src_host) AS src, '
+            f"list(DISTINCT e.dst_host) AS dst, list(DISTINCT e.log_host) AS log, "
+            f"list(DISTINCT e.src_ip) AS sip, list(DISTINCT e.dst_ip) AS dip "
+            f"FROM (SELECT DISTINCT m, event_id FROM {MATCH_IDS}) p "
+            f"JOIN {table} e ON e.event_id = p.event_id GROUP BY p.m",
+        )
+    finally:
+        con.unregister(MATCH_IDS)
+    empty: dict[str, Any] = {k: [] for k in ("u", "src", "dst", "log", "sip", "dip")}
+    got = {r["m"]: r for r in rows}
+    return [got.get(i, empty) for i in range(len(matches))]
+
+
 def _correlation_finding(
-    con: Any, corr: Correlation, m: CorrelationMatch, table: str, cap: int
+    corr: Correlation, m: CorrelationMatch, ent: dict[str, Any], cap: int
 ) -> Finding:
     meta = corr.meta
     ids = list(m.event_ids)
-    quoted = ", ".join("'" + i.replace("'", "''") + "'" for i in ids)
-    ent = _rows(
-        con,
-        f'SELECT list(DISTINCT "user") AS u, list(DISTINCT src_host) AS src, '
-        f"list(DISTINCT dst_host) AS dst, list(DISTINCT log_host) AS log, "
-        f"list(DISTINCT src_ip) AS sip, list(DISTINCT dst_ip) AS dip FROM {table} "
-        f"WHERE event_id IN ({quoted})",
-    )[0]
     accounts = _clean(ent["u"])
     src = _clean(ent["src"])
     actors = accounts + src if (accounts or src) else _clean(ent["log"])

@@ -70,23 +70,25 @@ def features(ctx: DetectionContext) -> ibis.Table:
         peer=peer,
         day=t.ts.truncate("D"),
     )
-    order = [t.ts, t.event_id]
-    lag = {
-        "prev_pair": (t.user, t.dst),
-        "prev_src_dst": (t.src, t.dst),
-        "prev_site_dst": (t.site, t.dst),
-        "prev_user_site": (t.user, t.site),
-    }
-    t = t.mutate(
-        user_first=t.ts.min().over(ibis.window(group_by=t.user)),
-        dst_first=t.ts.min().over(ibis.window(group_by=t.dst)),
-        **{
-            k: t.ts.lag().over(ibis.window(group_by=list(g), order_by=order))
-            for k, g in lag.items()
-        },
-    )
+    # Only the pair's previous access needs a window (a sort per pair); whether an event is the
+    # first of its (source, host), (site, host) or (account, site), and when an account or a
+    # host was first seen, are hash aggregates joined onto the few new pairs afterwards: at
+    # 100 M events each extra window was a full sort of the credential events that spilled.
+    base, order = t, [t.ts, t.event_id]
+    t = t.mutate(prev_pair=t.ts.lag().over(ibis.window(group_by=[t.user, t.dst], order_by=order)))
     lookback = ibis.interval(days=int(ctx.params["lookback_days"]))
     n = t.filter(t.prev_pair.isnull() | (t.ts > t.prev_pair + lookback))
+    for name, keys in {
+        "first_src_dst": ("src", "dst"),
+        "first_site_dst": ("site", "dst"),
+        "first_user_site": ("user", "site"),
+    }.items():
+        g = base.group_by(*keys).aggregate(fid=earliest(base.event_id, base.ts, 1)[0])
+        n = n.inner_join(g, list(keys)).mutate(**{name: lambda r: r.event_id == r.fid})
+        n = n.drop("fid")
+    for name, key in {"user_first": "user", "dst_first": "dst"}.items():
+        g = base.group_by(key).aggregate(**{name: base.ts.min()})
+        n = n.inner_join(g, key)
     no = [n.ts, n.event_id]
     breadth = ibis.row_number().over(ibis.window(group_by=n.user, order_by=no))
     n = n.mutate(breadth=breadth, narrow=(breadth <= int(ctx.params["max_breadth"])).cast("int64"))
@@ -101,7 +103,7 @@ def features(ctx: DetectionContext) -> ibis.Table:
         collective=n.count().over(ibis.window(group_by=[n.dst, n.day])),
     )
     # Denominators for the words: the accounts seen so far, and each peer group's size.
-    users = t.group_by("user", "peer").aggregate(u_first=t.ts.min())
+    users = base.group_by("user", "peer").aggregate(u_first=base.ts.min())
     peers = users.group_by("peer").aggregate(peer_size=users.count())
     n = n.left_join(peers, n.peer == peers.peer).drop("peer_right")
     return n.mutate(n_accounts=users.user.nunique().as_scalar())
@@ -117,7 +119,7 @@ def query(ctx: DetectionContext) -> ibis.Table:
         n.dst_before <= int(p["max_dst_accounts"]),
         n.peer_before == 0,
         n.collective <= int(p["max_collective"]),
-        n.prev_site_dst.isnull() | n.prev_user_site.isnull(),
+        n.first_site_dst | n.first_user_site,
         # Both ends need a baseline of their own: a new account or a new office is all novelty.
         n.ts >= n.user_first + warm,
         n.ts >= n.dst_first + warm,
@@ -135,13 +137,13 @@ def query(ctx: DetectionContext) -> ibis.Table:
         src_hosts=rare.src.collect(distinct=True),
         src_sites=rare.src_site.collect(distinct=True),
         max_dst_before=rare.dst_before.max(),
-        site_first=rare.prev_site_dst.isnull().any(),
+        site_first=rare.first_site_dst.any(),
         new_today=rare.new_today.max(),
         breadth=rare.breadth.min(),
         peer=rare.peer.first(),
         peer_size=rare.peer_size.max(),
-        new_site=rare.prev_user_site.isnull().any(),
-        new_src=rare.prev_src_dst.isnull().all(),
+        new_site=rare.first_user_site.any(),
+        new_src=rare.first_src_dst.all(),
         privileged=rare.privileged.any(),
         n_accounts=rare.n_accounts.max(),
     )

@@ -5,17 +5,21 @@ from __future__ import annotations
 import csv
 import io
 import ipaddress
+import json
 import shlex
 
 import pyarrow as pa
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from matplotlib import cbook
 from rich.text import Text
 
 from ashiato.quote import (
     Unsafe,
+    chart,
     escape_text,
+    jsontext,
     netaddr,
     one_line,
     powershell,
@@ -192,3 +196,37 @@ def test_terminal_text_has_no_markup_or_controls(value: str) -> None:
     shown = Text.from_markup(f"[bold]{term.markup(value)}[/]")
     assert [(s.start, s.end) for s in shown.spans] == [(0, len(shown.plain))]  # no tag of its own
     assert not any(needs_escape(c) for c in shown.plain)
+
+
+@given(st.recursive(st.none() | hostile, lambda c: st.lists(c) | st.dictionaries(hostile, c)))
+def test_json_text_escapes_every_unsafe_character(value: object) -> None:
+    for text in (
+        jsontext.dumps(value),
+        jsontext.dumps(value, indent=2),
+        jsontext.dumpb(value).decode(),
+    ):
+        assert json.loads(text) == value
+        assert not any(needs_escape(c) for c in text if c not in "\n")
+
+
+def test_json_text_astral_and_c1() -> None:
+    assert jsontext.dumps("\U000e0041\x9b\u202e日本") == '"\\udb40\\udc41\\u009b\\u202e日本"'
+    assert json.loads(jsontext.dumps("\U000e0041")) == "\U000e0041"
+
+
+@given(hostile)
+def test_chart_labels_are_never_mathtext(value: str) -> None:
+    out = chart.label(value, 20)
+    assert not cbook.is_math_text(out)
+    assert len(out.replace("\\$", "$")) <= 20
+    assert not any(needs_escape(c) for c in out)
+
+
+def test_chart_label_draws(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure()
+    FigureCanvasAgg(fig)
+    fig.add_subplot().set_title(chart.label("a$\\frac{1}{0}$b\x00\x1b[2J" + "x" * 300))
+    fig.savefig(tmp_path / "x.png")

@@ -12,6 +12,8 @@ the caller lists it for manual handling instead of rendering it. See docs/securi
 - ``netaddr``: nftables and Cisco IOS (validated addresses only, inert comments and remarks).
 - ``spreadsheet``: CSV cells (formula prefixes neutralised, OWASP's rule).
 - ``term``: rich ``Text`` for the terminal (no markup parsed from values).
+- ``jsontext``: JSON with C1 controls and bidirectional marks escaped too.
+- ``chart``: Matplotlib labels (no mathtext, one short line).
 """
 
 from __future__ import annotations

@@ -55,3 +55,30 @@ def test_exports(estate: Estate, tmp_path: Path) -> None:
     with write_csv(t, tmp_path / "t.csv").open() as fh:
         rows = list(csv.DictReader(fh))
     assert len(rows) == t.num_rows and "src_local" in rows[0]
+
+
+def test_exports_neutralise_hostile_values(tmp_path: Path) -> None:
+    """Formula cells get a leading quote and controls show escaped; raw=True keeps the bytes;
+    JSON lines keep exact values with C1 and bidirectional characters escaped."""
+    from datetime import UTC, datetime
+
+    import pyarrow as pa
+
+    from ashiato.investigate.timeline import TIMELINE
+
+    user = "=x'; Set-Content -Path PWNED-A.txt -Value 1; '\nPWNED-B #\x1b[2J"
+    row = {f.name: None for f in TIMELINE}
+    row |= {"ts": datetime(2026, 9, 6, tzinfo=UTC), "event_id": "e1", "kind": "logon"}
+    row |= {"user": user, "src": "-2+3+cmd|' /C calc'!A0", "share": "@SUM(1)\u202e", "path": "ok"}
+    t = pa.Table.from_pylist([row], schema=TIMELINE)
+    with write_csv(t, tmp_path / "t.csv").open(newline="") as fh:
+        (got,) = list(csv.DictReader(fh))
+    assert got["user"] == "'=x'; Set-Content -Path PWNED-A.txt -Value 1; '\\nPWNED-B #\\x1b[2J"
+    assert got["src"] == "'-2+3+cmd|' /C calc'!A0"
+    assert got["share"] == "'@SUM(1)\\u202e" and got["path"] == "ok"
+    with write_csv(t, tmp_path / "raw.csv", raw=True).open(newline="") as fh:
+        (raw,) = list(csv.DictReader(fh))
+    assert raw["user"] == user
+    text = write_jsonl(t, tmp_path / "t.jsonl").read_text()
+    assert "\u202e" not in text and "\x1b" not in text
+    assert json.loads(text)["share"] == "@SUM(1)\u202e"

@@ -94,3 +94,62 @@ def test_templates_override(response: Response, tmp_path: Path) -> None:
     for (cid, _), p in n.letters.items():
         name = next(c.name for c in estate.inventory.customers if c.id == cid)
         assert p.read_text(encoding="utf-8").startswith(f"Hello {name}: ")
+
+
+HOSTILE = (
+    "=x'; Set-Content -Path PWNED-A.txt -Value 1; '\nPWNED-B; Remove-Item C: -Recurse #\x1b[2J"
+)
+
+
+@pytest.mark.parametrize("lang", ["en", "ja"])
+def test_letters_escape_every_value(lang: str) -> None:
+    """A name from the logs cannot start a line of its own or carry ESC, NUL or bidi marks."""
+    from ashiato.quote.text import needs_escape
+    from ashiato.respond.notify import _environment
+
+    when = datetime(2026, 9, 6, 18, tzinfo=UTC)
+    sample = {
+        "event_id": "e1",
+        "ts": when,
+        "kind": "share_access",
+        "user": HOSTILE,
+        "src": "ws\r\nPWNED-C\x00",
+        "dst": "fs01",
+        "share": "<script>\u202ePWNED-D",
+        "path": "CUST\\\x9b2J\nPWNED-E",
+    }
+    store = {"name": "ds", "host": "fs01\nPWNED-F", "categories": ["pii"], "first": when}
+    store |= {"last": when, "events": 1, "samples": [sample]}
+    ctx = {
+        "customer": {"id": "C1", "name": "ACME", "country": "JP", "contact": "a@b"},
+        "stores": [store],
+        "incident": "I-1",
+        "onset": when,
+        "first": when,
+        "last": when,
+        "events": 1,
+        "exfiltration": "unknown",
+        "exfiltration_text": "x",
+        "exfiltration_text_ja": "x",
+        "sender": "us",
+        "today": "2026-10-02",
+    }
+    text = _environment(None).get_template(f"letter.{lang}.txt.j2").render(**ctx)
+    assert not any(needs_escape(c) for c in text if c != "\n")
+    for line in text.splitlines():
+        assert not line.lstrip(" -・").startswith("PWNED"), line
+    assert "\\nPWNED-B" in text and "\\x1b[2J" in text
+
+
+def test_customers_csv_neutralises_formulas(tmp_path: Path) -> None:
+    from ashiato.investigate.model import DataAccess
+    from ashiato.quote import spreadsheet
+    from ashiato.respond.notify import CustomerNotice
+
+    when = datetime(2026, 9, 6, tzinfo=UTC)
+    access = DataAccess("C1", "n", "=ds", "-2+3+cmd|' /C calc'!A0", ["pii"], when, when, ["e"])
+    n = CustomerNotice("C1", "@SUM(1)", "JP", "+81\n", [access], "unknown")
+    path = spreadsheet.write_rows(tmp_path / "c.csv", CSV_COLUMNS, [n.row()])
+    (row,) = list(csv.DictReader(io.StringIO(path.read_text("utf-8"))))
+    assert row["name"] == "'@SUM(1)" and row["contact"] == "'+81\\n"
+    assert row["data_stores"] == "'=ds" and row["systems"].startswith("'-2+3")

@@ -12,12 +12,12 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import orjson
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from ashiato.investigate.data import Source
 from ashiato.investigate.model import Scope
+from ashiato.quote import jsontext, spreadsheet
 
 TIMELINE = pa.schema(
     [
@@ -113,16 +113,22 @@ def build_timeline(
 
 
 def write_jsonl(timeline: pa.Table, path: str | Path) -> Path:
-    """Write the timeline as JSON lines (one object per row, times in ISO 8601)."""
+    """Write the timeline as JSON lines (one object per row, times in ISO 8601); values are
+    exact, with control and bidirectional characters as JSON escapes."""
     out = Path(path)
     with out.open("wb") as fh:
         for r in timeline.to_pylist():
-            fh.write(orjson.dumps(r) + b"\n")
+            fh.write(jsontext.dumpb(r) + b"\n")
     return out
 
 
-def write_csv(timeline: pa.Table, path: str | Path) -> Path:
-    """Write the timeline as CSV with a header row."""
+def write_csv(timeline: pa.Table, path: str | Path, raw: bool = False) -> Path:
+    """Write the timeline as CSV with a header row.
+
+    Cells a spreadsheet would run as formulas (``= + - @``, TAB, CR first) get a leading ``'``
+    and control characters are shown escaped (``quote.spreadsheet``); ``raw=True`` writes the
+    values as logged, for tools rather than spreadsheets.
+    """
     out = Path(path)
-    pacsv.write_csv(timeline, out)
+    pacsv.write_csv(spreadsheet.neutralise_table(timeline, raw=raw), out)
     return out

@@ -118,7 +118,9 @@ def notify_incident(
     incident: str,
     out_dir: str | Path,
     templates: Path | None = None,
+    raw: bool = False,
 ) -> Notification:
-    """``ashiato notify``: ``customers.csv`` and a letter per customer in English and Japanese."""
+    """``ashiato notify``: ``customers.csv`` and a letter per customer in English and Japanese
+    (``raw=True``: the CSV's cells as logged, formula prefixes not neutralised)."""
     inv = investigate(store, inventory, "incident", incident)
-    return notify(store, inventory, inv, out_dir, templates=templates)
+    return notify(store, inventory, inv, out_dir, templates=templates, raw=raw)

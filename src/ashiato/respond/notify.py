@@ -3,11 +3,14 @@
 ``customers.csv`` lists every customer whose data store the intruder touched (one row per
 customer); one letter per customer and language is drafted from editable Jinja2 templates
 (``templates/letter.<lang>.txt.j2`` in this package, or a directory given as ``templates``).
+
+Host, account, share and path names in a letter come from logs the intruder wrote: every value a
+template prints passes ``quote.escape_text`` (the environment's ``finalize``), so none can start a
+line of its own or carry ESC; the CSV neutralises formula cells (``quote.spreadsheet``).
 """
 
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib.resources import files
@@ -20,6 +23,7 @@ import jinja2
 from ashiato.inventory.model import Inventory
 from ashiato.investigate.data import Source
 from ashiato.investigate.model import DataAccess, Investigation
+from ashiato.quote import escape_text, spreadsheet
 from ashiato.store import Store
 
 CSV_COLUMNS = (
@@ -152,6 +156,12 @@ def affected_customers(inventory: Inventory, investigation: Investigation) -> li
     return out
 
 
+def _finalize(value: Any) -> Any:
+    """Every ``{{ ... }}`` of a letter as one line of text: newlines, ESC, NUL and
+    bidirectional marks shown escaped (``None`` prints as nothing)."""
+    return escape_text(value)
+
+
 def _environment(templates: Path | None) -> jinja2.Environment:
     loader: jinja2.BaseLoader
     if templates is not None:
@@ -160,7 +170,8 @@ def _environment(templates: Path | None) -> jinja2.Environment:
         loader = jinja2.FileSystemLoader(str(files("ashiato.respond") / "templates"))
     env = jinja2.Environment(
         loader=loader,
-        autoescape=False,  # plain-text letters
+        autoescape=False,  # plain-text letters: values are escaped as text instead
+        finalize=_finalize,
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
     )
@@ -198,17 +209,19 @@ def notify(
     templates: Path | None = None,
     sender: str = "[Company name, contact point]",
     today: datetime | None = None,
+    raw: bool = False,
 ) -> Notification:
-    """Write ``customers.csv`` and ``letters/<customer>.<lang>.txt`` for each affected customer."""
+    """Write ``customers.csv`` and ``letters/<customer>.<lang>.txt`` for each affected customer.
+
+    ``raw=True`` writes the CSV's values as they are, formula prefixes and all (for tools, not
+    spreadsheets); letters are always escaped.
+    """
     out = Path(out_dir)
     (out / "letters").mkdir(parents=True, exist_ok=True)
     notices = affected_customers(inventory, investigation)
-    csv_path = out / "customers.csv"
-    with csv_path.open("w", encoding="utf-8", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=CSV_COLUMNS)
-        w.writeheader()
-        for n in notices:
-            w.writerow(n.row())
+    csv_path = spreadsheet.write_rows(
+        out / "customers.csv", CSV_COLUMNS, (n.row() for n in notices), raw=raw
+    )
     wanted = [i for n in notices for a in n.accesses for i in a.event_ids[:SAMPLES]]
     events = _samples(store, inventory, wanted)
     env = _environment(templates)

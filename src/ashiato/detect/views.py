@@ -1,6 +1,9 @@
 """How findings, incidents and detect runs present themselves: Rich for terminals, JSON lines out.
 
 Kept beside the tables they render so that the CLI, the API and the report show the same thing.
+Titles, reasons and entities quote the logs, which the intruder wrote: terminal cells go through
+``quote.term`` (no markup parsed, control characters shown escaped) and JSON through
+``quote.jsontext`` (C1 controls and bidirectional marks escaped too).
 """
 
 from __future__ import annotations
@@ -14,9 +17,9 @@ from typing import Any
 import pyarrow as pa
 from rich.console import Console, ConsoleOptions, Group, RenderResult
 from rich.table import Table
-from rich.text import Text
 
 from ashiato.detect.runner import DetectReport
+from ashiato.quote import jsontext, term
 
 _SEV_STYLE = {
     "critical": "bold red",
@@ -36,7 +39,7 @@ def json_lines(table: pa.Table) -> Iterator[str]:
     for row in table.to_pylist():
         if isinstance(row.get("details"), str):
             row["details"] = json.loads(row["details"])
-        yield json.dumps(row, default=_json_default, ensure_ascii=False)
+        yield jsontext.dumps(row, default=_json_default)
 
 
 def _json_default(v: Any) -> Any:
@@ -61,13 +64,13 @@ class IncidentQueue:
         t.add_column("incident", ratio=1)
         for i, r in enumerate(self.incidents.slice(0, self.limit).to_pylist(), 1):
             ent = r["entities"] or {}
-            text = Text(r["title"], style="bold")
+            text = term.text(r["title"], style="bold")
             text.append(f"\n{r['incident_id']} · {r['n_findings']} finding(s) · sites ", style="")
-            text.append(", ".join(ent.get("sites") or []) or "?")
+            text.append_text(term.text(", ".join(ent.get("sites") or []) or "?"))
             t.add_row(
                 str(i),
                 f"{r['risk']:.0f}",
-                Text(r["severity"], style=_SEV_STYLE.get(r["severity"], "")),
+                term.text(r["severity"], style=_SEV_STYLE.get(r["severity"], "")),
                 _ts(r["first_seen"]),
                 text,
             )
@@ -88,7 +91,12 @@ class FindingList:
         t.add_column("first seen (UTC)", width=16)
         t.add_column("reason", ratio=4)
         for r in self.findings.slice(0, self.limit).to_pylist():
-            t.add_row(f"{r['score']:.0f}", r["detector"], _ts(r["first_seen"]), r["reason"])
+            t.add_row(
+                f"{r['score']:.0f}",
+                term.text(r["detector"]),
+                _ts(r["first_seen"]),
+                term.text(r["reason"]),
+            )
         yield t
 
 
@@ -99,5 +107,5 @@ def render_detect_report(rep: DetectReport) -> Group:
     t.add_column("findings", justify="right")
     t.add_column("seconds", justify="right")
     for r in rep.runs:
-        t.add_row(r.detector, r.status, str(r.findings), f"{r.seconds:.2f}")
-    return Group(t, *(Text(n, style="yellow") for n in rep.notices))
+        t.add_row(term.text(r.detector), term.text(r.status), str(r.findings), f"{r.seconds:.2f}")
+    return Group(t, *(term.text(n, style="yellow") for n in rep.notices))

@@ -15,6 +15,8 @@ from rich.console import Console, ConsoleOptions, Group, RenderResult
 from rich.table import Table
 from rich.text import Text
 
+from ashiato.quote.term import markup, text
+
 
 def _jsonable(v: Any) -> Any:
     if isinstance(v, datetime):
@@ -245,25 +247,26 @@ class Investigation:
         return out
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        # Names come from the logs: every value is a term.text cell or term.markup (no markup
+        # of its own, control characters shown escaped).
         s = self.seeds
         yield Text.from_markup(
-            f"[bold]Investigation of {s.kind} {s.id}[/]: accounts {', '.join(s.accounts) or '-'}"
-            f" from {', '.join(s.hosts) or '-'}, {_ts(s.start)} to {_ts(s.end)}"
+            f"[bold]Investigation of {markup(s.kind)} {markup(s.id)}[/]: accounts "
+            f"{markup(', '.join(s.accounts) or '-')} from {markup(', '.join(s.hosts) or '-')}, "
+            f"{_ts(s.start)} to {_ts(s.end)}"
         )
         t = Table(title="Scope: hosts reached")
         for col in ("host", "site", "role", "first reached", "path", "shares"):
             t.add_column(col)
         for h in self.scope.hosts:
             path = " → ".join([h.path[0].src, *(p.dst for p in h.path)]) if h.path else "seed"
-            if h.routine_only:
-                path = "[dim]routine only[/]"
             t.add_row(
-                h.host,
-                h.site or "-",
-                h.role or "-",
+                text(h.host),
+                text(h.site or "-"),
+                text(h.role or "-"),
                 _ts(h.first_reached),
-                path,
-                ", ".join(h.shares),
+                text("routine only", style="dim") if h.routine_only else text(path),
+                text(", ".join(h.shares)),
             )
         yield t
         if self.data:
@@ -272,9 +275,9 @@ class Investigation:
                 d.add_column(col)
             for a in self.data:
                 d.add_row(
-                    f"{a.customer} {a.customer_name}",
-                    a.data_store,
-                    ", ".join(a.data_categories),
+                    text(f"{a.customer} {a.customer_name}"),
+                    text(a.data_store),
+                    text(", ".join(a.data_categories)),
                     _ts(a.first_access),
                     _ts(a.last_access),
                     str(len(a.event_ids)),
@@ -282,16 +285,18 @@ class Investigation:
             yield d
         parts: list[Any] = []
         if self.exfiltration is not None:
-            parts.append(Text.from_markup(f"[bold]Exfiltration:[/] {self.exfiltration.verdict}"))
+            parts.append(
+                Text.from_markup(f"[bold]Exfiltration:[/] {markup(self.exfiltration.verdict)}")
+            )
             for e in self.exfiltration.hosts:
                 if e.verdict != "no evidence":
-                    parts.append(Text(f"  {e.host}: {e.verdict} — {e.reason}"))
+                    parts.append(text(f"  {e.host}: {e.verdict} — {e.reason}"))
         if self.onset is not None:
             o = self.onset
             parts.append(
                 Text.from_markup(
-                    f"[bold]Onset:[/] {_ts(o.earliest)} ({o.confidence}; data from "
-                    f"{_ts(o.coverage_start)}) — {o.reason}"
+                    f"[bold]Onset:[/] {_ts(o.earliest)} ({markup(o.confidence)}; data from "
+                    f"{_ts(o.coverage_start)}) — {markup(o.reason)}"
                 )
             )
         if self.actors is not None:
@@ -300,12 +305,12 @@ class Investigation:
             )
             for c in self.actors.campaigns:
                 parts.append(
-                    Text(
+                    text(
                         f"  {', '.join(c.sessions)} ({', '.join(c.sites)}; {', '.join(c.accounts)})"
                     )
                 )
         if self.coverage is not None and self.coverage.holes:
             parts.append(Text.from_markup(f"[bold]Log holes:[/] {len(self.coverage.holes)}"))
             for hole in self.coverage.holes[:10]:
-                parts.append(Text(f"  {hole.host} {hole.kind}: {hole.detail}"))
+                parts.append(text(f"  {hole.host} {hole.kind}: {hole.detail}"))
         yield Group(*parts)

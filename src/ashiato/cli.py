@@ -22,6 +22,7 @@ from rich.progress import (
 from rich.table import Table
 
 from ashiato.errors import AshiatoError
+from ashiato.quote import jsontext, term
 from ashiato.store import Store
 
 if TYPE_CHECKING:
@@ -60,7 +61,7 @@ def _progress() -> Progress:
 
 
 def _fail(exc: AshiatoError) -> NoReturn:
-    err.print(f"[bold red]error:[/] {exc}")
+    err.print(f"[bold red]error:[/] {term.markup(exc)}")
     raise typer.Exit(2)
 
 
@@ -87,7 +88,7 @@ def inventory_check(directory: Path) -> None:
         inv = load_inventory(directory)
     except AshiatoError as exc:
         _fail(exc)
-    t = Table(title=f"Inventory {directory}")
+    t = Table(title=f"Inventory {term.markup(directory)}")
     t.add_column("section")
     t.add_column("count", justify="right")
     for name in ("sites", "assets", "accounts", "data_stores", "customers"):
@@ -249,7 +250,9 @@ def detect(
     if rep.new_findings is not None:
         from ashiato.detect.views import FindingList
 
-        console.print(f"{rep.new_findings.num_rows} finding(s) new or changed since {since}")
+        console.print(
+            f"{rep.new_findings.num_rows} finding(s) new or changed since {term.markup(since)}"
+        )
         console.print(FindingList(rep.new_findings, limit=limit))
         return
     console.print(IncidentQueue(rep.incidents, limit=limit))
@@ -314,10 +317,10 @@ def entities(
     for r in table.slice(0, limit).to_pylist():
         t.add_row(
             f"{r['risk']:.0f}",
-            r["entity_type"],
-            r["entity"],
+            term.text(r["entity_type"]),
+            term.text(r["entity"]),
             str(r["n_findings"]),
-            ", ".join(r["detectors"]),
+            term.text(", ".join(r["detectors"])),
             r["last_seen"].strftime("%Y-%m-%d %H:%M"),
         )
     console.print(t)
@@ -335,6 +338,13 @@ def investigate(
     timeline: Annotated[
         Path | None, typer.Option(help="Also write the timeline here (.jsonl or .csv).")
     ] = None,
+    raw_csv: Annotated[
+        bool,
+        typer.Option(
+            "--raw-csv",
+            help="Write CSV values as logged: no leading ' on formula-like cells, controls raw.",
+        ),
+    ] = False,
 ) -> None:
     """Scope, timeline, data and customers, coverage, exfiltration, onset and actors."""
     from ashiato.inventory import load_inventory
@@ -349,8 +359,11 @@ def investigate(
     except AshiatoError as exc:
         _fail(exc)
     if timeline is not None and inv.timeline is not None:
-        write = write_csv if timeline.suffix.lower() == ".csv" else write_jsonl
-        err.print(f"timeline: {write(inv.timeline, timeline)} ({inv.timeline.num_rows} rows)")
+        if timeline.suffix.lower() == ".csv":
+            written = write_csv(inv.timeline, timeline, raw=raw_csv)
+        else:
+            written = write_jsonl(inv.timeline, timeline)
+        err.print(f"timeline: {term.markup(written)} ({inv.timeline.num_rows} rows)")
     if as_json:
         sys.stdout.write(json.dumps(inv.to_json(), default=str) + "\n")
     else:
@@ -376,9 +389,11 @@ def report(
             paths = write_report(_store(store), load_inventory(inventory), out, incident, pdf=pdf)
     except AshiatoError as exc:
         _fail(exc)
-    console.print(f"report for incident {paths.incident_id}: {paths.html}")
+    console.print(
+        f"report for incident {term.markup(paths.incident_id)}: {term.markup(paths.html)}"
+    )
     if paths.pdf is not None:
-        console.print(f"PDF: {paths.pdf}")
+        console.print(f"PDF: {term.markup(paths.pdf)}")
 
 
 InventoryReq = Annotated[Path, typer.Option(help="Inventory directory.")]
@@ -408,7 +423,7 @@ def contain(
     console.print(done.plan)
     console.print(done.replay)
     for f in done.files:
-        console.print(f"wrote {f}")
+        console.print(f"wrote {term.markup(f)}")
 
 
 @app.command("verify-containment")
@@ -449,6 +464,13 @@ def notify(
     templates: Annotated[
         Path | None, typer.Option(help="Directory of letter templates to use instead.")
     ] = None,
+    raw_csv: Annotated[
+        bool,
+        typer.Option(
+            "--raw-csv",
+            help="Write customers.csv values as they are: no leading ' on formula-like cells.",
+        ),
+    ] = False,
 ) -> None:
     """Per affected customer: customers.csv and a letter draft in English and Japanese."""
     from ashiato.inventory import load_inventory
@@ -457,12 +479,14 @@ def notify(
     try:
         with console.status("drafting notifications"):
             _store(store)
-            n = notify_incident(store, load_inventory(inventory), incident, out, templates)
+            n = notify_incident(
+                store, load_inventory(inventory), incident, out, templates, raw=raw_csv
+            )
     except AshiatoError as exc:
         _fail(exc)
-    console.print(f"{len(n.customers)} customer(s) affected: {n.csv}")
+    console.print(f"{len(n.customers)} customer(s) affected: {term.markup(n.csv)}")
     for (cust, lang), path in sorted(n.letters.items()):
-        console.print(f"  {cust} [{lang}] {path}")
+        console.print(term.text(f"  {cust} [{lang}] {path}"))
 
 
 @app.command()
@@ -508,9 +532,9 @@ def store_manifest(store: StoreOpt, as_json: JsonOpt = False) -> None:
         t.add_column(c, justify="right" if c in ("read", "stored", "rejected") else "left")
     for r in sorted(m.to_pylist(), key=lambda r: r["path"]):
         t.add_row(
-            Path(r["path"]).name,
+            term.text(Path(r["path"]).name),
             r["sha256"][:16],
-            r["parser"],
+            term.text(r["parser"]),
             f"{r['records_read']:,}",
             f"{r['records_stored']:,}",
             f"{r['records_rejected']:,}",
@@ -533,7 +557,12 @@ def store_rejects(
     for c in ("file", "line", "parser", "reason"):
         t.add_column(c)
     for row in r.slice(0, limit).to_pylist():
-        t.add_row(Path(row["path"]).name, str(row["source_offset"]), row["parser"], row["reason"])
+        t.add_row(
+            term.text(Path(row["path"]).name),
+            str(row["source_offset"]),
+            term.text(row["parser"]),
+            term.text(row["reason"]),
+        )
     console.print(t)
 
 
@@ -605,7 +634,9 @@ def suppress(
             )
         except AshiatoError as exc:
             _fail(exc)
-        console.print(f"{s.id}: {s.verdict} for {s.detector} where {s.scope} = {s.value}")
+        console.print(
+            term.text(f"{s.id}: {s.verdict} for {s.detector} where {s.scope} = {s.value}")
+        )
 
 
 @app.command()
@@ -618,15 +649,14 @@ def suppressions(store: StoreOpt, as_json: JsonOpt = False) -> None:
     items = sup.load(_store(store).layout)
     if as_json:
         for s in items:
-            sys.stdout.write(json.dumps(asdict(s), ensure_ascii=False) + "\n")
+            sys.stdout.write(jsontext.dumps(asdict(s)) + "\n")
         return
     t = Table(title=f"Suppressions ({len(items)})")
     for c in ("id", "detector", "match", "verdict", "by", "why", "set (UTC)"):
         t.add_column(c)
     for s in items:
-        t.add_row(
-            s.id, s.detector, f"{s.scope} = {s.value}", s.verdict, s.by, s.why, s.created[:16]
-        )
+        cells = (s.id, s.detector, f"{s.scope} = {s.value}", s.verdict, s.by, s.why, s.created[:16])
+        t.add_row(*(term.text(c) for c in cells))
     console.print(t)
 
 

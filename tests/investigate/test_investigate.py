@@ -57,3 +57,32 @@ def test_cli_json_and_timeline_file(estate: Estate, tmp_path) -> None:  # type: 
     assert len(rows) == len(doc["timeline"]) + 1  # a header line
     bad = CliRunner().invoke(app, ["investigate", "planet", "x", *args])
     assert bad.exit_code != 0 and "unknown kind 'planet'" in bad.output
+
+
+def test_terminal_shows_hostile_names_as_data() -> None:
+    import io
+    from datetime import UTC, datetime
+
+    from ashiato.investigate.model import (
+        Actors,
+        Campaign,
+        Investigation,
+        ReachedHost,
+        Scope,
+        Seeds,
+    )
+    from tests.hostile import ISSUE_11, raw_controls
+
+    when = datetime(2026, 9, 6, tzinfo=UTC)
+    host = "ws\x1b]0;owned\x07[bold]x[/]\u202e"
+    seeds = Seeds("incident", "I-1", [ISSUE_11], [host], when, when)
+    reached = ReachedHost(
+        host, "TH-BKK", "workstation", True, False, when, [], [ISSUE_11], 1, 0, {"=C$\n": []}, False
+    )
+    actors = Actors([Campaign([host], ["TH-BKK"], [ISSUE_11], when, when)], [], [], [])
+    inv = Investigation(seeds, Scope(seeds, [reached], [], [], []), actors=actors)
+    out = io.StringIO()
+    Console(file=out, width=300, force_terminal=False, color_system=None).print(inv)
+    text = out.getvalue()
+    assert not raw_controls(text), text
+    assert "[bold]x[/]" in text and "\\x1b[2J" in text

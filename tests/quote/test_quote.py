@@ -28,49 +28,9 @@ from ashiato.quote import (
     term,
 )
 from ashiato.quote.text import needs_escape
+from tests.hostile import PAYLOADS, ps_single_quoted_tokens
 
-PAYLOADS = [
-    "=x'; Set-Content -Path PWNED-A.txt -Value 1; '\nPWNED-B; Remove-Item C: -Recurse #\x1b[2J",
-    "a\u2019; calc; \u2018",
-    "$(calc)",
-    "`calc`",
-    "x\r\nDisable-ADAccount -Identity 'administrator'",
-    "\x00nul",
-    "<script>alert(1)</script>",
-    "-2+3+cmd|' /C calc'!A0",
-    "\u202eexe.txt",
-    "[bold red]x[/]",
-    "a" * 300,
-]
 hostile = st.one_of(st.sampled_from(PAYLOADS), st.text(), st.text(alphabet="'\u2018\u2019`$;\n\r#"))
-
-
-def ps_single_quoted_tokens(line: str) -> list[str]:
-    """The single-quoted string tokens of a PowerShell line, by the language's rule: a literal
-    starts at any of the four quote characters and ends at one not followed by another."""
-    quotes = "'\u2018\u2019\u201a\u201b"
-    out: list[str] = []
-    i = 0
-    while i < len(line):
-        if line[i] in quotes:
-            j = i + 1
-            buf = []
-            while True:
-                if j >= len(line):
-                    raise AssertionError(f"unterminated literal in {line!r}")
-                if line[j] in quotes:
-                    if j + 1 < len(line) and line[j + 1] in quotes:
-                        buf.append(line[j])
-                        j += 2
-                        continue
-                    break
-                buf.append(line[j])
-                j += 1
-            out.append("".join(buf))
-            i = j + 1
-        else:
-            i += 1
-    return out
 
 
 @given(hostile)

@@ -59,11 +59,19 @@ def test_site_positions_keep_sites_apart() -> None:
     assert pos["JP-TKY-HQ"][0] > 120  # still in Japan, roughly
 
 
-def test_charts_draw_small_inputs() -> None:
-    hop = Hop(T0, "adm", "th-ws1", "jp-fs1", "e1", "logon")
+@pytest.mark.parametrize(
+    ("src", "dst"),
+    [
+        ("th-ws1", "jp-fs1"),
+        # mathtext ($...$), NUL, ESC and a 300-character name: drawn as typed, cut short
+        ("a$x^{2}$b\x00\x1b[2J" + "w" * 300, "fs$\\frac{1}{0}$\u202e\n"),
+    ],
+)
+def test_charts_draw_small_inputs(src: str, dst: str) -> None:
+    hop = Hop(T0, "adm", src, dst, "e1", "logon")
     scope = Scope(
-        Seeds("incident", "I-1", ["adm"], ["th-ws1"], T0, T0 + timedelta(days=2)),
-        [_host("th-ws1", "TH", True, []), _host("jp-fs1", "JP", False, [hop])],
+        Seeds("incident", "I-1", ["adm"], [src], T0, T0 + timedelta(days=2)),
+        [_host(src, "TH", True, []), _host(dst, "JP", False, [hop])],
         [],
         ["e1"],
         [],
@@ -72,33 +80,33 @@ def test_charts_draw_small_inputs() -> None:
         {
             "ts": T0 + timedelta(hours=i),
             "kind": "logon",
-            "src": "th-ws1",
+            "src": src,
             "src_site": "TH",
-            "dst": "jp-fs1",
+            "dst": dst,
             "dst_site": "JP",
             "event_id": f"e{i}",
         }
         for i in range(5)
     ] + [{"ts": T0, "kind": "finding", "event_id": "F-1", "src_site": "TH"}]
-    assert _png(charts.timeline_chart(rows, {"th-ws1": "TH"}, ["th-ws1"])).width > 500
+    assert _png(charts.timeline_chart(rows, {src: "TH"}, [src])).width > 500
     assert charts.site_edges(rows) == {("TH", "JP"): 5}
     _png(charts.site_map(charts.site_edges(rows), {"TH": "TH", "JP": "JP"}))
     g, weights = charts.movement_graph(scope, rows)
-    assert weights[("th-ws1", "jp-fs1")] == 5 and g.number_of_nodes() == 2
+    assert weights[(src, dst)] == 5 and g.number_of_nodes() == 2
     _png(charts.lateral_graph(scope, rows))
     cov = Coverage(
         [
             ChannelCoverage(
-                "jp-fs1", "JP", "windows:security", "2026-09-01", "2026-09-04", 3, ["2026-09-03"]
+                dst, "JP", "windows:security", "2026-09-01", "2026-09-04", 3, ["2026-09-03"]
             )
         ],
         {},
-        [Hole("jp-fs1", "cleared", T0, T0, "1102")],
+        [Hole(dst, "cleared", T0, T0, "1102")],
         T0,
         T0 + timedelta(days=3),
     )
     hosts, days, cells = charts.coverage_grid(cov)
-    assert hosts == ["jp-fs1"] and len(days) == 4
+    assert hosts == [dst] and len(days) == 4
     assert cells == [[charts.FULL, charts.FULL, charts.GAP, charts.FULL]]
     _png(charts.coverage_chart(cov))
 

@@ -2,6 +2,11 @@
 
 The CLI's ``ashiato report`` and ``make demo`` call ``write_report``; ``render_html`` is the pure
 part (an Investigation and rows in, HTML out) that tests can drive without a store.
+
+Names in the report come from logs the intruder wrote. The template autoescapes every value (no
+``|safe`` but on the report's own CSS), and the environment's ``finalize`` and ``join`` first show
+control and bidirectional characters escaped (``quote.escape_text``), so a value can neither add
+an element nor reorder or hide text; charts are PNG data URIs.
 """
 
 from __future__ import annotations
@@ -15,12 +20,14 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+from markupsafe import Markup
 
 from ashiato.detect.registry import DETECTORS
 from ashiato.errors import StoreError
 from ashiato.inventory.model import Inventory
 from ashiato.investigate import Investigation, investigate
 from ashiato.investigate.scope import HOP_WINDOW
+from ashiato.quote import escape_text
 from ashiato.report import charts
 from ashiato.report.summary import (
     executive_summary,
@@ -61,14 +68,32 @@ class ReportPaths:
     incident_id: str
 
 
+def _finalize(value: Any) -> Any:
+    """Each ``{{ ... }}`` before autoescaping: text with control characters shown escaped;
+    markup the template made itself (the CSS, filters' output) and numbers as they are."""
+    if value is None or isinstance(value, (Markup, int, float)):
+        return value
+    return escape_text(value)
+
+
+def _join(ctx: Any, items: Any, sep: str = "", attribute: str | None = None) -> Any:
+    """Jinja's ``join`` over escaped items (its output is markup, which ``finalize`` keeps)."""
+    if attribute is not None:
+        items = map(jinja2.filters.make_attrgetter(ctx.environment, attribute), items)
+    return jinja2.filters.do_join(ctx, [_finalize(v) for v in items], sep)
+
+
 def _environment() -> jinja2.Environment:
-    return jinja2.Environment(
+    env = jinja2.Environment(
         loader=jinja2.PackageLoader("ashiato.report", "templates"),
         autoescape=jinja2.select_autoescape(["html", "j2"]),
+        finalize=_finalize,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    env.filters["join"] = jinja2.pass_eval_context(_join)
+    return env
 
 
 def _css() -> str:

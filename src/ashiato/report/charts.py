@@ -2,7 +2,9 @@
 
 Each function takes plain data (rows, dicts) and returns a picture: no store, no clock, no global
 Matplotlib state (figures are built with the object API on the Agg canvas, never pyplot), so the
-same call always draws the same chart and tests can feed it small inputs.
+same call always draws the same chart and tests can feed it small inputs. Host and site names
+reach a chart only through ``quote.chart.label`` (no mathtext, controls escaped, cut short); the
+PNG is inlined as a data URI, so no text of the chart is markup in the report.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import FancyArrowPatch, Patch
 
 from ashiato.investigate.model import Coverage, Scope
+from ashiato.quote.chart import label
 from ashiato.report.geo import site_positions
 
 PALETTE = (
@@ -135,7 +138,7 @@ def timeline_chart(
         xs.append(_num(r["ts"]))
         ys.append(y[h])
     for site, (xs, ys) in sorted(by_site.items(), key=lambda kv: kv[0] or ""):
-        ax.scatter(xs, ys, s=10, alpha=0.6, color=colour[site], label=site or "unknown site")
+        ax.scatter(xs, ys, s=10, alpha=0.6, color=colour[site], label=label(site or "unknown site"))
     fx = [_num(r["ts"]) for r in findings]
     for x in fx:
         ax.axvline(x, color=FINDING_COLOUR, alpha=0.15, linewidth=0.8)
@@ -145,7 +148,10 @@ def timeline_chart(
         )
     ax.set_yticks(
         [*range(top), top],
-        [f"{'★ ' if h in first else ''}{h} ({host_site[h] or '?'})" for h in reversed(lanes)]
+        [
+            f"{'★ ' if h in first else ''}{label(h)} ({label(host_site[h] or '?')})"
+            for h in reversed(lanes)
+        ]
         + ["findings"],
     )
     ax.tick_params(axis="y", labelsize=8)
@@ -238,9 +244,11 @@ def site_map(edges: Mapping[tuple[str, str], int], countries: Mapping[str, str])
         size = 80 + 420 * math.sqrt(through[s] / big)
         ax.scatter([x], [y], s=size, color="#1f4e79", zorder=3, edgecolor="white")
         local = edges.get((s, s), 0)
-        label = f"{s}\n({countries.get(s, '?')})" + (f"\n{local} within site" if local else "")
+        text = f"{label(s)}\n({label(countries.get(s, '?'))})" + (
+            f"\n{local} within site" if local else ""
+        )
         ax.annotate(
-            label,
+            text,
             (x, y),
             xytext=(0, -16),
             textcoords="offset points",
@@ -354,7 +362,7 @@ def lateral_graph(scope: Scope, rows: Iterable[Mapping[str, Any]]) -> Chart:
     for h in g.nodes:
         site = info[h].site if h in info else None
         ax.annotate(
-            f"{h}\n{site or ''}",
+            f"{label(h)}\n{label(site or '')}",
             pos[h],
             xytext=(0, 11),
             textcoords="offset points",
@@ -442,7 +450,7 @@ def coverage_chart(coverage: Coverage | None) -> Chart:
     fig = _figure(10, 1.8 + 0.22 * len(hosts))
     ax = fig.add_subplot()
     ax.imshow(cells, aspect="auto", cmap=_COVER_COLOURS, vmin=0, vmax=3, interpolation="nearest")
-    ax.set_yticks(range(len(hosts)), [f"{h} ({site[h]})" for h in hosts], fontsize=7)
+    ax.set_yticks(range(len(hosts)), [f"{label(h)} ({label(site[h])})" for h in hosts], fontsize=7)
     step = max(1, len(days) // 15)
     ax.set_xticks(
         range(0, len(days), step),

@@ -14,6 +14,7 @@ the caller lists it for manual handling instead of rendering it. See docs/securi
 - ``term``: rich ``Text`` for the terminal (no markup parsed from values).
 - ``jsontext``: JSON with C1 controls and bidirectional marks escaped too.
 - ``chart``: Matplotlib labels (no mathtext, one short line).
+- ``yamltext``: YAML documents (every value on its key's line, escapes instead of raw controls).
 """
 
 from __future__ import annotations

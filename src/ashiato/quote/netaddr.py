@@ -15,7 +15,9 @@ from ashiato.quote.text import Unsafe, escape_text, one_line
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 _NFT_COMMENT = re.compile(r"[^A-Za-z0-9 ._:/-]")
 _IOS_REMARK = re.compile(r"[^ -~]|\?")
+_IOS_NAME = re.compile(r"[^A-Za-z0-9_.-]")
 IOS_REMARK_MAX = 100
+IOS_NAME_MAX = 64
 
 
 def network(value: str) -> Network:
@@ -59,6 +61,16 @@ def nft_comment(value: object) -> str:
 def ios_remark(value: object) -> str:
     """The text of an IOS ``remark``: printable ASCII without ``?``, at most 100 characters."""
     return _IOS_REMARK.sub("_", one_line(value))[:IOS_REMARK_MAX]
+
+
+def ios_comment(value: object) -> str:
+    """A ``!`` comment line of an IOS configuration: the ``remark`` alphabet, not cut."""
+    return "! " + _IOS_REMARK.sub("_", one_line(value))
+
+
+def ios_name(value: object) -> str:
+    """An IOS access-list name: letters, digits, ``_ . -`` (others become ``_``), at most 64."""
+    return _IOS_NAME.sub("_", one_line(value))[:IOS_NAME_MAX] or "_"
 
 
 def hash_comment(value: object) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import random
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
@@ -13,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from ingest_samples import EXAMPLE_LINE, NOW, ZEEK_HEADER, zeek_line
 
-from ashiato.ingest import ecs_json, zeek_conn
+from ashiato.ingest import ecs_json, ingest, zeek_conn
 from ashiato.ingest.base import ParseContext
 from ashiato.ingest.evtx import PARSER
 from conftest import SHA, parse_bytes
@@ -71,13 +72,18 @@ def test_path_and_stream_agree(tmp_path: Path) -> None:
     assert from_path[0].column("event_id").to_pylist() == table.column("event_id").to_pylist()
 
 
-def test_truncated_file_is_a_rejection() -> None:
+def test_truncated_file_counts_each_lost_record() -> None:
     cut = SAMPLE[: 4096 + 30_000]  # the library reads nothing of a cut chunk, and says nothing
+    whole, _ = parse_bytes(PARSER, SAMPLE)
     table, rej = parse_bytes(PARSER, cut)
     assert table.num_rows == 0
-    assert len(rej) == 1
-    assert rej[0].reason.startswith("file truncated: header declares 1 chunks (69632 bytes)")
-    header_only, rej = parse_bytes(PARSER, SAMPLE[:4096])
+    ids = [int(r) for r in whole.column("record_id").to_pylist()]
+    assert [r.offset for r in rej] == ids  # the chunk header gives every record lost
+    assert rej[0].reason == (
+        f"record {ids[0]} lost: unreadable EVTX chunk 0 at byte 0x1000: "
+        "file truncated: the file ends at byte 34096, inside the chunk"
+    )
+    header_only, rej = parse_bytes(PARSER, SAMPLE[:4096])  # nothing says where records began
     assert header_only.num_rows == 0
     assert [r.reason.split(":")[0] for r in rej] == ["file truncated"]
 
@@ -87,13 +93,50 @@ def test_corrupt_chunk_and_bad_header() -> None:
     bad[4096 : 4096 + 8] = b"XXXXXXXX"  # chunk magic
     table, rej = parse_bytes(PARSER, bytes(bad))
     assert table.num_rows == 0
+    # the sample's only chunk (records 92-177) was cut out of a longer log whose header says the
+    # next record is 2226: nothing trustworthy says where the chunk's records began
     assert len(rej) == 1
-    assert "unreadable EVTX record or chunk" in rej[0].reason
-    assert "ElfChnk" in rej[0].reason
+    assert rej[0].reason.startswith("unreadable EVTX chunk 0 at byte 0x1000: Failed to parse")
+    assert "ElfChnk" in rej[0].reason and "how many records it held is unknown" in rej[0].reason
     for data in (b"ElfFile\x00" + b"\x00" * 50, b"ElfFile\x00", b"XXXXXXXX" + SAMPLE[8:]):
         table, rej = parse_bytes(PARSER, data)
         assert table.num_rows == 0
         assert len(rej) == 1 and rej[0].reason.startswith("unreadable EVTX file header")
+
+
+SPRAY = REAL / "deepbluecli" / "smb-password-guessing-security.evtx"  # 34 chunks, 3,561 records
+CHUNK5 = 4096 + 5 * 65536  # holds records 536-642
+
+
+@pytest.mark.skipif(not SPRAY.is_file(), reason="shared real data not present")
+@pytest.mark.parametrize(
+    ("damage", "why"),
+    [
+        ((CHUNK5 + 600, random.Random(11).randbytes(29_400)), "Failed to parse chunk containing"),
+        ((CHUNK5, b"XXXXXXXX"), "Failed to parse chunk number 5"),
+        ((CHUNK5, bytes(65536)), "damaged chunk header"),  # the library skips it without a word
+        ((CHUNK5 + 512, bytes(65024)), "record area unreadable"),
+    ],
+)
+def test_a_damaged_chunk_counts_every_record_it_held(
+    tmp_path: Path, damage: tuple[int, bytes], why: str
+) -> None:
+    at, junk = damage
+    data = bytearray(SPRAY.read_bytes())
+    data[at : at + len(junk)] = junk
+    f = tmp_path / "damaged.evtx"
+    f.write_bytes(bytes(data))
+    table, rej = parse_bytes(PARSER, bytes(data))
+    assert table.num_rows == 3561 - 107
+    assert [r.offset for r in rej] == list(range(536, 643))  # one rejection per record lost
+    head = "lost: unreadable EVTX chunk 5 at byte 0x51000: "
+    assert all(r.reason.startswith(f"record {r.offset} {head}{why}") for r in rej)
+    report = ingest([f], tmp_path / "store", workers=1)
+    assert (report.records_read, report.records_stored, report.records_rejected) == (
+        3561,
+        3454,
+        107,
+    )
 
 
 def test_broken_gzip_stream_is_a_rejection() -> None:

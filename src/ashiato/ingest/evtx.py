@@ -6,11 +6,12 @@ the EventData/UserData fields, makes every value text (the library types them lo
 bools, ``EventID`` as ``{"#text", "#attributes"}``), and hands them to the shared Windows mapping
 (``windows.py``). Message codes such as ``%%1833`` are kept as they are.
 
-Damage is data: a record or chunk the library cannot read becomes one rejection carrying the
-library's error text, and reading goes on with the next; a file shorter than its header's chunk
-count says becomes one rejection too (the library silently stops at the cut). ``source_offset`` is
-the record number the file gives each record (forced strictly increasing, so event ids stay
-unique); ``record_id`` is the System ``EventRecordID``.
+Damage is data: a record the library cannot read becomes one rejection carrying the library's
+error text, and reading goes on with the next. A chunk it cannot read (or skips without a word,
+or that a truncated file lacks) loses every record in it: ``evtx_chunks`` counts them from the
+chunk headers, one rejection per record naming the chunk and the record's identifier.
+``source_offset`` is the record number the file gives each record (forced strictly increasing, so
+event ids stay unique); ``record_id`` is the System ``EventRecordID``.
 
 Speed, per record on one core (the largest real files): the Rust library ~3 µs, ``orjson`` ~2.2 µs,
 this module ~4 µs (SystemTime 0.8, EventData to text 0.9, the mapping 1.1, the raw map 0.5, the
@@ -28,7 +29,6 @@ import io
 import os
 import re
 import shutil
-import struct
 import tempfile
 import zlib
 from collections.abc import Iterator
@@ -54,11 +54,11 @@ from ashiato.ingest.base import (
     Row,
     to_epoch_us,
 )
+from ashiato.ingest.evtx_chunks import FileLayout, lost_records, read_layout
 
 NAME = "evtx"
 MAGIC = b"ElfFile\x00"
 HEADER_BLOCK = 4096
-CHUNK = 65536
 BATCH_ROWS = min(MAX_BATCH_ROWS, 10_000)
 """Windows rows carry ~25 raw fields as Python strings until the batch is built: small batches
 keep a worker's peak memory low at no measurable cost in speed."""
@@ -211,23 +211,6 @@ def _local_path(stream: BinaryIO) -> str | None:
         return None
 
 
-def _truncation(head: bytes, size: int, last: int) -> Rejection | None:
-    """A rejection if the file is shorter than its header's chunk count says."""
-    if len(head) < 44 or not head.startswith(MAGIC):
-        return None
-    next_record = struct.unpack_from("<Q", head, 24)[0]
-    chunks = struct.unpack_from("<H", head, 42)[0]
-    want = HEADER_BLOCK + chunks * CHUNK
-    if size >= want:
-        return None
-    reason = (
-        f"file truncated: header declares {chunks} chunks ({want} bytes) but the file has "
-        f"{size} bytes; records after record {last} are missing (next record number in "
-        f"header: {next_record})"
-    )
-    return Rejection(last + 1, reason, "")
-
-
 class EvtxParser:
     """Windows EVTX event log files (any channel), via pyevtx-rs."""
 
@@ -242,7 +225,8 @@ class EvtxParser:
         if path is not None:
             with open(path, "rb") as fh:
                 head = fh.read(HEADER_BLOCK)
-            yield from self._parse(path, head, Path(path).stat().st_size, [], ctx)
+                layout = read_layout(fh, os.fstat(fh.fileno()).st_size)
+            yield from self._parse(path, head, layout, [], ctx)
             return
         with tempfile.TemporaryFile(prefix="ashiato-evtx-") as tmp:
             problems: list[Rejection] = []
@@ -256,14 +240,15 @@ class EvtxParser:
             size = tmp.tell()
             tmp.seek(0)
             head = tmp.read(HEADER_BLOCK)
+            layout = read_layout(tmp, size)
             tmp.seek(0)
-            yield from self._parse(tmp, head, size, problems, ctx)
+            yield from self._parse(tmp, head, layout, problems, ctx)
 
     def _parse(
         self,
         source: str | IO[bytes],
         head: bytes,
-        size: int,
+        layout: FileLayout | None,
         problems: list[Rejection],
         ctx: ParseContext,
     ) -> Iterator[ParsedBatch]:
@@ -277,6 +262,8 @@ class EvtxParser:
         last = 0
         errors_in_a_row = 0
         sites: dict[Any, Site] = {}
+        seen: set[int] = set()  # identifiers of the records read: the rest of a chunk was lost
+        chunk_errors: list[str] = []
         rec: Any
         while True:
             try:
@@ -285,8 +272,11 @@ class EvtxParser:
                 break
             except Exception as exc:
                 m = _RECORD_NO.search(str(exc))
-                at = int(m.group(1)) if m else last + 1
-                buf.reject(at, f"unreadable EVTX record or chunk: {exc}", b"")
+                if m:
+                    seen.add(int(m.group(1)))
+                    buf.reject(int(m.group(1)), f"unreadable EVTX record: {exc}", b"")
+                else:  # a whole chunk: its records are counted from the chunk headers below
+                    chunk_errors.append(str(exc))
                 errors_in_a_row += 1
                 if errors_in_a_row >= MAX_ERRORS_IN_A_ROW:
                     buf.reject(last + 1, "too many unreadable chunks in a row: rest skipped", b"")
@@ -301,6 +291,7 @@ class EvtxParser:
             no = rec.get("event_record_id")
             offset = no if no.__class__ is int and no > last else last + 1
             last = offset
+            seen.add(no if no.__class__ is int else offset)
             data = rec.get("data")
             try:
                 row, raw = map_record(data, rec.get("timestamp"), offset, ctx, sites)
@@ -317,9 +308,13 @@ class EvtxParser:
             if len(buf) >= BATCH_ROWS:
                 yield buf.take(problems)
                 problems = []
-        cut = _truncation(head, size, last)
-        if cut is not None:
-            problems.append(cut)
+        if layout is not None:
+            lost, chunk_errors = lost_records(layout, seen, chunk_errors)
+            problems.extend(lost)
+        problems.extend(
+            Rejection(last + 1, f"unreadable EVTX record or chunk: {msg}", "")
+            for msg in chunk_errors
+        )
         if len(buf) or buf.rejections or problems:
             yield buf.take(problems)
 

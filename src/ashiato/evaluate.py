@@ -22,6 +22,7 @@ from rich.text import Text
 
 from ashiato.errors import AshiatoError
 from ashiato.evaluate_lanl import LanlScores, lanl_scores, test_start
+from ashiato.quote.term import markup, text
 from ashiato.store import Store
 from ashiato.store.tables import spill_dir
 
@@ -71,7 +72,7 @@ class Evaluation:
         for c in self.campaigns:
             delay = "-" if c.delay_seconds is None else _human(c.delay_seconds)
             t.add_row(
-                c.id,
+                text(c.id),
                 "[green]yes[/]" if c.detected else "[red]no[/]",
                 delay,
                 "-" if c.queue_rank is None else f"#{c.queue_rank} of {self.incidents}",
@@ -91,19 +92,19 @@ class Evaluation:
         m.add_row("event precision", f"{self.event_precision:.3f}")
         m.add_row("event recall", f"{self.event_recall:.3f}")
         for det, (true, total) in self.per_detector.items():
-            m.add_row(f"  {det} (true / all)", f"{true} / {total}")
+            m.add_row(text(f"  {det} (true / all)"), f"{true} / {total}")
         if self.truth_events_missing:
             m.add_row("truth events not in store", str(self.truth_events_missing))
         yield m
         for c in self.campaigns:
             if c.detected and c.delay_seconds is not None:
                 yield Text.from_markup(
-                    f"[bold]Planted campaign {c.id} is #{c.queue_rank} in the queue "
-                    f"({c.incident_id}), flagged {_human(c.delay_seconds)} after its first "
+                    f"[bold]Planted campaign {markup(c.id)} is #{c.queue_rank} in the queue "
+                    f"({markup(c.incident_id)}), flagged {_human(c.delay_seconds)} after its first "
                     f"event.[/]"
                 )
             else:
-                yield Text.from_markup(f"[bold red]Planted campaign {c.id} was missed.[/]")
+                yield Text.from_markup(f"[bold red]Planted campaign {markup(c.id)} was missed.[/]")
         yield Text.from_markup(
             f"[bold]{self.false_incidents_per_day:.2f} false incidents a day.[/]"
         )

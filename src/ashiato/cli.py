@@ -528,8 +528,9 @@ def store_manifest(store: StoreOpt, as_json: JsonOpt = False) -> None:
         _print_json(m)
         return
     t = Table(title=f"Evidence manifest ({m.num_rows} files)")
-    for c in ("path", "sha256", "parser", "read", "stored", "rejected"):
-        t.add_column(c, justify="right" if c in ("read", "stored", "rejected") else "left")
+    counts = ("read", "stored", "rejected", "duplicate")
+    for c in ("path", "sha256", "parser", *counts):
+        t.add_column(c, justify="right" if c in counts else "left")
     for r in sorted(m.to_pylist(), key=lambda r: r["path"]):
         t.add_row(
             term.text(Path(r["path"]).name),
@@ -538,6 +539,7 @@ def store_manifest(store: StoreOpt, as_json: JsonOpt = False) -> None:
             f"{r['records_read']:,}",
             f"{r['records_stored']:,}",
             f"{r['records_rejected']:,}",
+            f"{r['records_duplicate']:,}",
         )
     console.print(t)
 

@@ -92,6 +92,15 @@ ACCESS_EVENT = pa.schema(
             "record_id", pa.string(), "The source's own record id (Windows RecordNumber, Zeek uid)."
         ),
         _field(
+            "record_key",
+            pa.string(),
+            "The record's natural identity, the same whichever file or format it arrived in: "
+            "'win|<log_host>|<channel>|<record number>|<epoch second>', "
+            "'zeek|<log type>|<uid>|<ts in us>', 'journald|<cursor>'; null where the source has "
+            "none (LANL, syslog, mapped CSV/JSON): such rows are identified by their content. "
+            "Ingest stores each identity once (docs/formats.md, 'Record identity').",
+        ),
+        _field(
             "raw",
             pa.map_(pa.string(), pa.string()),
             "Source fields kept verbatim as text (Windows EventData names) for Sigma and analysts.",
@@ -108,9 +117,18 @@ MANIFEST = pa.schema(
         _field("path", pa.string(), "Path of the input file when ingested (absolute)."),
         _field("size", pa.int64(), "Input file size in bytes."),
         _field("parser", pa.string(), "Parser used."),
-        _field("records_read", pa.int64(), "Records read: always stored + rejected."),
+        _field(
+            "records_read", pa.int64(), "Records read: always stored + rejected + duplicate."
+        ),
         _field("records_stored", pa.int64(), "Records written to the event store."),
         _field("records_rejected", pa.int64(), "Records rejected, each with a reason in rejects/."),
+        _field(
+            "records_duplicate",
+            pa.int64(),
+            "Records not stored because the store already held them (same record identity, "
+            "from an earlier input or earlier in this one); read as 0 from manifests written "
+            "before duplicates were counted.",
+        ),
         _field("first_ts", TS, "Earliest event time stored from this file."),
         _field("last_ts", TS, "Latest event time stored from this file."),
         _field("ingested_at", TS, "When the ingest of this file finished."),

@@ -88,7 +88,11 @@ def zeek_line(
 
 
 def bulk_ecs(n: int, seed: int = 1) -> bytes:
-    """``n`` varied, valid ECS lines (logons, Kerberos, shares, explicit credentials)."""
+    """``n`` varied, valid ECS lines (logons, Kerberos, shares, explicit credentials).
+
+    Record numbers depend on ``seed``: two seeds are two different sets of records (the store
+    would count a record number seen again on the same host and second as a duplicate).
+    """
     rnd = random.Random(seed)
     base = datetime(2026, 9, 8, tzinfo=UTC)
     users = [f"adm-user{i}" for i in range(200)]
@@ -117,7 +121,8 @@ def bulk_ecs(n: int, seed: int = 1) -> bytes:
         if code in (5140, 5145):
             ed["ShareName"] = "\\\\*\\ADMIN$"
             ed["RelativeTargetName"] = "Windows\\Temp\\x.exe"
-        out.append(orjson.dumps(ecs_event(code, ts=ts, computer=h, record_id=i, **ed)))
+        rid = seed * 10_000_000 + i  # another export (seed) holds other records
+        out.append(orjson.dumps(ecs_event(code, ts=ts, computer=h, record_id=rid, **ed)))
     return b"\n".join(out) + b"\n"
 
 
@@ -129,7 +134,7 @@ def bulk_zeek(n: int, seed: int = 1) -> bytes:
         lines.append(
             zeek_line(
                 ts=f"{start + i // 10}.{rnd.randrange(1_000_000):06d}",
-                uid=f"C{i:017d}",
+                uid=f"C{seed:03d}{i:014d}",
                 orig_h=f"10.20.{rnd.randrange(256)}.{rnd.randrange(256)}",
                 orig_p=str(rnd.randrange(1024, 65535)),
                 resp_p=rnd.choice(("445", "135", "3389", "88", "53")),

@@ -60,6 +60,7 @@ def test_golden_example_line() -> None:
         "source_file": SHA,
         "source_offset": 1,
         "record_id": "182733",
+        "record_key": "win|jp-osa-fs01|security|182733|1788876191|4624",
     }
     assert raw["TargetUserName"] == "adm-tanaka"
     assert raw["LogonType"] == "3"

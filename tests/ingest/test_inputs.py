@@ -54,7 +54,7 @@ def test_truncated_bz2_is_one_rejection(tmp_path: Path) -> None:
     (tmp_path / "cut.json.bz2").write_bytes(data[: len(data) * 3 // 4])
     report = ingest([tmp_path / "cut.json.bz2"], tmp_path / "store", workers=1)
     f = report.files[0]
-    assert f.records_read == f.records_stored + f.records_rejected
+    assert f.records_read == f.records_stored + f.records_rejected + f.records_duplicate
     rej = read_rejects(StoreLayout(tmp_path / "store")).to_pylist()
     assert any(r["reason"].startswith("truncated bz2 stream after line") for r in rej)
 
@@ -70,7 +70,7 @@ def test_corrupt_zip_member_is_rejection_not_crash(tmp_path: Path) -> None:
     report = ingest([z], tmp_path / "store", workers=1)
     f = report.files[0]
     assert f.status == "ingested" and f.records_stored > 0
-    assert f.records_read == f.records_stored + f.records_rejected
+    assert f.records_read == f.records_stored + f.records_rejected + f.records_duplicate
     rej = read_rejects(StoreLayout(tmp_path / "store")).to_pylist()
     assert any(r["reason"].startswith("corrupt archive member stream") for r in rej)
 

@@ -88,6 +88,7 @@ def test_golden_logon_with_inferred_zone() -> None:
         "source_file": SHA,
         "source_offset": 1,
         "record_id": "110748",
+        "record_key": "win|workstation5|security|110748|1596607767|4624",
     }
     assert raw["Computer"] == "WORKSTATION5.theshire.local"
     assert raw["Provider"] == "Microsoft-Windows-Security-Auditing"

@@ -44,7 +44,8 @@ def test_no_crash_and_full_accounting(ingested: tuple[IngestReport, StoreLayout]
     failed = [(f.path, f.status) for f in report.files if f.status.startswith("failed")]
     assert not failed
     for row in read_manifest(layout).to_pylist():
-        assert row["records_read"] == row["records_stored"] + row["records_rejected"], row["path"]
+        parts = row["records_stored"] + row["records_rejected"] + row["records_duplicate"]
+        assert row["records_read"] == parts, row["path"]
     rejects = read_rejects(layout).to_pylist()
     assert all(r["reason"] and r["source_offset"] is not None for r in rejects)
 

@@ -31,6 +31,7 @@ def entry(sha: str, read: int = 3) -> ManifestEntry:
         read,
         2,
         1,
+        0,
         NOW,
         NOW,
         NOW,

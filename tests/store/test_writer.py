@@ -87,6 +87,7 @@ def test_remove_orphans_keeps_manifested_files(tmp_path: Path) -> None:
             2,
             1,
             1,
+            0,
             res.first_ts,
             res.last_ts,
             T0,

@@ -34,7 +34,7 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _US = timedelta(microseconds=1)
 MIN_TS_US = (datetime(1990, 1, 1, tzinfo=UTC) - _EPOCH) // _US
 
-FILLED = frozenset({"event_id", "source", "source_file", "raw"})
+FILLED = frozenset({"event_id", "source", "source_file", "raw", "record_key"})
 """Fields a parser does not put in its row tuples: BatchBuffer fills them."""
 
 ROW_FIELDS: tuple[str, ...] = tuple(f.name for f in ACCESS_EVENT if f.name not in FILLED)
@@ -157,18 +157,21 @@ class BatchBuffer:
         self._keys: list[str] = []
         self._vals: list[Any] = []
         self._offsets: list[int] = [0]
+        self._record_keys: list[str | None] = []
         self.rejections: list[Rejection] = []
 
     def __len__(self) -> int:
         return len(self._offsets) - 1
 
-    def add(self, row: Row, raw: Raw) -> None:
-        """Buffer one row (ROW_FIELDS order) and its raw source fields (keys must be text)."""
+    def add(self, row: Row, raw: Raw, record_key: str | None = None) -> None:
+        """Buffer one row (ROW_FIELDS order), its raw source fields (keys must be text) and the
+        record's natural identity (``record_key``; None where the source has none)."""
         self._flat.extend(row)
         if raw:
             self._keys.extend(raw)
             self._vals.extend(raw.values())
         self._offsets.append(len(self._keys))
+        self._record_keys.append(record_key)
 
     def reject(self, offset: int, reason: str, line: bytes) -> None:
         self.rejections.append(Rejection(offset, reason, excerpt(line)))
@@ -192,6 +195,7 @@ class BatchBuffer:
         cols["event_id"] = pc.binary_join_element_wise(self._prefix, offsets.cast(pa.string()), "")
         cols["source"] = pa.array([self._source] * n, pa.string())
         cols["source_file"] = pa.array([self._sha256] * n, pa.string())
+        cols["record_key"] = pa.array(self._record_keys, pa.string())
         try:
             val_arr = pa.array(self._vals, pa.string())
         except (pa.ArrowTypeError, pa.ArrowInvalid):  # some values are not text: convert them
@@ -294,12 +298,14 @@ def parse_json_lines(
     ctx: ParseContext,
     source: str,
     map_one: Callable[[Any, int], tuple[Row, Raw]],
+    key_of: Callable[[Row, Raw], str | None] | None = None,
 ) -> Iterator[ParsedBatch]:
     """The loop every JSON-lines parser shares: decode, map, count, batch.
 
     ``map_one(obj, lineno)`` returns a row tuple and raw fields, or raises BadRecord (its reason
     becomes the rejection's); a TypeError/ValueError/AttributeError/OverflowError from odd values
-    is a "malformed record" rejection, never a crash.
+    is a "malformed record" rejection, never a crash. ``key_of(row, raw)`` gives the record's
+    natural identity (``record_key``); without it rows have none.
     """
     reader = LineReader(stream)
     buf = BatchBuffer(source, ctx)
@@ -319,7 +325,7 @@ def parse_json_lines(
         except (TypeError, ValueError, AttributeError, OverflowError) as exc:
             buf.reject(lineno, f"malformed record ({type(exc).__name__})", line)
             continue
-        buf.add(row, raw)
+        buf.add(row, raw, None if key_of is None else key_of(row, raw))
         if len(buf) >= MAX_BATCH_ROWS:
             yield buf.take(reader.take_problems())
     extra = reader.take_problems()

@@ -134,7 +134,9 @@ class EcsJsonParser:
         return False
 
     def parse(self, stream: BinaryIO, ctx: ParseContext) -> Iterator[ParsedBatch]:
-        return parse_json_lines(stream, ctx, NAME, lambda obj, n: map_event(obj, n, ctx))
+        return parse_json_lines(
+            stream, ctx, NAME, lambda obj, n: map_event(obj, n, ctx), windows.record_key
+        )
 
 
 PARSER = EcsJsonParser()

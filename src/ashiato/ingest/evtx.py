@@ -11,7 +11,8 @@ error text, and reading goes on with the next. A chunk it cannot read (or skips 
 or that a truncated file lacks) loses every record in it: ``evtx_chunks`` counts them from the
 chunk headers, one rejection per record naming the chunk and the record's identifier.
 ``source_offset`` is the record number the file gives each record (forced strictly increasing, so
-event ids stay unique); ``record_id`` is the System ``EventRecordID``.
+event ids stay unique); ``record_id`` is the System ``EventRecordID``; ``record_key`` the
+event's identity across files and formats (``windows.record_key``).
 
 Speed, per record on one core (the largest real files): the Rust library ~3 µs, ``orjson`` ~2.2 µs,
 this module ~4 µs (SystemTime 0.8, EventData to text 0.9, the mapping 1.1, the raw map 0.5, the
@@ -304,7 +305,7 @@ class EvtxParser:
             except (TypeError, ValueError, AttributeError, KeyError) as exc:
                 buf.reject(offset, f"malformed record ({type(exc).__name__})", _bytes(data))
                 continue
-            buf.add(row, raw)
+            buf.add(row, raw, windows.record_key(row, raw))
             if len(buf) >= BATCH_ROWS:
                 yield buf.take(problems)
                 problems = []

@@ -63,6 +63,12 @@ def map_entry(obj: Any, lineno: int, ctx: ParseContext) -> tuple[Row, dict[str, 
     return row, raw
 
 
+def _key(row: Row, raw: object) -> str | None:
+    """The entry's natural identity: its ``__CURSOR`` (kept as ``record_id``), unique per entry."""
+    cursor = row[-1]
+    return None if cursor is None else f"journald|{cursor}"
+
+
 class JournaldParser:
     """journalctl -o json export (one JSON object per line)."""
 
@@ -80,7 +86,7 @@ class JournaldParser:
         return obj.__class__ is dict and "__REALTIME_TIMESTAMP" in obj and "MESSAGE" in obj
 
     def parse(self, stream: BinaryIO, ctx: ParseContext) -> Iterator[ParsedBatch]:
-        return parse_json_lines(stream, ctx, NAME, lambda obj, n: map_entry(obj, n, ctx))
+        return parse_json_lines(stream, ctx, NAME, lambda obj, n: map_entry(obj, n, ctx), _key)
 
 
 PARSER = JournaldParser()

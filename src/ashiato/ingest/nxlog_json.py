@@ -223,7 +223,11 @@ class NxlogJsonParser:
         zone = _zone(ctx)
         sites: dict[Any, Site] = {}
         return parse_json_lines(
-            stream, ctx, NAME, lambda obj, n: map_event(obj, n, ctx, zone, sites)
+            stream,
+            ctx,
+            NAME,
+            lambda obj, n: map_event(obj, n, ctx, zone, sites),
+            windows.record_key,
         )
 
 

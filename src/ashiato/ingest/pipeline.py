@@ -1,8 +1,10 @@
 """Run an ingest: find inputs, hash them, parse the new ones in worker processes, record them.
 
 The parent hashes each input (so the same bytes are never ingested twice, even under two names in
-one run), hands new ones to a process pool, and writes each manifest row itself once a worker has
-stored that input's events and rejections. Orphans of a killed run are removed first.
+one run), hands new ones to a process pool, and commits each input itself once a worker has stored
+its events and rejections: it drops the records the store already held (``store.dedup``, serially,
+so parallel workers cannot race), then writes the manifest row. Orphans of a killed run are
+removed first.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from ashiato.ingest.report import (
     IngestReport,
     ProgressUpdate,
 )
+from ashiato.store.dedup import Deduplicator, within_input
 from ashiato.store.layout import StoreLayout, writer_lock
 from ashiato.store.manifest import ManifestEntry, is_ingested, read_entry, write_manifest
 from ashiato.store.writer import FileWriter, WrittenFile, remove_orphans
@@ -82,7 +85,11 @@ def process_file(task: _Task) -> _Outcome:
         with open_input(ref) as stream:
             for pb in parser.parse(stream, ctx):
                 writer.add(pb.batch, pb.rejections)
-        return _Outcome(parser.name, writer.finish())
+        written = writer.finish()
+        repeated = writer.repeated_keys()
+        if len(repeated):
+            written = within_input(layout, written, repeated)
+        return _Outcome(parser.name, written)
     except Exception as exc:  # a bug or an I/O error: this file fails, the run goes on
         writer.abort()
         return _Outcome(parser.name, None, f"{type(exc).__name__}: {exc}")
@@ -118,10 +125,12 @@ def ingest(
 
     Each input is parsed by the parser ``fmt`` names, or else by the first whose ``sniff``
     recognises it. Inputs already in the manifest (by SHA-256) are skipped; inputs no parser
-    recognises are reported, not raised. ``clock`` gives "now" for the plausibility check of
-    timestamps and the manifest's ``ingested_at``; ``tz`` is the time zone of sources whose
-    timestamps carry none; ``options`` are parser options (``lanl.epoch``, ``mapping``, ...).
-    Raises IngestError for a path that matches nothing, an unknown ``fmt`` or an unknown ``tz``.
+    recognises are reported, not raised; records the store already holds (by their identity, see
+    docs/formats.md) are counted as duplicates and not stored again. ``clock`` gives "now" for
+    the plausibility check of timestamps and the manifest's ``ingested_at``; ``tz`` is the time
+    zone of sources whose timestamps carry none; ``options`` are parser options (``lanl.epoch``,
+    ``mapping``, ...). Raises IngestError for a path that matches nothing, an unknown ``fmt`` or
+    an unknown ``tz``.
     """
     if fmt is not None:
         get_parser(fmt)
@@ -191,26 +200,33 @@ def _ingest_locked(
         tasks.append(_Task(ref, sha, size, str(layout.root), fmt, now, tz, options))
         task_slot.append(slot)
 
-    for i, fut_or_outcome in _run(tasks, workers):
-        task = tasks[i]
-        try:
-            outcome = (
-                fut_or_outcome if isinstance(fut_or_outcome, _Outcome) else fut_or_outcome.result()
-            )
-        except Exception as exc:  # the worker process died
-            outcome = _Outcome(None, None, f"{type(exc).__name__}: {exc}")
-        result = _record(layout, task, outcome, clock)
-        results[task_slot[i]] = result
-        done += 1
-        records += result.records_read
-        rejections += result.records_rejected
-        tick(task.ref.display)
-
+    dedup = Deduplicator(layout)
+    try:
+        for i, fut_or_outcome in _run(tasks, workers):
+            task = tasks[i]
+            try:
+                outcome = (
+                    fut_or_outcome
+                    if isinstance(fut_or_outcome, _Outcome)
+                    else fut_or_outcome.result()
+                )
+            except Exception as exc:  # the worker process died
+                outcome = _Outcome(None, None, f"{type(exc).__name__}: {exc}")
+            result = _record(layout, task, outcome, clock, dedup)
+            results[task_slot[i]] = result
+            done += 1
+            records += result.records_read
+            rejections += result.records_rejected
+            tick(task.ref.display)
+    finally:
+        dedup.close()
     return IngestReport(tuple(r for r in results if r is not None))
 
 
-def _record(layout: StoreLayout, task: _Task, outcome: _Outcome, clock: Clock) -> FileResult:
-    """Write the manifest row of a parsed file (last) and return its result."""
+def _record(
+    layout: StoreLayout, task: _Task, outcome: _Outcome, clock: Clock, dedup: Deduplicator
+) -> FileResult:
+    """Commit a parsed file: drop what the store holds, then write its manifest row (last)."""
     if outcome.error is not None:
         return FileResult(
             task.ref.display, task.sha256, outcome.parser, status=f"failed: {outcome.error}"
@@ -220,31 +236,36 @@ def _record(layout: StoreLayout, task: _Task, outcome: _Outcome, clock: Clock) -
         return FileResult(
             task.ref.display, task.sha256, None, status=UNRECOGNISED, reason=NO_PARSER
         )
-    read = w.records_stored + w.records_rejected
-    write_manifest(
-        layout,
-        ManifestEntry(
-            sha256=task.sha256,
-            path=task.ref.display,
-            size=task.size,
-            parser=outcome.parser,
-            records_read=read,
-            records_stored=w.records_stored,
-            records_rejected=w.records_rejected,
-            first_ts=w.first_ts,
-            last_ts=w.last_ts,
-            ingested_at=clock(),
-            partitions=w.partitions,
-            parquet_sha256=w.parquet_sha256,
-        ),
-    )
+    w = dedup.against_store(w)
+    entry = _entry(task, outcome.parser, w, clock())
+    write_manifest(layout, entry)
+    dedup.committed(w)
     return FileResult(
         task.ref.display,
         task.sha256,
         outcome.parser,
-        records_read=read,
+        records_read=entry.records_read,
         records_stored=w.records_stored,
         records_rejected=w.records_rejected,
+        records_duplicate=w.records_duplicate,
         rejection_reasons=dict(sorted(w.reasons.items(), key=lambda kv: -kv[1])),
         status=INGESTED,
+    )
+
+
+def _entry(task: _Task, parser: str, w: WrittenFile, now: datetime) -> ManifestEntry:
+    return ManifestEntry(
+        sha256=task.sha256,
+        path=task.ref.display,
+        size=task.size,
+        parser=parser,
+        records_read=w.records_stored + w.records_rejected + w.records_duplicate,
+        records_stored=w.records_stored,
+        records_rejected=w.records_rejected,
+        records_duplicate=w.records_duplicate,
+        first_ts=w.first_ts,
+        last_ts=w.last_ts,
+        ingested_at=now,
+        partitions=w.partitions,
+        parquet_sha256=w.parquet_sha256,
     )

@@ -14,6 +14,8 @@ from types import MappingProxyType
 from rich.console import Group, RenderableType
 from rich.table import Table
 
+from ashiato.quote.term import text
+
 INGESTED = "ingested"
 ALREADY_INGESTED = "already ingested"
 UNRECOGNISED = "unrecognised"
@@ -26,7 +28,8 @@ class FileResult:
 
     ``status`` is "ingested", "already ingested", "unrecognised" or "failed: <why>"; ``reason``
     explains a skip (for example "no parser recognises this file"). Counts are of this run: a file
-    already ingested stores nothing and reports zeros.
+    already ingested stores nothing and reports zeros; ``records_read`` = stored + rejected +
+    duplicate (records the store held already, from another input or earlier in this one).
     """
 
     path: str
@@ -35,6 +38,7 @@ class FileResult:
     records_read: int = 0
     records_stored: int = 0
     records_rejected: int = 0
+    records_duplicate: int = 0
     rejection_reasons: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
     status: str = INGESTED
     reason: str | None = None
@@ -73,6 +77,10 @@ class IngestReport:
     def records_rejected(self) -> int:
         return sum(f.records_rejected for f in self.files)
 
+    @property
+    def records_duplicate(self) -> int:
+        return sum(f.records_duplicate for f in self.files)
+
     def count(self, status: str) -> int:
         """How many files ended with this status ("failed" matches every failure)."""
         return sum(1 for f in self.files if f.status == status or f.status.startswith(status))
@@ -96,17 +104,21 @@ class IngestReport:
         table.add_column("read", justify="right", footer=f"{self.records_read:,}")
         table.add_column("stored", justify="right", footer=f"{self.records_stored:,}")
         table.add_column("rejected", justify="right", footer=f"{self.records_rejected:,}")
+        dups = self.records_duplicate > 0  # the column only when there are some
+        if dups:
+            table.add_column("duplicate", justify="right", footer=f"{self.records_duplicate:,}")
         table.add_column("status", footer=f"{len(self.files)} files")
         for f in self.files:
             style = "red" if f.failed else ("yellow" if f.status == UNRECOGNISED else None)
             status = f"{f.status} ({f.reason})" if f.reason else f.status
+            counts = [f.records_read, f.records_stored, f.records_rejected]
+            if dups:
+                counts.append(f.records_duplicate)
             table.add_row(
-                f.path,
-                f.parser or "-",
-                f"{f.records_read:,}",
-                f"{f.records_stored:,}",
-                f"{f.records_rejected:,}",
-                status,
+                text(f.path),
+                text(f.parser or "-"),
+                *(f"{n:,}" for n in counts),
+                text(status),
                 style=style,
             )
         reasons = self.rejection_reasons
@@ -116,7 +128,7 @@ class IngestReport:
         why.add_column("reason", overflow="fold")
         why.add_column("records", justify="right")
         for reason, n in list(reasons.items())[:20]:
-            why.add_row(reason, f"{n:,}")
+            why.add_row(text(reason), f"{n:,}")
         if len(reasons) > 20:
             why.add_row(f"... {len(reasons) - 20} more reasons", "")
         return Group(table, why)

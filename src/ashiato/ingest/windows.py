@@ -294,6 +294,23 @@ def map_event(
     return handler(code, get, log_host, ts, offset, record_id)
 
 
+def record_key(row: Row, raw: Any) -> str | None:
+    """A Windows event's natural identity, the same in EVTX, Winlogbeat/ECS and NXLog form.
+
+    ``win|<log_host>|<channel>|<record number>|<epoch second>|<event id>``: a record number is
+    unique within one channel of one computer until the log is cleared, so the time (to the
+    second: Winlogbeat keeps milliseconds, EVTX 100 ns, NXLog seconds) tells a number reused after
+    a clear apart, and the event id keeps two different events apart whatever their numbers say.
+    None (identity by content) when the computer, channel or record number is missing. ``raw``
+    must already hold the System fields (``add_system``).
+    """
+    host, rid = row[23], row[25]
+    channel = raw.get("Channel") if raw else None
+    if host is None or rid is None or channel is None:
+        return None
+    return f"win|{host}|{str(channel).lower()}|{rid}|{row[0] // 1_000_000}|{row[2]}"
+
+
 def add_system(raw: dict[str, Any], system: tuple[Any, ...]) -> dict[str, Any]:
     """Add the SYSTEM_KEYS values (same order) to ``raw`` in place and return it.
 

@@ -15,7 +15,10 @@ shapes, so the reading is shared and each log module is only a field mapping (a 
 A file whose ``#fields`` lacks a column the mapping needs has each of its records rejected with a
 reason naming the missing column, as has a record under a ``#path`` of another log. ``raw`` keeps
 the fields the mapping did not use, as text (booleans ``T``/``F``, sets joined with ``,``), unset
-ones left out. ``source_offset`` is the physical line number, ``record_id`` the Zeek ``uid``.
+ones left out. ``source_offset`` is the physical line number, ``record_id`` the Zeek ``uid``, and
+``record_key`` (the record's identity for de-duplication) ``zeek|<log type>|<uid>|<ts in µs>``: the
+log type because conn and kerberos lines share uids, the time because one connection's uid
+recurs on many lines of logs such as dce_rpc or dns.
 """
 
 from __future__ import annotations
@@ -316,16 +319,18 @@ class ZeekParser:
                 continue
             try:
                 if line[:1] == "{":
-                    row, raw = self._json(line, lineno, ctx)
+                    row, raw, path = self._json(line, lineno, ctx)
                 else:
-                    row, raw = self._tsv(line, hdr, lineno, ctx)
+                    row, raw, path = self._tsv(line, hdr, lineno, ctx)
             except BadRecord as exc:
                 buf.reject(lineno, exc.reason, bline)
                 continue
             except (TypeError, ValueError, AttributeError, OverflowError) as exc:
                 buf.reject(lineno, f"malformed record ({type(exc).__name__})", bline)
                 continue
-            buf.add(row, raw)
+            uid = row[25]
+            key = None if uid is None else f"zeek|{self.log.path or path or '-'}|{uid}|{row[0]}"
+            buf.add(row, raw, key)
             if len(buf) >= MAX_BATCH_ROWS:
                 yield buf.take(reader.take_problems())
         extra = reader.take_problems()
@@ -337,7 +342,10 @@ class ZeekParser:
             if vals[i] is None:
                 raise BadRecord(f"missing field {f}")
 
-    def _tsv(self, line: str, hdr: _Header, lineno: int, ctx: ParseContext) -> tuple[Row, Raw]:
+    def _tsv(
+        self, line: str, hdr: _Header, lineno: int, ctx: ParseContext
+    ) -> tuple[Row, Raw, str | None]:
+        """The row, raw fields and log type (``#path``) of one TSV line."""
         if hdr.problem is not None:
             raise BadRecord(hdr.problem)
         parts = line.split(hdr.sep)
@@ -358,9 +366,10 @@ class ZeekParser:
         raw = {f: ("" if x == empty else x) for i, f in hdr.rest if (x := parts[i]) != unset}
         if self.log.raw_path and hdr.path is not None:
             raw["_path"] = hdr.path
-        return row, raw
+        return row, raw, hdr.path
 
-    def _json(self, line: str, lineno: int, ctx: ParseContext) -> tuple[Row, Raw]:
+    def _json(self, line: str, lineno: int, ctx: ParseContext) -> tuple[Row, Raw, str | None]:
+        """The row, raw fields and log type (``_path``/``@stream``) of one JSON line."""
         try:
             obj = orjson.loads(line)
         except orjson.JSONDecodeError:
@@ -393,4 +402,4 @@ class ZeekParser:
         raw = {
             k: _jtext(v) for k, v in obj.items() if v is not None and (k not in mapped or k in keep)
         }
-        return row, raw
+        return row, raw, None if p is None else str(p)

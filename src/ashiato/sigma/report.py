@@ -16,6 +16,7 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
+from ashiato.quote.term import text
 from ashiato.sigma.compile import compile_rules
 from ashiato.sigma.load import load_rules
 
@@ -81,8 +82,8 @@ def render_coverage(report: dict[str, Any]) -> Group:
         t.add_column(c, overflow="fold")
     for r in report["rules"]:
         if r["status"] == "skipped":
-            t.add_row(r["path"], r["id"] or "", "skipped", r["reason"])
+            t.add_row(text(r["path"]), text(r["id"]), "skipped", text(r["reason"]))
     for p in report["problems"]:
         style = "red" if p["level"] == "error" else "yellow"
-        t.add_row(p["path"], p["id"] or "", Text(p["level"], style=style), p["message"])
+        t.add_row(text(p["path"]), text(p["id"]), text(p["level"], style), text(p["message"]))
     return Group(head, t) if t.row_count else Group(head)

@@ -13,6 +13,7 @@ from datetime import datetime
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from ashiato.events import MANIFEST, REJECTION
@@ -31,6 +32,7 @@ class ManifestEntry:
     records_read: int
     records_stored: int
     records_rejected: int
+    records_duplicate: int
     first_ts: datetime | None
     last_ts: datetime | None
     ingested_at: datetime
@@ -56,7 +58,8 @@ def ingested_sha16(layout: StoreLayout) -> set[str]:
 
 def write_manifest(layout: StoreLayout, entry: ManifestEntry) -> str:
     """Write the manifest row atomically (do it last); return the manifest file's SHA-256."""
-    if entry.records_read != entry.records_stored + entry.records_rejected:
+    parts = entry.records_stored + entry.records_rejected + entry.records_duplicate
+    if entry.records_read != parts:
         raise ValueError(f"manifest counts do not add up for {entry.path}")
     row = {name: [getattr(entry, name)] for name in MANIFEST.names}
     row["partitions"] = [list(entry.partitions)]
@@ -71,7 +74,12 @@ def read_entry(layout: StoreLayout, sha256: str) -> dict[str, object] | None:
     if not p.is_file():
         return None
     rows = pq.read_table(p, schema=MANIFEST).to_pylist()
-    return rows[0] if rows else None
+    if not rows:
+        return None
+    row: dict[str, object] = rows[0]
+    if row["records_duplicate"] is None:
+        row["records_duplicate"] = 0
+    return row
 
 
 def _read_dir(files: list[Path], schema: pa.Schema) -> pa.Table:
@@ -81,9 +89,15 @@ def _read_dir(files: list[Path], schema: pa.Schema) -> pa.Table:
 
 
 def read_manifest(layout: StoreLayout) -> pa.Table:
-    """Every manifest row (MANIFEST schema); an empty table if nothing was ingested."""
+    """Every manifest row (MANIFEST schema); an empty table if nothing was ingested.
+
+    Rows written before duplicates were counted read ``records_duplicate`` as 0.
+    """
     d = layout.manifest_dir
-    return _read_dir(list(d.glob("*.parquet")) if d.is_dir() else [], MANIFEST)
+    table = _read_dir(list(d.glob("*.parquet")) if d.is_dir() else [], MANIFEST)
+    i = table.schema.get_field_index("records_duplicate")
+    dup = pc.fill_null(table.column(i), 0)
+    return table.set_column(i, MANIFEST.field(i), dup)
 
 
 def read_rejects(layout: StoreLayout) -> pa.Table:

@@ -55,7 +55,13 @@ class Store:
         """The access events as an Ibis table (empty table of the right schema if none)."""
         if not self.has_events():
             return con.create_table("events_empty", schema=ibis.schema(ACCESS_EVENT), temp=True)
-        t = con.read_parquet(self.layout.events_glob(), hive_partitioning=True, table_name="events")
+        # union_by_name: stores written before a column was added (record_key) mix file schemas
+        t = con.read_parquet(
+            self.layout.events_glob(),
+            hive_partitioning=True,
+            union_by_name=True,
+            table_name="events",
+        )
         return t.drop("day") if "day" in t.columns else t
 
     def write_findings(self, table: pa.Table) -> None:

@@ -42,17 +42,25 @@ _SORT = [("ts", "ascending"), ("source_offset", "ascending")]
 """Rows of one input sort by time, then by place in the file (event_id order within one input)."""
 
 
+KEYS_IN_MEMORY = 1_000_000
+"""Record keys an input may hold in memory for the check that it repeats none; past this, the
+check reads them back from the files written, one day at a time."""
+
+
 @dataclass
 class WrittenFile:
     """What the writer stored for one input file (the manifest row is built from it)."""
 
     records_stored: int = 0
     records_rejected: int = 0
+    records_duplicate: int = 0
     reasons: dict[str, int] = field(default_factory=dict)
     partitions: list[str] = field(default_factory=list)
     parquet_sha256: list[str] = field(default_factory=list)
     first_ts: datetime | None = None
     last_ts: datetime | None = None
+    ranges: dict[str, tuple[int, int]] = field(default_factory=dict)
+    """Earliest and latest ``ts`` (epoch µs) of each events file, by its path in the store."""
 
 
 class _RejectSink:
@@ -166,6 +174,9 @@ class FileWriter:
         self._reasons: Counter[str] = Counter()
         self._min_us: int | None = None
         self._max_us: int | None = None
+        self._keys: list[pa.Array] = []
+        self._n_keys = 0
+        self._keys_spilled = False
         self.result = WrittenFile()
 
     def add(self, batch: pa.RecordBatch, rejections: Iterable[tuple[int, str, str]] = ()) -> None:
@@ -178,6 +189,9 @@ class FileWriter:
         if batch.num_rows == 0:
             return
         self.result.records_stored += batch.num_rows
+        keys = batch.column("record_key")
+        if keys.null_count < batch.num_rows:
+            self._track(keys)
         ts = batch.column("ts").cast(pa.int64())
         mm = pc.min_max(ts).as_py()
         lo, hi = mm["min"], mm["max"]
@@ -191,6 +205,35 @@ class FileWriter:
                 self._buffer(day, batch.filter(pc.equal(days, day)))
         while self._buffered > self._max_buffered or self._buffered_bytes > self._max_bytes:
             self._flush(max(self._day_bytes, key=self._day_bytes.__getitem__))
+
+    def _track(self, keys: pa.Array) -> None:
+        self._n_keys += len(keys) - keys.null_count
+        if self._keys_spilled:
+            return
+        if self._n_keys > KEYS_IN_MEMORY:
+            self._keys_spilled = True
+            self._keys.clear()
+        else:
+            self._keys.append(keys.drop_null() if keys.null_count else keys)
+
+    def repeated_keys(self) -> pa.Array:
+        """The record keys that occur more than once in this input (call after ``finish``).
+
+        A key names one record, so a repeat is a copy (or, rarely, a source reusing a key for
+        another record: ``dedup.within_input`` compares their content too).
+        """
+        if not self._n_keys:
+            return pa.array([], pa.string())
+        if not self._keys_spilled:
+            return _repeated(pa.chunked_array(self._keys, pa.string()))
+        found: list[pa.Array] = []
+        by_day: dict[str, list[Path]] = {}
+        for rel in self.result.ranges:
+            by_day.setdefault(rel.split("/")[1], []).append(self._layout.root / rel)
+        for files in by_day.values():  # a key holds its record's time: repeats share a day
+            col = pq.read_table(files, columns=["record_key"]).column("record_key")
+            found.append(_repeated(col.drop_null()))
+        return pa.concat_arrays(found) if found else pa.array([], pa.string())
 
     def _buffer(self, day: int, batch: pa.RecordBatch) -> None:
         size = batch.get_total_buffer_size()
@@ -214,8 +257,11 @@ class FileWriter:
         self._n += 1
         self._written.append(dest)
         digest = atomic_write_parquet(dest, table, self._layout.tmp_dir, STATISTICS)
-        self.result.partitions.append(dest.relative_to(self._layout.root).as_posix())
+        rel = dest.relative_to(self._layout.root).as_posix()
+        self.result.partitions.append(rel)
         self.result.parquet_sha256.append(digest)
+        ts = table.column("ts")
+        self.result.ranges[rel] = (ts[0].value, ts[-1].value)  # sorted by ts
 
     def finish(self) -> WrittenFile:
         """Write what is buffered and the rejections; return the summary for the manifest."""
@@ -240,6 +286,14 @@ class FileWriter:
         for p in self._written:
             p.unlink(missing_ok=True)
         self._days.clear()
+
+
+def _repeated(keys: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """The values that occur more than once in ``keys``."""
+    if pc.count_distinct(keys).as_py() == len(keys):
+        return pa.array([], pa.string())
+    counts = pc.value_counts(keys)
+    return counts.field("values").filter(pc.greater(counts.field("counts"), 1))
 
 
 def remove_orphans(layout: StoreLayout) -> list[Path]:

@@ -3,12 +3,14 @@ to the hosts they reached, the right action per account, and a policy the intrus
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from ashiato.inventory.model import Inventory, PolicyRule
 from ashiato.inventory.policy import evaluate
-from ashiato.respond.history import crosses_network
-from ashiato.respond.plan import FULL, HOST, ISOLATE
+from ashiato.respond.history import crosses_network, from_sources
+from ashiato.respond.plan import FULL, HOST, ISOLATE, plan_from_history
 from tests.respond.conftest import C1, Response
 
 
@@ -127,3 +129,36 @@ def test_other_scenarios_plan(response: Response, campaign: str) -> None:
 
 def plan_sources(response: Response, campaign: str) -> list[str]:
     return response.estate.of(campaign).seeds.hosts
+
+
+def test_intrusion_sources_are_never_the_owners_hosts(response: Response) -> None:
+    """Even when the investigation attributes only part of the intruder's work from its source
+    workstations, those workstations are neither the owner's "legitimate uses since the onset"
+    nor hosts a reset spares, and the labels take the intruder's events from them back."""
+    hist = response.history(C1)
+    inv = response.estate.of(C1)
+    seeds = set(inv.seeds.hosts)
+    theirs = {
+        r["event_id"]
+        for r in hist.events
+        if r["user"] == "adm-yamaguchi" and r["src"] in seeds and r["ts"] >= hist.onset
+    }
+    assert theirs and theirs <= hist.malicious
+    missed = replace(hist, malicious=hist.malicious - theirs)  # as if the timeline missed them
+    plan = plan_from_history(response.estate.inventory, inv, missed)
+    (a,) = plan.accounts
+    assert a.owner_hosts == ["jp-tky-ws00001"]
+    uses = a.reason.split("still works: ")[1].split(";")[0]
+    assert uses == "1028 legitimate uses since the onset from jp-tky-ws00001", a.reason
+    assert f"{len(theirs)} more from the intrusion's source hosts" in a.reason
+    assert from_sources(missed.events, seeds, {"adm-yamaguchi"}, hist.onset) == theirs
+
+
+def test_an_owner_working_at_a_source_host_keeps_their_events(response: Response) -> None:
+    """pth-spree starts from x.kato121's own desk: the owner's work there before and after the
+    onset is not relabelled as the intruder's (it is only left out of "still works")."""
+    hist = response.history("pth-spree")
+    truth = response.estate.truth_events["pth-spree"]
+    inv = response.estate.of("pth-spree")
+    got = from_sources(hist.events, set(inv.seeds.hosts), {"x.kato121"}, hist.onset)
+    assert not got - truth

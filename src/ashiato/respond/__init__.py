@@ -22,6 +22,7 @@ from ashiato.respond.history import history_for
 from ashiato.respond.model import (
     AccountAction,
     ContainmentPlan,
+    Manual,
     NetworkBlock,
     PolicyEntry,
     Replay,
@@ -45,6 +46,7 @@ __all__ = [
     "AccountAction",
     "Containment",
     "ContainmentPlan",
+    "Manual",
     "NetworkBlock",
     "Notification",
     "PolicyEntry",

@@ -11,7 +11,7 @@ from __future__ import annotations
 import bisect
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -47,7 +47,8 @@ MALICIOUS_DEFINITION = (
     "the data-access and exfiltration evidence, the 4672 that accompanies each of those logons, "
     "and network flows (which carry no account) from a source host to a host it reached, or to a "
     "domain controller, within 120 s of one of those events, or to an exfiltration destination; "
-    "every other event is legitimate"
+    "and, after the onset, the events of the intrusion's accounts from its source hosts where "
+    "the account had never been used before the onset; every other event is legitimate"
 )
 
 
@@ -133,6 +134,11 @@ class History:
     malicious: frozenset[str]
     onset: datetime
     end: datetime | None  # the last event in the store
+    sources: frozenset[str] = frozenset()
+    """The hosts the investigation names as the intrusion's sources (never an owner's usual
+    hosts, whatever the labels say)."""
+    addresses: dict[str, list[str]] = field(default_factory=dict)
+    """Inventory host -> its addresses: where a rendered rule meets an event without one."""
 
     def legit_before_onset(self) -> list[dict[str, Any]]:
         """The baseline for the policy: legitimate events before the intrusion began."""
@@ -174,6 +180,28 @@ def _near(times: list[datetime], ts: datetime, window: timedelta) -> bool:
     return i < len(times) and times[i] <= ts + window
 
 
+def onset_of(inv: Investigation) -> datetime:
+    """When the intrusion began: the investigation's onset, else its first finding."""
+    return inv.onset.earliest if inv.onset and inv.onset.earliest else inv.seeds.start
+
+
+def from_sources(
+    events: list[dict[str, Any]], sources: set[str], users: set[str], onset: datetime
+) -> set[str]:
+    """Events of ``users`` from one of ``sources`` after ``onset``, where the account had never
+    been used from that host before the onset: the intruder's, not the owner's (an owner who
+    works at a host the intrusion started from used it before; those events stay unlabelled)."""
+    before = {(r["user"], r["src"]) for r in events if r["ts"] < onset and r["src"] in sources}
+    return {
+        r["event_id"]
+        for r in events
+        if r["ts"] >= onset
+        and r["user"] in users
+        and r["src"] in sources
+        and (r["user"], r["src"]) not in before
+    }
+
+
 def label(inv: Investigation, events: list[dict[str, Any]], dcs: set[str]) -> frozenset[str]:
     """The malicious event ids among ``events`` (see ``MALICIOUS_DEFINITION``)."""
     ids = investigation_event_ids(inv)
@@ -198,7 +226,8 @@ def label(inv: Investigation, events: list[dict[str, Any]], dcs: set[str]) -> fr
         for v in d.values():
             v.sort()
     start, end = inv.seeds.start - FLOW_WINDOW, inv.seeds.end + FLOW_WINDOW
-    out = set()
+    users = {a.account for a in inv.scope.accounts if not a.account.endswith("$")}
+    out = from_sources(events, seeds, users, onset_of(inv))
     for r in events:
         eid = r["event_id"]
         if eid in ids:
@@ -240,6 +269,12 @@ def history_for(source: Source, inventory: Inventory, inv: Investigation) -> His
     sites = {assets[h].site for h in seeds if h in assets}
     users = {a.account for a in inv.scope.accounts if not a.account.endswith("$")}
     events = load_events(source, hosts=seeds, sites=sites, users=users)
-    onset = inv.onset.earliest if inv.onset and inv.onset.earliest else inv.seeds.start
     dcs = {a.host for a in source.inventory.assets if a.role == Role.DOMAIN_CONTROLLER}
-    return History(events, label(inv, events, dcs), onset, store_end(source))
+    return History(
+        events,
+        label(inv, events, dcs),
+        onset_of(inv),
+        store_end(source),
+        frozenset(seeds),
+        {a.host: [str(ip) for ip in a.ips] for a in source.inventory.assets},
+    )

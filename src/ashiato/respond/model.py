@@ -1,7 +1,9 @@
 """What a response produces: a containment plan, its replay over history, a verification.
 
 Plain frozen dataclasses that serialise to JSON; every rule carries the reason and the evidence
-(event ids) behind it, so that the people applying it can check why each line is there.
+(event ids) behind it, so that the people applying it can check why each line is there. Names in
+them come from the logs (the intruder typed them): the terminal renderings show every value
+through ``quote.term`` (no markup parsed, control characters escaped).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ashiato.investigate.model import _jsonable
+from ashiato.quote import term
 
 
 @dataclass(frozen=True)
@@ -32,6 +35,9 @@ class NetworkBlock:
     evidence: list[str]  # event ids of the intrusion over this path
     baseline_events: int  # legitimate events over this path before the onset (0 when proposed)
     variants: list[str]  # plan variants that include the rule
+    outbound_hosts: list[str] = field(default_factory=list)
+    """Source hosts that get an outbound rule: only hosts the inventory knows (``Invoke-Command``
+    to a machine the intruder may control would hand it an administrator's credentials)."""
 
 
 @dataclass(frozen=True)
@@ -64,6 +70,21 @@ class PolicyEntry:
 
 
 @dataclass(frozen=True)
+class Manual:
+    """Part of a rule that no renderer writes into a command: handle it by hand.
+
+    A name that cannot be an AD account or a Windows host, a value that is not an address, a
+    block whose source has no known address. ``value`` is kept as logged (escaped wherever it
+    is shown).
+    """
+
+    rule: str  # the rule it belongs to (H1, S2, A1, ...)
+    what: str  # "account" | "host" | "address" | "no address"
+    value: str
+    why: str
+
+
+@dataclass(frozen=True)
 class ContainmentPlan:
     """Network blocks, account actions and tightened policy for one investigation."""
 
@@ -78,6 +99,8 @@ class ContainmentPlan:
     skipped: list[str]  # blocks considered and not proposed, with why
     variants: dict[str, str]  # name -> what it holds
     recommended: str = "full plan"
+    manual: list[Manual] = field(default_factory=list)
+    """What the rule files leave out and say so (``respond.renderable``): do it by hand."""
 
     def rules(self, variant: str | None = None) -> list[NetworkBlock | AccountAction]:
         """The plan's rules, all or those of one variant."""
@@ -89,23 +112,42 @@ class ContainmentPlan:
         return out
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
-        yield Text.from_markup(
-            f"[bold]Containment plan for {self.incident}[/]: onset {self.onset:%Y-%m-%d %H:%M}"
-            f" UTC, containment time {self.at:%Y-%m-%d %H:%M} UTC"
+        yield Text.assemble(
+            ("Containment plan for ", "bold"),
+            term.text(self.incident, "bold"),
+            f": onset {self.onset:%Y-%m-%d %H:%M} UTC,"
+            f" containment time {self.at:%Y-%m-%d %H:%M} UTC",
         )
         t = Table(title="Rules")
         for col in ("id", "what", "variants", "why"):
             t.add_column(col)
         for b in self.network:
-            src = ", ".join(b.src_hosts) or f"site {b.src_site}"
+            src = ", ".join(b.src_hosts) if b.src_hosts else f"site {b.src_site}"
             t.add_row(
-                b.id, f"block {src} -> {len(b.dst_hosts)} hosts", ", ".join(b.variants), b.reason
+                term.text(b.id),
+                term.text(f"block {src} -> {len(b.dst_hosts)} hosts"),
+                term.text(", ".join(b.variants)),
+                term.text(b.reason),
             )
         for a in self.accounts:
-            t.add_row(a.id, f"{a.action} {a.account}", ", ".join(a.variants), a.reason)
+            t.add_row(
+                term.text(a.id),
+                term.text(f"{a.action} {a.account}"),
+                term.text(", ".join(a.variants)),
+                term.text(a.reason),
+            )
         yield t
+        if self.manual:
+            m = Table(title="Not rendered into any command: handle by hand", style="red")
+            for col in ("rule", "what", "value", "why"):
+                m.add_column(col)
+            for x in self.manual:
+                m.add_row(
+                    term.text(x.rule), term.text(x.what), term.text(x.value), term.text(x.why)
+                )
+            yield m
         if self.krbtgt:
-            yield Text(f"krbtgt: {self.krbtgt}")
+            yield Text.assemble("krbtgt: ", term.text(self.krbtgt))
         yield Text(f"{len(self.policy)} policy entries; {len(self.skipped)} blocks not proposed")
 
     @classmethod
@@ -123,6 +165,7 @@ class ContainmentPlan:
             skipped=list(d["skipped"]),
             variants=dict(d["variants"]),
             recommended=d.get("recommended", "full plan"),
+            manual=[Manual(**m) for m in d.get("manual", [])],
         )
 
 
@@ -170,15 +213,17 @@ class Replay:
     malicious_definition: str
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
-        t = Table(title=f"Replay of {self.incident} over {self.events_considered} events")
+        t = Table(
+            title=f"Replay of {term.markup(self.incident)} over {self.events_considered} events"
+        )
         for col in ("variant", "malicious stopped", "legitimate broken", "accounts affected"):
             t.add_column(col)
         for v in self.variants:
             t.add_row(
-                v.variant,
+                term.text(v.variant),
                 f"{v.malicious_stopped}/{v.malicious_total}",
                 str(v.legitimate_broken),
-                ", ".join(v.accounts_affected[:8]) or "-",
+                term.text(", ".join(v.accounts_affected[:8]) or "-"),
             )
         yield t
 
@@ -234,7 +279,9 @@ class Verification:
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         colour = {"alarm": "red", "no activity since T": "green"}.get(self.verdict, "yellow")
-        yield Text.from_markup(f"[bold {colour}]{self.verdict}[/]: {self.summary}")
+        yield Text.assemble(
+            term.text(self.verdict, f"bold {colour}"), ": ", term.text(self.summary)
+        )
         if self.alarms:
             t = Table(title="Alarms")
             for col in ("time (UTC)", "rule", "kind", "account", "from", "to", "event"):
@@ -242,12 +289,12 @@ class Verification:
             for a in self.alarms[:50]:
                 t.add_row(
                     f"{a.ts:%Y-%m-%d %H:%M:%S}",
-                    a.rule,
-                    a.kind,
-                    a.user or "-",
-                    a.src or "-",
-                    a.dst or "-",
-                    a.event_id,
+                    term.text(a.rule),
+                    term.text(a.kind),
+                    term.text(a.user or "-"),
+                    term.text(a.src or "-"),
+                    term.text(a.dst or "-"),
+                    term.text(a.event_id),
                 )
             yield t
         c = Table(title="Coverage after T")
@@ -255,7 +302,11 @@ class Verification:
             c.add_column(col)
         for h in self.coverage:
             c.add_row(
-                h.host, h.role, str(h.events_after), ", ".join(h.channels_after) or "-", h.status
+                term.text(h.host),
+                h.role,
+                str(h.events_after),
+                term.text(", ".join(h.channels_after) or "-"),
+                h.status,
             )
         yield c
 

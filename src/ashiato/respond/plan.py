@@ -10,14 +10,18 @@ onset (the baseline) and denies the rest.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from ashiato.inventory.model import Account, AccountKind, Inventory, Role
 from ashiato.investigate.data import Source
 from ashiato.investigate.model import Investigation
+from ashiato.quote import Unsafe, netaddr
 from ashiato.respond.history import History, crosses_network, history_for
 from ashiato.respond.model import AccountAction, ContainmentPlan, NetworkBlock, PolicyEntry
+from ashiato.respond.renderable import manual
 from ashiato.store import Store
 
 HOST = "host blocks"
@@ -41,6 +45,40 @@ def _ips(inventory: Inventory, hosts: list[str]) -> list[str]:
     return sorted({str(ip) for h in hosts if h in by for ip in by[h].ips})
 
 
+@dataclass(frozen=True)
+class _Source:
+    """What the plan knows about one source host of the intrusion."""
+
+    addresses: list[str]  # inventory addresses, and those its malicious events came from
+    site: str | None  # the inventory's site, else the one its events resolved to (by CIDR)
+    known: bool  # an inventory asset (only those get rules pushed onto them)
+    refused: list[str]  # source "addresses" in its events that are not addresses
+
+
+def _sources(
+    inventory: Inventory, seeds: list[str], mal: list[dict[str, Any]]
+) -> dict[str, _Source]:
+    """Each source host's addresses, also for hosts the inventory does not know: the intruder's
+    machine in an office subnet, or one the logs name only by address."""
+    assets = {a.host: a for a in inventory.assets}
+    out: dict[str, _Source] = {}
+    for h in seeds:
+        mine = [r for r in mal if r["src"] == h]
+        seen = sorted({r["src_ip"] for r in mine if r["src_ip"]} | {h})
+        valid: set[str] = {str(ip) for ip in assets[h].ips} if h in assets else set()
+        refused = []
+        for v in seen:
+            try:
+                valid.add(netaddr.address(v))
+            except Unsafe:
+                if v != h:  # a host name is not meant to be an address
+                    refused.append(v)
+        sites = Counter(r["src_site"] for r in mine if r["src_site"])
+        site = assets[h].site if h in assets else (sites.most_common(1)[0][0] if sites else None)
+        out[h] = _Source(sorted(valid), site, h in assets, refused)
+    return out
+
+
 def _network_blocks(
     inventory: Inventory, inv: Investigation, hist: History, at: datetime
 ) -> tuple[list[NetworkBlock], list[str]]:
@@ -61,10 +99,21 @@ def _network_blocks(
     skipped: list[str] = []
     onset = hist.onset.strftime("%Y-%m-%d %H:%M UTC")
     until = f"up to the containment time ({at:%Y-%m-%d %H:%M UTC})"
+    sources = _sources(inventory, seeds, mal)
     for n, h in enumerate(seeds, 1):
         dsts = reached.get(h, {})
         if not dsts:
             continue
+        src = sources[h]
+        skipped += [f"source {h}: {v!r} in its events is not an address" for v in src.refused]
+        unknown = "" if src.known else f"; {h} is not in the inventory"
+        if not src.addresses:
+            unknown += (
+                f"; NO ADDRESS IS KNOWN for {h} (the inventory does not list one and none of "
+                "its events carries a source address), so no network rule can be rendered: "
+                "find its address and block it by hand"
+            )
+            skipped.append(f"host block {h}: no address known, listed for manual handling")
         every = sorted(dsts)
         keep = [d for d in every if base_host[(h, d)] == 0]
         for d in every:
@@ -74,24 +123,25 @@ def _network_blocks(
                     f"path {until}; kept open, contained by the account actions instead"
                 )
         ev = sorted({e for d in every for e in dsts[d]})
-        src_ips = _ips(inventory, [h])
+        on_source = [h] if src.known else []
         if keep:
             blocks.append(
                 NetworkBlock(
                     id=f"H{n}",
                     level="host",
                     src_hosts=[h],
-                    src_site=assets[h].site if h in assets else None,
-                    src_cidrs=src_ips,
+                    src_site=src.site,
+                    src_cidrs=src.addresses,
                     dst_hosts=keep,
                     dst_ips=_ips(inventory, keep),
                     reason=f"{h} is a source of the intrusion: {sum(len(dsts[d]) for d in keep)} "
                     f"of its events reached these {len(keep)} hosts (first "
                     f"{min(ts_of[dsts[d][0]] for d in keep):%Y-%m-%d %H:%M UTC}, onset {onset}); "
-                    f"no legitimate use of these paths from {h} {until}",
+                    f"no legitimate use of these paths from {h} {until}{unknown}",
                     evidence=sorted({e for d in keep for e in dsts[d]})[:EVIDENCE_MAX],
                     baseline_events=0,
                     variants=[HOST, SITE, FULL],
+                    outbound_hosts=on_source,
                 )
             )
         blocks.append(
@@ -99,22 +149,23 @@ def _network_blocks(
                 id=f"X{n}",
                 level="host",
                 src_hosts=[h],
-                src_site=assets[h].site if h in assets else None,
-                src_cidrs=src_ips,
+                src_site=src.site,
+                src_cidrs=src.addresses,
                 dst_hosts=every,
                 dst_ips=_ips(inventory, every),
                 reason=f"isolate {h} from all {len(every)} hosts the intrusion reached from it, "
-                f"including {len(every) - len(keep)} its legitimate users also reach",
+                f"including {len(every) - len(keep)} its legitimate users also reach{unknown}",
                 evidence=ev[:EVIDENCE_MAX],
                 baseline_events=sum(base_host[(h, d)] for d in every),
                 variants=[ISOLATE],
+                outbound_hosts=on_source,
             )
         )
     # site level: from each source site to the reached hosts of other sites that no host of
     # the source site used legitimately up to the containment time
     by_site: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
     for h, dsts in reached.items():
-        s = assets[h].site if h in assets else None
+        s = sources[h].site
         if s is None:
             continue
         for d, ids in dsts.items():
@@ -157,7 +208,9 @@ def _account_actions(
 ) -> list[AccountAction]:
     accounts = {a.user: a for a in inventory.accounts}
     out: list[AccountAction] = []
-    seeds = set(inv.seeds.hosts)
+    # the hosts the intrusion came from are never the owner's usual hosts: a reset does not
+    # spare them, and use from them after the onset is not the owner still working
+    seeds = set(inv.seeds.hosts) | hist.sources
     for n, ra in enumerate(sorted(inv.scope.accounts, key=lambda a: a.account), 1):
         user = ra.account
         if user.endswith("$"):
@@ -174,7 +227,15 @@ def _account_actions(
                 if r["kind"] == "logon" and r["log_host"] and r["src"] in (None, r["log_host"])
             }
         )
-        since = [r for r in mine if r["ts"] >= hist.onset and r["event_id"] not in hist.malicious]
+        after = [r for r in mine if r["ts"] >= hist.onset and r["event_id"] not in hist.malicious]
+        since = [r for r in after if r["src"] not in seeds]
+        on_seeds = sorted({r["src"] for r in after if r["src"] in seeds})
+        not_counted = (
+            f"; {len(after) - len(since)} more from the intrusion's source hosts "
+            f"({', '.join(on_seeds[:5])}) are not counted as the owner's"
+            if on_seeds
+            else ""
+        )
         owner = acc.owner if acc else None
         privileged = bool(acc and acc.privileged)
         service = bool(acc and acc.kind == AccountKind.SERVICE)
@@ -191,8 +252,8 @@ def _account_actions(
             reason = (
                 f"privileged ({', '.join(acc.privileged_groups) if acc else ''}) and its owner "
                 f"{owner or '(unnamed)'} still works: {len(since)} legitimate uses since the onset "
-                f"from {', '.join(hosts_since[:5]) or 'their usual hosts'}; disabling would lock "
-                "them out, a reset voids the password the intruder holds"
+                f"from {', '.join(hosts_since[:5]) or 'their usual hosts'}{not_counted}; "
+                "disabling would lock them out, a reset voids the password the intruder holds"
             )
         else:
             action = "disable"
@@ -349,7 +410,7 @@ def plan_from_history(
     """``plan_containment`` over events already loaded (replay reuses them)."""
     when = at or hist.end or inv.seeds.end
     blocks, skipped = _network_blocks(inventory, inv, hist, when)
-    return ContainmentPlan(
+    plan = ContainmentPlan(
         incident=inv.seeds.id,
         at=when,
         onset=hist.onset,
@@ -361,3 +422,4 @@ def plan_from_history(
         skipped=skipped,
         variants=dict(VARIANTS),
     )
+    return replace(plan, manual=manual(plan))

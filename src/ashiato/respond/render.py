@@ -3,18 +3,30 @@
 nftables (Linux routers and hosts), Windows Firewall (``New-NetFirewallRule``), Cisco IOS extended
 ACLs, Active Directory cmdlets for the accounts, and the policy entries as inventory YAML. Each
 renderer is a pure function from the plan to text; ``write_plan`` writes them all.
+
+Every value goes through ``ashiato.quote`` for its target: addresses are parsed and re-printed,
+PowerShell arguments are single-quoted literals of names that can be Windows hosts or AD accounts,
+comments and remarks stay on one line with control characters shown escaped. What cannot be
+rendered safely (``respond.renderable``) is listed at the top of each file as comments and never
+written into a command; a block without a known address gets a comment saying so, not a rule.
 """
 
 from __future__ import annotations
 
-import ipaddress
-from collections.abc import Iterable
+from collections.abc import Callable
 from pathlib import Path
 
 import orjson
-import yaml
 
-from ashiato.respond.model import ContainmentPlan, NetworkBlock, Replay
+from ashiato.quote import jsontext, netaddr, one_line, powershell, yamltext
+from ashiato.respond.model import ContainmentPlan, Manual, NetworkBlock, Replay
+from ashiato.respond.renderable import (
+    FIREWALL_FILES,
+    NETWORK_FILES,
+    account_problem,
+    manual,
+    rendered,
+)
 
 FILES = {
     "nftables": "containment.nft",
@@ -23,6 +35,8 @@ FILES = {
     "accounts": "accounts.ps1",
     "policy": "policy.yaml",
 }
+DESCRIPTION_MAX = 900
+Comment = Callable[[object], str]
 
 
 def _blocks(plan: ContainmentPlan, variant: str | None) -> list[NetworkBlock]:
@@ -30,38 +44,50 @@ def _blocks(plan: ContainmentPlan, variant: str | None) -> list[NetworkBlock]:
     return [b for b in plan.network if v in b.variants]
 
 
-def _clean(text: str) -> str:
-    return " ".join(text.split()).replace('"', "'")
+def _evidence(ids: list[str]) -> str:
+    more = f" (+{len(ids) - 5} more)" if len(ids) > 5 else ""
+    return (", ".join(ids[:5]) + more) or "none"
 
 
 def _why(b: NetworkBlock) -> str:
-    ev = ", ".join(b.evidence[:5]) + (
-        f" (+{len(b.evidence) - 5} more)" if len(b.evidence) > 5 else ""
-    )
-    return f"{b.id}: {_clean(b.reason)}. Evidence: {ev or 'none'}"
+    return f"{b.id}: {b.reason}. Evidence: {_evidence(b.evidence)}"
 
 
-def _split(addrs: Iterable[str]) -> tuple[list[str], list[str]]:
-    v4: list[str] = []
-    v6: list[str] = []
-    for a in addrs:
-        (v6 if ipaddress.ip_network(a, strict=False).version == 6 else v4).append(a)
-    return v4, v6
-
-
-def _header(plan: ContainmentPlan, variant: str | None, c: str) -> list[str]:
+def _header(plan: ContainmentPlan, variant: str | None, comment: Comment) -> list[str]:
     fmt = "%Y-%m-%d %H:%M:%S UTC"
     return [
-        f"{c} ashiato containment plan for incident {plan.incident}"
-        f" ({variant or plan.recommended})",
-        f"{c} onset {plan.onset.strftime(fmt)}, containment time {plan.at.strftime(fmt)}",
-        f"{c} Review the replay (replay.txt) before applying: it lists what each rule breaks.",
+        comment(
+            f"ashiato containment plan for incident {plan.incident} ({variant or plan.recommended})"
+        ),
+        comment(f"onset {plan.onset.strftime(fmt)}, containment time {plan.at.strftime(fmt)}"),
+        comment("Review the replay (replay.txt) before applying: it lists what each rule breaks."),
     ]
 
 
+def _manual(items: list[Manual], comment: Comment) -> list[str]:
+    """The items a file leaves out, as comments (escaped, one line each)."""
+    if not items:
+        return []
+    lines = [
+        comment(f"NOT RENDERED ({len(items)}): handle these by hand. Values are shown escaped."),
+    ]
+    for m in items:
+        lines.append(comment(f"  {m.rule} {m.what} {m.value!r}: {m.why}"))
+    return [*lines, comment("END OF NOT RENDERED"), ""]
+
+
+def _network_manual(
+    plan: ContainmentPlan, variant: str | None, kinds: frozenset[str]
+) -> list[Manual]:
+    return [m for m in manual(plan, variant or plan.recommended) if m.what in kinds]
+
+
 def render_nftables(plan: ContainmentPlan, variant: str | None = None) -> str:
-    """An nftables table with one drop rule per block (forward and output hooks)."""
-    lines = ["#!/usr/sbin/nft -f", *_header(plan, variant, "#"), ""]
+    """An nftables table with one drop rule per block and address family (forward and output
+    hooks); only parsed addresses reach a rule, the comment is ``netaddr.nft_comment``."""
+    c = netaddr.hash_comment
+    lines = ["#!/usr/sbin/nft -f", *_header(plan, variant, c), ""]
+    lines += _manual(_network_manual(plan, variant, NETWORK_FILES), c)
     lines += ["table inet ashiato_containment", "delete table inet ashiato_containment", ""]
     lines += ["table inet ashiato_containment {"]
     for hook in ("forward", "output"):
@@ -70,70 +96,89 @@ def render_nftables(plan: ContainmentPlan, variant: str | None = None) -> str:
             f"    type filter hook {hook} priority -10; policy accept;",
         ]
         for b in _blocks(plan, variant):
-            s4, s6 = _split(b.src_cidrs)
-            d4, d6 = _split(b.dst_ips)
-            lines.append(f"    # {_why(b)}")
-            for fam, src, dst in (("ip", s4, d4), ("ip6", s6, d6)):
-                if src and dst:
-                    lines.append(
-                        f"    {fam} saddr {{ {', '.join(src)} }} {fam} daddr {{ {', '.join(dst)} }}"
-                        f' counter drop comment "ashiato {plan.incident} {b.id}"'
-                    )
+            r = rendered(b)
+            lines.append("    " + c(_why(b)))
+            if not r.families():
+                lines.append(
+                    "    " + c(f"{b.id}: no rule: no address pair known (see NOT RENDERED)")
+                )
+            tag = netaddr.nft_comment(f"ashiato {plan.incident} {b.id}")
+            for fam, src, dst in r.families():
+                lines.append(
+                    f"    {fam} saddr {{ {', '.join(src)} }} {fam} daddr {{ {', '.join(dst)} }}"
+                    f' counter drop comment "{tag}"'
+                )
         lines += ["  }"]
     lines += ["}", ""]
     return "\n".join(lines)
 
 
+def _invoke(hosts: list[str], rule: list[str]) -> list[str]:
+    targets = ",".join(powershell.host(h) for h in hosts)
+    return [f"Invoke-Command -ComputerName {targets} -ScriptBlock {{", "    " + " ".join(rule), "}"]
+
+
+def _firewall_rule(name: str, direction: str, remote: list[str], reason: str) -> list[str]:
+    return [
+        "New-NetFirewallRule",
+        f"-DisplayName {powershell.text_literal(name)}",
+        "-Group $using:group",
+        f"-Direction {direction}",
+        "-Action Block",
+        f"-RemoteAddress {powershell.array(remote)}",
+        f"-Description {powershell.text_literal(reason, DESCRIPTION_MAX)}",
+    ]
+
+
 def render_windows_firewall(plan: ContainmentPlan, variant: str | None = None) -> str:
-    """PowerShell: an inbound block on each destination host, an outbound one on each source."""
-    lines = [*_header(plan, variant, "#"), f"$group = 'ashiato {plan.incident}'", ""]
+    """PowerShell: an inbound block on each destination host, an outbound one on each source
+    host the inventory knows; host names and addresses as validated single-quoted literals."""
+    c = powershell.comment
+    group = powershell.text_literal(f"ashiato {plan.incident}")
+    lines = [*_header(plan, variant, c), f"$group = {group}", ""]
+    lines += _manual(_network_manual(plan, variant, FIREWALL_FILES), c)
     for b in _blocks(plan, variant):
+        r = rendered(b)
         name = f"ashiato {plan.incident} {b.id}"
-        remote_src = ",".join(f"'{a}'" for a in b.src_cidrs)
-        remote_dst = ",".join(f"'{a}'" for a in b.dst_ips)
-        targets = ",".join(f"'{h}'" for h in b.dst_hosts)
-        lines += [
-            f"# {_why(b)}",
-            f"Invoke-Command -ComputerName {targets} -ScriptBlock {{",
-            f"    New-NetFirewallRule -DisplayName '{name} in' -Group $using:group "
-            f"-Direction Inbound -Action Block -RemoteAddress {remote_src} "
-            f"-Description '{_clean(b.reason)[:900]}'",
-            "}",
-        ]
-        if b.level == "host":
-            sources = ",".join(f"'{h}'" for h in b.src_hosts)
-            lines += [
-                f"Invoke-Command -ComputerName {sources} -ScriptBlock {{",
-                f"    New-NetFirewallRule -DisplayName '{name} out' -Group $using:group "
-                f"-Direction Outbound -Action Block -RemoteAddress {remote_dst} "
-                f"-Description '{_clean(b.reason)[:900]}'",
-                "}",
-            ]
+        lines.append(c(_why(b)))
+        if r.inbound_hosts:
+            rule = _firewall_rule(f"{name} in", "Inbound", r.src, b.reason)
+            lines += _invoke(r.inbound_hosts, rule)
+        else:
+            lines.append(c(f"{b.id}: no inbound rule: no source address or no valid host name"))
+        if r.outbound_hosts:
+            rule = _firewall_rule(f"{name} out", "Outbound", r.dst, b.reason)
+            lines += _invoke(r.outbound_hosts, rule)
+        elif b.level == "host":
+            lines.append(
+                c(
+                    f"{b.id}: no outbound rule: the source is not a host the inventory knows, has "
+                    "no valid host name, or no destination address is known"
+                )
+            )
         lines.append("")
-    lines.append(f"# To undo: Remove-NetFirewallRule -Group '{'ashiato ' + plan.incident}'")
+    lines.append(c(f"To undo: Remove-NetFirewallRule -Group {group}"))
     return "\n".join(lines) + "\n"
 
 
-def _wildcard(net: str) -> str:
-    n = ipaddress.ip_network(net, strict=False)
-    if n.prefixlen == n.max_prefixlen:
-        return f"host {n.network_address}"
-    return f"{n.network_address} {n.hostmask}"
-
-
 def render_cisco_ios(plan: ContainmentPlan, variant: str | None = None) -> str:
-    """One IOS extended ACL (IPv4): a deny per source and destination, then permit the rest."""
-    name = f"ASHIATO-{plan.incident}".upper()
-    lines = [*_header(plan, variant, "!"), f"ip access-list extended {name}"]
+    """One IOS extended ACL (IPv4): a deny per source and destination, then permit the rest;
+    remarks and ``!`` lines in IOS's inert alphabet (``netaddr.ios_remark``)."""
+    c = netaddr.ios_comment
+    name = netaddr.ios_name(f"ASHIATO-{plan.incident}".upper())
+    lines = [*_header(plan, variant, c)]
+    lines += [x or "!" for x in _manual(_network_manual(plan, variant, NETWORK_FILES), c)]
+    lines.append(f"ip access-list extended {name}")
     skipped_v6 = False
     for b in _blocks(plan, variant):
-        s4, s6 = _split(b.src_cidrs)
-        d4, d6 = _split(b.dst_ips)
-        skipped_v6 |= bool(s6 or d6)
-        lines.append(f" remark {_why(b)[:100]}")
-        for s in s4:
-            for d in d4:
-                lines.append(f" deny ip {_wildcard(s)} {_wildcard(d)} log")
+        r = rendered(b)
+        skipped_v6 |= bool(r.src6 or r.dst6)
+        lines.append(f" remark {netaddr.ios_remark(_why(b))}")
+        if not (r.src4 and r.dst4):
+            lines.append(f" remark {netaddr.ios_remark(f'{b.id}: no IPv4 source and destination')}")
+        for s in r.src4:
+            for d in r.dst4:
+                lines.append(f" deny ip {netaddr.ios_wildcard(s)} {netaddr.ios_wildcard(d)} log")
     lines += [" permit ip any any", "!"]
     if skipped_v6:
         lines.append(
@@ -144,25 +189,33 @@ def render_cisco_ios(plan: ContainmentPlan, variant: str | None = None) -> str:
 
 
 def render_ad(plan: ContainmentPlan) -> str:
-    """PowerShell ActiveDirectory cmdlets: disable or reset each account, with why."""
-    lines = [*_header(plan, None, "#"), "Import-Module ActiveDirectory", ""]
+    """PowerShell ActiveDirectory cmdlets: disable or reset each account, with why. A name that
+    cannot be an AD logon name is not written into a cmdlet: it is listed for manual handling."""
+    c = powershell.comment
+    refused = [m for m in manual(plan) if m.what == "account"]
+    lines = [*_header(plan, None, c), *_manual(refused, c), "Import-Module ActiveDirectory", ""]
     for a in plan.accounts:
-        ev = ", ".join(a.evidence[:5])
         lines.append(
-            f"# {a.id} {a.action} {a.account}: {_clean(a.reason)}. Evidence: {ev or 'none'}"
+            c(f"{a.id} {a.action} {a.account}: {a.reason}. Evidence: {_evidence(a.evidence)}")
         )
-        if a.action == "disable":
-            lines.append(f"Disable-ADAccount -Identity '{a.account}'")
+        why = account_problem(a)
+        if why is not None:
+            lines.append(c(f"{a.id}: NOT RENDERED: the name cannot be an AD logon name ({why})"))
+        elif a.action == "disable":
+            lines.append(f"Disable-ADAccount -Identity {powershell.account(a.account)}")
         else:
+            prompt = powershell.literal(f"New password for {a.account}")
             lines += [
-                f"Set-ADAccountPassword -Identity '{a.account}' -Reset -NewPassword "
-                f"(Read-Host -AsSecureString 'New password for {a.account}')",
-                "# then end the account's sessions and tickets on every host it reached "
-                "(klist purge, logoff) so the old credential is not reused",
+                f"Set-ADAccountPassword -Identity {powershell.account(a.account)} -Reset "
+                f"-NewPassword (Read-Host -AsSecureString {prompt})",
+                c(
+                    "then end the account's sessions and tickets on every host it reached "
+                    "(klist purge, logoff) so the old credential is not reused"
+                ),
             ]
         lines.append("")
     if plan.krbtgt:
-        lines += [f"# krbtgt: {_clean(plan.krbtgt)}", ""]
+        lines += [c(f"krbtgt: {plan.krbtgt}"), ""]
     return "\n".join(lines)
 
 
@@ -183,13 +236,12 @@ def render_policy(plan: ContainmentPlan) -> str:
     ]
     head = "\n".join(
         [
-            *_header(plan, None, "#"),
+            *_header(plan, None, netaddr.hash_comment),
             "# Derived from the legitimate baseline before the onset: each source site keeps",
             "# what it reached then and is denied the rest. Put these before policy.rules.",
         ]
     )
-    body = yaml.safe_dump({"policy": {"rules": rules}}, sort_keys=False, allow_unicode=True)
-    return head + "\n" + body
+    return head + "\n" + yamltext.dump({"policy": {"rules": rules}})
 
 
 def write_plan(
@@ -211,11 +263,11 @@ def write_plan(
         p.write_text(text, encoding="utf-8")
         paths.append(p)
     p = out / "plan.json"
-    p.write_bytes(orjson.dumps(plan.to_json(), option=orjson.OPT_INDENT_2))
+    p.write_bytes(jsontext.dumpb(plan.to_json(), option=orjson.OPT_INDENT_2))
     paths.append(p)
     if replay is not None:
         p = out / "replay.json"
-        p.write_bytes(orjson.dumps(replay.to_json(), option=orjson.OPT_INDENT_2))
+        p.write_bytes(jsontext.dumpb(replay.to_json(), option=orjson.OPT_INDENT_2))
         paths.append(p)
         p = out / "replay.txt"
         p.write_text(render_replay(replay), encoding="utf-8")
@@ -224,25 +276,29 @@ def write_plan(
 
 
 def render_replay(replay: Replay) -> str:
-    """A plain-text summary of the replay: one line per variant and per rule."""
+    """A plain-text summary of the replay: one line per variant and per rule, every value on
+    its line (``quote.one_line``)."""
+    q = one_line
     lines = [
-        f"Replay of the containment plan for {replay.incident} over {replay.events_considered} "
-        f"events ({replay.malicious_events} the intrusion's); containment time "
-        f"{replay.at:%Y-%m-%d %H:%M:%S} UTC",
-        f"Malicious means: {replay.malicious_definition}",
+        f"Replay of the containment plan for {q(replay.incident)} over "
+        f"{replay.events_considered} events ({replay.malicious_events} the intrusion's); "
+        f"containment time {replay.at:%Y-%m-%d %H:%M:%S} UTC",
+        f"Malicious means: {q(replay.malicious_definition)}",
+        "A rule is credited only with what its rendered form stops (the addresses, hosts and "
+        "accounts written into the rule files).",
         "",
         "variant: malicious stopped / total, legitimate broken",
     ]
     for v in replay.variants:
         lines.append(
-            f"  {v.variant}: {v.malicious_stopped}/{v.malicious_total}, {v.legitimate_broken}"
-            f" — {v.explanation}"
+            f"  {q(v.variant)}: {v.malicious_stopped}/{v.malicious_total}, {v.legitimate_broken}"
+            f" — {q(v.explanation)}"
         )
     lines += ["", "rule (window): malicious stopped / total, legitimate broken, accounts affected"]
     for r in replay.rules:
         lines.append(
-            f"  {r.rule} ({r.window}): {r.malicious_stopped}/{r.malicious_total}, "
-            f"{r.legitimate_broken}, {', '.join(r.accounts_affected[:10]) or '-'}"
-            + (f" — {r.note}" if r.note else "")
+            f"  {q(r.rule)} ({q(r.window)}): {r.malicious_stopped}/{r.malicious_total}, "
+            f"{r.legitimate_broken}, {q(', '.join(r.accounts_affected[:10])) or '-'}"
+            + (f" — {q(r.note)}" if r.note else "")
         )
     return "\n".join(lines) + "\n"

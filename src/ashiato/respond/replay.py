@@ -1,8 +1,11 @@
 """Replay a containment plan over history: what each rule would have stopped and broken.
 
-Before anything is applied, every proposed rule runs against all events in the store. A network
-block matches an event that crosses the network from one of its sources (host names or
-addresses, or the source site) to one of its destinations; an account action matches the
+Before anything is applied, every proposed rule runs against all events in the store, as it was
+rendered (``respond.renderable``), not as it was meant: a network block matches an event that
+crosses the network from one of the source addresses written into the rule files to one of the
+destination addresses (or to a destination host that got the inbound rule, or from a source host
+that got the outbound one); an event's addresses are its own and its hosts' inventory addresses.
+An account action whose name could not be rendered stops nothing; one that was matches the
 account's events after the containment time (and, for the "would it have stopped it" view, over
 all history). Each match is the intrusion's (``history.MALICIOUS_DEFINITION``) or legitimate
 work broken, listed with the accounts and hosts it belongs to.
@@ -19,6 +22,7 @@ from typing import Any
 from ashiato.inventory.model import Inventory
 from ashiato.investigate.data import Source
 from ashiato.investigate.model import Investigation
+from ashiato.quote import Unsafe, netaddr
 from ashiato.respond.history import MALICIOUS_DEFINITION, History, crosses_network, history_for
 from ashiato.respond.model import (
     AccountAction,
@@ -28,12 +32,15 @@ from ashiato.respond.model import (
     RuleReplay,
     VariantReplay,
 )
+from ashiato.respond.renderable import account_problem, rendered
 from ashiato.store import Store
 
 BROKEN_MAX = 200
 LOCAL_KINDS = frozenset({"logon", "logoff", "privilege_grant"})
 """A session on the host itself (service, batch, console): spared by a reset on that host."""
 Match = Callable[[dict[str, Any]], bool]
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 def _in_nets(ip: str | None, nets: list[ipaddress.IPv4Network | ipaddress.IPv6Network]) -> bool:
@@ -46,11 +53,63 @@ def _in_nets(ip: str | None, nets: list[ipaddress.IPv4Network | ipaddress.IPv6Ne
     return any(a in n for n in nets)
 
 
+class Addresses:
+    """An event endpoint's addresses: the one it logged and its host's inventory addresses
+    (parsed once per distinct endpoint)."""
+
+    def __init__(self, inventory: dict[str, list[str]]) -> None:
+        self.inventory = inventory
+        self.cache: dict[tuple[str | None, str | None], frozenset[Address]] = {}
+
+    def of(self, host: str | None, ip: str | None) -> frozenset[Address]:
+        key = (host, ip)
+        got = self.cache.get(key)
+        if got is None:
+            out = set()
+            for v in [ip, *self.inventory.get(host or "", [])]:
+                try:
+                    out.add(ipaddress.ip_address(v or ""))
+                except ValueError:
+                    continue
+            got = self.cache[key] = frozenset(out)
+        return got
+
+
+def _hits(addrs: frozenset[Address], nets: list[Network]) -> bool:
+    return any(a in n for a in addrs for n in nets)
+
+
+def rendered_match(rule: NetworkBlock, addresses: Addresses) -> Match:
+    """Would the rule as rendered stop the event? nftables and IOS match a source address with
+    a destination address; Windows Firewall's inbound rule a source address on a destination
+    host, its outbound rule a destination address on a source host."""
+    r = rendered(rule)
+    src = [ipaddress.ip_network(a) for a in r.src]
+    dst = [ipaddress.ip_network(a) for a in r.dst]
+    inbound, outbound = set(r.inbound_hosts), set(r.outbound_hosts)
+
+    def match(e: dict[str, Any]) -> bool:
+        if not crosses_network(e):
+            return False
+        to_dst = _hits(addresses.of(e["dst"], e["dst_ip"]), dst)
+        if e["src"] in outbound and to_dst:
+            return True
+        return (to_dst or e["dst"] in inbound) and _hits(addresses.of(e["src"], e["src_ip"]), src)
+
+    return match
+
+
 def network_match(rule: NetworkBlock) -> Match:
-    """Does an event cross the network from the rule's sources to its destinations?"""
+    """Does an event cross the network from the rule's sources to its destinations (by name
+    or address, as planned: what verification watches, whatever was rendered)?"""
     src_hosts, dst_hosts = set(rule.src_hosts), set(rule.dst_hosts)
     dst_ips = set(rule.dst_ips)
-    nets = [ipaddress.ip_network(c, strict=False) for c in rule.src_cidrs]
+    nets = []
+    for c in rule.src_cidrs:
+        try:
+            nets.append(netaddr.network(c))
+        except Unsafe:
+            continue  # not an address: only the host names can match
 
     def match(r: dict[str, Any]) -> bool:
         if not crosses_network(r):
@@ -67,11 +126,15 @@ def network_match(rule: NetworkBlock) -> Match:
 def account_match(rule: AccountAction, after: datetime | None) -> Match:
     """Events by the account (after ``after``); a reset spares the owner's usual hosts (and the
     servers where it logs on locally, as a service does), where the owner or the service
-    logs on again with the new password."""
+    logs on again with the new password. An action whose account name could not be written into
+    a cmdlet matches nothing."""
+    not_rendered = account_problem(rule) is not None
     spared = set(rule.owner_hosts) if rule.action == "reset" else set()
     local = set(rule.local_hosts) if rule.action == "reset" else set()
 
     def match(r: dict[str, Any]) -> bool:
+        if not_rendered:
+            return False
         if r["user"] != rule.account or (after is not None and r["ts"] <= after):
             return False
         on_host = r["kind"] in LOCAL_KINDS and r["src"] in (None, r["log_host"])
@@ -109,8 +172,9 @@ def replay_history(plan: ContainmentPlan, hist: History) -> Replay:
     )
     rules: list[RuleReplay] = []
     matchers: dict[str, Match] = {}
+    addresses = Addresses(hist.addresses)
     for n in plan.network:
-        m = network_match(n)
+        m = rendered_match(n, addresses)
         matchers[n.id] = m
         stopped, broken = _count(events, hist, m)
         acc, hosts = _affected(broken)
@@ -135,7 +199,9 @@ def replay_history(plan: ContainmentPlan, hist: History) -> Replay:
             stopped, broken = _count(events, hist, m)
             acc, hosts = _affected(broken)
             note = ""
-            if a.action == "reset":
+            if (why := account_problem(a)) is not None:
+                note = f"not rendered (the name cannot be an AD logon name: {why}): stops nothing"
+            elif a.action == "reset":
                 note = (
                     f"a reset spares the owner's own hosts ({', '.join(a.owner_hosts) or 'none'})"
                     f" and local sessions on {', '.join(a.local_hosts) or 'none'}: the owner or "

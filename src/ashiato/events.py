@@ -117,9 +117,7 @@ MANIFEST = pa.schema(
         _field("path", pa.string(), "Path of the input file when ingested (absolute)."),
         _field("size", pa.int64(), "Input file size in bytes."),
         _field("parser", pa.string(), "Parser used."),
-        _field(
-            "records_read", pa.int64(), "Records read: always stored + rejected + duplicate."
-        ),
+        _field("records_read", pa.int64(), "Records read: always stored + rejected + duplicate."),
         _field("records_stored", pa.int64(), "Records written to the event store."),
         _field("records_rejected", pa.int64(), "Records rejected, each with a reason in rejects/."),
         _field(

@@ -542,6 +542,10 @@ def store_manifest(store: StoreOpt, as_json: JsonOpt = False) -> None:
             f"{r['records_duplicate']:,}",
         )
     console.print(t)
+    from ashiato.store.chain import head
+
+    top = head(_store(store).layout)
+    console.print(f"chain head: {top[1]} (link {top[0]})" if top else "no manifest chain")
 
 
 @store_app.command("rejects")
@@ -569,14 +573,29 @@ def store_rejects(
 
 
 @store_app.command("verify")
-def store_verify(store: StoreOpt) -> None:
-    """Re-hash the originals still present and every store file against the manifest."""
+def store_verify(
+    store: StoreOpt,
+    expect_head: Annotated[
+        str | None,
+        typer.Option(help="A chain head printed by an earlier ingest: fail unless still there."),
+    ] = None,
+) -> None:
+    """Re-hash the originals still present and every store file against the manifest, and check
+    the manifest as a whole against its hash chain (a removed or edited row fails).
+
+    A chain cut back to an earlier link, together with the newest inputs, is consistent in
+    itself: pass the head an ingest printed (--expect-head) to catch that too.
+    """
     from ashiato.store.verify import verify
 
     layout = _store(store).layout
     with _progress() as bar:
         task = bar.add_task("verify", total=None, info="")
-        report = verify(layout, lambda done, total: bar.update(task, completed=done, total=total))
+        report = verify(
+            layout,
+            lambda done, total: bar.update(task, completed=done, total=total),
+            expect_head=expect_head,
+        )
     console.print(report)
     if not report.ok:
         raise typer.Exit(1)

@@ -3,8 +3,8 @@
 The parent hashes each input (so the same bytes are never ingested twice, even under two names in
 one run), hands new ones to a process pool, and commits each input itself once a worker has stored
 its events and rejections: it drops the records the store already held (``store.dedup``, serially,
-so parallel workers cannot race), then writes the manifest row. Orphans of a killed run are
-removed first.
+so parallel workers cannot race), writes the manifest row, then the manifest chain's link. Orphans
+of a killed run are removed and the chain repaired first.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from ashiato.ingest.report import (
     IngestReport,
     ProgressUpdate,
 )
+from ashiato.store.chain import ChainWriter
 from ashiato.store.dedup import Deduplicator, within_input
 from ashiato.store.layout import StoreLayout, writer_lock
 from ashiato.store.manifest import ManifestEntry, is_ingested, read_entry, write_manifest
@@ -145,9 +146,10 @@ def ingest(
     with writer_lock(layout):
         layout.ensure()
         remove_orphans(layout)
+        chain = ChainWriter(layout)
         inputs = discover(paths, exclude=layout.root, stdin_dir=layout.tmp_dir)
         try:
-            return _ingest_locked(
+            report = _ingest_locked(
                 layout,
                 inputs,
                 fmt,
@@ -156,11 +158,13 @@ def ingest(
                 clock,
                 tz,
                 tuple(sorted((options or {}).items())),
+                chain,
             )
         finally:
             for ref in inputs:
                 if ref.label == "<stdin>":
                     Path(ref.path).unlink(missing_ok=True)
+    return IngestReport(report.files, chain.head, tuple(chain.recovered))
 
 
 def _ingest_locked(
@@ -172,6 +176,7 @@ def _ingest_locked(
     clock: Clock,
     tz: str | None,
     options: tuple[tuple[str, str], ...],
+    chain: ChainWriter,
 ) -> IngestReport:
     now = clock()
     results: list[FileResult | None] = [None] * len(files)
@@ -212,7 +217,7 @@ def _ingest_locked(
                 )
             except Exception as exc:  # the worker process died
                 outcome = _Outcome(None, None, f"{type(exc).__name__}: {exc}")
-            result = _record(layout, task, outcome, clock, dedup)
+            result = _record(layout, task, outcome, clock, dedup, chain)
             results[task_slot[i]] = result
             done += 1
             records += result.records_read
@@ -224,9 +229,14 @@ def _ingest_locked(
 
 
 def _record(
-    layout: StoreLayout, task: _Task, outcome: _Outcome, clock: Clock, dedup: Deduplicator
+    layout: StoreLayout,
+    task: _Task,
+    outcome: _Outcome,
+    clock: Clock,
+    dedup: Deduplicator,
+    chain: ChainWriter,
 ) -> FileResult:
-    """Commit a parsed file: drop what the store holds, then write its manifest row (last)."""
+    """Commit a parsed file: drop what the store holds, write its manifest row, then its link."""
     if outcome.error is not None:
         return FileResult(
             task.ref.display, task.sha256, outcome.parser, status=f"failed: {outcome.error}"
@@ -238,7 +248,7 @@ def _record(
         )
     w = dedup.against_store(w)
     entry = _entry(task, outcome.parser, w, clock())
-    write_manifest(layout, entry)
+    chain.append(entry, write_manifest(layout, entry))
     dedup.committed(w)
     return FileResult(
         task.ref.display,

@@ -61,9 +61,17 @@ class ProgressUpdate:
 
 @dataclass(frozen=True)
 class IngestReport:
-    """All per-file results of one ingest run, in input order, with totals."""
+    """All per-file results of one ingest run, in input order, with totals.
+
+    ``chain_head`` is the manifest chain's head after the run, (sequence number, hash): keep it
+    outside the store and pass it to ``store verify --expect-head`` later. ``recovered`` lists the
+    inputs whose manifest rows had no chain link yet (a store from before the chain, or an
+    interrupted ingest) and were chained at the start of this run.
+    """
 
     files: tuple[FileResult, ...]
+    chain_head: tuple[int, str] | None = None
+    recovered: tuple[str, ...] = ()
 
     @property
     def records_read(self) -> int:
@@ -121,9 +129,18 @@ class IngestReport:
                 text(status),
                 style=style,
             )
+        parts: list[RenderableType] = [table]
+        if self.recovered:
+            parts.append(
+                f"manifest chain: {len(self.recovered)} input(s) ingested before were chained "
+                "(a store from before the chain, or an interrupted ingest)"
+            )
+        if self.chain_head is not None:
+            seq, head = self.chain_head
+            parts.append(f"chain head: {head} (link {seq}); keep it to check the store later")
         reasons = self.rejection_reasons
         if not reasons:
-            return table
+            return Group(*parts)
         why = Table(title="Rejections by reason")
         why.add_column("reason", overflow="fold")
         why.add_column("records", justify="right")
@@ -131,4 +148,4 @@ class IngestReport:
             why.add_row(text(reason), f"{n:,}")
         if len(reasons) > 20:
             why.add_row(f"... {len(reasons) - 20} more reasons", "")
-        return Group(table, why)
+        return Group(*parts, why)

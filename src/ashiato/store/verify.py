@@ -2,8 +2,10 @@
 
 An investigation's findings are only as good as the evidence behind them. ``verify`` re-hashes
 every original input that is still where it was ingested from (zip members inside their archive)
-and every Parquet file the store wrote, against the SHA-256 recorded at ingest time, and lists
-files in the store that no manifest row accounts for.
+and every Parquet file the store wrote, against the SHA-256 recorded at ingest time, lists files
+in the store that no manifest row accounts for, and checks the manifest as a whole against its
+hash chain (``chain``): a manifest row removed with its events, or edited, fails. Pass the chain
+head recorded after an ingest (``expect_head``) to also catch a chain cut back to an earlier link.
 """
 
 from __future__ import annotations
@@ -16,7 +18,10 @@ from rich.console import Console, ConsoleOptions, RenderResult
 from rich.table import Table
 
 from ashiato.ingest.inputs import hash_input, ref_from_display
+from ashiato.quote.term import markup, text
 from ashiato.store.atomic import sha256_file
+from ashiato.store.chain import ChainCheck
+from ashiato.store.chain import check as check_chain
 from ashiato.store.layout import StoreLayout
 from ashiato.store.manifest import read_manifest
 
@@ -38,11 +43,16 @@ class FileCheck:
 class VerifyReport:
     checks: tuple[FileCheck, ...]
     unaccounted: tuple[str, ...]  # store files no manifest row names
+    chain: ChainCheck
 
     @property
     def ok(self) -> bool:
-        return not self.unaccounted and all(
-            c.original in (OK, MISSING, NOT_KEPT) and not c.parquet_bad for c in self.checks
+        return (
+            not self.unaccounted
+            and self.chain.ok
+            and all(
+                c.original in (OK, MISSING, NOT_KEPT) and not c.parquet_bad for c in self.checks
+            )
         )
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
@@ -52,13 +62,19 @@ class VerifyReport:
         for c in self.checks:
             style = {OK: "green", CHANGED: "bold red", MISSING: "yellow"}.get(c.original, "dim")
             files = f"{c.parquet_ok} ok" + (f", {len(c.parquet_bad)} bad" if c.parquet_bad else "")
-            t.add_row(c.path, c.sha256[:16], f"[{style}]{c.original}[/]", files)
+            t.add_row(text(c.path), c.sha256[:16], f"[{style}]{c.original}[/]", files)
         yield t
         for c in self.checks:
             for bad in c.parquet_bad:
-                yield f"[bold red]{c.path}: store file {bad}[/]"
+                yield f"[bold red]{markup(c.path)}: store file {markup(bad)}[/]"
         for u in self.unaccounted:
-            yield f"[bold red]store file not in any manifest row: {u}[/]"
+            yield f"[bold red]store file not in any manifest row: {markup(u)}[/]"
+        for p in self.chain.problems:
+            yield f"[bold red]manifest chain: {markup(p)}[/]"
+        for n in self.chain.notes:
+            yield f"[yellow]manifest chain: {markup(n)}[/]"
+        if self.chain.head is not None:
+            yield f"chain head: {self.chain.head} ({self.chain.length} links)"
         yield "[green]verified[/]" if self.ok else "[bold red]verification FAILED[/]"
 
 
@@ -75,8 +91,18 @@ def _check_original(display: str, sha256: str) -> str:
     return OK if digest == sha256 else CHANGED
 
 
-def verify(layout: StoreLayout, progress: Callable[[int, int], None] | None = None) -> VerifyReport:
-    """Check every manifest row of the store at ``layout``."""
+def verify(
+    layout: StoreLayout,
+    progress: Callable[[int, int], None] | None = None,
+    *,
+    expect_head: str | None = None,
+) -> VerifyReport:
+    """Check every manifest row of the store at ``layout``, and the manifest's hash chain.
+
+    ``expect_head`` is a chain head printed by an earlier ingest (at least 12 hex digits): the
+    check fails unless the chain still holds it, which catches a chain cut back to an earlier link
+    together with the newest inputs (what the chain alone cannot show).
+    """
     rows = read_manifest(layout).to_pylist()
     checks: list[FileCheck] = []
     named: set[Path] = set()
@@ -106,4 +132,4 @@ def verify(layout: StoreLayout, progress: Callable[[int, int], None] | None = No
     unaccounted = sorted(
         str(p.relative_to(layout.root)) for p in present if p.resolve() not in named
     )
-    return VerifyReport(tuple(checks), tuple(unaccounted))
+    return VerifyReport(tuple(checks), tuple(unaccounted), check_chain(layout, expect_head))

@@ -157,10 +157,18 @@ def ingest(
         list[str] | None,
         typer.Option(help="Parser option KEY=VALUE (repeatable), e.g. lanl.epoch=2015-01-01."),
     ] = None,
+    follow_symlinks: Annotated[
+        bool,
+        typer.Option(help="Read symbolic links that lead out of the directories or globs given."),
+    ] = False,
 ) -> None:
-    """Parse logs into the event store; every record is stored or rejected with a reason.
+    """Parse logs into the event store; every record is stored, rejected with a reason, or
+    counted as a duplicate of one the store already holds.
 
     PATHS are files, directories, globs, zip archives, gzip/bz2 files, or - for standard input.
+    Exits 1 if any input could not be stored (named on stderr, with why; run again once fixed:
+    nothing is stored twice), or with --strict if any record was rejected. Prints the manifest
+    chain head: keep it, and check the store later with `store verify --expect-head`.
     """
     from ashiato.ingest import ingest as run
 
@@ -193,10 +201,25 @@ def ingest(
                 progress=tick,
                 tz=tz,
                 options=opts,
+                follow_symlinks=follow_symlinks,
             )
         except AshiatoError as exc:
             _fail(exc)
     console.print(report)
+    for f in report.files:
+        if f.status == "skipped":
+            why = term.markup(f.reason)
+            err.print(f"[yellow]skipped:[/] {term.markup(f.path)} ({why})", soft_wrap=True)
+    if report.failures:
+        for f in report.failures:
+            why = term.markup(f.status)
+            err.print(f"[bold red]not stored:[/] {term.markup(f.path)}: {why}", soft_wrap=True)
+        err.print(
+            f"[bold red]{len(report.failures)} input(s) could not be stored[/]; "
+            "ingest them again once the cause is fixed (nothing is stored twice)",
+            soft_wrap=True,
+        )
+        raise typer.Exit(1)
     if strict and report.records_rejected:
         err.print(f"[red]--strict: {report.records_rejected} record(s) rejected[/]")
         raise typer.Exit(1)

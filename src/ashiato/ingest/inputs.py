@@ -104,30 +104,125 @@ def _expand(f: Path) -> list[InputRef]:
     return [InputRef(str(f))]
 
 
-def _walk(p: Path, exclude: Path | None) -> list[Path]:
-    out: list[Path] = []
-    for root, dirs, files in os.walk(p):
-        dirs[:] = sorted(
-            d for d in dirs if not d.startswith(".") and (Path(root) / d).resolve() != exclude
-        )
-        for name in sorted(files):
-            f = Path(root) / name
-            if not name.startswith(".") and f.is_file():
-                out.append(f.resolve())
-    return out
+@dataclass(frozen=True)
+class SkippedLink:
+    """A symbolic link found among the inputs and not read, and why."""
+
+    path: str
+    target: str
+    reason: str
+
+
+@dataclass
+class Discovery:
+    """The inputs found, in order, and the symbolic links left unread."""
+
+    refs: list[InputRef]
+    skipped: list[SkippedLink]
+
+
+class _Walker:
+    """Collects files under one input tree; links leaving it are followed only when asked.
+
+    A link whose target lies outside the tree the user named (a directory, or a glob's fixed
+    prefix) could make the ingest read anything the account can read, so it is skipped and
+    reported unless ``follow`` is set. Links within the tree are read through their targets (a
+    linked directory inside it is walked once, under its own path); a broken link is reported.
+    """
+
+    def __init__(self, root: Path, exclude: Path | None, follow: bool, skipped: list[SkippedLink]):
+        self.root = root.resolve()
+        self.exclude = exclude
+        self.follow = follow
+        self.skipped = skipped
+
+    def _leaves(self, link: Path) -> Path | None:
+        """The link's target if following it is allowed; None (and reported) otherwise."""
+        target = link.resolve()
+        if not target.exists():
+            self.skipped.append(SkippedLink(str(link), str(target), "broken symlink"))
+            return None
+        if target.is_relative_to(self.root) or self.follow:
+            return target
+        reason = "symlink to a path outside the input tree (--follow-symlinks to read it)"
+        self.skipped.append(SkippedLink(str(link), str(target), reason))
+        return None
+
+    def file(self, f: Path) -> Path | None:
+        if f.is_symlink():
+            target = self._leaves(f)
+            return target if target is not None and target.is_file() else None
+        return f.resolve() if f.is_file() else None
+
+    def entry(self, p: Path) -> list[Path]:
+        """The files of one glob match: a file, a directory, or a link to either."""
+        target = self._leaves(p) if p.is_symlink() else p
+        if target is None:
+            return []
+        if target.is_dir():
+            return self.walk(target)
+        return [target.resolve()] if target.is_file() else []
+
+    def walk(self, p: Path) -> list[Path]:
+        out: list[Path] = []
+        seen_dirs = {p.resolve()}
+        for root, dirs, files in os.walk(p, followlinks=True):
+            keep = []
+            for d in sorted(dirs):
+                full = Path(root) / d
+                if d.startswith(".") or full.resolve() == self.exclude:
+                    continue
+                if full.is_symlink():
+                    target = self._leaves(full)
+                    if target is None or target.is_relative_to(self.root) or target in seen_dirs:
+                        continue  # a link inside the tree: its directory is walked anyway
+                    seen_dirs.add(target)
+                else:
+                    seen_dirs.add(full.resolve())
+                keep.append(d)
+            dirs[:] = keep
+            for name in sorted(files):
+                if not name.startswith("."):
+                    f = self.file(Path(root) / name)
+                    if f is not None:
+                        out.append(f)
+        return out
+
+
+def _glob_root(pattern: str) -> Path:
+    """The directory a glob pattern cannot leave: its path up to the first wildcard."""
+    fixed: list[str] = []
+    for part in Path(pattern).parts:
+        if _GLOB_CHARS & set(part):
+            break
+        fixed.append(part)
+    return Path(*fixed) if fixed else Path()
 
 
 def discover(
     paths: Sequence[str | Path], exclude: Path | None = None, stdin_dir: Path | None = None
 ) -> list[InputRef]:
+    """The inputs ``paths`` name (``discover_inputs``), without the links it skips."""
+    return discover_inputs(paths, exclude, stdin_dir).refs
+
+
+def discover_inputs(
+    paths: Sequence[str | Path],
+    exclude: Path | None = None,
+    stdin_dir: Path | None = None,
+    *,
+    follow_symlinks: bool = False,
+) -> Discovery:
     """Inputs in order: files as given, directories walked, globs expanded, zips opened.
 
     ``-`` reads standard input once into ``stdin_dir`` (so that it can be hashed and re-read by a
-    worker). Nothing under ``exclude`` (the store) is taken. A path that matches nothing raises
-    IngestError naming it.
+    worker). Nothing under ``exclude`` (the store) is taken. A path given by name is read even if
+    it is a link; inside a directory or glob, links whose target leaves it are skipped and listed
+    unless ``follow_symlinks``. A path that matches nothing raises IngestError naming it.
     """
     files: list[Path] = []
     refs: list[InputRef] = []
+    skipped: list[SkippedLink] = []
     for given in paths:
         s = str(given)
         p = Path(s)
@@ -137,14 +232,14 @@ def discover(
         if p.is_file():
             files.append(p.resolve())
         elif p.is_dir():
-            files.extend(_walk(p, exclude))
+            files.extend(_Walker(p, exclude, follow_symlinks, skipped).walk(p))
         elif _GLOB_CHARS & set(s):
             matched = sorted(glob.glob(s, recursive=True))  # noqa: PTH207 - shell-style pattern
             if not matched:
                 raise IngestError(f"no input matches {s}")
+            walker = _Walker(_glob_root(s), exclude, follow_symlinks, skipped)
             for m in matched:
-                mp = Path(m)
-                files.extend(_walk(mp, exclude) if mp.is_dir() else [mp.resolve()])
+                files.extend(walker.entry(Path(m)))
         else:
             raise IngestError(f"input not found: {given}")
     seen: set[Path] = set()
@@ -153,7 +248,7 @@ def discover(
             continue
         seen.add(f)
         refs.extend(_expand(f))
-    return refs
+    return Discovery(refs, skipped)
 
 
 def ref_from_display(display: str) -> InputRef | None:

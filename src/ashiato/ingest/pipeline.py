@@ -4,7 +4,8 @@ The parent hashes each input (so the same bytes are never ingested twice, even u
 one run), hands new ones to a process pool, and commits each input itself once a worker has stored
 its events and rejections: it drops the records the store already held (``store.dedup``, serially,
 so parallel workers cannot race), writes the manifest row, then the manifest chain's link. Orphans
-of a killed run are removed and the chain repaired first.
+of a killed run are removed and the chain repaired first. An input that fails at any step leaves
+nothing in the store and is reported as failed.
 """
 
 from __future__ import annotations
@@ -19,12 +20,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ashiato.errors import IngestError
 from ashiato.ingest.base import ParseContext, Parser
-from ashiato.ingest.inputs import InputRef, discover, hash_input, open_input, read_head
+from ashiato.ingest.inputs import InputRef, discover_inputs, hash_input, open_input, read_head
 from ashiato.ingest.registry import SNIFF_BYTES, detect, get_parser
 from ashiato.ingest.report import (
     ALREADY_INGESTED,
     INGESTED,
     NO_PARSER,
+    SKIPPED,
     UNRECOGNISED,
     FileResult,
     IngestReport,
@@ -33,8 +35,14 @@ from ashiato.ingest.report import (
 from ashiato.store.chain import ChainWriter
 from ashiato.store.dedup import Deduplicator, within_input
 from ashiato.store.layout import StoreLayout, writer_lock
-from ashiato.store.manifest import ManifestEntry, is_ingested, read_entry, write_manifest
-from ashiato.store.writer import FileWriter, WrittenFile, remove_orphans
+from ashiato.store.manifest import (
+    ManifestEntry,
+    is_ingested,
+    manifest_path,
+    read_entry,
+    write_manifest,
+)
+from ashiato.store.writer import FileWriter, WrittenFile, remove_input, remove_orphans
 
 Clock = Callable[[], datetime]
 
@@ -121,17 +129,20 @@ def ingest(
     clock: Clock = _utc_now,
     tz: str | None = None,
     options: Mapping[str, str] | None = None,
+    follow_symlinks: bool = False,
 ) -> IngestReport:
     """Ingest files, directories, globs, zip archives, gzip/bz2 streams or ``-`` (stdin).
 
     Each input is parsed by the parser ``fmt`` names, or else by the first whose ``sniff``
     recognises it. Inputs already in the manifest (by SHA-256) are skipped; inputs no parser
     recognises are reported, not raised; records the store already holds (by their identity, see
-    docs/formats.md) are counted as duplicates and not stored again. ``clock`` gives "now" for
-    the plausibility check of timestamps and the manifest's ``ingested_at``; ``tz`` is the time
-    zone of sources whose timestamps carry none; ``options`` are parser options (``lanl.epoch``,
-    ``mapping``, ...). Raises IngestError for a path that matches nothing, an unknown ``fmt`` or
-    an unknown ``tz``.
+    docs/formats.md) are counted as duplicates and not stored again. Symbolic links inside a
+    directory or glob that lead out of it are skipped and reported unless ``follow_symlinks``.
+    ``clock`` gives "now" for the plausibility check of timestamps and the manifest's
+    ``ingested_at``; ``tz`` is the time zone of sources whose timestamps carry none; ``options``
+    are parser options (``lanl.epoch``, ``mapping``, ...). An input that cannot be stored (an
+    I/O error, a full disk) is reported as failed (``IngestReport.failures``) and leaves nothing
+    behind. Raises IngestError for a path that matches nothing, an unknown ``fmt`` or ``tz``.
     """
     if fmt is not None:
         get_parser(fmt)
@@ -147,7 +158,10 @@ def ingest(
         layout.ensure()
         remove_orphans(layout)
         chain = ChainWriter(layout)
-        inputs = discover(paths, exclude=layout.root, stdin_dir=layout.tmp_dir)
+        found = discover_inputs(
+            paths, exclude=layout.root, stdin_dir=layout.tmp_dir, follow_symlinks=follow_symlinks
+        )
+        inputs = found.refs
         try:
             report = _ingest_locked(
                 layout,
@@ -164,7 +178,11 @@ def ingest(
             for ref in inputs:
                 if ref.label == "<stdin>":
                     Path(ref.path).unlink(missing_ok=True)
-    return IngestReport(report.files, chain.head, tuple(chain.recovered))
+    skipped = tuple(
+        FileResult(link.path, "", None, status=SKIPPED, reason=f"{link.reason}: {link.target}")
+        for link in found.skipped
+    )
+    return IngestReport(report.files + skipped, chain.head, tuple(chain.recovered))
 
 
 def _ingest_locked(
@@ -246,9 +264,23 @@ def _record(
         return FileResult(
             task.ref.display, task.sha256, None, status=UNRECOGNISED, reason=NO_PARSER
         )
-    w = dedup.against_store(w)
-    entry = _entry(task, outcome.parser, w, clock())
-    chain.append(entry, write_manifest(layout, entry))
+    try:
+        w = dedup.against_store(w)
+        entry = _entry(task, outcome.parser, w, clock())
+        digest = write_manifest(layout, entry)
+        try:
+            chain.append(entry, digest)
+        except BaseException:
+            manifest_path(layout, task.sha256).unlink(missing_ok=True)
+            raise
+    except Exception as exc:  # a full disk, an I/O error: this input is not stored at all
+        remove_input(layout, task.sha256)
+        return FileResult(
+            task.ref.display,
+            task.sha256,
+            outcome.parser,
+            status=f"failed: {type(exc).__name__}: {exc}",
+        )
     dedup.committed(w)
     return FileResult(
         task.ref.display,

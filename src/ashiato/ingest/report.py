@@ -19,6 +19,7 @@ from ashiato.quote.term import text
 INGESTED = "ingested"
 ALREADY_INGESTED = "already ingested"
 UNRECOGNISED = "unrecognised"
+SKIPPED = "skipped"
 NO_PARSER = "no parser recognises this file"
 
 
@@ -26,10 +27,11 @@ NO_PARSER = "no parser recognises this file"
 class FileResult:
     """The outcome of one input file.
 
-    ``status`` is "ingested", "already ingested", "unrecognised" or "failed: <why>"; ``reason``
-    explains a skip (for example "no parser recognises this file"). Counts are of this run: a file
-    already ingested stores nothing and reports zeros; ``records_read`` = stored + rejected +
-    duplicate (records the store held already, from another input or earlier in this one).
+    ``status`` is "ingested", "already ingested", "unrecognised", "skipped" (a symbolic link
+    not followed) or "failed: <why>"; ``reason`` explains a skip (for example "no parser
+    recognises this file"). Counts are of this run: a file already ingested stores nothing and
+    reports zeros; ``records_read`` = stored + rejected + duplicate (records the store held
+    already, from another input or earlier in this one).
     """
 
     path: str
@@ -89,6 +91,11 @@ class IngestReport:
     def records_duplicate(self) -> int:
         return sum(f.records_duplicate for f in self.files)
 
+    @property
+    def failures(self) -> tuple[FileResult, ...]:
+        """The inputs that could not be stored (nothing of them is in the store)."""
+        return tuple(f for f in self.files if f.failed)
+
     def count(self, status: str) -> int:
         """How many files ended with this status ("failed" matches every failure)."""
         return sum(1 for f in self.files if f.status == status or f.status.startswith(status))
@@ -117,7 +124,8 @@ class IngestReport:
             table.add_column("duplicate", justify="right", footer=f"{self.records_duplicate:,}")
         table.add_column("status", footer=f"{len(self.files)} files")
         for f in self.files:
-            style = "red" if f.failed else ("yellow" if f.status == UNRECOGNISED else None)
+            warn = f.status in (UNRECOGNISED, SKIPPED)
+            style = "red" if f.failed else ("yellow" if warn else None)
             status = f"{f.status} ({f.reason})" if f.reason else f.status
             counts = [f.records_read, f.records_stored, f.records_rejected]
             if dups:

@@ -296,6 +296,16 @@ def _repeated(keys: pa.Array | pa.ChunkedArray) -> pa.Array:
     return counts.field("values").filter(pc.greater(counts.field("counts"), 1))
 
 
+def remove_input(layout: StoreLayout, sha256: str) -> None:
+    """Delete every event and reject file of one input (one that failed to commit)."""
+    prefix = sha256[:16]
+    for p in [
+        *layout.events_dir.glob(f"day=*/{prefix}-*.parquet"),
+        layout.rejects_dir / f"{prefix}.parquet",
+    ]:
+        p.unlink(missing_ok=True)
+
+
 def remove_orphans(layout: StoreLayout) -> list[Path]:
     """Delete event and reject files of inputs without a manifest row, and all of tmp/.
 

@@ -26,13 +26,15 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-# The report tests render HTML in Debian's Chromium and PDF pages with pdftoppm (poppler-utils).
+# The report tests render HTML in Debian's Chromium and PDF pages with pdftoppm (poppler-utils);
+# WeasyPrint (PDF) warns without HarfBuzz's subsetting library, and tests make warnings errors.
 system-deps:
-	@command -v chromium >/dev/null && command -v pdftoppm >/dev/null || { \
-	  echo "installing Debian's chromium and poppler-utils for the report tests"; \
+	@command -v chromium >/dev/null && command -v pdftoppm >/dev/null && \
+	  ldconfig -p | grep -q libharfbuzz-subset || { \
+	  echo "installing Debian's chromium, poppler-utils and HarfBuzz for the report tests"; \
 	  DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null && \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium poppler-utils \
-	    libpango-1.0-0 libpangoft2-1.0-0 >/dev/null; }
+	    libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 >/dev/null; }
 
 test: $(STAMP) system-deps lint typecheck
 	$(BIN)/pytest -q

@@ -72,6 +72,7 @@ class CompiledRule:
     seconds: float  # compile time
     codes: frozenset[int] | None = None  # event codes it can match (None: any), a prefilter
     keys: tuple[str, ...] = ()  # ``raw`` keys ``sql`` reads as flattened columns
+    service: str | None = None  # logsource service (Defender's field spellings differ too)
 
     def source(self, table: str) -> str:
         """A FROM item over which ``sql`` evaluates: ``table`` with this rule's keys extracted,
@@ -258,6 +259,7 @@ def _compile_rule(
         seconds=time.perf_counter() - t0,
         codes=rule_codes(work),
         keys=tuple(backend.keys),
+        service=rule.logsource.service,
     )
 
 
@@ -309,7 +311,7 @@ def _compile_correlation(
             if problem:
                 _skip(out, rule, path, f"group-by: {problem}")
                 return None
-            row.append(sql_field(real, base.category))
+            row.append(sql_field(real, base.category, base.service))
         group_sql.append(tuple(row))
     value_field = None
     values: list[str | None] = [None] * len(bases)
@@ -322,7 +324,7 @@ def _compile_correlation(
         values = []
         for ref, b in zip(rule.rules or [], bases, strict=True):
             if isinstance(b, CompiledRule):
-                values.append(sql_field(value_field, b.category))
+                values.append(sql_field(value_field, b.category, b.service))
                 continue
             carried = _carried(b, value_field)
             if carried is None:

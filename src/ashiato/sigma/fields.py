@@ -84,10 +84,46 @@ PROCESS_CREATION_ALTERNATIVES: dict[str, tuple[str, ...]] = {
 }
 """Sysmon 1 field -> the same fact under Sysmon's and 4688's names (ORed in conditions)."""
 
+DEFENDER_FIELDS = (
+    "Action ID", "Action Name", "Additional Actions ID", "Additional Actions String",
+    "Category ID", "Category Name", "Detection ID", "Detection Time", "Detection User",
+    "Engine Version", "Error Code", "Error Description", "Execution ID", "Execution Name",
+    "Feature ID", "Feature Name", "New Value", "Old Value", "Origin ID", "Origin Name",
+    "Post Clean Status", "Pre Execution Status", "Process Name", "Product Name",
+    "Product Version", "Remediation User", "Scan ID", "Scan Parameters", "Scan Type",
+    "Severity ID", "Severity Name", "Signature Version", "Source ID", "Source Name",
+    "Status Code", "Status Description", "Threat ID", "Threat Name", "Type ID", "Type Name",
+)  # fmt: skip
+"""EventData names Microsoft Defender writes with spaces (``Threat Name``); Sigma spells them
+without (``ThreatName``) or, for a few, with an underscore (``Feature_Name``)."""
+
+FIELD_KEYS: dict[str, tuple[str, ...]] = {
+    # Every form ingest reads (EVTX, Winlogbeat/ECS, NXLog) stores the System provider as
+    # ``Provider``; Sigma (after the EVTX XML attribute ``Provider/@Name``) says Provider_Name.
+    "Provider_Name": ("Provider_Name", "Provider"),
+    # A 104 "log cleared" event's UserData names the cleared log ``Channel``; where it differs
+    # from the System channel, ingest keeps it as ``EventData.Channel``. Sigma's 104 rules
+    # mean the cleared log: read it first. (A logsource's own channel test reads
+    # ``raw.Channel``, the System channel, directly: see ``pipeline``.)
+    "Channel": ("EventData.Channel", "Channel"),
+}
+"""Sigma field -> the ``raw`` keys that may hold it, tried in order (COALESCE): one fact that
+sources spell differently is read where it is, instead of rewriting the stored events."""
+
+DEFENDER_SERVICE = "windefend"
+DEFENDER_ALTERNATIVES: dict[str, tuple[str, ...]] = {
+    sigma: (sigma, name)
+    for name in DEFENDER_FIELDS
+    for sigma in (name.replace(" ", ""), name.replace(" ", "_"))
+}
+"""Defender rule field -> the Sigma spelling, then Defender's (only for ``service: windefend``
+rules: a Security ``ProcessName`` has no spaced twin to look up)."""
+
 _WINDOWS_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 
-KNOWN_FIELDS = frozenset(
-    """
+KNOWN_FIELDS = (
+    frozenset(
+        """
     Channel Computer EventID Provider Provider_Name EventRecordID TimeCreated Level Keywords
     Task Opcode Version Security UserID Correlation Execution ProcessID ThreadID AccessList
     AccessMask AccessReason AccountDomain AccountExpires AccountName AllowedToDelegateTo
@@ -122,6 +158,9 @@ KNOWN_FIELDS = frozenset(
     UserWorkstations UtcTime VirtualAccount Workstation WorkstationName param1 param2 param3
     param4 param5 param6 param7 param8 param9 param10
     """.split()  # noqa: SIM905
+    )
+    | frozenset(FIELD_KEYS)
+    | frozenset(DEFENDER_ALTERNATIVES)
 )
 """Windows field names ashiato knows by heart (Security, System, Sysmon, PowerShell). Other
 names shaped like an EventData name are accepted too: the ``raw`` map keeps every field."""
@@ -166,14 +205,27 @@ def logsource_problem(ls: SigmaLogSource) -> str | None:
     return None
 
 
-def sql_field(name: str, category: str | None = None) -> str:
+def field_keys(
+    name: str, category: str | None = None, service: str | None = None
+) -> tuple[str, ...]:
+    """The ``raw`` keys Sigma field ``name`` of a rule with logsource ``category``/``service``
+    reads, in the order tried (the first that is not NULL)."""
+    if category == "process_creation" and name in PROCESS_CREATION_ALTERNATIVES:
+        return PROCESS_CREATION_ALTERNATIVES[name]
+    canonical = canonical_field(name)
+    if service == DEFENDER_SERVICE and canonical in DEFENDER_ALTERNATIVES:
+        return DEFENDER_ALTERNATIVES[canonical]
+    return FIELD_KEYS.get(canonical, (canonical,))
+
+
+def sql_field(name: str, category: str | None = None, service: str | None = None) -> str:
     """SQL for Sigma field ``name`` outside a rule condition (correlation group-by, values)."""
     if name in COLUMN_FIELDS:
         return quote_ident(COLUMN_FIELDS[name])
-    if category == "process_creation" and name in PROCESS_CREATION_ALTERNATIVES:
-        alts = ", ".join(raw_key(a) for a in PROCESS_CREATION_ALTERNATIVES[name])
-        return f"COALESCE({alts})"
-    return raw_key(canonical_field(name))
+    keys = field_keys(name, category, service)
+    if len(keys) == 1:
+        return raw_key(keys[0])
+    return "COALESCE(" + ", ".join(raw_key(k) for k in keys) + ")"
 
 
 def raw_key(key: str) -> str:

@@ -20,23 +20,30 @@ from sigma.processing.transformations import (
 from ashiato.sigma.fields import (
     CATEGORIES,
     COLUMN_FIELDS,
+    DEFENDER_ALTERNATIVES,
+    DEFENDER_SERVICE,
     PROCESS_CREATION_4688,
     PROCESS_CREATION_ALTERNATIVES,
     RAW_PREFIX,
     SERVICES,
-    canonical_field,
+    field_keys,
 )
+
+CHANNEL = RAW_PREFIX + "Channel"
+"""A logsource's channel test reads the System channel itself: a rule's own ``Channel`` may mean
+the log a 104 event cleared (``fields.FIELD_KEYS``)."""
 
 
 def _store_field(name: str | None) -> str:
-    """Sigma field -> store field: a mapped column, or ``raw.<Name>`` (already mapped: kept)."""
+    """Sigma field -> store field: a mapped column, or ``raw.<Key>[,<Key>...]``: the keys to try
+    in order (``fields.field_keys``; already mapped: kept)."""
     if name is None:  # keywords are not field-bound; never called for them
         return ""
     if name.startswith(RAW_PREFIX) or name in COLUMN_FIELDS.values():
         return name
     if name in COLUMN_FIELDS:
         return COLUMN_FIELDS[name]
-    return RAW_PREFIX + canonical_field(name)
+    return RAW_PREFIX + ",".join(field_keys(name))
 
 
 def _category_items() -> list[ProcessingItem]:
@@ -51,7 +58,7 @@ def _category_items() -> list[ProcessingItem]:
             ProcessingItem(
                 identifier=f"ashiato_category_{category}",
                 transformation=AddConditionTransformation(
-                    {"Channel": channels, "EventID": ids},  # type: ignore[dict-item]
+                    {CHANNEL: channels, "EventID": ids},  # type: ignore[dict-item]
                     name=f"ashiato_category_{category}",
                 ),
                 rule_conditions=[LogsourceCondition(category=category)],
@@ -65,7 +72,7 @@ def _service_items() -> list[ProcessingItem]:
         ProcessingItem(
             identifier=f"ashiato_service_{service}",
             transformation=AddConditionTransformation(
-                {"Channel": list(channels)}, name=f"ashiato_service_{service}"
+                {CHANNEL: list(channels)}, name=f"ashiato_service_{service}"
             ),
             rule_conditions=[LogsourceCondition(service=service)],
         )
@@ -73,13 +80,17 @@ def _service_items() -> list[ProcessingItem]:
     ]
 
 
+def _mapping(alternatives: dict[str, tuple[str, ...]]) -> dict[str, str]:
+    """Sigma field -> ``raw.<Key>,<Key>...``: one fact, several spellings, read with COALESCE."""
+    return {name: RAW_PREFIX + ",".join(keys) for name, keys in alternatives.items()}
+
+
 def store_pipeline() -> ProcessingPipeline:
     """A fresh pipeline (pySigma pipelines keep per-rule state: never share one across threads)."""
     # One fact, two spellings (Sysmon 1 / Security 4688): COALESCE them, not OR, so that
     # ``null``, ``exists`` and ``not`` stay right on either event.
-    alternatives = {
-        name: RAW_PREFIX + ",".join(alts) for name, alts in PROCESS_CREATION_ALTERNATIVES.items()
-    }
+    alternatives = _mapping(PROCESS_CREATION_ALTERNATIVES)
+    defender = _mapping(DEFENDER_ALTERNATIVES)
     items = [
         *_category_items(),
         *_service_items(),
@@ -87,6 +98,11 @@ def store_pipeline() -> ProcessingPipeline:
             identifier="ashiato_process_creation_fields",
             transformation=FieldMappingTransformation(alternatives),  # type: ignore[arg-type]
             rule_conditions=[LogsourceCondition(category="process_creation")],
+        ),
+        ProcessingItem(
+            identifier="ashiato_defender_fields",
+            transformation=FieldMappingTransformation(defender),  # type: ignore[arg-type]
+            rule_conditions=[LogsourceCondition(service=DEFENDER_SERVICE)],
         ),
         ProcessingItem(
             identifier="ashiato_store_fields",

@@ -728,11 +728,20 @@ def detectors() -> None:
 def rules_check(
     paths: Annotated[list[Path], typer.Argument(help="Sigma rule files or directories.")],
     as_json: JsonOpt = False,
+    store: Annotated[
+        Path | None,
+        typer.Option(
+            "--store", "-s", help="Also list, per rule, the fields no event of this store carries."
+        ),
+    ] = None,
 ) -> None:
-    """Load and compile Sigma rules; print what compiles, what is skipped and why."""
+    """Load and compile Sigma rules; print what compiles, what is skipped and why.
+
+    With --store, also the rules that test a field no stored event carries: they cannot match
+    there (a log source the store lacks, or a field name ashiato does not map)."""
     from ashiato.sigma.report import coverage, render_coverage
 
-    report = coverage(paths)
+    report = coverage(paths, Store(store) if store is not None else None)
     if as_json:
         sys.stdout.write(json.dumps(report) + "\n")
     else:

@@ -1,4 +1,5 @@
-"""Coverage of a Sigma rule set: loaded, compiled, skipped and why (``ashiato rules check``).
+"""Coverage of a Sigma rule set: loaded, compiled, skipped and why (``ashiato rules check``);
+with a store, also the fields each rule tests that no stored event carries (``dead``).
 
 A plain dict (it is also the ``--json`` output) and its Rich rendering, so that the command
 stays a thin client.
@@ -18,18 +19,28 @@ from rich.text import Text
 
 from ashiato.quote.term import text
 from ashiato.sigma.compile import compile_rules
+from ashiato.sigma.dead import dead_fields, store_keys
 from ashiato.sigma.load import load_rules
+from ashiato.store import Store
 
 
-def coverage(paths: Sequence[Path]) -> dict[str, Any]:
-    """Load and compile ``paths``; every rule appears once: compiled, skipped or in error."""
+def coverage(paths: Sequence[Path], store: Store | None = None) -> dict[str, Any]:
+    """Load and compile ``paths``; every rule appears once: compiled, skipped or in error.
+
+    With ``store``, each compiled rule also lists ``dead_fields``: the fields it tests that no
+    event in the store carries (it cannot match there), and the summary counts such rules.
+    """
     t0 = time.perf_counter()
     ruleset = load_rules(paths)
     compiled = compile_rules(ruleset)
+    dead = dead_fields(compiled.rules, store_keys(store)) if store is not None else {}
     seconds = time.perf_counter() - t0
     errors = [p for p in ruleset.problems if p.level == "error"]
     warnings = [p for p in ruleset.problems if p.level != "error"]
     compile_s = [r.seconds for r in compiled.rules]
+    extra: dict[str, Any] = {}
+    if store is not None:
+        extra = {"store": str(store.root), "rules_with_dead_fields": len(dead)}
     return {
         "files": ruleset.files,
         "rules_loaded": len(ruleset.rules),
@@ -40,8 +51,15 @@ def coverage(paths: Sequence[Path]) -> dict[str, Any]:
         "seconds": round(seconds, 3),
         "mean_compile_ms": round(1000 * sum(compile_s) / len(compile_s), 3) if compile_s else None,
         "skip_reasons": dict(Counter(_reason_kind(s.reason) for s in compiled.skipped)),
+        **extra,
         "rules": [
-            {"path": r.meta.path, "id": r.meta.key, "title": r.meta.title, "status": "compiled"}
+            {
+                "path": r.meta.path,
+                "id": r.meta.key,
+                "title": r.meta.title,
+                "status": "compiled",
+                **({"dead_fields": dead.get(r.meta.key, [])} if store is not None else {}),
+            }
             for r in compiled.rules
         ]
         + [
@@ -86,4 +104,24 @@ def render_coverage(report: dict[str, Any]) -> Group:
     for p in report["problems"]:
         style = "red" if p["level"] == "error" else "yellow"
         t.add_row(text(p["path"]), text(p["id"]), text(p["level"], style), text(p["message"]))
-    return Group(head, t) if t.row_count else Group(head)
+    parts: list[Any] = [head]
+    if "rules_with_dead_fields" in report:
+        parts.append(
+            Text(
+                f"{report['rules_with_dead_fields']} compiled rule(s) test fields that no event "
+                f"in {report['store']} carries (they cannot match there)"
+            )
+        )
+    if t.row_count:
+        parts.append(t)
+    dead = Table(title="Fields no event in the store carries")
+    for c in ("file", "rule", "title", "fields"):
+        dead.add_column(c, overflow="fold")
+    for r in report["rules"]:
+        if r.get("dead_fields"):
+            dead.add_row(
+                text(r["path"]), text(r["id"]), text(r["title"]), text(", ".join(r["dead_fields"]))
+            )
+    if dead.row_count:
+        parts.append(dead)
+    return Group(*parts)

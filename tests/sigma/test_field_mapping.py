@@ -1,9 +1,9 @@
-"""Sigma field names that sources spell differently resolve; fields no event carries are listed.
+"""Sigma field names that sources spell differently resolve to where ingest stores them.
 
 ``Provider_Name`` reads the stored ``Provider``; a Defender rule's ``ThreatName`` reads Defender's
 ``Threat Name``; a 104 rule's ``Channel`` reads the cleared log (``EventData.Channel``) while the
 logsource still tests the System channel. Real events from ``shared/data/real`` where there are
-some; ``dead_fields`` and ``rules check --store`` name the fields a store lacks.
+some (fields no event carries: ``test_dead_fields``, ``test_sigmahq_fields``).
 """
 
 from __future__ import annotations

@@ -95,7 +95,7 @@ ACCESS_EVENT = pa.schema(
             "record_key",
             pa.string(),
             "The record's natural identity, the same whichever file or format it arrived in: "
-            "'win|<log_host>|<channel>|<record number>|<epoch second>', "
+            "'win|<log_host>|<channel>|<record number>|<epoch second>|<event id>', "
             "'zeek|<log type>|<uid>|<ts in us>', 'journald|<cursor>'; null where the source has "
             "none (LANL, syslog, mapped CSV/JSON): such rows are identified by their content. "
             "Ingest stores each identity once (docs/formats.md, 'Record identity').",

@@ -37,15 +37,22 @@ def atomic_write_bytes(dest: Path, data: bytes, tmp_dir: Path) -> None:
 
 
 def atomic_write_parquet(
-    dest: Path, table: pa.Table, tmp_dir: Path, statistics: bool | list[str] = True
+    dest: Path,
+    table: pa.Table,
+    tmp_dir: Path,
+    statistics: bool | list[str] = True,
+    dictionary: bool | list[str] = True,
 ) -> str:
     """Write ``table`` as Parquet (zstd) to ``dest`` atomically; return the file's SHA-256.
 
-    ``statistics`` names the columns that get min/max statistics (all by default).
+    ``statistics`` names the columns that get min/max statistics, ``dictionary`` those that are
+    dictionary-encoded (leaf paths, e.g. ``raw.key_value.key``); all by default.
     """
     tmp_dir.mkdir(parents=True, exist_ok=True)
     tmp = tmp_dir / f"{uuid.uuid4().hex}.parquet.tmp"
-    pq.write_table(table, tmp, compression="zstd", write_statistics=statistics)
+    pq.write_table(
+        table, tmp, compression="zstd", write_statistics=statistics, use_dictionary=dictionary
+    )
     digest = sha256_file(tmp)
     with tmp.open("rb+") as fh:
         os.fsync(fh.fileno())

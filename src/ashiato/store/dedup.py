@@ -5,10 +5,10 @@ restart, the same EVTX copied by two responders, one event as EVTX and as Winlog
 record stored twice is counted twice by every detector and report. Two rules, by whether the row
 has a natural identity (``record_key``, see ``events.ACCESS_EVENT``):
 
-* **keyed rows** — a new row whose key a committed input already stored is a duplicate; within
-  one input, a row equal to an earlier row with the same key (a file concatenated with itself) is
-  one too. Two rows of one input that share a key but differ are both kept: one Zeek uid spans
-  several dce_rpc lines, and a key is an identity only as far as the source keeps it one.
+* **keyed rows** — a new row whose key a committed input already stored is a duplicate, and so is
+  a row whose key came earlier in the same input (a file concatenated with itself). Zeek keys
+  are the exception within one input: one uid spans several lines of some logs (dce_rpc, smb)
+  that can share a timestamp, so there a row is a copy only if its content is the same too.
 * **rows without a key** (LANL, syslog, mapped CSV) are identified by their content: every column
   except where they came from (``event_id``, ``source_file``, ``source_offset``). Identical lines
   are legitimately repeated in such logs (LANL logs the same logon many times a second), so a
@@ -18,15 +18,16 @@ has a natural identity (``record_key``, see ``events.ACCESS_EVENT``):
 The check runs in two places. ``within_input`` (in the worker, rare: only when one input repeats a
 key) and ``Deduplicator`` (in the parent, serially at commit time, so parallel workers cannot race):
 for each day the new input wrote, its rows are compared with the committed files of that day whose
-time range overlaps (read from Parquet footers once per run, so inputs that do not overlap cost
-nothing), and the new input's files are rewritten without the duplicates before its manifest row is
-written. ``event_id`` of the rows kept does not change.
+time range and record-key range overlap its own (read from Parquet footers, once per run, so that
+inputs from other hosts or other times cost nothing), and the new input's files are rewritten
+without the duplicates before its manifest row is written. ``event_id`` of the rows kept does not
+change.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -39,7 +40,7 @@ from ashiato.events import ACCESS_EVENT
 from ashiato.store.atomic import atomic_write_parquet
 from ashiato.store.layout import StoreLayout
 from ashiato.store.manifest import ingested_sha16
-from ashiato.store.writer import STATISTICS, WrittenFile
+from ashiato.store.writer import DICTIONARY, STATISTICS, Span, WrittenFile, span_of
 
 WHERE_FROM = frozenset({"event_id", "source_file", "source_offset", "record_key"})
 CONTENT = tuple(n for n in ACCESS_EVENT.names if n not in WHERE_FROM)
@@ -61,37 +62,53 @@ def day_of(rel: str) -> str | None:
     return None
 
 
-def ts_range(path: Path) -> tuple[int, int]:
-    """Earliest and latest ``ts`` of a Parquet events file (epoch µs), from its footer."""
+_ANY = Span(-(2**62), 2**62, "", "\U0010ffff", True)
+"""The span of a file whose footer lacks the statistics: it may overlap anything."""
+
+
+def footer_span(path: Path) -> Span:
+    """The span of a stored events file, from its Parquet footer's statistics."""
     md = pq.ParquetFile(path).metadata
-    lo: int | None = None
-    hi: int | None = None
+    ts: list[int] = []
+    keys: list[str] = []
+    has_key_column = unkeyed = False
     for g in range(md.num_row_groups):
         rg = md.row_group(g)
         for j in range(rg.num_columns):
             col = rg.column(j)
-            if col.path_in_schema != "ts":
+            name = col.path_in_schema
+            if name not in ("ts", "record_key"):
                 continue
             st = col.statistics
-            if st is None or not st.has_min_max:
-                return -(2**62), 2**62  # unknown: overlaps everything
-            a, b = _us(st.min), _us(st.max)
-            lo = a if lo is None else min(lo, a)
-            hi = b if hi is None else max(hi, b)
-    return (0, -1) if lo is None or hi is None else (lo, hi)
+            if name == "ts":
+                if st is None or not st.has_min_max:
+                    return _ANY
+                ts += [_us(st.min), _us(st.max)]
+                continue
+            has_key_column = True
+            if st is None or not st.has_null_count:
+                return _ANY
+            if st.null_count:
+                unkeyed = True
+            if st.has_min_max:
+                keys += [str(st.min), str(st.max)]
+            elif st.null_count != col.num_values:
+                return _ANY
+    if not ts:
+        return Span(0, -1, None, None, False)
+    return Span(
+        min(ts),
+        max(ts),
+        min(keys) if keys else None,
+        max(keys) if keys else None,
+        unkeyed or not has_key_column,
+    )
 
 
 def _us(v: Any) -> int:
     if isinstance(v, datetime):
         return (v - _EPOCH) // timedelta(microseconds=1)
     return int(v)
-
-
-@dataclass(frozen=True)
-class _File:
-    rel: str
-    lo: int
-    hi: int
 
 
 def _connect() -> Any:
@@ -111,7 +128,7 @@ def _rewrite(layout: StoreLayout, written: WrittenFile, drop: dict[str, set[int]
     """``written`` with the rows at the ``drop`` offsets removed from its files, counted."""
     parts: list[str] = []
     hashes: list[str] = []
-    ranges = dict(written.ranges)
+    spans = dict(written.spans)
     removed = 0
     for rel, digest in zip(written.partitions, written.parquet_sha256, strict=True):
         offsets = drop.get(rel)
@@ -126,21 +143,20 @@ def _rewrite(layout: StoreLayout, written: WrittenFile, drop: dict[str, set[int]
         removed += table.num_rows - kept.num_rows
         if kept.num_rows == 0:
             path.unlink()
-            ranges.pop(rel, None)
+            spans.pop(rel, None)
             continue
-        ts = kept.column("ts").cast(pa.int64())
-        ranges[rel] = (pc.min(ts).as_py(), pc.max(ts).as_py())
+        spans[rel] = span_of(kept)
         parts.append(rel)
-        hashes.append(atomic_write_parquet(path, kept, layout.tmp_dir, STATISTICS))
-    lo = [r[0] for r in ranges.values()]
-    hi = [r[1] for r in ranges.values()]
+        hashes.append(atomic_write_parquet(path, kept, layout.tmp_dir, STATISTICS, DICTIONARY))
+    lo = [sp.lo for sp in spans.values()]
+    hi = [sp.hi for sp in spans.values()]
     return replace(
         written,
         records_stored=written.records_stored - removed,
         records_duplicate=written.records_duplicate + removed,
         partitions=parts,
         parquet_sha256=hashes,
-        ranges=ranges,
+        spans=spans,
         first_ts=_at(min(lo)) if lo else None,
         last_ts=_at(max(hi)) if hi else None,
     )
@@ -149,18 +165,21 @@ def _rewrite(layout: StoreLayout, written: WrittenFile, drop: dict[str, set[int]
 def _by_file(rows: list[tuple[str, int]], root: Path) -> dict[str, set[int]]:
     out: dict[str, set[int]] = defaultdict(set)
     for filename, offset in rows:
-        out[Path(filename).relative_to(root).as_posix()].add(offset)
-    return out
+        out[filename].add(offset)
+    return {Path(f).relative_to(root).as_posix(): offsets for f, offsets in out.items()}
 
 
 def within_input(layout: StoreLayout, written: WrittenFile, repeated: pa.Array) -> WrittenFile:
-    """Drop rows of one input that repeat an earlier row of it: same key and same content.
+    """Drop rows of one input that repeat an earlier row of it (see the module docstring).
 
     ``repeated`` holds the keys that occur more than once in the input (the writer counts them).
+    Reading the content costs most (the raw maps), so only Zeek keys pay for it.
     """
-    files = [str(layout.root / rel) for rel in written.ranges]
+    files = [str(layout.root / rel) for rel in written.spans]
     if not files or len(repeated) == 0:
         return written
+    zeek = pc.any(pc.starts_with(repeated, "zeek|")).as_py()
+    same = f"record_key, {_CONTENT_SQL}" if zeek else "record_key"
     con = _connect()
     try:
         con.register("repeated", pa.table({"k": repeated}))
@@ -168,7 +187,7 @@ def within_input(layout: StoreLayout, written: WrittenFile, repeated: pa.Array) 
             f"""
             SELECT filename, source_offset FROM (
               SELECT filename, source_offset, row_number() OVER (
-                PARTITION BY record_key, {_CONTENT_SQL} ORDER BY source_offset) AS rn
+                PARTITION BY {same} ORDER BY source_offset) AS rn
               FROM read_parquet(?, filename = true)
               WHERE record_key IN (SELECT k FROM repeated))
             WHERE rn > 1
@@ -183,15 +202,15 @@ def within_input(layout: StoreLayout, written: WrittenFile, repeated: pa.Array) 
 class Deduplicator:
     """Compares each new input with what the store already holds, one input at a time.
 
-    Holds the run's DuckDB connection and an index of committed event files per day with their
-    time ranges, read from Parquet footers the first time a day is touched and kept current as
-    inputs are committed (``committed``). Files of inputs not yet committed (a worker still
-    writing, a killed run's orphans) are never compared with.
+    Holds the run's DuckDB connection and an index of committed events files per day with their
+    spans (time and record-key ranges), read from Parquet footers the first time a day is
+    touched and kept current as inputs are committed (``committed``). Files of inputs not yet
+    committed (a worker still writing, a killed run's orphans) are never compared with.
     """
 
     def __init__(self, layout: StoreLayout) -> None:
         self._layout = layout
-        self._days: dict[str, list[_File]] = {}
+        self._days: dict[str, dict[str, Span]] = {}
         self._con: Any = None
 
     def close(self) -> None:
@@ -199,45 +218,48 @@ class Deduplicator:
             self._con.close()
             self._con = None
 
-    def _day(self, day: str) -> list[_File]:
+    def _day(self, day: str) -> dict[str, Span]:
         files = self._days.get(day)
         if files is None:
             keep = ingested_sha16(self._layout)
-            files = []
-            for p in sorted(self._layout.day_dir(day).glob("*.parquet")):
-                if p.name.split("-", 1)[0] in keep:
-                    lo, hi = ts_range(p)
-                    files.append(_File(p.relative_to(self._layout.root).as_posix(), lo, hi))
+            files = {
+                p.relative_to(self._layout.root).as_posix(): footer_span(p)
+                for p in sorted(self._layout.day_dir(day).glob("*.parquet"))
+                if p.name.split("-", 1)[0] in keep
+            }
             self._days[day] = files
         return files
 
     def committed(self, written: WrittenFile) -> None:
         """Count ``written``'s files as stored (call once its manifest row exists)."""
-        for rel, (lo, hi) in written.ranges.items():
+        for rel, span in written.spans.items():
             day = day_of(rel)
             if day is not None and day in self._days:
-                self._days[day].append(_File(rel, lo, hi))
+                self._days[day][rel] = span
 
     def against_store(self, written: WrittenFile) -> WrittenFile:
         """``written`` without the rows that committed inputs already stored (files rewritten)."""
-        new_by_day: dict[str, list[_File]] = defaultdict(list)
-        for rel, (lo, hi) in written.ranges.items():
+        new_by_day: dict[str, dict[str, Span]] = defaultdict(dict)
+        for rel, span in written.spans.items():
             day = day_of(rel)
             if day is not None:
-                new_by_day[day].append(_File(rel, lo, hi))
+                new_by_day[day][rel] = span
         drop: dict[str, set[int]] = {}
         for day, new in sorted(new_by_day.items()):
-            lo = min(f.lo for f in new)
+            lo = min(sp.lo for sp in new.values())
             lo -= lo % _SECOND  # Windows keys hold the second: EVTX and JSON differ below it
-            hi = max(f.hi for f in new) - max(f.hi for f in new) % _SECOND + _SECOND
-            old = [f for f in self._day(day) if f.hi >= lo and f.lo < hi]
+            hi = max(sp.hi for sp in new.values())
+            hi += _SECOND - hi % _SECOND
+            old = [
+                rel
+                for rel, sp in self._day(day).items()
+                if sp.hi >= lo and sp.lo < hi and any(n.may_share(sp) for n in new.values())
+            ]
             if old:
-                drop.update(self._duplicates(new, old, lo, hi))
+                drop.update(self._duplicates(list(new), old, lo, hi))
         return _rewrite(self._layout, written, drop) if drop else written
 
-    def _duplicates(
-        self, new: list[_File], old: list[_File], lo: int, hi: int
-    ) -> dict[str, set[int]]:
+    def _duplicates(self, new: list[str], old: list[str], lo: int, hi: int) -> dict[str, set[int]]:
         if self._con is None:
             self._con = _connect()
         root = self._layout.root
@@ -260,11 +282,6 @@ class Deduplicator:
             UNION ALL
             SELECT filename, source_offset FROM numbered JOIN stored USING (c) WHERE rn <= m
             """,
-            [
-                [str(root / f.rel) for f in new],
-                [str(root / f.rel) for f in old],
-                _at(lo),
-                _at(hi),
-            ],
+            [[str(root / rel) for rel in new], [str(root / rel) for rel in old], _at(lo), _at(hi)],
         ).fetchall()
         return _by_file(rows, root)

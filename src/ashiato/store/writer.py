@@ -27,10 +27,20 @@ from ashiato.store.atomic import atomic_write_parquet, sha256_file
 from ashiato.store.layout import StoreLayout
 from ashiato.store.manifest import ingested_sha16
 
-STATISTICS = ["ts", "kind", "event_code", "source", "source_offset", "log_host"]
-"""Columns whose min/max let DuckDB skip files and row groups (time ranges, one log's kinds).
-The others (ids, users, hosts, raw) are high-cardinality and unsorted: statistics on them cost
-about 15 % of write time and never prune anything."""
+STATISTICS = ["ts", "kind", "event_code", "source", "source_offset", "log_host", "record_key"]
+"""Columns whose min/max let DuckDB skip files and row groups (time ranges, one log's kinds),
+and let the de-duplication rule out files whose record keys cannot meet (``dedup``). The others
+(ids, users, hosts, raw) are high-cardinality and unsorted: statistics on them cost about 15 % of
+write time and never prune anything."""
+UNIQUE = frozenset({"event_id", "record_key"})
+DICTIONARY = [
+    *(n for n in ACCESS_EVENT.names if n not in UNIQUE and n != "raw"),
+    "raw.key_value.key",
+    "raw.key_value.value",
+]
+"""Columns (leaf paths) written dictionary-encoded: all but the ids unique to each row, where
+Parquet first builds a dictionary, finds it too large and falls back to plain (~20 % of the
+write time of a Zeek file, for nothing)."""
 FLUSH_ROWS = 200_000
 MAX_BUFFERED_ROWS = 1_000_000
 MAX_BUFFERED_BYTES = 192 << 20
@@ -47,6 +57,36 @@ KEYS_IN_MEMORY = 1_000_000
 check reads them back from the files written, one day at a time."""
 
 
+@dataclass(frozen=True)
+class Span:
+    """What one events file holds, in brief: enough to rule it out as holding a duplicate."""
+
+    lo: int
+    hi: int
+    """Earliest and latest ``ts``, epoch µs."""
+    kmin: str | None = None
+    kmax: str | None = None
+    """Range of its record keys; None when it holds no keyed row."""
+    unkeyed: bool = True
+    """It holds rows without a key (or it was written before keys existed)."""
+
+    def may_share(self, other: Span) -> bool:
+        """Whether the two files can hold a row of one record (their times overlapping)."""
+        if self.unkeyed and other.unkeyed:
+            return True
+        if self.kmin is None or self.kmax is None or other.kmin is None or other.kmax is None:
+            return False
+        return self.kmin <= other.kmax and other.kmin <= self.kmax
+
+
+def span_of(table: pa.Table) -> Span:
+    """The span of an events table sorted by ``ts`` (as every events file is)."""
+    ts = table.column("ts")
+    keys = table.column("record_key")
+    mm = pc.min_max(keys).as_py()
+    return Span(ts[0].value, ts[-1].value, mm["min"], mm["max"], keys.null_count > 0)
+
+
 @dataclass
 class WrittenFile:
     """What the writer stored for one input file (the manifest row is built from it)."""
@@ -59,8 +99,8 @@ class WrittenFile:
     parquet_sha256: list[str] = field(default_factory=list)
     first_ts: datetime | None = None
     last_ts: datetime | None = None
-    ranges: dict[str, tuple[int, int]] = field(default_factory=dict)
-    """Earliest and latest ``ts`` (epoch µs) of each events file, by its path in the store."""
+    spans: dict[str, Span] = field(default_factory=dict)
+    """Each events file written, by its path in the store, with its span."""
 
 
 class _RejectSink:
@@ -228,7 +268,7 @@ class FileWriter:
             return _repeated(pa.chunked_array(self._keys, pa.string()))
         found: list[pa.Array] = []
         by_day: dict[str, list[Path]] = {}
-        for rel in self.result.ranges:
+        for rel in self.result.spans:
             by_day.setdefault(rel.split("/")[1], []).append(self._layout.root / rel)
         for files in by_day.values():  # a key holds its record's time: repeats share a day
             col = pq.read_table(files, columns=["record_key"]).column("record_key")
@@ -256,12 +296,11 @@ class FileWriter:
         dest = self._layout.day_dir(day_text) / f"{self._sha16}-{self._n}.parquet"
         self._n += 1
         self._written.append(dest)
-        digest = atomic_write_parquet(dest, table, self._layout.tmp_dir, STATISTICS)
+        digest = atomic_write_parquet(dest, table, self._layout.tmp_dir, STATISTICS, DICTIONARY)
         rel = dest.relative_to(self._layout.root).as_posix()
         self.result.partitions.append(rel)
         self.result.parquet_sha256.append(digest)
-        ts = table.column("ts")
-        self.result.ranges[rel] = (ts[0].value, ts[-1].value)  # sorted by ts
+        self.result.spans[rel] = span_of(table)
 
     def finish(self) -> WrittenFile:
         """Write what is buffered and the rejections; return the summary for the manifest."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from datetime import UTC, date, datetime
@@ -249,12 +250,20 @@ def detect(
         list[Path] | None,
         typer.Option("--rules", help="Sigma rule file or directory to run too (repeatable)."),
     ] = None,
+    no_cache: Annotated[
+        bool,
+        typer.Option(
+            "--no-cache", help="Compile --rules afresh; neither read nor write the rule cache."
+        ),
+    ] = False,
 ) -> None:
     """Run the detectors over the store and print the ranked incident queue."""
     from ashiato.detect.runner import detect as run
     from ashiato.detect.views import IncidentQueue, render_detect_report
     from ashiato.inventory import load_inventory
 
+    if no_cache:
+        os.environ["ASHIATO_CACHE_DIR"] = "off"  # read by ashiato.sigma.cache
     try:
         inv = load_inventory(inventory) if inventory else None
         with console.status("detecting") as status:
@@ -734,6 +743,16 @@ def rules_check(
             "--store", "-s", help="Also list, per rule, the fields no event of this store carries."
         ),
     ] = None,
+    no_cache: Annotated[
+        bool, typer.Option("--no-cache", help="Compile afresh; neither read nor write the cache.")
+    ] = False,
+    cache_dir: Annotated[
+        Path | None,
+        typer.Option(
+            help="Compiled-rule cache (default $ASHIATO_CACHE_DIR, else "
+            "$XDG_CACHE_HOME/ashiato/sigma)."
+        ),
+    ] = None,
 ) -> None:
     """Load and compile Sigma rules; print what compiles, what is skipped and why.
 
@@ -741,7 +760,12 @@ def rules_check(
     there (a log source the store lacks, or a field name ashiato does not map)."""
     from ashiato.sigma.report import coverage, render_coverage
 
-    report = coverage(paths, Store(store) if store is not None else None)
+    report = coverage(
+        paths,
+        Store(store) if store is not None else None,
+        use_cache=not no_cache,
+        cache_dir=cache_dir,
+    )
     if as_json:
         sys.stdout.write(json.dumps(report) + "\n")
     else:

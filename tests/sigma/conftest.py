@@ -96,3 +96,11 @@ def matches(con: Any, table: str, compiled: CompiledRuleSet) -> dict[str, set[st
     for row in rows:
         out[compiled.rules[row["r"]].meta.title].add(row["event_id"])
     return out
+
+
+@pytest.fixture(autouse=True)
+def _rule_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every Sigma test gets its own compiled-rule cache (never the user's)."""
+    d = tmp_path / "rule-cache"
+    monkeypatch.setenv("ASHIATO_CACHE_DIR", str(d))
+    return d

@@ -64,10 +64,19 @@ class RuleSet:
     paths: dict[int, str] = field(default_factory=dict)  # id(rule) -> file
     problems: list[Problem] = field(default_factory=list)
     files: int = 0
+    cached_rules: int = 0  # rules not in ``collection``: compiled ones came from the cache
+    cache_hits: int = 0  # files
+    cache_misses: int = 0
+    seconds: float | None = None  # load and compile, when ``cache.load_compiled`` measured it
 
     @property
     def rules(self) -> list[SigmaRule | SigmaCorrelationRule]:
         return list(self.collection.rules)
+
+    @property
+    def n_rules(self) -> int:
+        """Rules loaded, counting those whose compiled form came from the cache."""
+        return len(self.collection.rules) + self.cached_rules
 
     def path_of(self, rule: SigmaRuleBase) -> str:
         return self.paths.get(id(rule), "?")

@@ -18,21 +18,28 @@ from rich.table import Table
 from rich.text import Text
 
 from ashiato.quote.term import text
-from ashiato.sigma.compile import compile_rules
+from ashiato.sigma.cache import load_compiled
 from ashiato.sigma.dead import dead_fields, store_keys
-from ashiato.sigma.load import load_rules
 from ashiato.store import Store
 
 
-def coverage(paths: Sequence[Path], store: Store | None = None) -> dict[str, Any]:
+def coverage(
+    paths: Sequence[Path],
+    store: Store | None = None,
+    *,
+    use_cache: bool = True,
+    cache_dir: Path | None = None,
+) -> dict[str, Any]:
     """Load and compile ``paths``; every rule appears once: compiled, skipped or in error.
 
     With ``store``, each compiled rule also lists ``dead_fields``: the fields it tests that no
     event in the store carries (it cannot match there), and the summary counts such rules.
+    Compiled rules come from the cache where it has them (``cache.load_compiled``).
     """
     t0 = time.perf_counter()
-    ruleset = load_rules(paths)
-    compiled = compile_rules(ruleset)
+    compiled = load_compiled(paths, cache_dir=cache_dir, use_cache=use_cache)
+    ruleset = compiled.ruleset
+    assert ruleset is not None
     dead = dead_fields(compiled.rules, store_keys(store)) if store is not None else {}
     seconds = time.perf_counter() - t0
     errors = [p for p in ruleset.problems if p.level == "error"]
@@ -43,7 +50,10 @@ def coverage(paths: Sequence[Path], store: Store | None = None) -> dict[str, Any
         extra = {"store": str(store.root), "rules_with_dead_fields": len(dead)}
     return {
         "files": ruleset.files,
-        "rules_loaded": len(ruleset.rules),
+        "rules_loaded": ruleset.n_rules,
+        "cache": {"files_cached": ruleset.cache_hits, "files_compiled": ruleset.cache_misses}
+        if use_cache
+        else None,
         "compiled": len(compiled.rules),
         "correlations": len(compiled.correlations),
         "skipped": len(compiled.skipped),
@@ -95,6 +105,11 @@ def render_coverage(report: dict[str, Any]) -> Group:
         f"{report['skipped']} skipped, {report['errors']} error(s)"
         f" in {report['seconds']:.2f} s"
     )
+    cache = report.get("cache")
+    if cache:
+        head.append(
+            f" (cache: {cache['files_cached']} file(s) reused, {cache['files_compiled']} compiled)"
+        )
     t = Table(title="Skipped and problems")
     for c in ("file", "rule", "status", "why"):
         t.add_column(c, overflow="fold")

@@ -581,26 +581,66 @@ def relation(events: Any) -> str:
     return f"({ibis.to_sql(events, dialect='duckdb')}) AS ev"
 
 
+def present_codes(con: Any, table: str) -> frozenset[int]:
+    """The distinct event codes of ``table`` (one narrow scan; DuckDB reads one column)."""
+    rows = con.sql(f"SELECT DISTINCT {CODE_COLUMN} FROM {table}").fetchall()
+    return frozenset(int(r[0]) for r in rows if r[0] is not None)
+
+
+def prefilter_rules(compiled: CompiledRuleSet, codes: frozenset[int]) -> CompiledRuleSet:
+    """``compiled`` without the rules that cannot match an event of ``codes``: those whose
+    conditions pin event codes (``CompiledRule.codes``, a necessary condition) none of which is
+    present. Rules that pin none (keyword rules, rules on any event of a channel) stay, and
+    correlations keep their own references to their base rules, so they are unaffected."""
+    kept = [r for r in compiled.rules if r.codes is None or r.codes & codes]
+    return CompiledRuleSet(
+        rules=kept,
+        correlations=compiled.correlations,
+        skipped=compiled.skipped,
+        ruleset=compiled.ruleset,
+    )
+
+
 def run_rule_paths(
-    con: Any, events: Any, paths: Sequence[Any], *, run: bool = True
+    con: Any,
+    events: Any,
+    paths: Sequence[Any],
+    *,
+    run: bool = True,
+    use_cache: bool = True,
+    cache_dir: Path | None = None,
+    prefilter: bool = True,
 ) -> tuple[list[Finding], list[str], str]:
-    """For the detect runner: load, compile and run the rules under ``paths``.
+    """For the detect runner: load, compile (or take from the cache) and run the rules under
+    ``paths``, without the rules no event of the store can match (``prefilter_rules``).
 
     Returns the findings, one notice per rule problem or skipped rule, and a status line.
     """
-    from ashiato.sigma.compile import compile_rules
-    from ashiato.sigma.load import load_rules
+    from ashiato.sigma.cache import load_compiled
 
-    compiled = compile_rules(load_rules(paths))
+    compiled = load_compiled(paths, cache_dir=cache_dir, use_cache=use_cache)
     assert compiled.ruleset is not None
     notices = [f"sigma: {p}" for p in compiled.ruleset.problems if p.level == "error"]
     notices += [
         f"sigma: {s.path}" + (f" [{s.rule_id}]" if s.rule_id else "") + f": skipped: {s.reason}"
         for s in compiled.skipped
     ]
-    found = run_rules(con, compiled, table=relation(events)) if run else []
+    table = relation(events)
+    absent = 0
+    if run:
+        running = prefilter_rules(compiled, present_codes(con, table)) if prefilter else compiled
+        absent = len(compiled.rules) - len(running.rules)
+        found = run_rules(con, running, table=table)
+    else:
+        found = []
     status = (
-        f"ran: {len(compiled.rules)} rule(s), {len(compiled.correlations)} correlation(s), "
-        f"{len(compiled.skipped)} skipped"
+        f"ran: {len(compiled.rules) - absent} rule(s), {len(compiled.correlations)} "
+        f"correlation(s), {len(compiled.skipped)} skipped"
+        + (f", {absent} not run (no event of their event ids in the store)" if absent else "")
     )
+    rs = compiled.ruleset
+    if rs.cache_hits or rs.cache_misses:
+        status += (
+            f"; compiled-rule cache: {rs.cache_hits} file(s) reused, {rs.cache_misses} compiled"
+        )
     return found, notices, status

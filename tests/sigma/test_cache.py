@@ -226,3 +226,11 @@ def test_prefilter_on_an_absent_channel(store_con: Callable[..., Any], rules_dir
     con, table = store_con([win(1, 3, channel=SYSMON, DestinationIp="10.0.0.1")])
     compiled = load_compiled([rules_dir({"logon.yml": LOGON})])
     assert prefilter_rules(compiled, present_codes(con, table)).rules == []
+
+
+def test_an_unwritable_cache_is_only_slower(rules_dir: Callable[..., Path], tmp_path: Path) -> None:
+    d = rules_dir({"logon.yml": LOGON})
+    blocked = tmp_path / "file"
+    blocked.write_text("not a directory")
+    got = load_compiled([d], cache_dir=blocked / "c")
+    assert [r.meta.title for r in got.rules] == ["Network logon"]

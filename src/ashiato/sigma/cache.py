@@ -93,11 +93,14 @@ class RuleCache:
         try:
             target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             fd, tmp = tempfile.mkstemp(dir=target.parent, suffix=".tmp")
+        except OSError:
+            return
+        try:
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
                 json.dump(entry, fh)
             Path(tmp).replace(target)
         except OSError:
-            return
+            Path(tmp).unlink(missing_ok=True)
 
 
 def _str_or_none(v: Any) -> str | None:

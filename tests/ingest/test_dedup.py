@@ -16,7 +16,7 @@ from ashiato.ingest import IngestReport, ingest
 from ashiato.store.manifest import read_manifest
 from ashiato.store.verify import verify
 
-REAL = Path("/work/shared/data/real")
+REAL = Path(__file__).resolve().parents[3] / "shared" / "data" / "real"
 EVTX = REAL / "deepbluecli" / "smb-password-guessing-security.evtx"
 needs_evtx = pytest.mark.skipif(not EVTX.is_file(), reason="shared real data not present")
 
@@ -183,3 +183,21 @@ def test_lines_without_identity_keep_their_repeats(tmp_path: Path) -> None:
     assert _one(r3) == (6, 3, 0, 3)
     assert _rows(store, "user = 'u1'")[0][0] == 6
     assert _rows(store)[0][:2] == (9, 9)
+
+
+def test_repeats_past_the_in_memory_bound_are_found_on_disk(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past KEYS_IN_MEMORY keys the check reads them back (DuckDB, bounded memory, spilling)."""
+    from ashiato.store import writer
+
+    monkeypatch.setattr(writer, "KEYS_IN_MEMORY", 100)
+    data = bulk_ecs(500)
+    (tmp_path / "twice.json").write_bytes(data + data)
+    assert _one(ingest([tmp_path / "twice.json"], tmp_path / "s", workers=1)) == (
+        1000,
+        500,
+        0,
+        500,
+    )
+    assert _rows(tmp_path / "s") == [(500, 500, 500)]

@@ -18,7 +18,7 @@ from ashiato.ingest.ecs_json import PARSER
 from ashiato.ingest.registry import detect
 from conftest import SHA, parse_bytes
 
-REAL = Path("/work/shared/data/real/otrf-security-datasets")
+REAL = Path(__file__).resolve().parents[3] / "shared" / "data" / "real" / "otrf-security-datasets"
 
 
 def ts(text: str) -> datetime:

@@ -20,7 +20,7 @@ from ashiato.ingest.evtx import PARSER
 from conftest import SHA, parse_bytes
 
 DATA = Path(__file__).parent / "data" / "evtx"
-REAL = Path("/work/shared/data/real")
+REAL = Path(__file__).resolve().parents[3] / "shared" / "data" / "real"
 SAMPLE = gzip.decompress((DATA / "security-one-chunk.evtx.gz").read_bytes())
 
 

@@ -19,7 +19,7 @@ from ashiato.ingest.base import ParseContext
 from ashiato.ingest.nxlog_json import PARSER
 from conftest import SHA, parse_bytes
 
-REAL = Path("/work/shared/data/real/otrf-security-datasets")
+REAL = Path(__file__).resolve().parents[3] / "shared" / "data" / "real" / "otrf-security-datasets"
 
 
 def nx(code: int, **fields: Any) -> dict[str, Any]:

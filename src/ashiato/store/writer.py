@@ -55,6 +55,8 @@ _SORT = [("ts", "ascending"), ("source_offset", "ascending")]
 KEYS_IN_MEMORY = 1_000_000
 """Record keys an input may hold in memory for the check that it repeats none; past this, the
 check reads them back from the files written, one day at a time."""
+SPILL_MEMORY = "256MB"
+"""DuckDB's memory limit for that read-back check (it spills to disk past it)."""
 
 
 @dataclass(frozen=True)
@@ -266,13 +268,31 @@ class FileWriter:
             return pa.array([], pa.string())
         if not self._keys_spilled:
             return _repeated(pa.chunked_array(self._keys, pa.string()))
-        found: list[pa.Array] = []
-        by_day: dict[str, list[Path]] = {}
+        # Past KEYS_IN_MEMORY, DuckDB groups the keys read back from the files under a memory
+        # limit and spills, so a day of tens of millions of flows cannot exhaust memory.
+        import duckdb
+
+        from ashiato.store.tables import spill_dir
+
+        by_day: dict[str, list[str]] = {}
         for rel in self.result.spans:
-            by_day.setdefault(rel.split("/")[1], []).append(self._layout.root / rel)
-        for files in by_day.values():  # a key holds its record's time: repeats share a day
-            col = pq.read_table(files, columns=["record_key"]).column("record_key")
-            found.append(_repeated(col.drop_null()))
+            by_day.setdefault(rel.split("/")[1], []).append(str(self._layout.root / rel))
+        found: list[pa.Array] = []
+        con = duckdb.connect()
+        try:
+            con.execute("SET threads = 1")
+            con.execute(f"SET memory_limit = '{SPILL_MEMORY}'")
+            con.execute(f"SET temp_directory = '{spill_dir().as_posix()}'")
+            con.execute("SET enable_progress_bar = false")
+            for files in by_day.values():  # a key holds its record's time: repeats share a day
+                rows = con.execute(
+                    "SELECT record_key FROM read_parquet(?) WHERE record_key IS NOT NULL"
+                    " GROUP BY record_key HAVING count(*) > 1",
+                    [files],
+                ).fetchall()
+                found.append(pa.array([r[0] for r in rows], pa.string()))
+        finally:
+            con.close()
         return pa.concat_arrays(found) if found else pa.array([], pa.string())
 
     def _buffer(self, day: int, batch: pa.RecordBatch) -> None:

@@ -56,7 +56,15 @@ def store_layout(store: Path) -> Any:
     return StoreLayout(store.resolve())
 
 
-def test_a_file_concatenated_with_itself_is_one_copy(tmp_path: Path) -> None:
+@pytest.mark.parametrize("keys_in_memory", [None, 100])
+def test_a_file_concatenated_with_itself_is_one_copy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, keys_in_memory: int | None
+) -> None:
+    """Also past KEYS_IN_MEMORY keys, where the check reads them back (DuckDB, spilling)."""
+    if keys_in_memory is not None:
+        from ashiato.store import writer
+
+        monkeypatch.setattr(writer, "KEYS_IN_MEMORY", keys_in_memory)
     data = bulk_ecs(500)
     (tmp_path / "twice.json").write_bytes(data + data)
     assert _one(ingest([tmp_path / "twice.json"], tmp_path / "s", workers=1)) == (
@@ -183,21 +191,3 @@ def test_lines_without_identity_keep_their_repeats(tmp_path: Path) -> None:
     assert _one(r3) == (6, 3, 0, 3)
     assert _rows(store, "user = 'u1'")[0][0] == 6
     assert _rows(store)[0][:2] == (9, 9)
-
-
-def test_repeats_past_the_in_memory_bound_are_found_on_disk(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Past KEYS_IN_MEMORY keys the check reads them back (DuckDB, bounded memory, spilling)."""
-    from ashiato.store import writer
-
-    monkeypatch.setattr(writer, "KEYS_IN_MEMORY", 100)
-    data = bulk_ecs(500)
-    (tmp_path / "twice.json").write_bytes(data + data)
-    assert _one(ingest([tmp_path / "twice.json"], tmp_path / "s", workers=1)) == (
-        1000,
-        500,
-        0,
-        500,
-    )
-    assert _rows(tmp_path / "s") == [(500, 500, 500)]

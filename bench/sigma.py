@@ -385,7 +385,8 @@ ASHIATO = f"""
 import json, re, sys, time
 from collections import Counter
 from ashiato.sigma import compile_rules, load_rules
-from ashiato.sigma.run import iter_findings, relation
+from ashiato.sigma.run import iter_findings
+from ashiato.sigma.step import relation
 from ashiato.store import Store
 rules, store = json.loads(sys.argv[1])
 t = time.perf_counter()

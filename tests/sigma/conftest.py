@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 from ashiato.sigma import CompiledRuleSet, compile_rules, load_rules
-from ashiato.sigma.run import HITS, relation, rule_hits
+from ashiato.sigma.run import HITS, rule_hits
+from ashiato.sigma.step import relation
 from ashiato.store import Store
 from tests.conftest import event, ts
 

@@ -11,7 +11,8 @@ import pytest
 from ashiato.sigma import compile_rules, load_rules
 from ashiato.sigma.cache import RuleCache, load_compiled
 from ashiato.sigma.compile import CompiledRuleSet
-from ashiato.sigma.run import prefilter_rules, present_codes, run_rules
+from ashiato.sigma.run import run_rules
+from ashiato.sigma.step import prefilter_rules, present_codes
 from tests.sigma.conftest import SYSMON, win
 
 LOGON = """\

@@ -160,7 +160,7 @@ def detect(
         findings.extend(found)
         runs.append(DetectorRun(spec.id, "ran", len(found), time.perf_counter() - t0))
     if rules:
-        from ashiato.sigma.run import run_rule_paths
+        from ashiato.sigma.step import run_rule_paths
 
         t0 = time.perf_counter()
         if progress:

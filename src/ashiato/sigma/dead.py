@@ -27,7 +27,7 @@ def stored_keys(con: Any, table: str) -> frozenset[str]:
 
 def store_keys(store: Store) -> frozenset[str]:
     """Every ``raw`` key of any event in ``store``."""
-    from ashiato.sigma.run import relation
+    from ashiato.sigma.step import relation
 
     if not store.has_events():
         return frozenset()

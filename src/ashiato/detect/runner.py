@@ -75,6 +75,7 @@ def detect(
     infer_sites: bool = False,
     since: datetime | None = None,
     rules: Sequence[Path] | None = None,
+    rule_select: Callable[[Any], Any] | None = None,
 ) -> DetectReport:
     """Run detectors over every event in ``store``; replace its findings and incidents.
 
@@ -91,7 +92,8 @@ def detect(
     (``detectors=[], rules=[...]`` runs Sigma rules alone).
 
     ``rules``: Sigma rule files or directories, run alongside the detectors (``ashiato.sigma``);
-    rules that cannot be loaded or compiled are reported as notices.
+    rules that cannot be loaded or compiled are reported as notices. ``rule_select`` narrows
+    the compiled rule set (``ashiato.sigma.step.run_rule_paths``' ``select``).
     """
     started = time.perf_counter()
     st = store if isinstance(store, Store) else Store(store)
@@ -165,7 +167,9 @@ def detect(
         t0 = time.perf_counter()
         if progress:
             progress("sigma")
-        found, sigma_notices, status = run_rule_paths(con.con, events, rules, run=n_events > 0)
+        found, sigma_notices, status = run_rule_paths(
+            con.con, events, rules, run=n_events > 0, select=rule_select
+        )
         findings.extend(found)
         notices.extend(sigma_notices)
         runs.append(DetectorRun("sigma", status, len(found), time.perf_counter() - t0))

@@ -7,7 +7,7 @@ match, run them, and say what was run.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -53,9 +53,11 @@ def run_rule_paths(
     use_cache: bool = True,
     cache_dir: Path | None = None,
     prefilter: bool = True,
+    select: Callable[[CompiledRuleSet], CompiledRuleSet] | None = None,
 ) -> tuple[list[Finding], list[str], str]:
     """For the detect runner: load, compile (or take from the cache) and run the rules under
     ``paths``, without the rules no event of the store can match (``prefilter_rules``).
+    ``select`` narrows the compiled set first (e.g. by level or status).
 
     Returns the findings, one notice per rule problem or skipped rule, and a status line.
     """
@@ -63,6 +65,8 @@ def run_rule_paths(
 
     compiled = load_compiled(paths, cache_dir=cache_dir, use_cache=use_cache)
     assert compiled.ruleset is not None
+    if select is not None:
+        compiled = select(compiled)
     notices = [f"sigma: {p}" for p in compiled.ruleset.problems if p.level == "error"]
     notices += [
         f"sigma: {s.path}" + (f" [{s.rule_id}]" if s.rule_id else "") + f": skipped: {s.reason}"

@@ -64,10 +64,11 @@ def run_rule_paths(
     from ashiato.sigma.cache import load_compiled
 
     compiled = load_compiled(paths, cache_dir=cache_dir, use_cache=use_cache)
-    assert compiled.ruleset is not None
+    rs = compiled.ruleset
+    assert rs is not None
     if select is not None:
         compiled = select(compiled)
-    notices = [f"sigma: {p}" for p in compiled.ruleset.problems if p.level == "error"]
+    notices = [f"sigma: {p}" for p in rs.problems if p.level == "error"]
     notices += [
         f"sigma: {s.path}" + (f" [{s.rule_id}]" if s.rule_id else "") + f": skipped: {s.reason}"
         for s in compiled.skipped
@@ -85,7 +86,6 @@ def run_rule_paths(
         f"correlation(s), {len(compiled.skipped)} skipped"
         + (f", {absent} not run (no event of their event ids in the store)" if absent else "")
     )
-    rs = compiled.ruleset
     if rs.cache_hits or rs.cache_misses:
         status += (
             f"; compiled-rule cache: {rs.cache_hits} file(s) reused, {rs.cache_misses} compiled"

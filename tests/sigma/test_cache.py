@@ -235,3 +235,20 @@ def test_an_unwritable_cache_is_only_slower(rules_dir: Callable[..., Path], tmp_
     blocked.write_text("not a directory")
     got = load_compiled([d], cache_dir=blocked / "c")
     assert [r.meta.title for r in got.rules] == ["Network logon"]
+
+
+def test_cache_key_covers_every_module_the_compiler_imports() -> None:
+    """An entry must change when code that decides it changes: every ``ashiato`` module that
+    the listed compiler modules import is listed too."""
+    import ast
+
+    from ashiato.sigma import cache
+
+    here = Path(cache.__file__).parent
+    listed = {(here / name).resolve() for name in cache.COMPILER_MODULES}
+    for path in list(listed):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("ashiato."):
+                parts = (node.module or "").split(".")[1:]
+                target = (here.parent.joinpath(*parts)).with_suffix(".py")
+                assert target.resolve() in listed, f"{path.name} imports {node.module}"

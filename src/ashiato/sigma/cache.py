@@ -39,8 +39,8 @@ from ashiato.sigma.compile import (
 )
 from ashiato.sigma.load import Problem, RuleSet, load_rules, rule_files
 
-CACHE_VERSION = 1
-"""Bump when the entry format changes."""
+CACHE_VERSION = 2
+"""Bump when the entry format changes (2: rule status, tags and product)."""
 _COLLISION = f"{IdentifierCollisionIssue.description} ({IdentifierCollisionIssue.__name__})"
 
 
@@ -53,12 +53,30 @@ def default_cache_dir() -> Path:
     return Path(base) / "ashiato" / "sigma"
 
 
+COMPILER_MODULES = (
+    "backend.py",
+    "cache.py",
+    "compile.py",
+    "fields.py",
+    "keywords.py",
+    "load.py",
+    "pipeline.py",
+    "prefilter.py",
+    "../events.py",
+)
+"""The modules of ``ashiato.sigma`` whose code decides an entry: loading, the pipeline, the
+backend, the entry format (and the event schema the field mapping reads). Running rules
+(``run``, ``step``) does not, so editing it keeps the cache; ``tests/sigma/test_cache.py``
+checks that every module these import is listed."""
+
+
 def version_key() -> str:
-    """What every entry depends on besides its file: versions and this package's code."""
+    """What every entry depends on besides its file: versions and the compiler's code."""
     h = hashlib.sha256()
     h.update(f"{CACHE_VERSION}|{ashiato.__version__}|{metadata.version('pysigma')}".encode())
-    for src in sorted(Path(__file__).parent.glob("*.py")):
-        h.update(src.name.encode() + b"\0" + src.read_bytes())
+    for name in COMPILER_MODULES:
+        src = Path(__file__).parent / name
+        h.update(name.encode() + b"\0" + src.read_bytes())
     return h.hexdigest()
 
 
@@ -145,6 +163,9 @@ def _decode(data: Any, path: str) -> dict[str, Any]:
                     description=_str(m["description"]),
                     techniques=_strs(m["techniques"]),
                     path=path,
+                    status=_str_or_none(m["status"]),
+                    tags=_strs(m["tags"]),
+                    product=_str_or_none(m["product"]),
                 ),
                 sql=_str(r["sql"]),
                 category=_str_or_none(r["category"]),

@@ -60,6 +60,9 @@ class RuleMeta:
     description: str
     techniques: tuple[str, ...]
     path: str
+    status: str | None = None  # stable, test, experimental, deprecated, unsupported
+    tags: tuple[str, ...] = ()  # every tag as written, e.g. "attack.t1003.001"
+    product: str | None = None  # logsource product (correlations: None)
 
 
 @dataclass(frozen=True)
@@ -143,6 +146,9 @@ def rule_meta(rule: SigmaRuleBase, path: str) -> RuleMeta:
         description=(rule.description or "").strip(),
         techniques=techniques(rule.tags or []),
         path=path,
+        status=rule.status.name.lower() if rule.status else None,
+        tags=tuple(str(t) for t in rule.tags or []),
+        product=rule.logsource.product if isinstance(rule, SigmaRule) else None,
     )
 
 

@@ -113,11 +113,13 @@ NOT_CASE = (
 )
 KEYWORD_CASE = (
     "keywords",
-    "  kw:\n    - mimikatz\n    - 'sekurlsa::*pass'\n  condition: case and kw",
+    "  kw:\n    - mimikatz\n    - 'sekurlsa::*pass'\n    - '50%_Off'\n  condition: case and kw",
     [
         ({"F": "Invoke-MIMIKATZ"}, True),
         ({"G": "sekurlsa::logonpasswords"}, True),
         ({"F": "x"}, False),
+        ({"F": "now 50%_OFF"}, True),  # % and _ are literal in a keyword
+        ({"F": "now 50x_off 50%yoff"}, False),
     ],
 )
 

@@ -72,9 +72,14 @@ def test_conjuncts_split_only_the_top_level_and() -> None:
     from ashiato.sigma.run import conjuncts
 
     sql = "x = 'a AND b' AND (c OR d) AND \"q AND r\" = 1 AND y = 'it''s AND'"
-    assert conjuncts(sql) == ["x = 'a AND b'", "(c OR d)", '"q AND r" = 1', "y = 'it''s AND'"]
-    assert conjuncts("a AND b OR c") == ["a AND b OR c"]  # an OR on top: one operand
-    assert conjuncts("NOT COALESCE(a AND b, false)") == ["NOT COALESCE(a AND b, false)"]
+    assert conjuncts(sql) == (
+        "x = 'a AND b'",
+        "(c OR d)",
+        '"q AND r" = 1',
+        "y = 'it''s AND'",
+    )
+    assert conjuncts("a AND b OR c") == ("a AND b OR c",)  # an OR on top: one operand
+    assert conjuncts("NOT COALESCE(a AND b, false)") == ("NOT COALESCE(a AND b, false)",)
 
 
 SHARED = """
@@ -147,3 +152,42 @@ def test_folded_evidence_is_capped(
     assert folded.details["folded_actors"] == n - 10 and folded.evidence_count == n - 10
     assert len(folded.evidence) == MAX_FOLDED_EVIDENCE
     assert sum(f.evidence_count for f in found) == n
+
+
+OTHER = """
+title: Explicit credentials
+id: 5b0f4c1e-0000-4000-8000-000000000002
+logsource: {product: windows, service: security}
+detection:
+  selection: {EventID: 4648}
+  condition: selection
+level: medium
+"""
+
+
+def test_broad_rules_grouped_as_evaluated_give_the_same_findings(
+    rules_dir: Callable[..., Path], store_con: Callable[..., Any], monkeypatch: Any
+) -> None:
+    """A rule past ``HITS_BATCH`` matches is grouped as it is evaluated, not from a table of
+    its matches: both ways give the same findings, folding and evidence included."""
+    import ashiato.sigma.run as run
+
+    rows = [
+        win(i, 4624, minute=i % 7, TargetUserName=f"u{i % 5}", LogonType="3") for i in range(40)
+    ]
+    rows += [win(100 + i, 4648, minute=i, TargetUserName=f"v{i % 3}") for i in range(9)]
+    for r in rows:
+        r["user"] = r["raw"]["TargetUserName"]
+    con, table = store_con(rows)
+    compiled = compile_text(rules_dir, RULE + "---\n" + OTHER)
+
+    def findings(batch: int) -> list[tuple[Any, ...]]:
+        monkeypatch.setattr(run, "HITS_BATCH", batch)
+        found = run_rules(con, compiled, table=table, max_findings_per_rule=3, max_evidence=4)
+        return sorted(
+            (f.title, f.key, f.evidence_count, f.evidence, f.first_seen, f.last_seen) for f in found
+        )
+
+    tabled, mixed, evaluated = findings(1000), findings(10), findings(0)
+    assert len(tabled) == 7  # 3 actors + the folded two of one rule, all 3 actors of the other
+    assert tabled == mixed == evaluated

@@ -255,6 +255,8 @@ FULLTEXT = '"_fulltext"'
 """All of an event's raw values in one string (unit separator between them), as ``flatten``
 computes it once per row when a keyword column needs it."""
 FULLTEXT_SQL = "array_to_string(map_values(raw), chr(31))"
+LFULLTEXT = '"_lfulltext"'
+"""FULLTEXT lower-cased (computed once per row when a case-insensitive keyword reads it)."""
 
 
 def flat_key(key: str, *, lower: bool = False) -> str:
@@ -289,6 +291,8 @@ def flatten(table: str, keys: Iterable[str], where: str = "") -> str:
     source = f"{table}{' WHERE ' + where if where else ''}"
     if any(k.startswith(KEYWORD_PREFIX) for k in names):
         source = f"(SELECT *, {FULLTEXT_SQL} AS {FULLTEXT} FROM {source}) AS ft"
+        if any(k.startswith(KEYWORD_PREFIX) and LFULLTEXT in k for k in names):
+            source = f"(SELECT *, lower({FULLTEXT}) AS {LFULLTEXT} FROM {source}) AS lft"
     return f"(SELECT *{cols} FROM {source}) AS flat"
 
 

@@ -10,13 +10,20 @@ there, so a run reads the ``raw`` map once per event and never copies it into it
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from sigma.conditions import ConditionOR, ConditionValueExpression
 from sigma.conversion.state import ConversionState
-from sigma.types import SigmaCasedString, SigmaExpansion, SigmaRegularExpression, SigmaString
+from sigma.types import (
+    SigmaCasedString,
+    SigmaExpansion,
+    SigmaRegularExpression,
+    SigmaString,
+    SpecialChars,
+)
 
-from ashiato.sigma.fields import FULLTEXT, KEYWORD_PREFIX, flat_column
+from ashiato.sigma.fields import FULLTEXT, KEYWORD_PREFIX, LFULLTEXT, flat_column
 
 LIKE_ESCAPE = " ESCAPE '\\'"
 
@@ -25,6 +32,7 @@ class KeywordsMixin:
     """The keyword half of ``DuckDBBackend`` (needs its ``_pattern`` and regex conversion)."""
 
     _pattern: Any
+    _match: Any
     convert_value_re: Any
     convert_condition_or: Any
     keys: dict[str, None]
@@ -47,11 +55,22 @@ class KeywordsMixin:
     def convert_condition_val_str(
         self, cond: ConditionValueExpression, state: ConversionState
     ) -> str:
-        """A keyword: anywhere in any raw value."""
+        """A keyword: anywhere in any raw value. Case-insensitive keywords search the
+        lower-cased text (computed once per row) for the lower-cased value: ``contains`` where
+        the value has no wildcard, four times cheaper than ILIKE over SigmaHQ's keyword rules."""
         value = cond.value
         assert isinstance(value, SigmaString)
-        op = "LIKE" if isinstance(value, SigmaCasedString) else "ILIKE"
-        return self._keyword(f"{FULLTEXT} {op} '%' || {self._pattern(value)} || '%'{LIKE_ESCAPE}")
+        cased = isinstance(value, SigmaCasedString)
+        parts = list(value.s)
+        while parts and parts[0] == SpecialChars.WILDCARD_MULTI:
+            parts.pop(0)
+        while parts and parts[-1] == SpecialChars.WILDCARD_MULTI:
+            parts.pop()
+        if not cased:
+            parts = [p.lower() if isinstance(p, str) else p for p in parts]
+        anywhere = copy.copy(value)
+        anywhere.s = [SpecialChars.WILDCARD_MULTI, *parts, SpecialChars.WILDCARD_MULTI]
+        return self._keyword(self._match(FULLTEXT if cased else LFULLTEXT, anywhere))
 
     def convert_condition_val_num(
         self, cond: ConditionValueExpression, state: ConversionState

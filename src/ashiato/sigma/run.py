@@ -17,11 +17,13 @@ base rules' matches from the same table. Rules that name no event code see every
 
 from __future__ import annotations
 
+import re
 import shutil
 import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -48,8 +50,13 @@ MEMORY_LIMIT = "64MB"
 """DuckDB's memory limit while Sigma rules run (its tables live in a scratch database on disk
 and spill past it)."""
 CHUNK = 64
-"""Rules evaluated together: rules of one event-code set, at most this many (bounds the size of
-one SQL statement and the number of matches grouped at once)."""
+"""Rules whose matches are grouped together (bounds the size of one SQL statement and the
+number of matches grouped at once)."""
+HITS_BATCH = 2_000_000
+"""Matches written to a table and grouped together (``_batches``); a rule with more is
+grouped as it is evaluated instead."""
+SCREEN_CHUNK = 256
+"""Rules counted together by ``screen`` (one aggregate each, no per-row lists)."""
 SCRATCH = "_sigma_scratch"
 FLAT = f"{SCRATCH}.flat"
 GRP = f"{SCRATCH}.grp"
@@ -57,6 +64,7 @@ EVID = f"{SCRATCH}.evid"
 PER = f"{SCRATCH}.per"
 ORD = f"{SCRATCH}.ord"
 MULTI = f"{SCRATCH}.multi"
+HITS_TABLE = f"{SCRATCH}.hits"
 HITS = "_sigma_hits"
 MATCH_IDS = "_sigma_match_ids"
 _ENTITY_COLS = '"user", src_host, dst_host, log_host, src_ip, dst_ip'
@@ -131,27 +139,24 @@ def flatten_events(
 
 
 def chunks(rules: Sequence[CompiledRule], size: int = CHUNK) -> list[list[int]]:
-    """Indices of ``rules`` in chunks of at most ``size`` rules with the same event codes."""
-    by_codes: dict[frozenset[int] | None, list[int]] = {}
-    for i, r in enumerate(rules):
-        by_codes.setdefault(r.codes, []).append(i)
-    return [
-        idx[start : start + size] for idx in by_codes.values() for start in range(0, len(idx), size)
+    """Indices of ``rules`` in chunks of at most ``size`` rules, those of the same event codes
+    side by side (they share conjuncts)."""
+    order = sorted(range(len(rules)), key=lambda i: sorted(rules[i].codes or ()))
+    return [order[start : start + size] for start in range(0, len(order), size)]
+
+
+def _conditions(rules: Sequence[CompiledRule]) -> tuple[list[str], dict[str, str], list[str]]:
+    """(filters every rule has, shared conjunct -> column name, one condition per rule) for
+    evaluating ``rules`` together over FLAT.
+
+    Rule conditions are ANDs of conjuncts, and rules evaluated together share many of them (the
+    event codes, the logsource's channel, a logon type, a filter): a conjunct of every rule
+    filters the rows once, one of several rules is computed once per row into a column. A
+    rule's event codes are a conjunct of its own, so rules of different codes mix; the rows
+    read are those of any rule's codes."""
+    parts = [
+        ([] if r.codes is None else [codes_sql(r.codes)]) + list(conjuncts(r.sql)) for r in rules
     ]
-
-
-def hits_sql(
-    rules: Sequence[CompiledRule],
-    source: str = FLAT,
-    cols: str = "seq, ts, aid",
-) -> str:
-    """(r, ``cols``) per match of ``rules`` (which share their event codes; ``r`` indexes
-    them) over ``source`` (FLAT or a subset of its rows).
-
-    Rule conditions are ANDs of conjuncts, and rules of one chunk share many of them (the
-    logsource's channel, the event code, a logon type, a filter): a conjunct of every rule
-    filters the rows once, one of several rules is computed once per row into a column."""
-    parts = [conjuncts(r.sql) for r in rules]
     common = [c for c in dict.fromkeys(parts[0] if parts else []) if all(c in p for p in parts)]
     seen: dict[str, int] = {}
     for p in parts:
@@ -159,55 +164,88 @@ def hits_sql(
             if c not in common:
                 seen[c] = seen.get(c, 0) + 1
     shared = {c: f"_c{i}" for i, c in enumerate(c for c, n in seen.items() if n > 1)}
-    codes = rules[0].codes if rules else frozenset()
-    where = ([] if codes is None else [codes_sql(codes)]) + [f"({c})" for c in common if c]
-    tags = []
-    for i, p in enumerate(parts):
+    where = [f"({c})" for c in common if c]
+    if rules and all(r.codes is not None for r in rules):
+        union = frozenset().union(*(r.codes or () for r in rules))
+        if codes_sql(union) not in common:
+            where.insert(0, codes_sql(union))
+    conds = []
+    for p in parts:
         rest = [shared.get(c, f"({c})") for c in p if c not in common]
-        cond = " AND ".join(rest) if rest else "true"
-        tags.append(f"CASE WHEN COALESCE({cond}, false) THEN {i} END")
+        conds.append(f"COALESCE({' AND '.join(rest) if rest else 'true'}, false)")
+    return where, shared, conds
+
+
+def _source(source: str, where: list[str], shared: dict[str, str]) -> str:
     pre = "".join(f", COALESCE(({c}), false) AS {name}" for c, name in shared.items())
     filtered = f"{source}{' WHERE ' + ' AND '.join(where) if where else ''}"
+    return f"(SELECT *{pre} FROM {filtered})"
+
+
+def hits_sql(
+    rules: Sequence[CompiledRule],
+    source: str = FLAT,
+    cols: str = "seq, ts, aid",
+) -> str:
+    """(r, ``cols``) per match of ``rules`` (``r`` indexes them) over ``source`` (FLAT or a
+    subset of its rows); see ``_conditions``."""
+    where, shared, conds = _conditions(rules)
+    tags = [f"CASE WHEN {cond} THEN {i} END" for i, cond in enumerate(conds)]
     return (
         f"SELECT unnest(list_filter([{', '.join(tags)}], lambda x: x IS NOT NULL)) AS r, {cols} "
-        f"FROM (SELECT *{pre} FROM {filtered})"
+        f"FROM {_source(source, where, shared)}"
     )
+
+
+def screen(con: Any, rules: Sequence[CompiledRule], size: int = SCREEN_CHUNK) -> list[int]:
+    """How many rows of FLAT each of ``rules`` matches, counted in a few statements.
+
+    Most rules of a community set match nothing in a given collection; counting first lets
+    only the rules that matched pay for grouping and evidence (``group_chunk``), and counting
+    costs one aggregate per rule in statements of ``size`` rules (ordered by event codes, so
+    that neighbours share conjuncts), not a handful of statements per rule."""
+    order = sorted(range(len(rules)), key=lambda i: sorted(rules[i].codes or ()))
+    counts = [0] * len(rules)
+    for start in range(0, len(order), size):
+        idx = order[start : start + size]
+        where, shared, conds = _conditions([rules[i] for i in idx])
+        aggs = ", ".join(f"count_if({c})" for c in conds)
+        row = con.execute(f"SELECT {aggs} FROM {_source(FLAT, where, shared)}").fetchall()[0]
+        for i, n in zip(idx, row, strict=True):
+            counts[i] = int(n or 0)
+    return counts
+
+
+_TOKENS = {
+    word: re.compile(rf"""'(?:[^']|'')*'|"(?:[^"]|"")*"|[()]| {word} """) for word in ("AND", "OR")
+}
 
 
 def _split(sql: str, word: str) -> list[str]:
     """The operands of ``word`` (AND, OR) at the top level of ``sql``: outside parentheses,
     string literals and quoted identifiers."""
     out: list[str] = []
-    token = f" {word} "
-    depth = start = i = 0
-    n = len(sql)
-    while i < n:
-        ch = sql[i]
-        if ch in "'\"":
-            j = i + 1
-            while j < n and not (sql[j] == ch and sql[j + 1 : j + 2] != ch):
-                j += 2 if sql[j] == ch else 1
-            i = j + 1
-            continue
-        if ch == "(":
+    depth = start = 0
+    for m in _TOKENS[word].finditer(sql):
+        tok = m.group()
+        if tok == "(":
             depth += 1
-        elif ch == ")":
+        elif tok == ")":
             depth -= 1
-        elif depth == 0 and sql.startswith(token, i):
-            out.append(sql[start:i])
-            i += len(token)
-            start = i
-            continue
-        i += 1
+        elif depth == 0 and tok == f" {word} ":
+            out.append(sql[start : m.start()])
+            start = m.end()
     out.append(sql[start:])
     return out
 
 
-def conjuncts(sql: str) -> list[str]:
-    """``sql`` as the list of its top-level AND operands (itself when an OR is on top)."""
+@lru_cache(maxsize=8192)
+def conjuncts(sql: str) -> tuple[str, ...]:
+    """``sql`` as the list of its top-level AND operands (itself when an OR is on top).
+    Cached: every run splits the same rules' conditions twice (``screen``, ``group_chunk``)."""
     if len(_split(sql, "OR")) > 1:
-        return [sql]
-    return _split(sql, "AND")
+        return (sql,)
+    return tuple(_split(sql, "AND"))
 
 
 def rule_hits(con: Any, rules: Sequence[CompiledRule], table: str = "events") -> None:
@@ -237,7 +275,11 @@ def rule_hits(con: Any, rules: Sequence[CompiledRule], table: str = "events") ->
 
 
 def group_chunk(
-    con: Any, rules: Sequence[CompiledRule], max_evidence: int, per_rule: int | None
+    con: Any,
+    rules: Sequence[CompiledRule],
+    max_evidence: int,
+    per_rule: int | None,
+    hits: str | None = None,
 ) -> Any:
     """The matches of ``rules`` (one chunk) over FLAT grouped per rule and actor, as a DuckDB
     relation of (r, user, actor_host, n, first, last, ids, src, dst, log, sip, dip, others)
@@ -253,7 +295,10 @@ def group_chunk(
     The events of the kept actors that matched more than once are then evaluated again (their
     rows only) for their first ``max_evidence`` events, and the evidence rows' ids and entities
     read from FLAT. No table of all matches, nor of all groups, is built. Leaves GRP and EVID
-    behind."""
+    behind.
+
+    ``hits``: a table of the chunk's matches already evaluated, (r, seq, ts, aid) — ``screen``
+    showed them few — read instead of evaluating the rules (twice) again."""
     cap = max(1, max_evidence)
     fold = max(1, min(cap, MAX_FOLDED_EVIDENCE))
     group = "{'fs': fs, 'n': n, 'last': last}"
@@ -270,7 +315,8 @@ def group_chunk(
     con.execute(
         f"CREATE OR REPLACE TABLE {PER} AS SELECT r, sum(n) AS tn, count(*) AS tc, "
         f"coalesce({kept}, []) AS kept, {early} AS early, {latest} AS latest "
-        f"FROM (SELECT r, count(*) AS n, max(ts) AS last, min(seq) AS fs FROM ({hits_sql(rules)}) "
+        f"FROM (SELECT r, count(*) AS n, max(ts) AS last, min(seq) AS fs FROM "
+        f"({hits_sql(rules) if hits is None else f'SELECT r, seq, ts, aid FROM {hits}'}) "
         f"GROUP BY r, aid) GROUP BY r"
     )
     try:
@@ -288,8 +334,10 @@ def group_chunk(
         )
     finally:
         con.execute(f"DROP TABLE IF EXISTS {PER}")
-    codes = rules[0].codes if rules else None
-    where = "" if codes is None else f" WHERE {codes_sql(codes)}"
+    if rules and all(r.codes is not None for r in rules):
+        where = f" WHERE {codes_sql(frozenset().union(*(r.codes or () for r in rules)))}"
+    else:
+        where = ""
     rows = f"(SELECT * FROM {FLAT}{where})"
     single = (
         f"SELECT gid, fs AS seq FROM {GRP} WHERE others = 0 AND n = 1 "
@@ -302,10 +350,14 @@ def group_chunk(
     if con.sql(f"SELECT count(*) FROM {GRP} WHERE others = 0 AND n > 1").fetchall()[0][0]:
         con.execute(f"CREATE OR REPLACE TABLE {MULTI} AS {multi}")
         same = "h.r = g.r AND h.aid = g.aid"
-        actors = f"(SELECT f.* FROM {FLAT} f SEMI JOIN {MULTI} a ON f.aid = a.aid)"
+        if hits is None:
+            actors = f"(SELECT f.* FROM {FLAT} f SEMI JOIN {MULTI} a ON f.aid = a.aid)"
+            again = hits_sql(rules, source=actors)
+        else:
+            again = f"SELECT r, seq, aid FROM {hits}"
         con.execute(
             f"CREATE OR REPLACE TABLE {EVID} AS SELECT g.gid, h.seq "
-            f"FROM ({hits_sql(rules, source=actors)}) h JOIN {MULTI} g ON {same} "
+            f"FROM ({again}) h JOIN {MULTI} g ON {same} "
             f"QUALIFY row_number() OVER (PARTITION BY g.gid ORDER BY h.seq) <= {cap} "
             f"UNION ALL {single}"
         )
@@ -378,9 +430,9 @@ def _iter_findings(
     if not rules and not bases:
         return
     flatten_events(con, [*rules, *bases], table, keys)
-    for idx in chunks(rules):
-        batch = [rules[i] for i in idx]
-        grouped = group_chunk(con, batch, max_evidence, max_findings_per_rule)
+    counts = screen(con, rules)
+    for batch, hits in _batches(con, rules, counts):
+        grouped = group_chunk(con, batch, max_evidence, max_findings_per_rule, hits)
         for part in grouped.arrow():
             yield from _rule_findings(batch, part)
             del part
@@ -393,6 +445,38 @@ def _iter_findings(
             entities = _match_entities(con, matches)
             for m, ent in zip(matches, entities, strict=True):
                 yield _correlation_finding(corr, m, ent, max_evidence)
+
+
+def _batches(
+    con: Any, rules: Sequence[CompiledRule], counts: Sequence[int]
+) -> Iterator[tuple[list[CompiledRule], str | None]]:
+    """The rules that matched, in batches to group: those of at most ``HITS_BATCH`` matches
+    together, their matches written to HITS_TABLE (a few statements, then one grouping for
+    all of them); a rule with more matches alone in a batch of its own chunk, evaluated where
+    it is grouped (``hits`` None), so that no table of a broad rule's every match is built."""
+    small = [i for i, n in enumerate(counts) if 0 < n <= HITS_BATCH]
+    big = [rules[i] for i, n in enumerate(counts) if n > HITS_BATCH]
+    start = 0
+    while start < len(small):
+        end, total = start, 0
+        while end < len(small) and (end == start or total + counts[small[end]] <= HITS_BATCH):
+            total += counts[small[end]]
+            end += 1
+        batch = [rules[i] for i in small[start:end]]
+        con.execute(
+            f"CREATE OR REPLACE TABLE {HITS_TABLE} (r INTEGER, seq BIGINT, ts TIMESTAMPTZ, "
+            "aid BIGINT)"
+        )
+        for at in range(0, len(batch), SCREEN_CHUNK):
+            part = batch[at : at + SCREEN_CHUNK]
+            con.execute(
+                f"INSERT INTO {HITS_TABLE} SELECT r + {at}, seq, ts, aid FROM ({hits_sql(part)})"
+            )
+        yield batch, HITS_TABLE
+        con.execute(f"DROP TABLE IF EXISTS {HITS_TABLE}")
+        start = end
+    for idx in chunks(big):
+        yield [big[i] for i in idx], None
 
 
 def _rule_findings(rules: Sequence[CompiledRule], part: Any) -> Iterator[Finding]:

@@ -49,7 +49,10 @@ def _findings(sample: Path, rules: Path, tmp_path: Path) -> list[dict[str, Any]]
 
 def test_field_keys_try_the_sigma_name_then_its_aliases() -> None:
     assert field_keys("Provider_Name") == ("Provider_Name", "Provider")
-    assert field_keys("provider_name") == ("Provider_Name", "Provider")
+    # a spelling that is not the well-known one is tried first, as written (map keys are
+    # case-sensitive: OpenSSH writes ``payload``, PowerShell ``Payload``)
+    assert field_keys("provider_name") == ("provider_name", "Provider_Name", "Provider")
+    assert field_keys("payload") == ("payload", "Payload")
     assert field_keys("Channel") == ("EventData.Channel", "Channel")
     assert field_keys("ThreatName", service="windefend") == ("ThreatName", "Threat Name")
     assert field_keys("Feature_Name", service="windefend") == ("Feature_Name", "Feature Name")

@@ -12,6 +12,7 @@ EventRecordID, TimeCreated). Sigma's Windows field names are those names, so mos
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterable
 
@@ -215,7 +216,12 @@ def field_keys(
     canonical = canonical_field(name)
     if service == DEFENDER_SERVICE and canonical in DEFENDER_ALTERNATIVES:
         return DEFENDER_ALTERNATIVES[canonical]
-    return FIELD_KEYS.get(canonical, (canonical,))
+    keys = FIELD_KEYS.get(canonical, (canonical,))
+    if name != canonical and name not in keys:
+        # The rule's own spelling first: OpenSSH writes ``payload``, which is not PowerShell's
+        # well-known ``Payload`` (map keys are case-sensitive).
+        keys = (name, *keys)
+    return keys
 
 
 def sql_field(name: str, category: str | None = None, service: str | None = None) -> str:
@@ -265,8 +271,16 @@ def flat_key(key: str, *, lower: bool = False) -> str:
 
 
 def flat_column(name: str) -> str:
-    """A flattened column (``flat_key``) as an identifier."""
-    return quote_ident(name)
+    """A flattened column (``flat_key``) as an identifier, unique without regard to case.
+
+    DuckDB matches identifiers ignoring case, while ``raw`` keys are case-sensitive: a rule
+    reading BITS' ``processPath`` and another reading ``ProcessPath`` must not share a column
+    (the second would shadow the first). A name with capitals carries a short digest of its
+    exact spelling."""
+    if name == name.lower():
+        return quote_ident(name)
+    digest = hashlib.sha1(name.encode()).hexdigest()[:8]
+    return quote_ident(f"{name}~{digest}")
 
 
 def flat_expr(name: str) -> str:

@@ -97,3 +97,35 @@ def test_a_field_spelled_unlike_the_well_known_one_reads_the_rules_spelling_firs
         ]
     )
     assert matches(con, table, compiled)["sshd listening"] == {"e1"}
+
+
+WMI_RULE = """
+title: WMI filter registration, SCM provider filtered
+id: 7f5e3c1a-0000-4000-8000-000000000104
+logsource: {product: windows, service: wmi}
+detection:
+  registration:
+    EventID: 5859
+  filter_scmevent:
+    Provider: 'SCM Event Provider'
+  condition: registration and not filter_scmevent
+"""
+
+
+def test_a_rules_provider_is_the_eventdata_provider_where_ingest_kept_one(
+    rules_dir: Callable[..., Path], store_con: Callable[..., Any]
+) -> None:
+    """SigmaHQ's WMI persistence rule filters on EventData ``Provider``; the System provider is
+    ``Provider_Name`` (ingest stores it as ``Provider``, a differing EventData one as
+    ``EventData.Provider``). Seen on deepbluecli/wmi-event-filter-persistance.evtx."""
+    assert field_keys("Provider") == ("EventData.Provider", "Provider")
+    compiled = compile_rules(load_rules([rules_dir({"wmi.yml": WMI_RULE})]))
+    wmi = "Microsoft-Windows-WMI-Activity/Operational"
+    system = {"Provider": "Microsoft-Windows-WMI-Activity"}
+    con, table = store_con(
+        [
+            win(1, 5859, wmi, **system, **{"EventData.Provider": "SCM Event Provider"}),
+            win(2, 5859, wmi, **system, **{"EventData.Provider": "Other Provider"}),
+        ]
+    )
+    assert matches(con, table, compiled)["WMI filter registration, SCM provider filtered"] == {"e2"}

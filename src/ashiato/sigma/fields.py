@@ -107,6 +107,10 @@ FIELD_KEYS: dict[str, tuple[str, ...]] = {
     # mean the cleared log: read it first. (A logsource's own channel test reads
     # ``raw.Channel``, the System channel, directly: see ``pipeline``.)
     "Channel": ("EventData.Channel", "Channel"),
+    # Likewise a WMI 5859/5861 event's EventData ``Provider`` (``SCM Event Provider``): the
+    # System provider is Sigma's ``Provider_Name``, and ingest keeps a differing EventData
+    # ``Provider`` as ``EventData.Provider``.
+    "Provider": ("EventData.Provider", "Provider"),
 }
 """Sigma field -> the ``raw`` keys that may hold it, tried in order (COALESCE): one fact that
 sources spell differently is read where it is, instead of rewriting the stored events."""

@@ -188,32 +188,40 @@ def hits_sql(
     cols: str = "seq, ts, aid",
 ) -> str:
     """(r, ``cols``) per match of ``rules`` (``r`` indexes them) over ``source`` (FLAT or a
-    subset of its rows); see ``_conditions``."""
+    subset of its rows); see ``_conditions``. Each rule's condition is projected as a column
+    and only rows where one holds build the list of matching rules (most rows match none)."""
     where, shared, conds = _conditions(rules)
-    tags = [f"CASE WHEN {cond} THEN {i} END" for i, cond in enumerate(conds)]
+    flags = "".join(f", {c} AS _r{i}" for i, c in enumerate(conds))
+    tags = ", ".join(f"CASE WHEN _r{i} THEN {i} END" for i in range(len(conds)))
+    any_rule = " OR ".join(f"_r{i}" for i in range(len(conds))) or "false"
     return (
-        f"SELECT unnest(list_filter([{', '.join(tags)}], lambda x: x IS NOT NULL)) AS r, {cols} "
-        f"FROM {_source(source, where, shared)}"
+        f"SELECT unnest(list_filter([{tags}], lambda x: x IS NOT NULL)) AS r, {cols} "
+        f"FROM (SELECT *{flags} FROM {_source(source, where, shared)}) WHERE {any_rule}"
     )
 
 
 def screen(con: Any, rules: Sequence[CompiledRule], size: int = SCREEN_CHUNK) -> list[int]:
     """How many rows of FLAT each of ``rules`` matches, counted in a few statements.
 
-    Most rules of a community set match nothing in a given collection; counting first lets
-    only the rules that matched pay for grouping and evidence (``group_chunk``), and counting
-    costs one aggregate per rule in statements of ``size`` rules (ordered by event codes, so
-    that neighbours share conjuncts), not a handful of statements per rule."""
+    Most rules of a community set match nothing in a given collection: counting first lets
+    only the rules that matched pay for grouping and evidence (``group_chunk``). Counting is
+    one ``count_if`` per rule over its condition projected as a column, in statements of
+    ``size`` rules (ordered by event codes, so that neighbours share conjuncts), not a handful
+    of statements per rule: on a small collection, planning the rules' SQL is most of the
+    cost."""
     order = sorted(range(len(rules)), key=lambda i: sorted(rules[i].codes or ()))
-    counts = [0] * len(rules)
+    found = [0] * len(rules)
     for start in range(0, len(order), size):
         idx = order[start : start + size]
         where, shared, conds = _conditions([rules[i] for i in idx])
-        aggs = ", ".join(f"count_if({c})" for c in conds)
-        row = con.execute(f"SELECT {aggs} FROM {_source(FLAT, where, shared)}").fetchall()[0]
+        flags = ", ".join(f"{c} AS _r{k}" for k, c in enumerate(conds))
+        counts = ", ".join(f"count_if(_r{k})" for k in range(len(conds)))
+        row = con.execute(
+            f"SELECT {counts} FROM (SELECT {flags} FROM {_source(FLAT, where, shared)})"
+        ).fetchall()[0]
         for i, n in zip(idx, row, strict=True):
-            counts[i] = int(n or 0)
-    return counts
+            found[i] = int(n or 0)
+    return found
 
 
 _TOKENS = {
@@ -450,10 +458,10 @@ def _iter_findings(
 def _batches(
     con: Any, rules: Sequence[CompiledRule], counts: Sequence[int]
 ) -> Iterator[tuple[list[CompiledRule], str | None]]:
-    """The rules that matched, in batches to group: those of at most ``HITS_BATCH`` matches
-    together, their matches written to HITS_TABLE (a few statements, then one grouping for
-    all of them); a rule with more matches alone in a batch of its own chunk, evaluated where
-    it is grouped (``hits`` None), so that no table of a broad rule's every match is built."""
+    """The rules that matched (``screen``), in batches to group, each with the table of its
+    matches (r, seq, ts, aid) or None: rules of at most ``HITS_BATCH`` matches together, up to
+    that many matches a batch, evaluated again into a table; broader rules in chunks,
+    evaluated where they are grouped (no table of a broad rule's every match is built)."""
     small = [i for i, n in enumerate(counts) if 0 < n <= HITS_BATCH]
     big = [rules[i] for i, n in enumerate(counts) if n > HITS_BATCH]
     start = 0
@@ -473,8 +481,8 @@ def _batches(
                 f"INSERT INTO {HITS_TABLE} SELECT r + {at}, seq, ts, aid FROM ({hits_sql(part)})"
             )
         yield batch, HITS_TABLE
-        con.execute(f"DROP TABLE IF EXISTS {HITS_TABLE}")
         start = end
+    con.execute(f"DROP TABLE IF EXISTS {HITS_TABLE}")
     for idx in chunks(big):
         yield [big[i] for i in idx], None
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -70,6 +70,21 @@ t.suzuki,CORP,,,human,JP-TKY,
 s.chai,CORP,,XSite,human,TH-BKK,
 svc-backup,CORP,Backup Operators,,service,JP-DC,it-infra
 """
+
+
+@pytest.fixture(scope="session", autouse=True)
+def user_dirs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Path]]:
+    """Never the user's data or cache: one data directory (the default Sigma rule set is
+    extracted into it once) and one compiled-rule cache (the default set compiles once) for the
+    whole session, inherited by the `ashiato` processes that tests start."""
+    dirs = {
+        "ASHIATO_DATA_DIR": tmp_path_factory.mktemp("ashiato-data"),
+        "ASHIATO_CACHE_DIR": tmp_path_factory.mktemp("ashiato-cache"),
+    }
+    with pytest.MonkeyPatch.context() as mp:
+        for name, path in dirs.items():
+            mp.setenv(name, str(path))
+        yield dirs
 
 
 @pytest.fixture

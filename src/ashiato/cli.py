@@ -45,6 +45,39 @@ console = Console()
 err = Console(stderr=True)
 
 StoreOpt = Annotated[Path, typer.Option("--store", "-s", help="Event store directory.")]
+RuleLevelOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--rule-level",
+        help="Run Sigma rules of this level or above (informational, low, medium, high, "
+        "critical; default for the default set: low).",
+    ),
+]
+RuleStatusOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--rule-status",
+        help="Run Sigma rules of these statuses (e.g. stable,test; default for the default set: "
+        "all but deprecated and unsupported).",
+    ),
+]
+RuleTagOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--rule-tag",
+        help="Run Sigma rules with this tag or one under it (attack.t1003 keeps "
+        "attack.t1003.001; repeatable: any of them).",
+    ),
+]
+RuleProductOpt = Annotated[
+    list[str] | None, typer.Option("--rule-product", help="Sigma logsource product(s) to run.")
+]
+RuleServiceOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--rule-service", help="Sigma logsource service(s) to run (e.g. security,system)."
+    ),
+]
 JsonOpt = Annotated[bool, typer.Option("--json", help="One JSON object per line on stdout.")]
 
 
@@ -256,14 +289,37 @@ def detect(
             "--no-cache", help="Compile --rules afresh; neither read nor write the rule cache."
         ),
     ] = False,
+    no_default_rules: Annotated[
+        bool,
+        typer.Option(
+            "--no-default-rules",
+            help="Do not run the default Sigma rule set (the active SigmaHQ set and ashiato's "
+            "pack; see `ashiato rules list`).",
+        ),
+    ] = False,
+    rule_level: RuleLevelOpt = None,
+    rule_status: RuleStatusOpt = None,
+    rule_tag: RuleTagOpt = None,
+    rule_product: RuleProductOpt = None,
+    rule_service: RuleServiceOpt = None,
 ) -> None:
-    """Run the detectors over the store and print the ranked incident queue."""
+    """Run the detectors and the default Sigma rule set over the store and print the ranked
+    incident queue. --rules adds one's own rules; --rule-* options choose which rules run."""
     from ashiato.detect.runner import detect as run
     from ashiato.detect.views import IncidentQueue, render_detect_report
     from ashiato.inventory import load_inventory
 
     if no_cache:
         os.environ["ASHIATO_CACHE_DIR"] = "off"  # read by ashiato.sigma.cache
+    plan = _rule_plan(
+        not no_default_rules,
+        rules or [],
+        rule_level,
+        rule_status,
+        rule_tag,
+        rule_product,
+        rule_service,
+    )
     try:
         inv = load_inventory(inventory) if inventory else None
         with console.status("detecting") as status:
@@ -274,11 +330,14 @@ def detect(
                 progress=status.update,
                 infer_sites=infer_sites,
                 since=_parse_since(since),
-                rules=rules,
+                rules=plan.paths,
+                rule_select=plan.select,
             )
     except AshiatoError as exc:
         _fail(exc)
     console.print(render_detect_report(rep))
+    for line in plan.lines():
+        console.print(term.text(line))
     if rep.new_findings is not None:
         from ashiato.detect.views import FindingList
 
@@ -298,6 +357,69 @@ def _parse_since(text: str | None) -> datetime | None:
     except ValueError:
         _fail(AshiatoError(f"--since: not an ISO-8601 time: {text!r}"))
     return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+
+
+class _RulePlan:
+    """Which Sigma rules a command runs: the default set (unless turned off), one's own, and
+    the selection; ``lines`` says so for the output."""
+
+    def __init__(self, default: Any, paths: list[Path], select: Any) -> None:
+        self.default = default  # ruleset.ActiveSet | None
+        self.paths = paths
+        self.select = select  # select.RuleSelector | None
+
+    def lines(self) -> list[str]:
+        out = []
+        if self.default is not None:
+            out += [f"note: {n}" for n in self.default.notices()]
+            line = f"default Sigma rule set: {self.default.ruleset.describe()} + ashiato's pack"
+            if self.select is not None:
+                st = self.select.stats
+                line += (
+                    f"; selection ({self.select.selection.describe()}): {st.selected:,} of "
+                    f"{st.considered:,} rule(s) selected"
+                    + (f", {st.bases_kept} kept for correlations" if st.bases_kept else "")
+                )
+            out.append(line + " (--no-default-rules: off; `ashiato rules list`: the sets)")
+        elif self.select is not None:
+            st = self.select.stats
+            out.append(
+                f"Sigma selection ({self.select.selection.describe()}): {st.selected:,} of "
+                f"{st.considered:,} rule(s) selected"
+            )
+        return out
+
+
+def _rule_plan(
+    default: bool,
+    own: list[Path],
+    level: str | None,
+    status: list[str] | None,
+    tags: list[str] | None,
+    product: list[str] | None,
+    service: list[str] | None,
+) -> _RulePlan:
+    from ashiato.sigma.ruleset import default_rule_paths, default_selector
+    from ashiato.sigma.select import DEFAULT_SELECTION, Selection
+
+    try:
+        explicit = (
+            Selection.parse(
+                level,
+                status or (),
+                tags or (),
+                product or (),
+                service or (),
+                base=DEFAULT_SELECTION,
+            )
+            if level or status or tags or product or service
+            else None
+        )
+        act, paths = default_rule_paths() if default else (None, [])
+    except AshiatoError as exc:
+        _fail(exc)
+    select = default_selector(act.ruleset if act else None, explicit)
+    return _RulePlan(act, [*paths, *own], select)
 
 
 @app.command()
@@ -735,7 +857,10 @@ def detectors() -> None:
 
 @rules_app.command("check")
 def rules_check(
-    paths: Annotated[list[Path], typer.Argument(help="Sigma rule files or directories.")],
+    paths: Annotated[
+        list[Path] | None,
+        typer.Argument(help="Sigma rule files or directories (default: the default rule set)."),
+    ] = None,
     as_json: JsonOpt = False,
     store: Annotated[
         Path | None,
@@ -753,25 +878,127 @@ def rules_check(
             "$XDG_CACHE_HOME/ashiato/sigma)."
         ),
     ] = None,
+    rule_level: RuleLevelOpt = None,
+    rule_status: RuleStatusOpt = None,
+    rule_tag: RuleTagOpt = None,
+    rule_product: RuleProductOpt = None,
+    rule_service: RuleServiceOpt = None,
 ) -> None:
     """Load and compile Sigma rules; print what compiles, what is skipped and why.
 
-    With --store, also the rules that test a field no stored event carries: they cannot match
-    there (a log source the store lacks, or a field name ashiato does not map)."""
+    Without PATHS, the default rule set that `detect` runs (the active set and ashiato's pack,
+    with the default selection). With --store, also the rules that test a field no stored event
+    carries: they cannot match there (a log source the store lacks, or a field name ashiato does
+    not map)."""
     from ashiato.sigma.report import coverage, render_coverage
 
+    plan = _rule_plan(
+        not paths, paths or [], rule_level, rule_status, rule_tag, rule_product, rule_service
+    )
+    if plan.select is not None:
+        plan.select.summarize = None  # list every skipped rule here
     report = coverage(
-        paths,
+        plan.paths,
         Store(store) if store is not None else None,
         use_cache=not no_cache,
         cache_dir=cache_dir,
+        select=plan.select,
     )
     if as_json:
         sys.stdout.write(json.dumps(report) + "\n")
     else:
         console.print(render_coverage(report))
+        for line in plan.lines():
+            console.print(term.text(line))
     if report["errors"]:
         raise typer.Exit(1)
+
+
+@rules_app.command("list")
+def rules_list(as_json: JsonOpt = False) -> None:
+    """The installed rule sets (the shipped SigmaHQ pin is always one), which is active."""
+    from ashiato.sigma import ruleset
+
+    try:
+        ruleset.ensure_shipped()  # the pin is always there to go back to
+        act = ruleset.active()
+    except AshiatoError as exc:
+        _fail(exc)
+    sets = ruleset.installed()
+    if as_json:
+        for s in sets:
+            row = {k: v for k, v in s.manifest.items() if k != "files"}
+            row.update(name=s.name, active=s.name == act.ruleset.name, rule_files=len(s.rule_files))
+            sys.stdout.write(jsontext.dumps(row) + "\n")
+        return
+    t = Table(title=f"Sigma rule sets in {term.markup(ruleset.sets_dir())}")
+    for c in ("", "name", "rules from", "pin", "date", "rule files", "licence", "installed"):
+        t.add_column(c, justify="right" if c == "rule files" else "left")
+    for s in sets:
+        m = s.manifest
+        t.add_row(
+            "active" if s.name == act.ruleset.name else "",
+            term.text(s.name),
+            term.text(m.get("source", "?")),
+            term.text(s.pin),
+            term.text(m.get("date") or ""),
+            f"{len(s.rule_files):,}",
+            term.text(m.get("licence", "unknown")),
+            "shipped" if s.shipped else term.text(m.get("installed", "?")),
+        )
+    console.print(t)
+    for n in act.notices():
+        err.print(term.text(f"note: {n}", style="yellow"))
+    console.print(
+        f"ashiato's own pack ({term.markup(ruleset.PACK)}) runs with the active set; "
+        "`ashiato rules use NAME` switches, `ashiato rules update` installs a newer release"
+    )
+
+
+@rules_app.command("use")
+def rules_use(
+    name: Annotated[str, typer.Argument(help="An installed set (`rules list`), or pinned.")],
+) -> None:
+    """Make an installed rule set the one `detect` runs by default (pinned: the shipped one)."""
+    from ashiato.sigma import ruleset
+
+    try:
+        s = ruleset.use(name)
+    except AshiatoError as exc:
+        _fail(exc)
+    console.print(term.text(f"active rule set: {s.describe()}"))
+
+
+@rules_app.command("update")
+def rules_update(
+    source: Annotated[
+        str | None,
+        typer.Option(
+            "--from",
+            help="A SigmaHQ release zip: URL (http/https) or local file (default: the latest "
+            "SigmaHQ release, every rule package).",
+        ),
+    ] = None,
+    check: Annotated[
+        bool, typer.Option("--check", help="Fetch and validate only; install nothing.")
+    ] = False,
+    name: Annotated[str | None, typer.Option(help="Name of the installed set.")] = None,
+    timeout: Annotated[float, typer.Option(help="Network timeout, seconds.")] = 30.0,
+) -> None:
+    """Install a newer SigmaHQ rule release, validated, and make it the active set.
+
+    Every rule file must load and compile or is reported; archives with absolute or `..`
+    paths, links or absurd sizes are refused. The shipped pin stays installed
+    (`ashiato rules use pinned` goes back to it)."""
+    from ashiato.sigma import ruleset
+
+    try:
+        with console.status("fetching and validating rules"):
+            result = ruleset.update(source, check=check, name=name, timeout=timeout)
+    except AshiatoError as exc:
+        _fail(exc)
+    for line in result.lines():
+        console.print(term.text(line))
 
 
 @app.command()
@@ -805,6 +1032,8 @@ def demo(
         limit=10,
         infer_sites=False,
         rules=None,
+        no_cache=False,
+        no_default_rules=False,
     )
     console.rule("4. evaluate")
     evaluate(store=store, truth=sim / "ground_truth.jsonl", as_json=False, epoch=None)

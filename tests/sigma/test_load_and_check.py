@@ -106,7 +106,9 @@ def test_detect_with_rules(
             event(event_id="x2", ts=ts(2), user="t.suzuki", raw={**raw, "TargetUserName": "t"}),
         ]
     )
-    result = CliRunner().invoke(app, ["detect", "--store", str(store), "--rules", str(d)])
+    result = CliRunner().invoke(
+        app, ["detect", "--store", str(store), "--rules", str(d), "--no-default-rules"]
+    )
     assert result.exit_code == 0, result.output
     from ashiato.store import Store
 

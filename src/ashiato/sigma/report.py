@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,7 @@ from rich.text import Text
 
 from ashiato.quote.term import text
 from ashiato.sigma.cache import load_compiled
+from ashiato.sigma.compile import CompiledRuleSet
 from ashiato.sigma.dead import dead_fields, store_keys
 from ashiato.store import Store
 
@@ -29,8 +30,10 @@ def coverage(
     *,
     use_cache: bool = True,
     cache_dir: Path | None = None,
+    select: Callable[[CompiledRuleSet], CompiledRuleSet] | None = None,
 ) -> dict[str, Any]:
     """Load and compile ``paths``; every rule appears once: compiled, skipped or in error.
+    ``select`` (a ``sigma.select.RuleSelector``) narrows the compiled rules first.
 
     With ``store``, each compiled rule also lists ``dead_fields``: the fields it tests that no
     event in the store carries (it cannot match there), and the summary counts such rules.
@@ -40,6 +43,13 @@ def coverage(
     compiled = load_compiled(paths, cache_dir=cache_dir, use_cache=use_cache)
     ruleset = compiled.ruleset
     assert ruleset is not None
+    total = len(compiled.rules) + len(compiled.correlations)
+    if select is not None:
+        compiled = select(compiled)
+        extra_sel: dict[str, Any] = {"selected": len(compiled.rules) + len(compiled.correlations)}
+        extra_sel["selected_of"] = total
+    else:
+        extra_sel = {}
     dead = dead_fields(compiled.rules, store_keys(store)) if store is not None else {}
     seconds = time.perf_counter() - t0
     errors = [p for p in ruleset.problems if p.level == "error"]
@@ -55,6 +65,7 @@ def coverage(
         if use_cache
         else None,
         "compiled": len(compiled.rules),
+        **extra_sel,
         "correlations": len(compiled.correlations),
         "skipped": len(compiled.skipped),
         "errors": len(errors),

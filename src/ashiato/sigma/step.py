@@ -7,14 +7,16 @@ match, run them, and say what was run.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from ashiato.detect.spec import Finding
-from ashiato.sigma.compile import CompiledRuleSet
+from ashiato.sigma.compile import CompiledRuleSet, Skipped
 from ashiato.sigma.prefilter import CODE_COLUMN
 from ashiato.sigma.run import run_rules
+from ashiato.sigma.select import RuleSelector
 
 
 def relation(events: Any) -> str:
@@ -66,6 +68,7 @@ def run_rule_paths(
     compiled = load_compiled(paths, cache_dir=cache_dir, use_cache=use_cache)
     rs = compiled.ruleset
     assert rs is not None
+    total = len(compiled.rules) + len(compiled.correlations)
     if select is not None:
         compiled = select(compiled)
     notices = [f"sigma: {p}" for p in rs.problems if p.level == "error"]
@@ -78,11 +81,18 @@ def run_rule_paths(
     if run:
         running = prefilter_rules(compiled, present_codes(con, table)) if prefilter else compiled
         absent = len(compiled.rules) - len(running.rules)
-        found = run_rules(con, running, table=table)
+        found = _run(con, running, table, notices)
     else:
         found = []
+    if isinstance(select, RuleSelector) and select.stats.skipped:
+        notices.append(_skipped_summary(select.stats.skipped))
     status = (
-        f"ran: {len(compiled.rules) - absent} rule(s), {len(compiled.correlations)} "
+        (
+            f"selected {len(compiled.rules) + len(compiled.correlations):,} of {total:,}; "
+            if select is not None
+            else ""
+        )
+        + f"ran: {len(compiled.rules) - absent} rule(s), {len(compiled.correlations)} "
         f"correlation(s), {len(compiled.skipped)} skipped"
         + (f", {absent} not run (no event of their event ids in the store)" if absent else "")
     )
@@ -91,3 +101,33 @@ def run_rule_paths(
             f"; compiled-rule cache: {rs.cache_hits} file(s) reused, {rs.cache_misses} compiled"
         )
     return found, notices, status
+
+
+def _skipped_summary(skipped: Sequence[Skipped]) -> str:
+    """One notice for the default set's rules that cannot run (``rules check`` lists them)."""
+    kinds = Counter(
+        s.reason.split("'", maxsplit=1)[0].split(":", maxsplit=1)[0].strip() for s in skipped
+    )
+    top = "; ".join(f"{n} {why}" for why, n in kinds.most_common(4))
+    more = f"; {len(kinds) - 4} other reason(s)" if len(kinds) > 4 else ""
+    return (
+        f"sigma: {len(skipped)} rule(s) of the default rule set cannot run on these logs "
+        f"({top}{more}); `ashiato rules check` lists them"
+    )
+
+
+def _run(con: Any, compiled: CompiledRuleSet, table: str, notices: list[str]) -> list[Finding]:
+    """``run_rules`` under its own memory limit; if the pass runs out of memory there (wide
+    rule sets on large stores: many flattened columns), once more under the connection's
+    limit, said in a notice, rather than lose the detectors' findings of the whole run."""
+    import duckdb
+
+    try:
+        return run_rules(con, compiled, table=table)
+    except duckdb.OutOfMemoryException as exc:
+        first = str(exc).split("\n", maxsplit=1)[0]
+        notices.append(
+            f"sigma: the rule pass ran out of memory under its own limit ({first}); "
+            "ran again under the connection's memory limit"
+        )
+    return run_rules(con, compiled, table=table, memory_limit=None)

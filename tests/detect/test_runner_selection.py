@@ -44,6 +44,9 @@ def test_an_engine_error_names_the_detector(write_events, monkeypatch) -> None:
 
     broken = types.SimpleNamespace(SPEC=failure_burst.SPEC, query=boom, explain=None)
     monkeypatch.setattr(runner, "DETECTORS", (broken,))
-    root = write_events([event(ts=ts(3), user="a", src_ip="10.1.0.101")])
+    # a kind the detector needs: a store without one skips it, never compiling its query
+    root = write_events(
+        [event(ts=ts(3), kind="logon_failure", outcome="failure", user="a", src_ip="10.1.0.101")]
+    )
     with pytest.raises(DetectError, match=r"detector fanout\.failure_burst failed"):
         runner.detect(root, None)

@@ -17,6 +17,7 @@ import ibis
 import pyarrow as pa
 
 from ashiato.detect import suppress
+from ashiato.detect.common import CREDENTIAL_KINDS
 from ashiato.detect.enrich import enrich
 from ashiato.detect.entity_risk import entity_risk_table
 from ashiato.detect.follow import follow_credentials, name_ticket_servers
@@ -24,8 +25,15 @@ from ashiato.detect.incidents import incidents_table
 from ashiato.detect.infer import infer_inventory
 from ashiato.detect.registry import DETECTORS
 from ashiato.detect.sessions import add_session_events
-from ashiato.detect.spec import DetectionContext, DetectorModule, Finding, findings_table
+from ashiato.detect.spec import (
+    DetectionContext,
+    DetectorModule,
+    Finding,
+    empty_table,
+    findings_table,
+)
 from ashiato.errors import DetectError
+from ashiato.events import ENTITY_RISK, INCIDENT, EventKind
 from ashiato.inventory.model import Inventory
 from ashiato.store import Store
 
@@ -56,12 +64,81 @@ class DetectReport:
     """With ``since``: the findings that are new or changed and reach past ``since``."""
 
 
-def _context_execute(con: Any) -> Callable[[ibis.Expr], pa.Table]:
-    def execute(expr: ibis.Expr) -> pa.Table:
-        result: pa.Table = con.to_pyarrow(expr)
+@dataclass(frozen=True)
+class KindStats:
+    """How many events of one kind the store holds, and when they start and end."""
+
+    n: int
+    start: datetime | None
+    end: datetime | None
+
+
+def _kinds_present(
+    counts: Sequence[tuple[str, int, datetime | None, datetime | None]],
+) -> dict[EventKind, KindStats]:
+    """The event kinds a store holds (``Store.kind_counts``), with their spans: what can run."""
+    known = {k.value: k for k in EventKind}
+    return {
+        known[kind]: KindStats(n, start, end)
+        for kind, n, start, end in counts
+        if kind in known and n
+    }
+
+
+def _no_events(kinds: Sequence[EventKind]) -> str:
+    names = [k.value for k in kinds]
+    listed = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
+    return f"no {listed} events in the store"
+
+
+class _Engine:
+    """The engine connection, the events and the enriched events, each made on first use.
+
+    A run whose detectors all lack events (a triage store of a few account changes) needs none
+    of them: it never connects Ibis nor compiles a query.
+    """
+
+    def __init__(self, st: Store, n_events: int) -> None:
+        self._st = st
+        self._n_events = n_events
+        self._con: Any = None
+        self._events: ibis.Table | None = None
+        self._enriched: ibis.Table | None = None
+
+    @property
+    def con(self) -> Any:
+        if self._con is None:
+            self._con = self._st.connect()
+        return self._con
+
+    def execute(self, expr: ibis.Expr) -> pa.Table:
+        result: pa.Table = self.con.to_pyarrow(expr)
         return result
 
-    return execute
+    @property
+    def events(self) -> ibis.Table:
+        if self._events is None:
+            self._events = self._st.events(self.con)
+        return self._events
+
+    def enriched(self, inventory: Inventory | None) -> ibis.Table:
+        """The events joined with the inventory (the first call's inventory: one per run)."""
+        if self._enriched is None:
+            con = self.con
+            enriched = enrich(con, self.events, inventory, self.execute)
+            # Every detector reads the joined events. Materialised once when they fit in memory
+            # (a third faster on the demo); beyond that a temp table spills all columns to disk
+            # and each detector rereads the spill, so a view that reads only the needed Parquet
+            # columns wins (44.6 M events: 8.1 min as a view against 12.6 min materialised).
+            if self._n_events <= MATERIALIZE_MAX_EVENTS:
+                self._enriched = con.create_table("enriched_events", enriched, temp=True)
+            else:
+                self._enriched = con.create_view("enriched_events", enriched, overwrite=True)
+        return self._enriched
+
+    def close(self) -> None:
+        if self._con is not None:
+            self._con.disconnect()
 
 
 def detect(
@@ -106,32 +183,34 @@ def detect(
         chosen = [known[d] for d in detectors]
     params = params or {}
     before = _fingerprints(st.read_findings()) if since is not None else {}
-    con = st.connect()
-    execute = _context_execute(con)
-    events = st.events(con)
-    stats = execute(events.aggregate(n=events.count(), start=events.ts.min(), end=events.ts.max()))
-    n_events = int(stats["n"][0].as_py() or 0)
-    data_start: datetime | None = stats["start"][0].as_py()
-    data_end: datetime | None = stats["end"][0].as_py()
+    counts = st.kind_counts()
+    present = _kinds_present(counts)
+    n_events = sum(n for _, n, _, _ in counts)  # kinds this version does not know included
+    data_start = min((lo for _, _, lo, _ in counts if lo), default=None)
+    data_end = max((hi for _, _, _, hi in counts if hi), default=None)
     notices: list[str] = []
-    if inventory is None and infer_sites and n_events:
-        inventory = infer_inventory(events, execute)
+    runs: list[DetectorRun] = []
+    runnable: list[DetectorModule] = []
+    for det in chosen:
+        spec = det.SPEC
+        merged = {**spec.defaults(), **params.get(spec.id, {})}
+        unknown_params = set(merged) - set(spec.defaults())
+        if unknown_params:
+            raise DetectError(f"{spec.id}: unknown parameter(s) {sorted(unknown_params)}")
+        if set(spec.needs) & present.keys():
+            runnable.append(det)
+        else:
+            runs.append(DetectorRun(spec.id, f"skipped: {_no_events(spec.needs)}", 0, 0.0))
+    engine = _Engine(st, n_events)
+    execute = engine.execute
+    if inventory is None and infer_sites and runnable:
+        inventory = infer_inventory(engine.events, execute)
         notices.append(
             f"no inventory: inferred {len(inventory.sites)} site(s) from /16 subnets; "
             "no assets, accounts or policy are known"
         )
-    enriched = enrich(con, events, inventory, execute)
-    # Every detector reads the joined events. Materialised once when they fit in memory (a
-    # third faster on the demo); beyond that a temp table spills all columns to disk and each
-    # detector rereads the spill, so a view that reads only the needed Parquet columns wins
-    # (44.6 M events: 8.1 min as a view against 12.6 min materialised).
-    if n_events <= MATERIALIZE_MAX_EVENTS:
-        enriched = con.create_table("enriched_events", enriched, temp=True)
-    else:
-        enriched = con.create_view("enriched_events", enriched, overwrite=True)
-    runs: list[DetectorRun] = []
     findings: list[Finding] = []
-    for det in chosen:
+    for det in runnable:
         spec = det.SPEC
         t0 = time.perf_counter()
         if spec.requires_inventory and inventory is None:
@@ -139,21 +218,17 @@ def detect(
             notices.append(f"{spec.id} {msg}")
             runs.append(DetectorRun(spec.id, msg, 0, 0.0))
             continue
-        merged = {**spec.defaults(), **params.get(spec.id, {})}
-        unknown_params = set(merged) - set(spec.defaults())
-        if unknown_params:
-            raise DetectError(f"{spec.id}: unknown parameter(s) {sorted(unknown_params)}")
         if progress:
             progress(spec.id)
         ctx = DetectionContext(
-            events=enriched,
+            events=engine.enriched(inventory),
             inventory=inventory,
-            params=merged,
+            params={**spec.defaults(), **params.get(spec.id, {})},
             execute=execute,
             data_start=data_start,
         )
         try:
-            rows = execute(det.query(ctx)).to_pylist() if n_events else []
+            rows = execute(det.query(ctx)).to_pylist()
         except Exception as exc:  # the engine's error, named after the detector that met it
             if isinstance(exc, (KeyboardInterrupt, MemoryError)):
                 raise
@@ -161,6 +236,10 @@ def detect(
         found = [det.explain(r, ctx) for r in rows]
         findings.extend(found)
         runs.append(DetectorRun(spec.id, "ran", len(found), time.perf_counter() - t0))
+    order = {d.SPEC.id: i for i, d in enumerate(chosen)}
+    runs.sort(key=lambda r: order[r.detector])
+    if rules:  # the Sigma step's lines below are kept as they were
+        con, events = engine.con, engine.events
     if rules:
         from ashiato.sigma.step import run_rule_paths
 
@@ -178,16 +257,25 @@ def detect(
     n_suppressed = sum(hits.values())
     if n_suppressed:
         notices.append(f"{n_suppressed} finding(s) suppressed by {len(hits)} analyst verdict(s)")
-    findings = follow_credentials(findings, enriched, execute)
-    findings = add_session_events(findings, enriched, execute)
-    findings = name_ticket_servers(findings, enriched, execute)
+    # Each step reads events of its own kinds (see the modules): with none in the store, or no
+    # finding to extend, it has nothing to do and the enriched events need not be built for it.
+    if findings and present.keys() & set(CREDENTIAL_KINDS):
+        findings = follow_credentials(findings, engine.enriched(inventory), execute)
+    if findings and {EventKind.LOGON, EventKind.PRIVILEGE_GRANT} <= present.keys():
+        findings = add_session_events(findings, engine.enriched(inventory), execute)
+    if findings and present.keys() & {EventKind.KERBEROS_TGT, EventKind.KERBEROS_SERVICE}:
+        findings = name_ticket_servers(findings, engine.enriched(inventory), execute)
     findings.sort(key=lambda f: (-f.score, f.first_seen, f.finding_id))
     ftable = findings_table(findings)
-    itable = incidents_table(findings, gap_days=gap_days)
+    if findings:
+        itable = incidents_table(findings, gap_days=gap_days)
+        risk = entity_risk_table(findings, data_end)
+    else:  # the same empty tables, without building Python rows (see ``empty_table``)
+        itable, risk = empty_table(INCIDENT), empty_table(ENTITY_RISK)
     st.write_findings(ftable)
     st.write_incidents(itable)
-    st.write_entity_risk(entity_risk_table(findings, data_end))
-    con.disconnect()
+    st.write_entity_risk(risk)
+    engine.close()
     new = None
     if since is not None:
         keep = [

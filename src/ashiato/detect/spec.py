@@ -41,6 +41,10 @@ class DetectorSpec:
     severity: str
     techniques: tuple[str, ...]
     needs: tuple[EventKind, ...]
+    """The kinds a finding's evidence is drawn from: the detector runs when the store holds
+    any of them, and is skipped (not even compiled) when it holds none. Kinds a query reads only
+    to qualify its candidates (a baseline, an owner's presence) are not listed; a test pins,
+    per detector, the kinds its SQL reads beyond these."""
     requires_inventory: bool
     description: str
     params: tuple[Param, ...] = ()
@@ -91,8 +95,19 @@ class Finding:
         return "F-" + hashlib.sha256(f"{self.detector}|{self.key}".encode()).hexdigest()[:16]
 
 
+def empty_table(schema: pa.Schema) -> pa.Table:
+    """A table of ``schema`` with no rows, built without pyarrow's pandas probe.
+
+    ``pa.array`` over a Python list (``Schema.empty_table`` too) imports pandas to ask whether
+    the list is a pandas object: 0.4 s for a run that found nothing to report.
+    """
+    return pa.Table.from_arrays([pa.nulls(0, f.type) for f in schema], schema=schema)
+
+
 def findings_table(findings: list[Finding]) -> pa.Table:
     """Findings as a FINDING Arrow table."""
+    if not findings:
+        return empty_table(FINDING)
     return pa.Table.from_pylist(
         [
             {

@@ -27,7 +27,7 @@ SPEC = DetectorSpec(
     version="1",
     severity="high",
     techniques=("T1021", "T1550.002", "T1078"),
-    needs=(EventKind.LOGON, EventKind.SHARE_ACCESS, EventKind.EXPLICIT_CREDENTIALS),
+    needs=tuple(k for k in CREDENTIAL_KINDS if k is not EventKind.KERBEROS_TGT),
     requires_inventory=False,
     description=(
         "An account or a source host reaches many more distinct hosts within an hour than it "

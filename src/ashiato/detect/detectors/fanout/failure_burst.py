@@ -32,12 +32,8 @@ SPEC = DetectorSpec(
     version="2",
     severity="high",
     techniques=("T1110.003", "T1110.001"),
-    needs=(
-        EventKind.LOGON_FAILURE,
-        EventKind.KERBEROS_TGT,
-        EventKind.LOGON,
-        EventKind.EXPLICIT_CREDENTIALS,
-    ),
+    # logons only add which accounts then succeeded from the source
+    needs=(EventKind.LOGON_FAILURE, EventKind.KERBEROS_TGT, EventKind.EXPLICIT_CREDENTIALS),
     requires_inventory=False,
     description=(
         "Many distinct accounts fail to authenticate from one source within an hour, far more "

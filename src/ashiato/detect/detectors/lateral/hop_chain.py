@@ -32,7 +32,7 @@ SPEC = DetectorSpec(
     version="2",
     severity="high",
     techniques=("T1021", "T1078", "T1570", "T1550"),
-    needs=(EventKind.LOGON, EventKind.EXPLICIT_CREDENTIALS, EventKind.SHARE_ACCESS),
+    needs=tuple(k for k in CREDENTIAL_KINDS if k is not EventKind.KERBEROS_TGT),
     requires_inventory=False,
     description=(
         "An account logs on to a host and then, within days, that host becomes the source of "

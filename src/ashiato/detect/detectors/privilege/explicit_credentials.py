@@ -32,7 +32,7 @@ SPEC = DetectorSpec(
     version="1",
     severity="medium",
     techniques=("T1078", "T1550"),
-    needs=(EventKind.EXPLICIT_CREDENTIALS, EventKind.LOGON),
+    needs=(EventKind.EXPLICIT_CREDENTIALS,),  # logons only qualify them (history, owner)
     requires_inventory=False,
     description=(
         "Explicit credentials (4648) for an established account on a computer where they were "

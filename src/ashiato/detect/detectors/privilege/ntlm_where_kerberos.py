@@ -29,7 +29,7 @@ SPEC = DetectorSpec(
     version="1",
     severity="high",
     techniques=("T1550.002",),
-    needs=(EventKind.LOGON, EventKind.KERBEROS_TGT, EventKind.KERBEROS_SERVICE),
+    needs=(EventKind.LOGON,),  # the NTLM logons; the Kerberos baseline only qualifies them
     requires_inventory=False,
     description=(
         "An account with an established Kerberos history, and no NTLM in the look-back window, "

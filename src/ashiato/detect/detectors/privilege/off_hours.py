@@ -22,7 +22,6 @@ import pyarrow as pa
 from ashiato.detect.bursts import warmup_end
 from ashiato.detect.common import CREDENTIAL_KINDS, earliest, local_time, short_list, vals
 from ashiato.detect.spec import DetectionContext, DetectorSpec, Finding, Param
-from ashiato.events import EventKind
 
 SPEC = DetectorSpec(
     id="privilege.off_hours",
@@ -30,7 +29,7 @@ SPEC = DetectorSpec(
     version="1",
     severity="medium",
     techniques=("T1078.002",),
-    needs=(EventKind.LOGON, EventKind.SHARE_ACCESS, EventKind.EXPLICIT_CREDENTIALS),
+    needs=CREDENTIAL_KINDS,
     requires_inventory=True,
     description=(
         "A privileged account is used from a site outside that site's local working hours, "

@@ -37,13 +37,7 @@ SPEC = DetectorSpec(
     version="3",
     severity="high",
     techniques=("T1021", "T1078"),
-    needs=(
-        EventKind.LOGON,
-        EventKind.SHARE_ACCESS,
-        EventKind.SHARE_OBJECT,
-        EventKind.EXPLICIT_CREDENTIALS,
-        EventKind.NETWORK_FLOW,
-    ),
+    needs=ACCESS_KINDS,
     requires_inventory=True,
     description=(
         "An access (logon, share access, explicit-credential use, network flow) from a site/role "

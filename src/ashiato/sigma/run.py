@@ -32,6 +32,7 @@ import pyarrow as pa
 
 from ashiato.detect.common import fmt_ts, short_list
 from ashiato.detect.spec import Finding
+from ashiato.sigma import memory
 from ashiato.sigma.compile import LEVEL_SCORES, CompiledRule, CompiledRuleSet, Correlation
 from ashiato.sigma.correlate import CorrelationMatch, correlate, flat_keys
 from ashiato.sigma.fields import flat_column, flatten, sql_string
@@ -46,9 +47,10 @@ for tens of thousands of actors is one alarm about a broad rule, not tens of tho
 MAX_FOLDED_EVIDENCE = 100
 """Evidence of a rule's folded finding: the first event of each of its earliest folded actors,
 at most this many (and at most ``max_evidence``)."""
-MEMORY_LIMIT = "64MB"
+MEMORY_LIMIT = "auto"
 """DuckDB's memory limit while Sigma rules run (its tables live in a scratch database on disk
-and spill past it)."""
+and spill past it): ``auto`` starts from the machine's memory (``memory.budget``); any limit is
+raised when a statement runs out (``memory.MemoryBudget``)."""
 CHUNK = 64
 """Rules whose matches are grouped together (bounds the size of one SQL statement and the
 number of matches grouped at once)."""
@@ -65,6 +67,7 @@ PER = f"{SCRATCH}.per"
 ORD = f"{SCRATCH}.ord"
 MULTI = f"{SCRATCH}.multi"
 HITS_TABLE = f"{SCRATCH}.hits"
+OUT = f"{SCRATCH}.out"
 HITS = "_sigma_hits"
 MATCH_IDS = "_sigma_match_ids"
 _ENTITY_COLS = '"user", src_host, dst_host, log_host, src_ip, dst_ip'
@@ -377,7 +380,8 @@ def group_chunk(
         "list(DISTINCT f.dst_host) AS dst, list(DISTINCT f.log_host) AS log, "
         "list(DISTINCT f.src_ip) AS sip, list(DISTINCT f.dst_ip) AS dip"
     )
-    return con.sql(
+    con.execute(
+        f"CREATE OR REPLACE TABLE {OUT} AS "
         f'SELECT g.r, CASE WHEN g.others = 0 THEN first(f."user") END AS "user", '
         f"CASE WHEN g.others = 0 THEN first(coalesce(f.src_host, f.log_host)) END AS actor_host, "
         f"g.n, "
@@ -385,6 +389,7 @@ def group_chunk(
         f"FROM {GRP} g JOIN {EVID} e USING (gid) JOIN {rows} f ON f.seq = e.seq "
         f"GROUP BY g.gid, g.r, g.n, g.last, g.others ORDER BY r, first"
     )
+    return con.sql(f"SELECT * FROM {OUT}")  # a table read streams in little memory
 
 
 def iter_findings(
@@ -395,6 +400,7 @@ def iter_findings(
     max_evidence: int = MAX_EVIDENCE,
     max_findings_per_rule: int | None = MAX_FINDINGS_PER_RULE,
     memory_limit: str | None = MEMORY_LIMIT,
+    stats: dict[str, Any] | None = None,
 ) -> Iterator[Finding]:
     """Findings of every compiled rule and correlation over ``table``, streamed per chunk.
 
@@ -402,21 +408,33 @@ def iter_findings(
     ``scratch``), each chunk's matches are grouped per rule and actor as they are evaluated,
     with fixed-size states, evidence is fetched for the kept groups only (``group_chunk``), and
     the grouped rows are read one Arrow batch at a time. ``memory_limit`` (DuckDB's, for the
-    pass; ``None``: the connection's) is set for the iteration and restored after, as is
-    ``preserve_insertion_order``. Do not use ``con`` while iterating.
+    pass: ``auto`` from the machine, a size such as ``256MB``, or ``None``: the connection's)
+    is where the pass starts; a statement that runs out of memory raises it, up to what the
+    machine can spare, and runs again (``memory.MemoryBudget``). The connection's limit and
+    ``preserve_insertion_order`` are restored after. ``stats``, when given, receives
+    ``memory_limit_start``, ``memory_limit_end`` (bytes) and ``memory_raised`` (the
+    out-of-memory errors that raised it). Do not use ``con`` while iterating.
     """
-    old_limit = _setting(con, "memory_limit") if memory_limit is not None else None
+    old_limit = _setting(con, "memory_limit")
     old_order = _setting(con, "preserve_insertion_order")
-    if memory_limit is not None:
-        con.execute(f"SET memory_limit = '{memory_limit}'")
+    start, cap = memory.budget()
+    if memory_limit is None:
+        start = memory.parse_size(str(old_limit))
+    elif memory_limit != "auto":
+        start = memory.parse_size(memory_limit)
+    mem = memory.MemoryBudget(con, start, max(cap, start))
+    mem.apply()
     con.execute("SET preserve_insertion_order = true")
     try:
         with scratch(con):
-            yield from _iter_findings(con, compiled, table, max_evidence, max_findings_per_rule)
+            yield from _iter_findings(mem, compiled, table, max_evidence, max_findings_per_rule)
     finally:
         con.execute(f"SET preserve_insertion_order = {old_order}")
-        if old_limit is not None:
-            con.execute(f"SET memory_limit = '{old_limit}'")
+        con.execute(f"SET memory_limit = '{old_limit}'")
+        if stats is not None:
+            stats.update(
+                memory_limit_start=start, memory_limit_end=mem.limit, memory_raised=mem.raised
+            )
 
 
 def _iter_findings(
@@ -516,6 +534,7 @@ def run_rules(
     max_evidence: int = MAX_EVIDENCE,
     max_findings_per_rule: int | None = MAX_FINDINGS_PER_RULE,
     memory_limit: str | None = MEMORY_LIMIT,
+    stats: dict[str, Any] | None = None,
 ) -> list[Finding]:
     """Findings of every compiled rule and correlation over ``table`` (a DuckDB connection)."""
     return list(
@@ -526,6 +545,7 @@ def run_rules(
             max_evidence=max_evidence,
             max_findings_per_rule=max_findings_per_rule,
             memory_limit=memory_limit,
+            stats=stats,
         )
     )
 

@@ -61,7 +61,11 @@ def peak_rss(cmd: list[str], env: dict[str, str]) -> tuple[int, str, float, int]
 def detect_cmd(store: Path) -> list[str]:
     cmd = [*ASHIATO, "detect", "--store", str(store), "--infer-sites", "--rules", str(RULES)]
     helptext = subprocess.run(
-        [*ASHIATO, "detect", "--help"], capture_output=True, text=True, check=False
+        [*ASHIATO, "detect", "--help"],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=dict(os.environ, COLUMNS="400"),
     ).stdout
     if "--no-default-rules" in helptext:
         cmd.append("--no-default-rules")

@@ -88,7 +88,11 @@ def serve() -> Iterator[Callable[[dict[str, bytes]], str]]:
 
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_GET(self) -> None:
-            if self.path in routes:
+            if self.path.startswith("/releases/download/"):  # like GitHub: to storage
+                self.send_response(302)
+                self.send_header("Location", "/storage/" + self.path.rsplit("/", 1)[1])
+                self.end_headers()
+            elif self.path in routes:
                 body = routes[self.path]
                 self.send_response(200)
                 self.send_header("Content-Length", str(len(body)))
@@ -169,7 +173,7 @@ def test_racing_extractions_both_end_fine(tmp_path: Path) -> None:
 def test_update_from_http_installs_validates_and_activates(
     tmp_path: Path, serve: Callable[[dict[str, bytes]], str]
 ) -> None:
-    base = serve({"/releases/download/r2099-01-01/sigma_all_rules.zip": make_zip(RELEASE)})
+    base = serve({"/storage/sigma_all_rules.zip": make_zip(RELEASE)})
     got = rs.update(f"{base}/latest", tmp_path)
     assert got.name == "sigmahq-r2099-01-01" and got.installed and got.activated
     assert got.rule_files == 4 and got.compiled == 2 and got.skipped == 1  # linux: skipped
@@ -177,6 +181,10 @@ def test_update_from_http_installs_validates_and_activates(
     assert got.licence == "DRL-1.1"
     act = rs.active(tmp_path)
     assert act.ruleset.name == "sigmahq-r2099-01-01" and act.ruleset.pin == "r2099-01-01"
+    assert act.ruleset.manifest["url"].endswith(
+        "/releases/download/r2099-01-01/sigma_all_rules.zip"
+    )
+    assert act.ruleset.manifest["source"] == f"{base}/latest"
     assert not (act.ruleset.root / "tools").exists()  # only rules and licence texts
     again = rs.update(f"{base}/latest", tmp_path)
     assert again.already and not again.installed

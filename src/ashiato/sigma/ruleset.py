@@ -402,18 +402,34 @@ def default_rule_paths(data: Path | None = None) -> tuple[ActiveSet, list[Path]]
 # --- updates ------------------------------------------------------------------------------
 
 
-def fetch(url: str, dest: Path, timeout: float = 30.0) -> str:
-    """Download ``url`` (http or https) to ``dest``, at most ``MAX_ARCHIVE_BYTES``; returns the
-    final URL after redirects."""
+class _Redirects(urllib.request.HTTPRedirectHandler):
+    """Remembers every URL a download was redirected through (GitHub's ``latest`` link goes
+    through the release's own URL, which names its tag, to a storage host's)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.urls: list[str] = []
+
+    def redirect_request(
+        self, req: Any, fp: Any, code: int, msg: str, headers: Any, newurl: str
+    ) -> urllib.request.Request | None:
+        self.urls.append(newurl)
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
+def fetch(url: str, dest: Path, timeout: float = 30.0) -> list[str]:
+    """Download ``url`` (http or https) to ``dest``, at most ``MAX_ARCHIVE_BYTES``; returns
+    ``url`` and every URL it was redirected to, in order."""
     scheme = urllib.parse.urlsplit(url).scheme.lower()
     if scheme not in ("http", "https"):
         raise RuleSetError(f"{url}: only http and https URLs are fetched")
     from ashiato import __version__
 
     req = urllib.request.Request(url, headers={"User-Agent": f"ashiato/{__version__}"})
+    redirects = _Redirects()
+    opener = urllib.request.build_opener(redirects)
     try:
-        with urllib.request.urlopen(req, timeout=timeout) as resp, dest.open("wb") as out:
-            final = str(resp.geturl())
+        with opener.open(req, timeout=timeout) as resp, dest.open("wb") as out:
             n = 0
             while block := resp.read(1 << 16):
                 n += len(block)
@@ -428,7 +444,7 @@ def fetch(url: str, dest: Path, timeout: float = 30.0) -> str:
             f"cannot fetch {url}: {why}. Offline? The active rule set stays; "
             "`ashiato rules update --from FILE.zip` installs a release downloaded elsewhere"
         ) from exc
-    return final
+    return [url, *redirects.urls]
 
 
 @dataclass
@@ -466,10 +482,18 @@ class UpdateResult:
             yield f"... and {len(self.errors) - 20} more (`ashiato rules check` lists them)"
 
 
-def _name_for(final_url: str, archive: Path, sha: str) -> str:
-    m = re.search(r"/releases/download/([A-Za-z0-9._-]+)/", final_url)
-    if m:
-        return f"sigmahq-{m.group(1)}"[:64]
+def _release(urls: list[str]) -> tuple[str, str] | None:
+    """(tag, URL) of the first GitHub-style release download URL among ``urls``."""
+    for u in urls:
+        m = re.search(r"/releases/download/([A-Za-z0-9][A-Za-z0-9._-]*)/", u)
+        if m:
+            return m.group(1), u
+    return None
+
+
+def _name_for(release: tuple[str, str] | None, archive: Path, sha: str) -> str:
+    if release:
+        return f"sigmahq-{release[0]}"[:64]
     stem = re.sub(r"[^A-Za-z0-9._-]+", "-", archive.stem).strip("-.") or "rules"
     return f"{stem[:48]}-{sha[:8]}"
 
@@ -505,15 +529,16 @@ def update(
         work = Path(t)
         if "://" in src:
             archive = work / (Path(urllib.parse.urlsplit(src).path).name or "rules.zip")
-            final = fetch(src, archive, timeout)
+            urls = fetch(src, archive, timeout)
         else:
             archive = Path(src)
             if not archive.is_file():
                 raise RuleSetError(f"{src}: no such file (a SigmaHQ release zip, or a URL)")
-            final = str(archive.resolve())
+            urls = [str(archive.resolve())]
+        release = _release(urls)
         sha = _sha256(archive)
         same = [s for s in installed(data) if s.manifest.get("archive_sha256") == sha]
-        set_name = name or (same[0].name if same else _name_for(final, archive, sha))
+        set_name = name or (same[0].name if same else _name_for(release, archive, sha))
         files = _extract(archive, work / "x")
         compiled = load_compiled(
             [work / "x" / p for p in sorted(files) if p.endswith(RULE_SUFFIXES)]
@@ -545,8 +570,8 @@ def update(
             meta = {
                 "title": "SigmaHQ rules" if "sigmahq" in set_name.lower() else "Sigma rules",
                 "source": src,
-                "url": final,
-                "release": set_name.removeprefix("sigmahq-") if "/releases/" in final else None,
+                "url": release[1] if release else urls[-1],
+                "release": release[0] if release else None,
                 "licence": result.licence,
                 "archive_sha256": sha,
                 "installed": _now(),

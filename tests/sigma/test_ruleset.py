@@ -442,29 +442,3 @@ def test_rules_update_cli_from_a_local_zip(tmp_path: Path, monkeypatch: pytest.M
     hostile.write_bytes(make_zip({"../x.yml": rule("X")}))
     bad = CliRunner().invoke(app, ["rules", "update", "--from", str(hostile)])
     assert bad.exit_code == 2 and "not a plain relative path" in bad.output
-
-
-def test_a_rule_pass_out_of_memory_runs_again_under_the_connections_limit(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    import duckdb
-
-    from ashiato.sigma import step
-    from ashiato.sigma.compile import CompiledRuleSet
-
-    calls: list[Any] = []
-
-    def fake(con: Any, compiled: Any, *, table: str, memory_limit: Any = "64MB") -> list[Any]:
-        calls.append(memory_limit)
-        if len(calls) == 1:
-            raise duckdb.OutOfMemoryException("Out of Memory Error: failed to pin block\nmore")
-        return []
-
-    monkeypatch.setattr(step, "run_rules", fake)
-    notices: list[str] = []
-    assert step._run(None, CompiledRuleSet(), "ev", notices) == []
-    assert calls == ["64MB", None]
-    assert notices == [
-        "sigma: the rule pass ran out of memory under its own limit (Out of Memory Error: "
-        "failed to pin block); ran again under the connection's memory limit"
-    ]

@@ -81,7 +81,7 @@ def run_rule_paths(
     if run:
         running = prefilter_rules(compiled, present_codes(con, table)) if prefilter else compiled
         absent = len(compiled.rules) - len(running.rules)
-        found = _run(con, running, table, notices)
+        found = run_rules(con, running, table=table)
     else:
         found = []
     if isinstance(select, RuleSelector) and select.stats.skipped:
@@ -114,20 +114,3 @@ def _skipped_summary(skipped: Sequence[Skipped]) -> str:
         f"sigma: {len(skipped)} rule(s) of the default rule set cannot run on these logs "
         f"({top}{more}); `ashiato rules check` lists them"
     )
-
-
-def _run(con: Any, compiled: CompiledRuleSet, table: str, notices: list[str]) -> list[Finding]:
-    """``run_rules`` under its own memory limit; if the pass runs out of memory there (wide
-    rule sets on large stores: many flattened columns), once more under the connection's
-    limit, said in a notice, rather than lose the detectors' findings of the whole run."""
-    import duckdb
-
-    try:
-        return run_rules(con, compiled, table=table)
-    except duckdb.OutOfMemoryException as exc:
-        first = str(exc).split("\n", maxsplit=1)[0]
-        notices.append(
-            f"sigma: the rule pass ran out of memory under its own limit ({first}); "
-            "ran again under the connection's memory limit"
-        )
-    return run_rules(con, compiled, table=table, memory_limit=None)

@@ -131,9 +131,14 @@ class ChainWriter:
             return None
         return int(self._last["seq"]), str(self._last["hash"])
 
-    def append(self, entry: ManifestEntry, manifest_sha256: str) -> dict[str, Any]:
-        """Append the link of a manifest row just written."""
-        self._last = _append(self._layout, self._last, entry, manifest_sha256, recovered=False)
+    def append(
+        self, entry: ManifestEntry, manifest_sha256: str, *, sync: bool = True
+    ) -> dict[str, Any]:
+        """Append the link of a manifest row just written (``sync=False``: the caller makes it
+        durable later, and only after the row itself)."""
+        self._last = _append(
+            self._layout, self._last, entry, manifest_sha256, recovered=False, sync=sync
+        )
         return self._last
 
 
@@ -143,6 +148,7 @@ def _append(
     entry: ManifestEntry,
     manifest_sha256: str,
     recovered: bool,
+    sync: bool = True,
 ) -> dict[str, Any]:
     counts = _counts(entry)
     before = prev["totals"] if prev else {"inputs": 0, **dict.fromkeys(COUNTS, 0)}
@@ -168,7 +174,8 @@ def _append(
     try:
         if os.write(fd, line) != len(line):
             raise OSError(f"{p}: short write (disk full?)")
-        os.fsync(fd)
+        if sync:
+            os.fsync(fd)
     except BaseException:
         os.ftruncate(fd, size)  # no half line for the next append to follow
         raise

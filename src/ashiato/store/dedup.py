@@ -169,6 +169,11 @@ def _by_file(rows: list[tuple[str, int]], root: Path) -> dict[str, set[int]]:
     return {Path(f).relative_to(root).as_posix(): offsets for f, offsets in out.items()}
 
 
+def _sha16(rel: str) -> str:
+    """The input prefix of an events file's name (``events/day=D/<sha16>-<n>.parquet``)."""
+    return rel.rsplit("/", 1)[-1].split("-", 1)[0]
+
+
 def within_input(layout: StoreLayout, written: WrittenFile, repeated: pa.Array) -> WrittenFile:
     """Drop rows of one input that repeat an earlier row of it (see the module docstring).
 
@@ -211,6 +216,8 @@ class Deduplicator:
     def __init__(self, layout: StoreLayout) -> None:
         self._layout = layout
         self._days: dict[str, dict[str, Span]] = {}
+        self._keep: set[str] | None = None
+        """sha16 prefixes of committed inputs: read once from the manifest, then kept current."""
         self._con: Any = None
 
     def close(self) -> None:
@@ -221,7 +228,9 @@ class Deduplicator:
     def _day(self, day: str) -> dict[str, Span]:
         files = self._days.get(day)
         if files is None:
-            keep = ingested_sha16(self._layout)
+            if self._keep is None:
+                self._keep = ingested_sha16(self._layout)
+            keep = self._keep
             files = {
                 p.relative_to(self._layout.root).as_posix(): footer_span(p)
                 for p in sorted(self._layout.day_dir(day).glob("*.parquet"))
@@ -232,10 +241,21 @@ class Deduplicator:
 
     def committed(self, written: WrittenFile) -> None:
         """Count ``written``'s files as stored (call once its manifest row exists)."""
+        if self._keep is not None:
+            self._keep.update(_sha16(rel) for rel in written.spans)
         for rel, span in written.spans.items():
             day = day_of(rel)
             if day is not None and day in self._days:
                 self._days[day][rel] = span
+
+    def forget(self, written: WrittenFile) -> None:
+        """Undo ``committed``: ``written``'s input was removed after all (its commit failed)."""
+        if self._keep is not None:
+            self._keep.difference_update(_sha16(rel) for rel in written.spans)
+        for rel in written.spans:
+            day = day_of(rel)
+            if day is not None and day in self._days:
+                self._days[day].pop(rel, None)
 
     def against_store(self, written: WrittenFile) -> WrittenFile:
         """``written`` without the rows that committed inputs already stored (files rewritten)."""

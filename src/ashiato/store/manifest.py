@@ -56,8 +56,11 @@ def ingested_sha16(layout: StoreLayout) -> set[str]:
     return {p.name[:16] for p in layout.manifest_dir.glob("*.parquet")}
 
 
-def write_manifest(layout: StoreLayout, entry: ManifestEntry) -> str:
-    """Write the manifest row atomically (do it last); return the manifest file's SHA-256."""
+def write_manifest(layout: StoreLayout, entry: ManifestEntry, *, sync: bool = True) -> str:
+    """Write the manifest row atomically (do it last); return the manifest file's SHA-256.
+
+    ``sync=False`` leaves its durability to the caller (``atomic.make_durable``).
+    """
     parts = entry.records_stored + entry.records_rejected + entry.records_duplicate
     if entry.records_read != parts:
         raise ValueError(f"manifest counts do not add up for {entry.path}")
@@ -65,7 +68,9 @@ def write_manifest(layout: StoreLayout, entry: ManifestEntry) -> str:
     row["partitions"] = [list(entry.partitions)]
     row["parquet_sha256"] = [list(entry.parquet_sha256)]
     table = pa.Table.from_pydict(row, schema=MANIFEST)
-    return atomic_write_parquet(manifest_path(layout, entry.sha256), table, layout.tmp_dir)
+    return atomic_write_parquet(
+        manifest_path(layout, entry.sha256), table, layout.tmp_dir, sync=sync
+    )
 
 
 def read_entry(layout: StoreLayout, sha256: str) -> dict[str, object] | None:

@@ -110,8 +110,11 @@ class _RejectSink:
 
     BATCH = 10_000
 
-    def __init__(self, layout: StoreLayout, sha256: str, parser: str, path: str) -> None:
+    def __init__(
+        self, layout: StoreLayout, sha256: str, parser: str, path: str, *, sync: bool = True
+    ) -> None:
         self._layout = layout
+        self._sync = sync
         self._const = (sha256, path, parser)
         self._rows: list[tuple[int, str, str]] = []
         self._tmp: Path | None = None
@@ -155,8 +158,9 @@ class _RejectSink:
         self._writer.close()
         self._writer = None
         digest = sha256_file(self._tmp)
-        with self._tmp.open("rb+") as fh:
-            os.fsync(fh.fileno())
+        if self._sync:
+            with self._tmp.open("rb+") as fh:
+                os.fsync(fh.fileno())
         self.dest.parent.mkdir(parents=True, exist_ok=True)
         self._tmp.replace(self.dest)
         return digest
@@ -187,7 +191,11 @@ def _sorted(table: pa.Table) -> pa.Table:
 
 
 class FileWriter:
-    """Stores the events and rejections of one input file; call ``finish`` or ``abort`` once."""
+    """Stores the events and rejections of one input file; call ``finish`` or ``abort`` once.
+
+    ``sync=False``: files are renamed into place without an fsync each; the caller makes them
+    durable (``atomic.make_durable``) before any manifest row names them.
+    """
 
     def __init__(
         self,
@@ -199,8 +207,10 @@ class FileWriter:
         flush_rows: int = FLUSH_ROWS,
         max_buffered_rows: int = MAX_BUFFERED_ROWS,
         max_buffered_bytes: int = MAX_BUFFERED_BYTES,
+        sync: bool = True,
     ) -> None:
         self._layout = layout
+        self._sync = sync
         self._sha16 = sha256[:16]
         self._flush_rows = flush_rows
         self._max_buffered = max_buffered_rows
@@ -212,7 +222,7 @@ class FileWriter:
         self._buffered_bytes = 0
         self._n = 0
         self._written: list[Path] = []
-        self._rejects = _RejectSink(layout, sha256, parser, path)
+        self._rejects = _RejectSink(layout, sha256, parser, path, sync=sync)
         self._reasons: Counter[str] = Counter()
         self._min_us: int | None = None
         self._max_us: int | None = None
@@ -316,7 +326,9 @@ class FileWriter:
         dest = self._layout.day_dir(day_text) / f"{self._sha16}-{self._n}.parquet"
         self._n += 1
         self._written.append(dest)
-        digest = atomic_write_parquet(dest, table, self._layout.tmp_dir, STATISTICS, DICTIONARY)
+        digest = atomic_write_parquet(
+            dest, table, self._layout.tmp_dir, STATISTICS, DICTIONARY, sync=self._sync
+        )
         rel = dest.relative_to(self._layout.root).as_posix()
         self.result.partitions.append(rel)
         self.result.parquet_sha256.append(digest)

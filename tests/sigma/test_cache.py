@@ -134,8 +134,10 @@ def test_a_corrupt_entry_is_a_miss(
     d = rules_dir(FILES)
     cache = tmp_path / "c"
     load_compiled([d], cache_dir=cache)
-    entries = sorted(cache.rglob("*.json"))
+    entries = sorted(e for e in cache.rglob("*.json") if "sets" not in e.parts)
     assert len(entries) == 4
+    for bundle in (cache / "sets").rglob("*.json"):  # the set's bundle would answer first
+        bundle.unlink()
     for e in entries:
         e.write_text(damage)
     again = load_compiled([d], cache_dir=cache)
@@ -148,7 +150,7 @@ def test_a_wrong_typed_entry_is_a_miss(rules_dir: Callable[..., Path], tmp_path:
     d = rules_dir({"logon.yml": LOGON})
     cache = RuleCache(tmp_path / "c")
     load_compiled([d], cache_dir=cache.root)
-    (entry,) = cache.root.rglob("*.json")
+    (entry,) = (e for e in cache.root.rglob("*.json") if "sets" not in e.parts)
     entry.write_text(entry.read_text().replace('"sql": "', '"sql": 1, "x": "'))
     assert cache.get((d / "logon.yml").read_bytes(), "p") is None
 
@@ -252,3 +254,39 @@ def test_cache_key_covers_every_module_the_compiler_imports() -> None:
                 parts = (node.module or "").split(".")[1:]
                 target = (here.parent.joinpath(*parts)).with_suffix(".py")
                 assert target.resolve() in listed, f"{path.name} imports {node.module}"
+
+
+def test_an_unchanged_set_is_read_from_its_bundle(
+    rules_dir: Callable[..., Path], tmp_path: Path
+) -> None:
+    """The second run over the same files reads one bundle, not each file's entry; a file
+    rewritten with other content of the same size is seen (its change time moved)."""
+    import shutil
+
+    d = rules_dir(FILES)
+    cache = tmp_path / "c"
+    cold = load_compiled([d], cache_dir=cache)
+    for entry_dir in cache.iterdir():  # only the bundle is left
+        if entry_dir.name != "sets":
+            shutil.rmtree(entry_dir)
+    warm = load_compiled([d], cache_dir=cache)
+    assert warm.ruleset is not None and warm.ruleset.cache_hits == 4
+    assert _shape(warm) == _shape(cold)
+    same_size = LOGON.replace("LogonType: 3", "LogonType: 4")
+    assert len(same_size) == len(LOGON)
+    (d / "logon.yml").write_text(same_size)
+    edited = load_compiled([d], cache_dir=cache)
+    (logon,) = [r for r in edited.rules if r.meta.title == "Network logon"]
+    assert "= '4'" in logon.sql and "= '3'" not in logon.sql
+    assert _shape(edited) == _shape(compile_rules(load_rules([d])))
+
+
+def test_a_damaged_bundle_is_a_miss(rules_dir: Callable[..., Path], tmp_path: Path) -> None:
+    d = rules_dir(FILES)
+    cache = tmp_path / "c"
+    cold = load_compiled([d], cache_dir=cache)
+    (bundle,) = (cache / "sets").rglob("*.json")
+    bundle.write_text('{"format": 2, "files": [], "entries": {"0": 1}, "fresh": []}')
+    assert _shape(load_compiled([d], cache_dir=cache)) == _shape(cold)
+    bundle.write_bytes(b"\x00garbage")
+    assert _shape(load_compiled([d], cache_dir=cache)) == _shape(cold)

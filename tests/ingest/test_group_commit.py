@@ -130,3 +130,16 @@ def test_make_durable_falls_back_to_fsync_of_each_file_and_directory(
     monkeypatch.setattr(atomic.os, "fsync", synced.append)
     atomic.make_durable(tmp_path, [*files, tmp_path / "gone"])
     assert len(synced) == 4  # two files, two directories; a vanished file is passed over
+
+
+def test_pool_outcomes_wait_for_their_group(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With worker processes, outcomes arriving one by one still commit as one group."""
+    steps: list[str] = []
+    monkeypatch.setattr(pipeline, "GROUP_SECONDS", 600.0)
+    monkeypatch.setattr(pipeline, "make_durable", lambda *_: steps.append("durable"))
+    monkeypatch.setattr(pipeline, "can_sync_filesystem", lambda: True)
+    rep = _run(_inputs(tmp_path), tmp_path / "store", workers=2)
+    assert all(f.status == "ingested" for f in rep.files)
+    assert steps == ["durable"] * 3  # the group's events, its rows, its links

@@ -137,8 +137,9 @@ def _pool_context() -> multiprocessing.context.BaseContext:
 
 def _run(
     tasks: list[_Task], workers: int
-) -> Iterator[tuple[int, Future[_Outcome] | _Outcome, bool]]:
-    """Yield (task index, outcome or future, whether another is ready now) as each finishes."""
+) -> Iterator[tuple[int, Future[_Outcome] | _Outcome | None, bool]]:
+    """Yield (task index, outcome or future, whether more will come) as each finishes; while
+    workers are busy, (-1, None, True) every ``GROUP_SECONDS`` so a waiting group is committed."""
     if workers <= 1 or len(tasks) <= 1:
         for i, t in enumerate(tasks):
             yield i, process_file(t), i + 1 < len(tasks)
@@ -148,10 +149,12 @@ def _run(
         futures = {pool.submit(process_file, t): i for i, t in enumerate(tasks)}
         pending: set[Future[_Outcome]] = set(futures)
         while pending:
-            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            done, pending = wait(pending, timeout=GROUP_SECONDS, return_when=FIRST_COMPLETED)
+            if not done:
+                yield -1, None, True
             ready = sorted(done, key=futures.__getitem__)
             for k, fut in enumerate(ready):
-                yield futures[fut], fut, k + 1 < len(ready)
+                yield futures[fut], fut, bool(pending) or k + 1 < len(ready)
 
 
 def ingest(
@@ -275,6 +278,11 @@ def _ingest_locked(
 
     try:
         for i, fut_or_outcome, more in _run(tasks, workers):
+            if fut_or_outcome is None:  # workers still busy: commit what waited long enough
+                if group and time.monotonic() - since >= GROUP_SECONDS:
+                    count(committer.commit(group))
+                    group = []
+                continue
             task = tasks[i]
             try:
                 outcome = (

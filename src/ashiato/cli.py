@@ -399,7 +399,7 @@ def _rule_plan(
     product: list[str] | None,
     service: list[str] | None,
 ) -> _RulePlan:
-    from ashiato.sigma.ruleset import default_rule_paths, default_selector
+    from ashiato.sigma.ruleset import PACK, default_rule_paths, default_selector
     from ashiato.sigma.select import DEFAULT_SELECTION, Selection
 
     try:
@@ -419,6 +419,8 @@ def _rule_plan(
     except AshiatoError as exc:
         _fail(exc)
     select = default_selector(act.ruleset if act else None, explicit)
+    if act is not None:  # the pack runs already: `--rules rules/ashiato` must not run it twice
+        own = [p for p in own if p.resolve() != PACK.resolve()]
     return _RulePlan(act, [*paths, *own], select)
 
 

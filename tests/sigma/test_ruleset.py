@@ -404,9 +404,7 @@ def test_detect_runs_the_default_set_without_being_asked(
     assert off.exit_code == 0 and "default Sigma rule set" not in off.output
     detectors = {f["detector"] for f in Store(psexec_store).read_findings().to_pylist()}
     assert not any(d.startswith("sigma:") for d in detectors)
-    high = runner.invoke(
-        app, ["detect", "--store", str(psexec_store), "--infer-sites", "--rule-level", "critical"]
-    )
+    high = runner.invoke(app, ["detect", "--store", str(psexec_store), "--rule-level", "critical"])
     assert high.exit_code == 0, high.output
     detectors = {f["detector"] for f in Store(psexec_store).read_findings().to_pylist()}
     assert f"sigma:{LOG_CLEARED}" not in detectors  # a high rule, not critical
@@ -442,3 +440,15 @@ def test_rules_update_cli_from_a_local_zip(tmp_path: Path, monkeypatch: pytest.M
     hostile.write_bytes(make_zip({"../x.yml": rule("X")}))
     bad = CliRunner().invoke(app, ["rules", "update", "--from", str(hostile)])
     assert bad.exit_code == 2 and "not a plain relative path" in bad.output
+
+
+def test_the_pack_given_again_runs_once(session_cache: Path) -> None:
+    from ashiato.cli import _rule_plan
+
+    pack = Path(__file__).resolve().parents[2] / "rules" / "ashiato"  # the old path: a link
+    mine = Path(__file__).parent
+    plan = _rule_plan(True, [pack, mine], None, None, None, None, None)
+    assert [p for p in plan.paths if p.resolve() == rs.PACK.resolve()] == [rs.PACK]
+    assert plan.paths[-1] == mine and len(plan.paths) == 2406 + 2
+    alone = _rule_plan(False, [pack], None, None, None, None, None)
+    assert alone.paths == [pack] and alone.select is None  # as before: no selection

@@ -415,7 +415,7 @@ def _rule_plan(
             if level or status or tags or product or service
             else None
         )
-        act, paths = default_rule_paths() if default else (None, [])
+        act, paths = default_rule_paths(given=own) if default else (None, [])
     except AshiatoError as exc:
         _fail(exc)
     select = default_selector(act.ruleset if act else None, explicit)

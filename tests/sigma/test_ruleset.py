@@ -442,13 +442,26 @@ def test_rules_update_cli_from_a_local_zip(tmp_path: Path, monkeypatch: pytest.M
     assert bad.exit_code == 2 and "not a plain relative path" in bad.output
 
 
-def test_the_pack_given_again_runs_once(session_cache: Path) -> None:
+def test_the_pack_given_again_runs_once(session_cache: Path, tmp_path: Path) -> None:
     from ashiato.cli import _rule_plan
 
     pack = Path(__file__).resolve().parents[2] / "rules" / "ashiato"  # the old path: a link
-    mine = Path(__file__).parent
+    mine = tmp_path / "mine.yml"
+    mine.write_text(rule("Mine"))
     plan = _rule_plan(True, [pack, mine], None, None, None, None, None)
     assert [p for p in plan.paths if p.resolve() == rs.PACK.resolve()] == [rs.PACK]
     assert plan.paths[-1] == mine and len(plan.paths) == 2406 + 2
     alone = _rule_plan(False, [pack], None, None, None, None, None)
     assert alone.paths == [pack] and alone.select is None  # as before: no selection
+
+
+def test_default_files_given_again_run_once_from_there(tmp_path: Path) -> None:
+    s, _ = rs.ensure_shipped(tmp_path)
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    for f in s.rule_files[:3]:
+        (mine / f.name).write_bytes(f.read_bytes())
+    act, paths = rs.default_rule_paths(tmp_path, given=[mine])
+    assert act.given_again == 3 and len(paths) == 2406 - 3 + 1
+    assert not set(s.rule_files[:3]) & set(paths)
+    assert "3 rule file(s) of sigmahq-8eaafff1 are also among --rules" in act.notices()[0]

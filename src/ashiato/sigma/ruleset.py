@@ -33,13 +33,13 @@ import urllib.parse
 import urllib.request
 import uuid
 import zipfile
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from ashiato.errors import AshiatoError
-from ashiato.sigma.load import RULE_SUFFIXES
+from ashiato.sigma.load import RULE_SUFFIXES, rule_files
 from ashiato.sigma.select import DEFAULT_SELECTION, RuleSelector, Selection
 
 SHIPPED_DIR = Path(__file__).parent / "rulesets"
@@ -347,6 +347,7 @@ class ActiveSet:
     ruleset: InstalledSet
     restored: list[str] = field(default_factory=list)  # files restored from the archive
     fallback: str | None = None  # why the shipped pin runs instead of the chosen set
+    given_again: int = 0  # rule files left out because one's own rules hold the same
 
     def notices(self) -> list[str]:
         out = []
@@ -358,6 +359,11 @@ class ActiveSet:
             )
         if self.fallback:
             out.append(self.fallback)
+        if self.given_again:
+            out.append(
+                f"{self.given_again} rule file(s) of {self.ruleset.name} are also among --rules "
+                "(the same content): they run from there, once, in full"
+            )
         return out
 
 
@@ -393,10 +399,21 @@ def use(name: str, data: Path | None = None) -> InstalledSet:
     return s
 
 
-def default_rule_paths(data: Path | None = None) -> tuple[ActiveSet, list[Path]]:
-    """What ``ashiato detect`` runs by default: the active set's rule files and the pack."""
+def default_rule_paths(
+    data: Path | None = None, given: Sequence[Path] = ()
+) -> tuple[ActiveSet, list[Path]]:
+    """What ``ashiato detect`` runs by default: the active set's rule files and the pack.
+
+    Files whose content is also among one's own rules ``given`` (e.g. ``--rules`` naming a
+    SigmaHQ checkout) are left out: they run once, from there (see ``ActiveSet.given_again``)."""
     act = active(data)
-    return act, [*act.ruleset.rule_files, PACK]
+    files = act.ruleset.rule_files
+    if given:
+        mine = {_sha256(f) for f in rule_files([Path(p) for p in given]) if f.is_file()}
+        listed = act.ruleset.manifest["files"]
+        files = [f for f in files if listed[f.relative_to(act.ruleset.root).as_posix()] not in mine]
+        act = replace(act, given_again=len(act.ruleset.rule_files) - len(files))
+    return act, [*files, PACK]
 
 
 # --- updates ------------------------------------------------------------------------------

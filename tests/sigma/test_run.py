@@ -165,12 +165,12 @@ level: medium
 """
 
 
-def test_broad_rules_grouped_as_evaluated_give_the_same_findings(
+def test_matches_grouped_in_batches_give_the_same_findings(
     rules_dir: Callable[..., Path], store_con: Callable[..., Any], monkeypatch: Any
 ) -> None:
-    """A rule past ``HITS_BATCH`` matches is grouped as it is evaluated, not from a table of
-    its matches: both ways give the same findings, folding and evidence included."""
-    import ashiato.sigma.run as run
+    """Rules whose matches pass ``HITS_BATCH`` are grouped in several batches (a broad rule
+    alone): the same findings as one batch, folding and evidence included."""
+    from ashiato.sigma import run
 
     rows = [
         win(i, 4624, minute=i % 7, TargetUserName=f"u{i % 5}", LogonType="3") for i in range(40)

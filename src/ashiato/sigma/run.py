@@ -55,10 +55,10 @@ CHUNK = 64
 """Rules whose matches are grouped together (bounds the size of one SQL statement and the
 number of matches grouped at once)."""
 HITS_BATCH = 2_000_000
-"""Matches written to a table and grouped together (``_batches``); a rule with more is
-grouped as it is evaluated instead."""
+"""Matches grouped together (``_batches``): rules are grouped in batches of about this many
+matches (a rule with more, alone)."""
 SCREEN_CHUNK = 256
-"""Rules counted together by ``screen`` (one aggregate each, no per-row lists)."""
+"""Rules evaluated together by ``collect_hits``."""
 SCRATCH = "_sigma_scratch"
 FLAT = f"{SCRATCH}.flat"
 GRP = f"{SCRATCH}.grp"
@@ -203,27 +203,39 @@ def hits_sql(
     )
 
 
-def screen(con: Any, rules: Sequence[CompiledRule], size: int = SCREEN_CHUNK) -> list[int]:
-    """How many rows of FLAT each of ``rules`` matches, counted in a few statements.
+def collect_hits(con: Any, rules: Sequence[CompiledRule], size: int = SCREEN_CHUNK) -> list[int]:
+    """Evaluate every rule once over FLAT, writing each match as (r, seq, ts, aid) to
+    HITS_TABLE (``r`` indexes ``rules``); return how many rows each rule matched.
 
-    Most rules of a community set match nothing in a given collection: counting first lets
-    only the rules that matched pay for grouping and evidence (``group_chunk``). Counting is
-    one ``count_if`` per rule over its condition projected as a column, in statements of
-    ``size`` rules (ordered by event codes, so that neighbours share conjuncts), not a handful
+    Most rules of a community set match nothing in a given collection and most others a
+    handful of rows, so the matches are few and one table of them serves grouping and
+    evidence, with no rule evaluated twice. Rules are evaluated ``size`` to a statement
+    (ordered by event codes, so that neighbours share conjuncts: ``hits_sql``), not a handful
     of statements per rule: on a small collection, planning the rules' SQL is most of the
-    cost."""
+    cost. DuckDB's filter pushdown is off for these statements: it would copy every rule's
+    condition below the projection that computes it, evaluating each twice. The table lives
+    in the scratch database on disk: a broad rule's millions of matches spill, they are not
+    held."""
     order = sorted(range(len(rules)), key=lambda i: sorted(rules[i].codes or ()))
+    con.execute(
+        f"CREATE OR REPLACE TABLE {HITS_TABLE} (r INTEGER, seq BIGINT, ts TIMESTAMPTZ, aid BIGINT)"
+    )
+    old = _setting(con, "disabled_optimizers")
+    off = ",".join(x for x in [str(old or ""), "filter_pushdown"] if x)
+    con.execute(f"SET disabled_optimizers = {sql_string(off)}")
+    try:
+        for start in range(0, len(order), size):
+            idx = order[start : start + size]
+            part = [rules[i] for i in idx]
+            con.execute(
+                f"INSERT INTO {HITS_TABLE} SELECT [{', '.join(map(str, idx))}][r + 1], "
+                f"seq, ts, aid FROM ({hits_sql(part)})"
+            )
+    finally:
+        con.execute(f"SET disabled_optimizers = {sql_string(str(old or ''))}")
     found = [0] * len(rules)
-    for start in range(0, len(order), size):
-        idx = order[start : start + size]
-        where, shared, conds = _conditions([rules[i] for i in idx])
-        flags = ", ".join(f"{c} AS _r{k}" for k, c in enumerate(conds))
-        counts = ", ".join(f"count_if(_r{k})" for k in range(len(conds)))
-        row = con.execute(
-            f"SELECT {counts} FROM (SELECT {flags} FROM {_source(FLAT, where, shared)})"
-        ).fetchall()[0]
-        for i, n in zip(idx, row, strict=True):
-            found[i] = int(n or 0)
+    for r, n in con.execute(f"SELECT r, count(*) FROM {HITS_TABLE} GROUP BY r").fetchall():
+        found[int(r)] = int(n)
     return found
 
 
@@ -290,26 +302,24 @@ def group_chunk(
     rules: Sequence[CompiledRule],
     max_evidence: int,
     per_rule: int | None,
-    hits: str | None = None,
+    hits: str,
 ) -> Any:
-    """The matches of ``rules`` (one chunk) over FLAT grouped per rule and actor, as a DuckDB
+    """The matches of ``rules`` (one batch) grouped per rule and actor, as a DuckDB
     relation of (r, user, actor_host, n, first, last, ids, src, dst, log, sip, dip, others)
     ordered by rule and time: ``ids`` the evidence event ids in time order, the others the
     distinct entities of those events.
 
-    The matches are grouped per rule and actor (``aid``) as they are evaluated (count, last
-    time, first row), then per rule, with bounded states only: the totals, the ``per_rule``
+    The matches are grouped per rule and actor (``aid``) (count, last time, first row), then
+    per rule, with bounded states only: the totals, the ``per_rule``
     actors with the most events (then the earliest: ``min_by`` keeps a heap of that many), the
     earliest actors and the latest ones (enough of them to know the folded actors' earliest
     ``MAX_FOLDED_EVIDENCE``, whose first events are the folded row's evidence, and their last
     time). A row's ``first`` is its earliest evidence event's time.
-    The events of the kept actors that matched more than once are then evaluated again (their
-    rows only) for their first ``max_evidence`` events, and the evidence rows' ids and entities
-    read from FLAT. No table of all matches, nor of all groups, is built. Leaves GRP and EVID
-    behind.
+    The first ``max_evidence`` matches of the kept actors that matched more than once are then
+    read back, and the evidence rows' ids and entities read from FLAT. No table of all groups
+    is built. Leaves GRP and EVID behind.
 
-    ``hits``: a table of the chunk's matches already evaluated, (r, seq, ts, aid) — ``screen``
-    showed them few — read instead of evaluating the rules (twice) again."""
+    ``hits``: a FROM item of the chunk's matches, (r, seq, ts, aid) (``collect_hits``)."""
     cap = max(1, max_evidence)
     fold = max(1, min(cap, MAX_FOLDED_EVIDENCE))
     group = "{'fs': fs, 'n': n, 'last': last}"
@@ -327,7 +337,7 @@ def group_chunk(
         f"CREATE OR REPLACE TABLE {PER} AS SELECT r, sum(n) AS tn, count(*) AS tc, "
         f"coalesce({kept}, []) AS kept, {early} AS early, {latest} AS latest "
         f"FROM (SELECT r, count(*) AS n, max(ts) AS last, min(seq) AS fs FROM "
-        f"({hits_sql(rules) if hits is None else f'SELECT r, seq, ts, aid FROM {hits}'}) "
+        f"(SELECT r, seq, ts, aid FROM {hits}) "
         f"GROUP BY r, aid) GROUP BY r"
     )
     try:
@@ -361,11 +371,7 @@ def group_chunk(
     if con.sql(f"SELECT count(*) FROM {GRP} WHERE others = 0 AND n > 1").fetchall()[0][0]:
         con.execute(f"CREATE OR REPLACE TABLE {MULTI} AS {multi}")
         same = "h.r = g.r AND h.aid = g.aid"
-        if hits is None:
-            actors = f"(SELECT f.* FROM {FLAT} f SEMI JOIN {MULTI} a ON f.aid = a.aid)"
-            again = hits_sql(rules, source=actors)
-        else:
-            again = f"SELECT r, seq, aid FROM {hits}"
+        again = f"SELECT r, seq, aid FROM {hits}"
         con.execute(
             f"CREATE OR REPLACE TABLE {EVID} AS SELECT g.gid, h.seq "
             f"FROM ({again}) h JOIN {MULTI} g ON {same} "
@@ -456,12 +462,13 @@ def _iter_findings(
     if not rules and not bases:
         return
     flatten_events(con, [*rules, *bases], table, keys)
-    counts = screen(con, rules)
-    for batch, hits in _batches(con, rules, counts):
+    counts = collect_hits(con, rules)
+    for batch, hits in _batches(rules, counts):
         grouped = group_chunk(con, batch, max_evidence, max_findings_per_rule, hits)
         for part in grouped.arrow():
             yield from _rule_findings(batch, part)
             del part
+    con.execute(f"DROP TABLE IF EXISTS {HITS_TABLE}")
     cache: dict[int, list[CorrelationMatch]] = {}
     for corr in compiled.correlations:  # inner correlations come before those using them
         matches = cache.get(id(corr))
@@ -474,35 +481,26 @@ def _iter_findings(
 
 
 def _batches(
-    con: Any, rules: Sequence[CompiledRule], counts: Sequence[int]
-) -> Iterator[tuple[list[CompiledRule], str | None]]:
-    """The rules that matched (``screen``), in batches to group, each with the table of its
-    matches (r, seq, ts, aid) or None: rules of at most ``HITS_BATCH`` matches together, up to
-    that many matches a batch, evaluated again into a table; broader rules in chunks,
-    evaluated where they are grouped (no table of a broad rule's every match is built)."""
-    small = [i for i, n in enumerate(counts) if 0 < n <= HITS_BATCH]
-    big = [rules[i] for i, n in enumerate(counts) if n > HITS_BATCH]
+    rules: Sequence[CompiledRule], counts: Sequence[int]
+) -> Iterator[tuple[list[CompiledRule], str]]:
+    """The rules that matched (``collect_hits``), in batches of up to ``HITS_BATCH`` matches
+    (a broader rule alone), each with a FROM item of its matches as (r, seq, ts, aid), ``r``
+    indexing the batch: grouping works on one batch's matches at a time."""
+    matched = [i for i, n in enumerate(counts) if n]
     start = 0
-    while start < len(small):
+    while start < len(matched):
         end, total = start, 0
-        while end < len(small) and (end == start or total + counts[small[end]] <= HITS_BATCH):
-            total += counts[small[end]]
+        while end < len(matched) and (end == start or total + counts[matched[end]] <= HITS_BATCH):
+            total += counts[matched[end]]
             end += 1
-        batch = [rules[i] for i in small[start:end]]
-        con.execute(
-            f"CREATE OR REPLACE TABLE {HITS_TABLE} (r INTEGER, seq BIGINT, ts TIMESTAMPTZ, "
-            "aid BIGINT)"
+        idx = matched[start:end]
+        positions = ", ".join(map(str, idx))
+        hits = (
+            f"(SELECT CAST(list_position([{positions}], r) - 1 AS INTEGER) AS r, seq, ts, aid "
+            f"FROM {HITS_TABLE} WHERE r IN ({positions}))"
         )
-        for at in range(0, len(batch), SCREEN_CHUNK):
-            part = batch[at : at + SCREEN_CHUNK]
-            con.execute(
-                f"INSERT INTO {HITS_TABLE} SELECT r + {at}, seq, ts, aid FROM ({hits_sql(part)})"
-            )
-        yield batch, HITS_TABLE
+        yield [rules[i] for i in idx], hits
         start = end
-    con.execute(f"DROP TABLE IF EXISTS {HITS_TABLE}")
-    for idx in chunks(big):
-        yield [big[i] for i in idx], None
 
 
 def _rule_findings(rules: Sequence[CompiledRule], part: Any) -> Iterator[Finding]:

@@ -158,6 +158,17 @@ def test_sniff() -> None:
     assert not PARSER.sniff((ZEEK_HEADER + zeek_line()).encode(), "x")
 
 
+def test_a_chunk_with_a_damaged_magic_behind_a_damaged_header_is_lost_not_absent() -> None:
+    """Found by the property test below: with the file header's CRC and the chunk's magic both
+    broken, the chunk was taken for preallocated space and its records vanished unreported."""
+    data = bytearray(SAMPLE[: 4096 + 65536])
+    data[100] ^= 0xFF  # the header's CRC no longer matches
+    data[4096] = ord("D")  # ElfChnk -> DlfChnk
+    table, rej = parse_bytes(PARSER, bytes(data))
+    assert table.num_rows == 0 and rej
+    assert all("lost" in r.reason or "unknown" in r.reason for r in rej), rej
+
+
 @st.composite
 def damaged(draw: st.DrawFn) -> bytes:
     data = bytearray(SAMPLE)

@@ -76,10 +76,10 @@ def _chunk(index: int, offset: int, head: bytes, size: int) -> ChunkInfo:
 def read_layout(fh: IO[bytes], size: int) -> FileLayout | None:
     """The chunk slots of the EVTX file open as ``fh`` (position restored); None without header.
 
-    Slots past the header's chunk count count only when they hold a chunk (a log not closed
-    cleanly may lag in updating the count); empty ones there are preallocated space, not damage.
-    A file header whose CRC fails gives no chunk count: the slots up to the last one holding a
-    chunk magic count then.
+    Slots past the header's chunk count count only when they hold something (a log not closed
+    cleanly may lag in updating the count); all-zero ones there are preallocated space, not
+    damage. A file header whose CRC fails gives no chunk count: the slots up to the last one
+    holding anything count then (a chunk whose magic is damaged is still a lost chunk).
     """
     pos = fh.tell()
     try:
@@ -99,8 +99,11 @@ def read_layout(fh: IO[bytes], size: int) -> FileLayout | None:
             info = _chunk(i, offset, raw, size)
             if i < declared or info.intact:
                 chunks.append(info)
-            elif not header_ok and raw.startswith(CHUNK_MAGIC):
-                chunks.extend(_damaged_gap(chunks, i, size))
+            elif raw.startswith(CHUNK_MAGIC) or raw.strip(b"\x00"):
+                # A slot that holds anything but the zeros of preallocated space held a chunk:
+                # damaged (its magic too, maybe), its records are lost, not absent.
+                if not header_ok:
+                    chunks.extend(_damaged_gap(chunks, i, size))
                 chunks.append(info)
         return FileLayout(tuple(chunks), next_record, size)
     finally:

@@ -191,3 +191,43 @@ def test_matches_grouped_in_batches_give_the_same_findings(
     tabled, mixed, evaluated = findings(1000), findings(10), findings(0)
     assert len(tabled) == 7  # 3 actors + the folded two of one rule, all 3 actors of the other
     assert tabled == mixed == evaluated
+
+
+KEYWORD_RULES = """
+title: App keyword
+id: 5b0f4c1e-0000-4000-8000-000000000003
+logsource: {product: windows, service: application}
+detection:
+  kw: [mimikatz]
+  condition: kw
+level: high
+---
+title: Any Windows keyword
+id: 5b0f4c1e-0000-4000-8000-000000000004
+logsource: {product: windows}
+detection:
+  kw: [sekurlsa]
+  condition: kw
+level: high
+"""
+
+
+def test_rules_that_pin_no_event_code_see_their_channels_only(
+    rules_dir: Callable[..., Path], store_con: Callable[..., Any]
+) -> None:
+    """Rules without event ids are evaluated on their logsource's channel (or any Windows
+    event), not on every row: the same matches as before that filter, flows excluded."""
+    from tests.conftest import event, ts
+
+    rows = [
+        win(1, 1000, channel="Application", Data="mimikatz here"),
+        win(2, 4624, channel="Security", TargetUserName="mimikatz sekurlsa"),
+        win(3, 1000, channel="Application", Data="nothing"),
+        win(4, 7045, channel="System", ServiceName="sekurlsa::logonpasswords"),
+        event(event_id="z1", ts=ts(1, 12, 0), kind="flow", raw={"note": "sekurlsa mimikatz"}),
+    ]
+    con, table = store_con(rows)
+    compiled = compile_text(rules_dir, KEYWORD_RULES)
+    found = run_rules(con, compiled, table=table)
+    by_rule = {f.title: sorted(f.evidence) for f in found}
+    assert by_rule == {"App keyword": ["e1"], "Any Windows keyword": ["e2", "e4"]}

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from sigma.pipelines.common import windows_logsource_mapping
 from sigma.rule import SigmaLogSource
@@ -266,6 +266,8 @@ FULLTEXT = '"_fulltext"'
 computes it once per row when a keyword column needs it."""
 FULLTEXT_SQL = "array_to_string(map_values(raw), chr(31))"
 LFULLTEXT = '"_lfulltext"'
+CHANNEL = '"_channel"'
+"""The lower-cased System channel, computed once per row for ``flatten``'s guards."""
 """FULLTEXT lower-cased (computed once per row when a case-insensitive keyword reads it)."""
 
 
@@ -296,19 +298,37 @@ def flat_expr(name: str) -> str:
     return raw_key(name[len(RAW_PREFIX) :])
 
 
-def flatten(table: str, keys: Iterable[str], where: str = "") -> str:
+def flatten(
+    table: str, keys: Iterable[str], where: str = "", guards: Mapping[str, str] | None = None
+) -> str:
     """``table`` plus one plain VARCHAR column per flattened key (``flat_key``), as a FROM item.
 
     Rule conditions read ``"raw.Key"`` / ``"lower.Key"`` columns, not map lookups: a map lookup
     walks the event's keys, so extracting (and lower-casing) each key once per row and evaluating
     every rule over the extracted columns costs one lookup per (row, key) instead of one per
     (row, rule, key), and a case-insensitive test becomes a plain comparison.
+
+    ``guards``: per key, a condition outside which no rule reading it can match (over the
+    table's columns and ``CHANNEL``, the lower-cased channel): the column is NULL there instead
+    of computed. Keyword tests search an event's whole text, the dearest columns by far; a key
+    ``FULLTEXT`` guards the text itself.
     """
     names = sorted(set(keys))
-    cols = "".join(f", {flat_expr(k)} AS {flat_column(k)}" for k in names)
+    guards = guards or {}
+
+    def column(k: str) -> str:
+        guard = guards.get(k)
+        return f"CASE WHEN {guard} THEN {flat_expr(k)} END" if guard else flat_expr(k)
+
+    cols = "".join(f", {column(k)} AS {flat_column(k)}" for k in names)
     source = f"{table}{' WHERE ' + where if where else ''}"
+    if guards:
+        source = f"(SELECT *, lower({raw_key('Channel')}) AS {CHANNEL} FROM {source}) AS ch"
     if any(k.startswith(KEYWORD_PREFIX) for k in names):
-        source = f"(SELECT *, {FULLTEXT_SQL} AS {FULLTEXT} FROM {source}) AS ft"
+        text = FULLTEXT_SQL
+        if guards.get(FULLTEXT):
+            text = f"CASE WHEN {guards[FULLTEXT]} THEN {FULLTEXT_SQL} END"
+        source = f"(SELECT *, {text} AS {FULLTEXT} FROM {source}) AS ft"
         if any(k.startswith(KEYWORD_PREFIX) and LFULLTEXT in k for k in names):
             source = f"(SELECT *, lower({FULLTEXT}) AS {LFULLTEXT} FROM {source}) AS lft"
     return f"(SELECT *{cols} FROM {source}) AS flat"

@@ -35,7 +35,16 @@ from ashiato.detect.spec import Finding
 from ashiato.sigma import memory
 from ashiato.sigma.compile import LEVEL_SCORES, CompiledRule, CompiledRuleSet, Correlation
 from ashiato.sigma.correlate import CorrelationMatch, correlate, flat_keys
-from ashiato.sigma.fields import flat_column, flatten, sql_string
+from ashiato.sigma.fields import (
+    CHANNEL,
+    FULLTEXT,
+    KEYWORD_PREFIX,
+    SERVICES,
+    flat_column,
+    flatten,
+    raw_key,
+    sql_string,
+)
 from ashiato.sigma.prefilter import CODE_COLUMN, codes_sql
 
 VERSION = "sigma-1"
@@ -116,10 +125,7 @@ def flatten_events(
     position, which needs ``preserve_insertion_order`` (``iter_findings`` sets it). The pairing
     is checked row by row: an event id that differs stops the run rather than mislabel rows."""
     names = dict.fromkeys([*(k for r in rules for k in r.keys), *keys])
-    if any(r.codes is None for r in rules):
-        where = ""
-    else:
-        where = codes_sql(frozenset().union(*(r.codes or () for r in rules)))
+    where = rows_sql(rules)
     filtered = f"{table}{' WHERE ' + where if where else ''}"
     con.execute(
         f"CREATE OR REPLACE TABLE {ORD} AS SELECT seq, aid, event_id AS _oid FROM (SELECT pos, "
@@ -135,10 +141,51 @@ def flatten_events(
             f"CREATE OR REPLACE TABLE {FLAT} AS SELECT CASE WHEN event_id IS NOT DISTINCT FROM "
             f"_oid THEN seq ELSE {check} END AS seq, aid, event_id, ts, {CODE_COLUMN}, "
             f"{_ENTITY_COLS}{cols} FROM (SELECT * FROM "
-            f"{flatten(table, names, where)}) POSITIONAL JOIN {ORD}"
+            f"{flatten(table, names, where, keyword_guards(rules))}) POSITIONAL JOIN {ORD}"
         )
     finally:
         con.execute(f"DROP TABLE IF EXISTS {ORD}")
+
+
+def row_filter(rule: CompiledRule) -> str | None:
+    """A condition every row ``rule`` matches meets (None: any row): its event codes, else its
+    logsource's channels (``service``), else any Windows event (one with a ``Channel``)."""
+    if rule.codes is not None:
+        return codes_sql(rule.codes)
+    if rule.service is not None and rule.service in SERVICES:
+        names = sorted({c.lower() for c in SERVICES[rule.service]})
+        return f"{CHANNEL} IN ({', '.join(sql_string(c) for c in names)})"
+    if (rule.meta.product or "").lower() == "windows":
+        return f"{CHANNEL} IS NOT NULL"
+    return None
+
+
+def _any(filters: Sequence[str | None]) -> str | None:
+    if not filters or any(f is None for f in filters):
+        return None
+    return " OR ".join(f"({f})" for f in dict.fromkeys(f for f in filters if f))
+
+
+def rows_sql(rules: Sequence[CompiledRule]) -> str:
+    """A filter of the rows ``rules`` can match ("" for all): the OR of their ``row_filter``s,
+    over the table's own columns. Rules that pin no event code (keyword rules on the
+    Application log, say) would otherwise make every event of the store, flows and all, pay
+    for every flattened column."""
+    found = _any([row_filter(r) for r in rules])
+    return "" if found is None else found.replace(CHANNEL, f"lower({raw_key('Channel')})")
+
+
+def keyword_guards(rules: Sequence[CompiledRule]) -> dict[str, str]:
+    """``flatten`` guards for keyword columns and the text they search: the rows of the rules
+    that read them. A keyword rule on the Exchange log need not search the text of every
+    logon (the demo: 123 keyword columns cost 25 of 32 s over 1.8 M events unguarded)."""
+    readers: dict[str, list[str | None]] = {}
+    for r in rules:
+        for k in r.keys:
+            if k.startswith(KEYWORD_PREFIX):
+                readers.setdefault(k, []).append(row_filter(r))
+                readers.setdefault(FULLTEXT, []).append(row_filter(r))
+    return {k: g for k, fs in readers.items() if (g := _any(fs)) is not None}
 
 
 def chunks(rules: Sequence[CompiledRule], size: int = CHUNK) -> list[list[int]]:

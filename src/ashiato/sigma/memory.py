@@ -14,6 +14,7 @@ the machine can spare; only past the cap does the error reach the user.
 from __future__ import annotations
 
 import os
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -86,6 +87,7 @@ class MemoryBudget:
     limit: int
     cap: int
     raised: list[str] = field(default_factory=list)  # why each raise happened
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def apply(self) -> None:
         self.con.execute(f"SET memory_limit = '{self.limit}B'")
@@ -93,17 +95,25 @@ class MemoryBudget:
     def execute(self, sql: str) -> Any:
         """``con.execute(sql)``; when DuckDB runs out of memory, the limit is raised
         (``RAISE_FACTOR`` times, up to ``cap``) and the statement run again."""
+        return self.execute_on(self.con, sql)
+
+    def execute_on(self, cursor: Any, sql: str) -> Any:
+        """``execute`` on a cursor of the connection (the limit is the database's); safe from
+        several threads at once."""
         import duckdb
 
         while True:
+            seen = self.limit
             try:
-                return self.con.execute(sql)
+                return cursor.execute(sql)
             except duckdb.OutOfMemoryException as exc:
-                if self.limit >= self.cap:
-                    raise
-                self.limit = min(self.cap, self.limit * RAISE_FACTOR)
-                self.raised.append(str(exc).split("\n", maxsplit=1)[0][:200])
-                self.apply()
+                with self._lock:
+                    if self.limit == seen:  # not raised meanwhile by another thread
+                        if self.limit >= self.cap:
+                            raise
+                        self.limit = min(self.cap, self.limit * RAISE_FACTOR)
+                        self.raised.append(str(exc).split("\n", maxsplit=1)[0][:200])
+                        self.apply()
 
     def sql(self, sql: str) -> Any:
         """A lazy relation, for small reads (retried by nobody: read tables, not plans)."""

@@ -267,23 +267,55 @@ def collect_hits(con: Any, rules: Sequence[CompiledRule], size: int = SCREEN_CHU
     con.execute(
         f"CREATE OR REPLACE TABLE {HITS_TABLE} (r INTEGER, seq BIGINT, ts TIMESTAMPTZ, aid BIGINT)"
     )
+    statements = [
+        f"INSERT INTO {HITS_TABLE} SELECT [{', '.join(map(str, idx))}][r + 1], "
+        f"seq, ts, aid FROM ({hits_sql([rules[i] for i in idx])})"
+        for idx in (order[at : at + size] for at in range(0, len(order), size))
+    ]
     old = _setting(con, "disabled_optimizers")
     off = ",".join(x for x in [str(old or ""), "filter_pushdown"] if x)
     con.execute(f"SET disabled_optimizers = {sql_string(off)}")
     try:
-        for start in range(0, len(order), size):
-            idx = order[start : start + size]
-            part = [rules[i] for i in idx]
-            con.execute(
-                f"INSERT INTO {HITS_TABLE} SELECT [{', '.join(map(str, idx))}][r + 1], "
-                f"seq, ts, aid FROM ({hits_sql(part)})"
-            )
+        _run_parallel(con, statements, f"SET disabled_optimizers = {sql_string(off)}")
     finally:
         con.execute(f"SET disabled_optimizers = {sql_string(str(old or ''))}")
     found = [0] * len(rules)
     for r, n in con.execute(f"SELECT r, count(*) FROM {HITS_TABLE} GROUP BY r").fetchall():
         found[int(r)] = int(n)
     return found
+
+
+def _run_parallel(con: Any, statements: Sequence[str], setup: str) -> None:
+    """Run ``statements`` (appends to one table, in any order) on as many cursors of ``con``
+    as DuckDB has threads. On a small collection each statement is mostly planning, which
+    DuckDB does on one thread: two statements at a time halve the wall time on two cores
+    (8.4 -> 4.4 s over the 356 real EVTX). ``con`` may be a ``memory.MemoryBudget``: each
+    statement is then retried under a raised limit when it runs out of memory."""
+    workers = max(1, min(len(statements), int(_setting(con, "threads") or 1)))
+    if workers == 1:
+        for sql in statements:
+            con.execute(sql)
+        return
+    from concurrent.futures import ThreadPoolExecutor
+
+    raw = getattr(con, "con", con)
+    run = getattr(con, "execute_on", None)
+
+    def work(chunk: Sequence[str]) -> None:
+        cur = raw.cursor()
+        try:
+            cur.execute(setup)
+            for sql in chunk:
+                if run is not None:
+                    run(cur, sql)
+                else:
+                    cur.execute(sql)
+        finally:
+            cur.close()
+
+    with ThreadPoolExecutor(workers) as pool:
+        for f in [pool.submit(work, statements[i::workers]) for i in range(workers)]:
+            f.result()
 
 
 _TOKENS = {

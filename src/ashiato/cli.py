@@ -268,6 +268,14 @@ def detect(
     detector: Annotated[
         list[str] | None, typer.Option(help="Run only these detector ids (repeatable).")
     ] = None,
+    no_detectors: Annotated[
+        bool,
+        typer.Option(
+            "--no-detectors",
+            help="Run Sigma rules only, no behavioural detector (a triage sweep, as with "
+            "Zircolite or Chainsaw).",
+        ),
+    ] = False,
     limit: Annotated[int, typer.Option(help="Incidents to print.")] = 10,
     infer_sites: Annotated[
         bool, typer.Option(help="Without an inventory, infer sites from /16 subnets.")
@@ -326,7 +334,7 @@ def detect(
             rep = run(
                 store,
                 inv,
-                detectors=detector,
+                detectors=[] if no_detectors else detector,
                 progress=status.update,
                 infer_sites=infer_sites,
                 since=_parse_since(since),

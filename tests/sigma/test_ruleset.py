@@ -410,6 +410,19 @@ def test_detect_runs_the_default_set_without_being_asked(
     assert f"sigma:{LOG_CLEARED}" not in detectors  # a high rule, not critical
 
 
+def test_detect_no_detectors_runs_the_rules_alone(psexec_store: Path, session_cache: Path) -> None:
+    got = CliRunner().invoke(
+        app, ["detect", "--store", str(psexec_store), "--infer-sites", "--no-detectors"]
+    )
+    assert got.exit_code == 0, got.output
+    from ashiato.store import Store
+
+    detectors = {f["detector"] for f in Store(psexec_store).read_findings().to_pylist()}
+    assert f"sigma:{LOG_CLEARED}" in detectors
+    assert all(d.startswith("sigma:") for d in detectors)
+    assert "policy_violation" not in got.output  # no behavioural detector row
+
+
 def test_rules_check_the_default_set_and_list_use(session_cache: Path) -> None:
     runner = CliRunner()
     got = runner.invoke(app, ["rules", "check", "--json", "--rule-level", "high"])

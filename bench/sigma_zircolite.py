@@ -530,9 +530,12 @@ def ashiato_cli() -> list[str]:
     return [str(exe)] if exe.exists() else [sys.executable, "-m", "ashiato"]
 
 
-def detect_cmd(store: Path, rules: Path) -> list[str]:
-    """``detect`` over ``rules`` only: ``--no-default-rules`` where detect has it."""
+def detect_cmd(store: Path, rules: Path, sigma_only: bool = False) -> list[str]:
+    """``detect`` over ``rules`` only: ``--no-default-rules`` where detect has it;
+    ``sigma_only``: ``--no-detectors`` too (no behavioural detector, as Zircolite runs)."""
     cmd = [*ashiato_cli(), "detect", "--store", str(store), "--infer-sites", "--rules", str(rules)]
+    if sigma_only:
+        cmd.append("--no-detectors")
     helptext = subprocess.run(
         [*ashiato_cli(), "detect", "--help"],
         capture_output=True,
@@ -563,6 +566,7 @@ def one_round(
         env = {"ASHIATO_CACHE_DIR": str(cache)}
         res["detect_cold"] = measure(detect_cmd(store, rules), env)
         res["detect_warm"] = measure(detect_cmd(store, rules), env)
+        res["detect_sigma_warm"] = measure(detect_cmd(store, rules, sigma_only=True), env)
 
     def zirc() -> None:
         args = (str(listfile), str(real), str(rules), str(zjson), str(tmp / f"out{k}.json"))
@@ -582,6 +586,9 @@ def small_round(k: int, tmp: Path, rules: Path, cache: Path, zjson: Path) -> dic
     res = {
         "ingest": measure([*ashiato_cli(), "ingest", str(SMALL), "--store", str(store)]),
         "detect_warm": measure(detect_cmd(store, rules), {"ASHIATO_CACHE_DIR": str(cache)}),
+        "detect_sigma_warm": measure(
+            detect_cmd(store, rules, sigma_only=True), {"ASHIATO_CACHE_DIR": str(cache)}
+        ),
         "zircolite_warm": _phase(
             "zircolite", str(listfile), str(REAL), str(rules), str(zjson), str(tmp / "sout.json")
         ),
@@ -619,6 +626,7 @@ def report(rounds: list[dict], small: list[dict], n_files: int) -> dict[str, Any
     ing = row("ashiato", "`ingest` (CLI, 2 workers)", "ingest")
     dcold = row("ashiato", "`detect --rules` cold (fresh rule cache)", "detect_cold")
     dwarm = row("ashiato", "`detect --rules` warm", "detect_warm")
+    dsig = row("ashiato", "`detect --rules --no-detectors` warm (Sigma only)", "detect_sigma_warm")
     zc = row("Zircolite's pipeline", "whole run, cold (rules converted)", "zircolite_cold")
     zw = row("Zircolite's pipeline", "whole run, warm (converted ruleset loaded)", "zircolite_warm")
     ph = {
@@ -626,7 +634,7 @@ def report(rounds: list[dict], small: list[dict], n_files: int) -> dict[str, Any
         for p in ("parse_s", "load_s", "ruleset_load_s", "run_s")
     }
     conv = _med(rounds, "zircolite_cold", "convert_s")
-    a_cold, a_warm = ing + dcold, ing + dwarm
+    a_cold, a_warm, a_sig = ing + dcold, ing + dwarm, ing + dsig
     print(
         f"{n_files} EVTX files, {events:,} records (as pyevtx reads them; the same count for "
         f"both engines); rules: {RULES.relative_to(SHARED.parent)} "
@@ -662,6 +670,7 @@ def report(rounds: list[dict], small: list[dict], n_files: int) -> dict[str, Any
     for label, wall, base in (
         ("ashiato cold (ingest + detect, fresh rule cache)", a_cold, zc),
         ("ashiato warm (ingest + detect, cached rules)", a_warm, zw),
+        ("ashiato warm, Sigma only (ingest + detect --no-detectors)", a_sig, zw),
         ("Zircolite's pipeline cold (conversion included)", zc, zc),
         ("Zircolite's pipeline warm (pre-converted ruleset)", zw, zw),
     ):
@@ -678,6 +687,7 @@ def report(rounds: list[dict], small: list[dict], n_files: int) -> dict[str, Any
     for label, key in (
         ("ashiato `ingest`", "ingest"),
         ("ashiato `detect --rules` warm", "detect_warm"),
+        ("ashiato `detect --rules --no-detectors` warm", "detect_sigma_warm"),
         ("Zircolite's pipeline warm (whole run)", "zircolite_warm"),
     ):
         print(
@@ -686,7 +696,10 @@ def report(rounds: list[dict], small: list[dict], n_files: int) -> dict[str, Any
         )
     s_total = _med(small, "ingest", "wall_s") + _med(small, "detect_warm", "wall_s")
     print(f"| ashiato ingest + detect warm | {s_total:.2f} | | |")
+    s_sig = _med(small, "ingest", "wall_s") + _med(small, "detect_sigma_warm", "wall_s")
+    print(f"| ashiato ingest + detect --no-detectors warm | {s_sig:.2f} | | |")
     return {"events": events, "ashiato_cold_s": a_cold, "ashiato_warm_s": a_warm,
+            "ashiato_sigma_only_warm_s": a_sig,
             "zircolite_cold_s": zc, "zircolite_warm_s": zw}  # fmt: skip
 
 

@@ -46,7 +46,7 @@ from ashiato.sigma.compile import (
 )
 from ashiato.sigma.load import Problem, RuleSet, load_rules, rule_files
 
-CACHE_VERSION = 2
+CACHE_VERSION = 3
 """Bump when the entry format changes (2: rule status, tags and product)."""
 _COLLISION = f"{IdentifierCollisionIssue.description} ({IdentifierCollisionIssue.__name__})"
 
@@ -66,6 +66,7 @@ COMPILER_MODULES = (
     "compile.py",
     "fields.py",
     "keywords.py",
+    "literals.py",
     "load.py",
     "pipeline.py",
     "prefilter.py",
@@ -149,6 +150,12 @@ def _strs(v: Any) -> tuple[str, ...]:
     return tuple(v)
 
 
+def _list(v: Any) -> list[Any]:
+    if not isinstance(v, list):
+        raise TypeError("expected a list")
+    return v
+
+
 def _str(v: Any) -> str:
     if not isinstance(v, str):
         raise TypeError("expected a string")
@@ -191,6 +198,7 @@ def _decode(data: Any, path: str) -> dict[str, Any]:
                 codes=None if codes is None else frozenset(codes),
                 keys=_strs(r["keys"]),
                 service=_str_or_none(r["service"]),
+                needs=tuple(_strs(c) for c in _list(r["needs"])),
             )
         )
     skipped = [

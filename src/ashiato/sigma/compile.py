@@ -35,6 +35,7 @@ from ashiato.sigma.fields import (
     logsource_problem,
     sql_field,
 )
+from ashiato.sigma.literals import Needs, rule_needs
 from ashiato.sigma.load import CONDITION_RANGE, RuleSet, rule_key
 from ashiato.sigma.pipeline import store_pipeline
 from ashiato.sigma.prefilter import codes_sql, rule_codes
@@ -76,6 +77,7 @@ class CompiledRule:
     codes: frozenset[int] | None = None  # event codes it can match (None: any), a prefilter
     keys: tuple[str, ...] = ()  # ``raw`` keys ``sql`` reads as flattened columns
     service: str | None = None  # logsource service (Defender's field spellings differ too)
+    needs: Needs = ()  # strings its events' text must contain (``literals``), a prefilter
 
     def source(self, table: str) -> str:
         """A FROM item over which ``sql`` evaluates: ``table`` with this rule's keys extracted,
@@ -266,6 +268,7 @@ def _compile_rule(
         codes=rule_codes(work),
         keys=tuple(backend.keys),
         service=rule.logsource.service,
+        needs=rule_needs(work),
     )
 
 

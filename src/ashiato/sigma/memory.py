@@ -15,9 +15,12 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 MIB = 1 << 20
 MIN_START = 64 * MIB
@@ -100,12 +103,17 @@ class MemoryBudget:
     def execute_on(self, cursor: Any, sql: str) -> Any:
         """``execute`` on a cursor of the connection (the limit is the database's); safe from
         several threads at once."""
+        return self.retry(lambda: cursor.execute(sql))
+
+    def retry(self, work: Callable[[], T]) -> T:
+        """``work()``, run again from the start under a raised limit while DuckDB runs out of
+        memory (``work`` must be repeatable: a statement, a read that keeps no state)."""
         import duckdb
 
         while True:
             seen = self.limit
             try:
-                return cursor.execute(sql)
+                return work()
             except duckdb.OutOfMemoryException as exc:
                 with self._lock:
                     if self.limit == seen:  # not raised meanwhile by another thread

@@ -32,7 +32,7 @@ import pyarrow as pa
 
 from ashiato.detect.common import fmt_ts, short_list
 from ashiato.detect.spec import Finding
-from ashiato.sigma import memory
+from ashiato.sigma import memory, screen
 from ashiato.sigma.compile import LEVEL_SCORES, CompiledRule, CompiledRuleSet, Correlation
 from ashiato.sigma.correlate import CorrelationMatch, correlate, flat_keys
 from ashiato.sigma.fields import (
@@ -69,6 +69,8 @@ matches (a rule with more, alone)."""
 PLAN_BOUND_ROWS = 1_000_000
 """Up to this many flattened rows, the rule statements run with DuckDB's optimizers off
 (``_optimizers_off``)."""
+SCREEN = True
+"""Set aside the rules whose strings no event contains before evaluating any (``screen``)."""
 SCREEN_CHUNK = 256
 """Rules evaluated together by ``collect_hits``."""
 SCRATCH = "_sigma_scratch"
@@ -529,7 +531,9 @@ def iter_findings(
     con.execute("SET preserve_insertion_order = true")
     try:
         with scratch(con):
-            yield from _iter_findings(mem, compiled, table, max_evidence, max_findings_per_rule)
+            yield from _iter_findings(
+                mem, compiled, table, max_evidence, max_findings_per_rule, stats
+            )
     finally:
         con.execute(f"SET preserve_insertion_order = {old_order}")
         con.execute(f"SET memory_limit = '{old_limit}'")
@@ -540,15 +544,22 @@ def iter_findings(
 
 
 def _iter_findings(
-    con: Any,
+    con: memory.MemoryBudget,
     compiled: CompiledRuleSet,
     table: str,
     max_evidence: int,
     max_findings_per_rule: int | None,
+    stats: dict[str, Any] | None = None,
 ) -> Iterator[Finding]:
     # Rules that only feed correlations are evaluated by the correlations themselves, over
     # the same flattened table.
     rules = [r for r in compiled.rules if r.generate]
+    if rules and SCREEN:
+        where = rows_sql(rules)
+        kept = con.retry(lambda: screen.possible(con, rules, table, where))
+        if stats is not None:
+            stats["screened_out"] = len(rules) - len(kept)
+        rules = kept
     bases: list[CompiledRule] = []
     keys: list[str] = []
     for corr in compiled.correlations:

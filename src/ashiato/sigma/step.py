@@ -78,10 +78,11 @@ def run_rule_paths(
     ]
     table = relation(events)
     absent = 0
+    stats: dict[str, Any] = {}
     if run:
         running = prefilter_rules(compiled, present_codes(con, table)) if prefilter else compiled
         absent = len(compiled.rules) - len(running.rules)
-        found = run_rules(con, running, table=table)
+        found = run_rules(con, running, table=table, stats=stats)
     else:
         found = []
     if isinstance(select, RuleSelector) and select.stats.skipped:
@@ -95,6 +96,11 @@ def run_rule_paths(
         + f"ran: {len(compiled.rules) - absent} rule(s), {len(compiled.correlations)} "
         f"correlation(s), {len(compiled.skipped)} skipped"
         + (f", {absent} not run (no event of their event ids in the store)" if absent else "")
+        + (
+            f", {stats['screened_out']} set aside (no event contains the strings they need)"
+            if stats.get("screened_out")
+            else ""
+        )
     )
     if rs.cache_hits or rs.cache_misses:
         status += (

@@ -1,0 +1,148 @@
+"""The string screen: rules whose strings no event contains are set aside, and never a rule
+that matches (``literals.rule_needs`` read off the rule, ``screen.possible`` over the store)."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ashiato.sigma import compile_rules, load_rules
+from ashiato.sigma import run as sigma_run
+from ashiato.sigma.screen import possible
+from tests.sigma.conftest import SYSMON, compile_text, matches, win
+
+RULE = """\
+title: t
+logsource: {{product: windows, {source}}}
+detection:
+  a: {{CommandLine|contains: ['Mimikatz', 'sekurlsa']}}
+  b: {{Image|endswith: '\\\\rundll32.exe'}}
+  c: {{CommandLine|re: 'abc+d'}}
+  d: {{User: 'NT AUTHORITY\\\\SYSTEM'}}
+  e: {{CommandLine|contains|all: ['-enc', 'hidden']}}
+  f: {{Image: '*\\\\a*\\\\wininit.exe'}}
+  g: {{LogonType: 3}}
+  k: ['evil.example']
+  condition: {condition}
+"""
+
+
+@pytest.mark.parametrize(
+    ("source", "condition", "needs"),
+    [
+        ("category: process_creation", "a", [{"mimikatz", "sekurlsa"}]),
+        ("category: process_creation", "a and b", [{"mimikatz", "sekurlsa"}, {"\\rundll32.exe"}]),
+        ("category: process_creation", "a or b", [{"mimikatz", "sekurlsa", "\\rundll32.exe"}]),
+        ("category: process_creation", "a or c", []),  # a regex gives no string
+        ("category: process_creation", "not a", []),
+        ("category: process_creation", "b and not a", [{"\\rundll32.exe"}]),
+        ("category: process_creation", "e", [{"hidden"}, {"-enc"}]),  # |all: each one
+        ("category: process_creation", "f", [{"\\wininit.exe"}]),  # the longest plain run
+        ("category: process_creation", "d", [{"nt authority\\system"}]),
+        ("service: security", "g", []),  # numbers give none
+        ("service: security", "k", [{"evil.example"}]),  # keywords search the whole text
+        ("service: security", "k and g", [{"evil.example"}]),  # not the channel's name
+    ],
+)
+def test_rule_needs(
+    rules_dir: Callable[..., Path], source: str, condition: str, needs: list[set[str]]
+) -> None:
+    (rule,) = compile_text(rules_dir, RULE.format(source=source, condition=condition)).rules
+    assert sorted(map(set, rule.needs), key=sorted) == sorted(needs, key=sorted)
+
+
+def test_sets_aside_only_rules_whose_strings_are_absent(
+    rules_dir: Callable[..., Path], store_con: Callable[..., Any]
+) -> None:
+    rules = {
+        f"r{i}.yml": f"title: r{i}\nlogsource: {{product: windows, category: process_creation}}\n"
+        f"detection:\n  s: {sel}\n  condition: s\n"
+        for i, sel in enumerate(
+            [
+                "{CommandLine|contains: sekurlsa}",  # present in a Sysmon 1 row
+                "{CommandLine|contains: 'procdump -ma'}",  # nowhere
+                "{Image|endswith: '\\notepad.exe'}",  # only in a Sysmon 3 row
+                "{CommandLine|re: 'x+'}",  # no strings known: kept
+            ]
+        )
+    }
+    compiled = compile_rules(load_rules([rules_dir(rules)]))
+    con, table = store_con(
+        [
+            win(1, 1, SYSMON, CommandLine="m.exe SEKURLSA::logonpasswords", Image="C:\\m.exe"),
+            win(2, 3, SYSMON, Image="C:\\Windows\\notepad.exe"),
+        ]
+    )
+    kept = {r.meta.title for r in possible(con, compiled.rules, table)}
+    assert kept == {"r0", "r3"}
+
+
+WORDS = ["alpha", "Bravo", "charlie", "DELTA", "echo\\x", "foxtrot.exe", "golf golf", "hotel%"]
+ABSENT = ["india", "Juliett.dll", "kilo\\path"]
+"""Words rules use and no event holds."""
+FIELDS = ["CommandLine", "Image", "ParentImage", "TargetFilename"]
+MODIFIERS = ["", "|contains", "|startswith", "|endswith", "|contains|all", "|cased"]
+
+
+def _random_rule(rng: random.Random, i: int) -> str:
+    """A process-creation rule of random selections, modifiers, ``not`` and ``or``."""
+    sels = {}
+    for name in ("s1", "s2", "s3"):
+        field = rng.choice(FIELDS)
+        mod = rng.choice(MODIFIERS)
+        values = rng.sample(WORDS + ABSENT, rng.randint(1, 3))
+        if mod in ("", "|cased") and rng.random() < 0.5:
+            values = [f"*{v}*" for v in values]
+        quoted = ", ".join("'" + v.replace("'", "''") + "'" for v in values)
+        sels[name] = f"{{{field}{mod}: [{quoted}]}}"
+    cond = rng.choice(
+        ["s1", "s1 and s2", "s1 or s2", "s1 and not s2", "(s1 or s2) and s3", "1 of s*"]
+    )
+    body = "".join(f"  {k}: {v}\n" for k, v in sels.items())
+    return (
+        f"title: r{i}\nlogsource: {{product: windows, category: process_creation}}\n"
+        f"detection:\n{body}  condition: {cond}\n"
+    )
+
+
+def _random_event(rng: random.Random, n: int) -> dict[str, Any]:
+    raw = {
+        f: " ".join(rng.choice([*WORDS, w.upper()]) for w in rng.sample(WORDS, 2))
+        for f in rng.sample(FIELDS, rng.randint(1, len(FIELDS)))
+    }
+    return win(n, rng.choice([1, 4688, 3]), rng.choice([SYSMON, "Security"]), **raw)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_screen_never_sets_aside_a_matching_rule(
+    rules_dir: Callable[..., Path], store_con: Callable[..., Any], seed: int
+) -> None:
+    """Random rules over random events: every rule that matches an event passes the screen,
+    and the run's findings are the same with and without it."""
+    rng = random.Random(seed)
+    compiled = compile_rules(
+        load_rules([rules_dir({f"r{i}.yml": _random_rule(rng, i) for i in range(40)})])
+    )
+    assert not compiled.skipped, compiled.skipped[:2]
+    con, table = store_con([_random_event(rng, n) for n in range(80)])
+    matched = {t for t, ids in matches(con, table, compiled).items() if ids}
+    kept = {r.meta.title for r in possible(con, compiled.rules, table)}
+    assert matched <= kept
+    assert len(kept) < len(compiled.rules)  # the screen did set some aside
+
+    def run() -> list[tuple[str, str, int]]:
+        found = sigma_run.run_rules(con, compiled, table=table)
+        return sorted((f.detector, f.key, f.evidence_count) for f in found)
+
+    with_screen = run()
+    sigma_run.SCREEN = False
+    try:
+        without = run()
+    finally:
+        sigma_run.SCREEN = True
+    assert with_screen == without
+    assert with_screen  # some rules did fire

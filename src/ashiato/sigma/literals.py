@@ -33,8 +33,8 @@ from ashiato.sigma.fields import RAW_PREFIX
 from ashiato.sigma.pipeline import CHANNEL
 
 MIN_LENGTH = 4
-"""Shortest string worth a clause: shorter ones (``3``, ``cmd``) are in nearly every event's
-text and would only slow the screen down."""
+"""Shortest string (in UTF-8 bytes) worth a clause: shorter ones (``3``, ``cmd``) are in nearly
+every event's text and would only slow the screen down; an emoji is rare enough."""
 MAX_CLAUSES = 4
 """Clauses kept per rule (the most selective by ``_rank``): one absent clause sets a rule aside."""
 
@@ -76,7 +76,7 @@ def _value_clause(value: Any) -> list[Clause]:
     if not isinstance(value, SigmaString) or value.contains_placeholder():
         return []
     run = longest_run(value)
-    return [(run,)] if len(run) >= MIN_LENGTH else []
+    return [(run,)] if _size(run) >= MIN_LENGTH else []
 
 
 def _one_of(options: Iterable[list[Clause]]) -> list[Clause]:
@@ -92,18 +92,27 @@ def _one_of(options: Iterable[list[Clause]]) -> list[Clause]:
 
 
 def longest_run(value: SigmaString) -> str:
-    """The longest plain ASCII run of ``value`` (between wildcards), lower-cased. ASCII only:
-    lower-casing it here then agrees with DuckDB's ``lower`` of the event text."""
+    """The longest plain run of ``value`` (between wildcards), lower-cased, of characters that
+    lower-case the same here as in DuckDB: ASCII, and characters without case (emoji, CJK).
+    A cased non-ASCII character (Cyrillic, say) ends a run."""
     best = ""
     for part in value.s:
         if not isinstance(part, str):
             continue
-        for run in "".join(c if c.isascii() else "\0" for c in part).split("\0"):
+        for run in "".join(c if _same_lower(c) else "\0" for c in part).split("\0"):
             if len(run) > len(best):
                 best = run
     return best.lower()
 
 
+def _same_lower(c: str) -> bool:
+    return c != "\0" and (c.isascii() or c.lower() == c == c.upper())
+
+
 def _rank(clause: Clause) -> tuple[int, int]:
     """Most selective first: the longest shortest string, then the fewest strings."""
-    return (-min(map(len, clause)), len(clause))
+    return (-min(map(_size, clause)), len(clause))
+
+
+def _size(text: str) -> int:
+    return len(text.encode())

@@ -74,6 +74,10 @@ SCREEN = True
 SCREEN_CHUNK = 256
 """Rules evaluated together by ``collect_hits``."""
 SCRATCH = "_sigma_scratch"
+BASE = f"{SCRATCH}.base"
+LOCAL_ROWS = 1_000_000
+"""Up to this many events in the store, the pass copies the rows its rules can match into the
+scratch database first (``_local_rows``)."""
 FLAT = f"{SCRATCH}.flat"
 GRP = f"{SCRATCH}.grp"
 EVID = f"{SCRATCH}.evid"
@@ -576,18 +580,21 @@ def _iter_findings(
     # Rules that only feed correlations are evaluated by the correlations themselves, over
     # the same flattened table.
     rules = [r for r in compiled.rules if r.generate]
-    if rules and SCREEN:
-        where = rows_sql(rules)
-        kept = con.retry(lambda: screen.possible(con, rules, table, where))
-        if stats is not None:
-            stats["screened_out"] = len(rules) - len(kept)
-        rules = kept
     bases: list[CompiledRule] = []
     keys: list[str] = []
     for corr in compiled.correlations:
         more, more_keys = flat_keys(corr)
         bases += more
         keys += more_keys
+    if not rules and not bases:
+        return
+    table = _local_rows(con, table, [*rules, *bases])
+    if rules and SCREEN:
+        where = rows_sql(rules)
+        kept = con.retry(lambda: screen.possible(con, rules, table, where))
+        if stats is not None:
+            stats["screened_out"] = len(rules) - len(kept)
+        rules = kept
     if not rules and not bases:
         return
     flatten_events(con, [*rules, *bases], table, keys)
@@ -607,6 +614,23 @@ def _iter_findings(
             entities = _match_entities(con, matches)
             for m, ent in zip(matches, entities, strict=True):
                 yield _correlation_finding(corr, m, ent, max_evidence)
+
+
+def _local_rows(con: memory.MemoryBudget, table: str, rules: Sequence[CompiledRule]) -> str:
+    """``table`` itself, or, when it holds at most ``LOCAL_ROWS`` rows, BASE: a copy of the
+    rows ``rules`` can match in the scratch database. The pass reads its rows three times
+    (screen, ranking, flattening); over many small Parquet files each read pays for opening
+    them all, while a local table reads at memory speed (the 356 real EVTX files: flattening
+    1.5 -> 0.5 s of CPU from 525 files)."""
+    rows = int(con.sql(f"SELECT count(*) FROM {table}").fetchall()[0][0])
+    if rows > LOCAL_ROWS:
+        return table
+    where = rows_sql(rules)
+    con.execute(
+        f"CREATE OR REPLACE TABLE {BASE} AS SELECT * FROM {table}"
+        + (f" WHERE {where}" if where else "")
+    )
+    return BASE
 
 
 def _batches(

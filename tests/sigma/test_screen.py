@@ -12,7 +12,7 @@ import pytest
 
 from ashiato.sigma import compile_rules, load_rules
 from ashiato.sigma import run as sigma_run
-from ashiato.sigma.screen import possible
+from ashiato.sigma.screen import possible, specialize
 from tests.sigma.conftest import SYSMON, compile_text, matches, win
 
 RULE = """\
@@ -153,3 +153,49 @@ def test_screen_never_sets_aside_a_matching_rule(
         sigma_run.LOCAL_ROWS = local_rows
     assert with_screen == without == from_files
     assert with_screen  # some rules did fire
+
+
+def _rule(sql: str) -> Any:
+    from ashiato.sigma.compile import CompiledRule, RuleMeta
+
+    meta = RuleMeta("k", "sigma:k", "t", "low", "", (), "p")
+    return CompiledRule(meta, sql, None, (), True, 0.0, keys=("lower.CommandLine",))
+
+
+@pytest.mark.parametrize(
+    ("sql", "seen", "expected"),
+    [
+        (  # an absent alternative is dropped, an absent test under NOT is false
+            "\"lower.Channel\" = 'security' AND (contains(\"lower.CommandLine\", 'aaaa') OR "
+            "contains(\"lower.CommandLine\", 'bbbb')) AND NOT COALESCE("
+            'ends_with(COALESCE("lower.Image", "lower.NewProcessName"), \'cccc\'), false)',
+            {"security", "aaaa"},
+            "\"lower.Channel\" = 'security' AND (contains(\"lower.CommandLine\", 'aaaa')) "
+            "AND NOT COALESCE(false, false)",
+        ),
+        (  # every alternative absent: the rule cannot match
+            "\"lower.Channel\" = 'security' AND (contains(\"lower.CommandLine\", 'aaaa') OR "
+            "starts_with(\"raw.CommandLine\", 'BBBB'))",
+            {"security"},
+            None,
+        ),
+        (  # AND binds tighter than OR: "x AND false OR y" keeps its y
+            "\"lower.a\" = 'xxxx' AND \"lower.b\" = 'yyyy' OR \"lower.c\" = 'zzzz'",
+            {"xxxx", "zzzz"},
+            "\"lower.a\" = 'xxxx' AND false OR \"lower.c\" = 'zzzz'",
+        ),
+        (  # a cased test is screened by its lower-cased literal; short ones are left alone
+            "contains(\"raw.CommandLine\", 'Mimi''Katz') OR \"lower.LogonType\" = '3'",
+            {"mimi'katz"},
+            "contains(\"raw.CommandLine\", 'Mimi''Katz') OR \"lower.LogonType\" = '3'",
+        ),
+        (
+            "contains(\"raw.CommandLine\", 'Mimi''Katz') OR \"lower.LogonType\" = '3'",
+            set(),
+            "\"lower.LogonType\" = '3'",
+        ),
+    ],
+)
+def test_specialize(sql: str, seen: set[str], expected: str | None) -> None:
+    got = specialize(_rule(sql), seen)
+    assert (None if got is None else got.sql) == expected

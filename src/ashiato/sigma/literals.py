@@ -99,13 +99,13 @@ def longest_run(value: SigmaString) -> str:
     for part in value.s:
         if not isinstance(part, str):
             continue
-        for run in "".join(c if _same_lower(c) else "\0" for c in part).split("\0"):
+        for run in "".join(c if same_lower(c) else "\0" for c in part).split("\0"):
             if len(run) > len(best):
                 best = run
     return best.lower()
 
 
-def _same_lower(c: str) -> bool:
+def same_lower(c: str) -> bool:
     return c != "\0" and (c.isascii() or c.lower() == c == c.upper())
 
 

@@ -17,13 +17,11 @@ base rules' matches from the same table. Rules that name no event code see every
 
 from __future__ import annotations
 
-import re
 import shutil
 import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -46,6 +44,7 @@ from ashiato.sigma.fields import (
     sql_string,
 )
 from ashiato.sigma.prefilter import CODE_COLUMN, codes_sql
+from ashiato.sigma.sqltext import conjuncts
 
 VERSION = "sigma-1"
 MAX_EVIDENCE = 2000
@@ -361,38 +360,6 @@ def _run_parallel(con: Any, statements: Sequence[str], setup: str) -> None:
     with ThreadPoolExecutor(workers) as pool:
         for f in [pool.submit(work, statements[i::workers]) for i in range(workers)]:
             f.result()
-
-
-_TOKENS = {
-    word: re.compile(rf"""'(?:[^']|'')*'|"(?:[^"]|"")*"|[()]| {word} """) for word in ("AND", "OR")
-}
-
-
-def _split(sql: str, word: str) -> list[str]:
-    """The operands of ``word`` (AND, OR) at the top level of ``sql``: outside parentheses,
-    string literals and quoted identifiers."""
-    out: list[str] = []
-    depth = start = 0
-    for m in _TOKENS[word].finditer(sql):
-        tok = m.group()
-        if tok == "(":
-            depth += 1
-        elif tok == ")":
-            depth -= 1
-        elif depth == 0 and tok == f" {word} ":
-            out.append(sql[start : m.start()])
-            start = m.end()
-    out.append(sql[start:])
-    return out
-
-
-@lru_cache(maxsize=8192)
-def conjuncts(sql: str) -> tuple[str, ...]:
-    """``sql`` as the list of its top-level AND operands (itself when an OR is on top).
-    Cached: every run splits the same rules' conditions twice (``screen``, ``group_chunk``)."""
-    if len(_split(sql, "OR")) > 1:
-        return (sql,)
-    return tuple(_split(sql, "AND"))
 
 
 def rule_hits(con: Any, rules: Sequence[CompiledRule], table: str = "events") -> None:

@@ -17,15 +17,18 @@ only pay for the strings still unseen.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import ahocorasick
 
 from ashiato.sigma.compile import CompiledRule
-from ashiato.sigma.fields import FULLTEXT_SQL
+from ashiato.sigma.fields import FULLTEXT_SQL, flat_column
+from ashiato.sigma.literals import MIN_LENGTH, same_lower
 from ashiato.sigma.prefilter import CODE_COLUMN
+from ashiato.sigma.sqltext import conjuncts
 
 SLICE_ROWS = 8192
 """Rows searched in one call (joined into one text)."""
@@ -72,16 +75,17 @@ def possible(
     con: Any, rules: Sequence[CompiledRule], table: str, where: str = ""
 ) -> list[CompiledRule]:
     """The rules of ``rules`` that some row of ``table`` (restricted by ``where``, SQL over its
-    columns) may match: those without needs, and those each of whose clauses has a string in
-    the text of a row of one of their event codes (any row, for a rule of any code)."""
-    screened = [r for r in rules if r.needs]
-    if not screened:
-        return list(rules)
-    anywhere = {w for r in screened if r.codes is None for c in r.needs for w in c}
+    columns) may match, specialised to those rows (``specialize``): those each of whose
+    clauses has a string in the text of a row of one of their event codes (any row, for a
+    rule of any code)."""
+    words = [{w for c in r.needs for w in c} | set(atom_strings(r.sql)) for r in rules]
+    anywhere = {w for r, ws in zip(rules, words, strict=True) if r.codes is None for w in ws}
     by_code: dict[int, set[str]] = {}
-    for r in screened:
+    for r, ws in zip(rules, words, strict=True):
         for code in r.codes or ():
-            by_code.setdefault(code, set(anywhere)).update(w for c in r.needs for w in c)
+            by_code.setdefault(code, set(anywhere)).update(ws)
+    if not anywhere and not by_code:
+        return list(rules)
     states: dict[Any, _Code] = {}
     sql = (
         f'SELECT "{CODE_COLUMN}" AS code, lower({FULLTEXT_SQL}) AS text FROM {table}'
@@ -103,12 +107,75 @@ def possible(
     everywhere = set().union(*(s.found for s in states.values()))
     keep = []
     for r in rules:
-        if r.needs:
-            if r.codes is None:
-                seen = everywhere
-            else:
-                seen = set().union(*(states[c].found for c in r.codes if c in states))
-            if not all(any(w in seen for w in clause) for clause in r.needs):
-                continue
-        keep.append(r)
+        if r.codes is None:
+            seen = everywhere
+        else:
+            seen = set().union(*(states[c].found for c in r.codes if c in states))
+        if not all(any(w in seen for w in clause) for clause in r.needs):
+            continue
+        got = specialize(r, seen)
+        if got is not None:
+            keep.append(got)
     return keep
+
+
+_COLUMN = r'"(?:lower|raw)\.[^"]*"'
+_FIELD = rf"(?:COALESCE\({_COLUMN}(?:, {_COLUMN})*\)|{_COLUMN})"
+_ATOM = re.compile(
+    rf"(?:contains|ends_with|starts_with)\({_FIELD}, '((?:[^']|'')*)'\)"
+    rf"|{_FIELD} = '((?:[^']|'')*)'"
+)
+"""A string test of the backend over flattened columns (``backend._match``): ``contains``,
+``ends_with``, ``starts_with`` or equality with a literal. True only where the column's text,
+hence the event's text, holds the literal."""
+_OR_FALSE = re.compile(r" OR false(?=\)| OR |$)")
+_FALSE_OR = re.compile(r"(?:(?<=\()|^)false OR ")
+_PAREN_FALSE = re.compile(r"(?<![\w\"])\(false\)")
+
+
+def _screenable(literal: str) -> str | None:
+    """The literal as the screen searches it (lower-cased), or None when it cannot: too short
+    to search cheaply, or a character that may lower-case differently in DuckDB."""
+    text = literal.replace("''", "'")
+    if len(text.encode()) < MIN_LENGTH or not all(map(same_lower, text)):
+        return None
+    return text.lower()
+
+
+def _literal(m: re.Match[str]) -> str | None:
+    return _screenable(m.group(1) if m.group(1) is not None else m.group(2))
+
+
+def atom_strings(sql: str) -> list[str]:
+    """The screenable literals of ``sql``'s string tests."""
+    return [got for m in _ATOM.finditer(sql) if (got := _literal(m)) is not None]
+
+
+def specialize(rule: CompiledRule, seen: set[str]) -> CompiledRule | None:
+    """``rule`` with every string test whose literal no row of its codes contains (a string
+    not in ``seen``) replaced by ``false`` and the ORs of it dropped; None when a top-level
+    conjunct became false (the rule cannot match). Exact on the rows of the rule's codes, the
+    only ones where it can be true (its SQL tests them); NULL and false differ nowhere that
+    counts, since the backend coalesces every operand of NOT. SigmaHQ's 4,432-hash driver list
+    becomes the few hashes the collection holds: planning and evaluating it almost free.
+
+    Only ORs whose both sides are known are dropped (`` OR false`` before a closing
+    parenthesis, another OR or the end; ``false OR `` after an opening one or the start): in
+    ``x AND false OR y`` the false belongs to the AND."""
+
+    def atom(m: re.Match[str]) -> str:
+        got = _literal(m)
+        return "false" if got is not None and got not in seen else m.group(0)
+
+    sql = _ATOM.sub(atom, rule.sql)
+    if sql == rule.sql:
+        return rule
+    while True:
+        before = sql
+        sql = _PAREN_FALSE.sub("false", _FALSE_OR.sub("", _OR_FALSE.sub("", sql)))
+        if sql == before:
+            break
+    if any(c.strip() in ("false", "(false)") for c in conjuncts(sql)):
+        return None
+    keys = tuple(k for k in rule.keys if flat_column(k) in sql)
+    return replace(rule, sql=sql, keys=keys)

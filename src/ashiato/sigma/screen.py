@@ -32,6 +32,7 @@ from ashiato.sigma.sqltext import conjuncts
 
 SLICE_ROWS = 8192
 """Rows searched in one call (joined into one text)."""
+_OTHER = "other codes"
 REBUILD_ROWS = 65536
 """Rows of a code searched before its automaton is first rebuilt without the strings found;
 the interval then doubles (a small collection never pays for a rebuild)."""
@@ -80,7 +81,7 @@ def possible(
     rule of any code)."""
     words = [{w for c in r.needs for w in c} | set(atom_strings(r.sql)) for r in rules]
     anywhere = {w for r, ws in zip(rules, words, strict=True) if r.codes is None for w in ws}
-    by_code: dict[int, set[str]] = {}
+    by_code: dict[Any, set[str]] = {}
     for r, ws in zip(rules, words, strict=True):
         for code in r.codes or ():
             by_code.setdefault(code, set(anywhere)).update(ws)
@@ -99,9 +100,11 @@ def possible(
             if text:
                 groups.setdefault(code, []).append(text)
         for code, texts in groups.items():
-            state = states.get(code)
+            # Codes no rule pins share one state: only rules of any code read them.
+            key = code if code in by_code else _OTHER
+            state = states.get(key)
             if state is None:
-                state = states[code] = _Code(set(by_code.get(code, anywhere)))
+                state = states[key] = _Code(set(by_code.get(key, anywhere)))
             for at in range(0, len(texts), SLICE_ROWS):
                 state.search(texts[at : at + SLICE_ROWS])
     everywhere = set().union(*(s.found for s in states.values()))
@@ -137,6 +140,8 @@ def _screenable(literal: str) -> str | None:
     """The literal as the screen searches it (lower-cased), or None when it cannot: too short
     to search cheaply, or a character that may lower-case differently in DuckDB."""
     text = literal.replace("''", "'")
+    if text.isascii():
+        return text.lower() if len(text) >= MIN_LENGTH else None
     if len(text.encode()) < MIN_LENGTH or not all(map(same_lower, text)):
         return None
     return text.lower()

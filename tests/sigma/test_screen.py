@@ -157,9 +157,19 @@ def test_screen_never_sets_aside_a_matching_rule(
 
 def _rule(sql: str) -> Any:
     from ashiato.sigma.compile import CompiledRule, RuleMeta
+    from ashiato.sigma.literals import atom_strings
 
     meta = RuleMeta("k", "sigma:k", "t", "low", "", (), "p")
-    return CompiledRule(meta, sql, None, (), True, 0.0, keys=("lower.CommandLine",))
+    return CompiledRule(
+        meta,
+        sql,
+        None,
+        (),
+        True,
+        0.0,
+        keys=("lower.CommandLine",),
+        strings=tuple(atom_strings(sql)),
+    )
 
 
 @pytest.mark.parametrize(

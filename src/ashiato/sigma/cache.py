@@ -199,6 +199,7 @@ def _decode(data: Any, path: str) -> dict[str, Any]:
                 keys=_strs(r["keys"]),
                 service=_str_or_none(r["service"]),
                 needs=tuple(_strs(c) for c in _list(r["needs"])),
+                strings=_strs(r["strings"]),
             )
         )
     skipped = [

@@ -35,7 +35,7 @@ from ashiato.sigma.fields import (
     logsource_problem,
     sql_field,
 )
-from ashiato.sigma.literals import Needs, rule_needs
+from ashiato.sigma.literals import Needs, atom_strings, rule_needs
 from ashiato.sigma.load import CONDITION_RANGE, RuleSet, rule_key
 from ashiato.sigma.pipeline import store_pipeline
 from ashiato.sigma.prefilter import codes_sql, rule_codes
@@ -78,6 +78,7 @@ class CompiledRule:
     keys: tuple[str, ...] = ()  # ``raw`` keys ``sql`` reads as flattened columns
     service: str | None = None  # logsource service (Defender's field spellings differ too)
     needs: Needs = ()  # strings its events' text must contain (``literals``), a prefilter
+    strings: tuple[str, ...] = ()  # the literals of its SQL's string tests (``literals``)
 
     def source(self, table: str) -> str:
         """A FROM item over which ``sql`` evaluates: ``table`` with this rule's keys extracted,
@@ -269,6 +270,7 @@ def _compile_rule(
         keys=tuple(backend.keys),
         service=rule.logsource.service,
         needs=rule_needs(work),
+        strings=tuple(dict.fromkeys(atom_strings(str(queries[0])))),
     )
 
 

@@ -17,6 +17,7 @@ none. Wildcards split a value: its longest plain run must be in the text.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -116,3 +117,35 @@ def _rank(clause: Clause) -> tuple[int, int]:
 
 def _size(text: str) -> int:
     return len(text.encode())
+
+
+_COLUMN = r'"(?:lower|raw)\.[^"]*"'
+_FIELD = rf"(?:COALESCE\({_COLUMN}(?:, {_COLUMN})*\)|{_COLUMN})"
+ATOM = re.compile(
+    rf"(?:contains|ends_with|starts_with)\({_FIELD}, '((?:[^']|'')*)'\)"
+    rf"|{_FIELD} = '((?:[^']|'')*)'"
+)
+"""A string test of the backend over flattened columns (``backend._match``): ``contains``,
+``ends_with``, ``starts_with`` or equality with a literal. True only where the column's text,
+hence the event's text, holds the literal."""
+
+
+def _screenable(literal: str) -> str | None:
+    """The literal as the screen searches it (lower-cased), or None when it cannot: too short
+    to search cheaply, or a character that may lower-case differently in DuckDB."""
+    text = literal.replace("''", "'")
+    if text.isascii():
+        return text.lower() if len(text) >= MIN_LENGTH else None
+    if len(text.encode()) < MIN_LENGTH or not all(map(same_lower, text)):
+        return None
+    return text.lower()
+
+
+def literal(m: re.Match[str]) -> str | None:
+    """The screenable literal of an ``ATOM`` match (None: not screenable)."""
+    return _screenable(m.group(1) if m.group(1) is not None else m.group(2))
+
+
+def atom_strings(sql: str) -> list[str]:
+    """The screenable literals of ``sql``'s string tests."""
+    return [got for m in ATOM.finditer(sql) if (got := literal(m)) is not None]

@@ -26,7 +26,7 @@ import ahocorasick
 
 from ashiato.sigma.compile import CompiledRule
 from ashiato.sigma.fields import FULLTEXT_SQL, flat_column
-from ashiato.sigma.literals import MIN_LENGTH, same_lower
+from ashiato.sigma.literals import ATOM, literal
 from ashiato.sigma.prefilter import CODE_COLUMN
 from ashiato.sigma.sqltext import conjuncts
 
@@ -79,7 +79,7 @@ def possible(
     columns) may match, specialised to those rows (``specialize``): those each of whose
     clauses has a string in the text of a row of one of their event codes (any row, for a
     rule of any code)."""
-    words = [{w for c in r.needs for w in c} | set(atom_strings(r.sql)) for r in rules]
+    words = [{w for c in r.needs for w in c} | set(r.strings) for r in rules]
     anywhere = {w for r, ws in zip(rules, words, strict=True) if r.codes is None for w in ws}
     by_code: dict[Any, set[str]] = {}
     for r, ws in zip(rules, words, strict=True):
@@ -122,38 +122,9 @@ def possible(
     return keep
 
 
-_COLUMN = r'"(?:lower|raw)\.[^"]*"'
-_FIELD = rf"(?:COALESCE\({_COLUMN}(?:, {_COLUMN})*\)|{_COLUMN})"
-_ATOM = re.compile(
-    rf"(?:contains|ends_with|starts_with)\({_FIELD}, '((?:[^']|'')*)'\)"
-    rf"|{_FIELD} = '((?:[^']|'')*)'"
-)
-"""A string test of the backend over flattened columns (``backend._match``): ``contains``,
-``ends_with``, ``starts_with`` or equality with a literal. True only where the column's text,
-hence the event's text, holds the literal."""
 _OR_FALSE = re.compile(r" OR false(?=\)| OR |$)")
 _FALSE_OR = re.compile(r"(?:(?<=\()|^)false OR ")
 _PAREN_FALSE = re.compile(r"(?<![\w\"])\(false\)")
-
-
-def _screenable(literal: str) -> str | None:
-    """The literal as the screen searches it (lower-cased), or None when it cannot: too short
-    to search cheaply, or a character that may lower-case differently in DuckDB."""
-    text = literal.replace("''", "'")
-    if text.isascii():
-        return text.lower() if len(text) >= MIN_LENGTH else None
-    if len(text.encode()) < MIN_LENGTH or not all(map(same_lower, text)):
-        return None
-    return text.lower()
-
-
-def _literal(m: re.Match[str]) -> str | None:
-    return _screenable(m.group(1) if m.group(1) is not None else m.group(2))
-
-
-def atom_strings(sql: str) -> list[str]:
-    """The screenable literals of ``sql``'s string tests."""
-    return [got for m in _ATOM.finditer(sql) if (got := _literal(m)) is not None]
 
 
 def specialize(rule: CompiledRule, seen: set[str]) -> CompiledRule | None:
@@ -168,11 +139,14 @@ def specialize(rule: CompiledRule, seen: set[str]) -> CompiledRule | None:
     parenthesis, another OR or the end; ``false OR `` after an opening one or the start): in
     ``x AND false OR y`` the false belongs to the AND."""
 
+    if all(w in seen for w in rule.strings):
+        return rule
+
     def atom(m: re.Match[str]) -> str:
-        got = _literal(m)
+        got = literal(m)
         return "false" if got is not None and got not in seen else m.group(0)
 
-    sql = _ATOM.sub(atom, rule.sql)
+    sql = ATOM.sub(atom, rule.sql)
     if sql == rule.sql:
         return rule
     while True:

@@ -81,7 +81,8 @@ RuleServiceOpt = Annotated[
 JsonOpt = Annotated[bool, typer.Option("--json", help="One JSON object per line on stdout.")]
 
 
-def _progress() -> Progress:
+def _progress(*, auto_refresh: bool = True) -> Progress:
+    """A progress bar on stderr; ``auto_refresh=False``: drawn on each update, with no thread."""
     return Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -91,6 +92,7 @@ def _progress() -> Progress:
         TimeRemainingColumn(),
         console=err,
         transient=False,
+        auto_refresh=auto_refresh,
     )
 
 
@@ -205,6 +207,9 @@ def ingest(
     chain head: keep it, and check the store later with `store verify --expect-head`.
     """
     from ashiato.ingest import ingest as run
+    from ashiato.ingest.base import skip_pandas_probe
+
+    skip_pandas_probe()  # this process and its workers convert no pandas object
 
     opts: dict[str, str] = {}
     for o in option or []:
@@ -213,17 +218,25 @@ def ingest(
             err.print(f"[bold red]error:[/] --option {o!r}: expected KEY=VALUE")
             raise typer.Exit(2)
         opts[key] = value
-    started = time.perf_counter()
-    with _progress() as bar:
+    started = drawn = time.perf_counter()
+    # No refresh thread: with none, the workers fork from this process at no cost. The bar is
+    # drawn on updates instead, ten times a second at most.
+    with _progress(auto_refresh=False) as bar:
         task = bar.add_task("ingest", total=None, info="")
 
         def tick(u: Any) -> None:
-            rate = u.records / max(time.perf_counter() - started, 1e-6)
+            nonlocal drawn
+            now = time.perf_counter()
+            rate = u.records / max(now - started, 1e-6)
+            draw = now - drawn >= 0.1 or u.files_done == u.files_total
+            if draw:
+                drawn = now
             bar.update(
                 task,
                 completed=u.files_done,
                 total=u.files_total,
                 info=f"{u.records:,} records ({rate:,.0f}/s), {u.rejections:,} rejected",
+                refresh=draw,
             )
 
         try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -124,6 +125,17 @@ def bulk_ecs(n: int, seed: int = 1) -> bytes:
         rid = seed * 10_000_000 + i  # another export (seed) holds other records
         out.append(orjson.dumps(ecs_event(code, ts=ts, computer=h, record_id=rid, **ed)))
     return b"\n".join(out) + b"\n"
+
+
+def ecs_files(d: Path, n: int) -> list[Path]:
+    """``n`` small ECS files ``win<i>.json`` in a new directory ``d``, each other records."""
+    d.mkdir()
+    out = []
+    for i in range(n):
+        p = d / f"win{i}.json"
+        p.write_bytes(bulk_ecs(20 + i, seed=i + 1))
+        out.append(p)
+    return out
 
 
 def bulk_zeek(n: int, seed: int = 1) -> bytes:

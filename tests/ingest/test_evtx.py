@@ -169,6 +169,31 @@ def test_a_chunk_with_a_damaged_magic_behind_a_damaged_header_is_lost_not_absent
     assert all("lost" in r.reason or "unknown" in r.reason for r in rej), rej
 
 
+def test_a_damaged_header_with_no_chunk_behind_it_is_a_rejection() -> None:
+    """Found by the property test below: a header alone whose CRC fails said nothing at all."""
+    data = bytearray(SAMPLE[:4096])
+    data[17] ^= 0x08  # the header's CRC no longer matches
+    table, rej = parse_bytes(PARSER, bytes(data))
+    assert table.num_rows == 0
+    assert [r.reason for r in rej] == [
+        "EVTX file header damaged (checksum mismatch) and no chunk follows it (the file ends at "
+        "byte 4096): how many records it held is unknown"
+    ]
+
+
+def test_a_record_identifier_past_int64_is_not_the_offset() -> None:
+    """Found by the property test below: a flipped top bit in a record's identifier made the
+    offset overflow Arrow's int64, and the whole file failed."""
+    data = bytearray(SAMPLE)
+    data[4096 + 512 + 15] ^= 0x80  # the first record's identifier (92) + 2**63
+    table, rej = parse_bytes(PARSER, bytes(data))
+    offsets = table.column("source_offset").to_pylist()
+    assert table.num_rows == 86 and len(set(offsets)) == len(offsets)
+    assert min(offsets) == 1  # the offset follows the previous record's (none here)
+    # the chunk header expected a record 92, and none came with that identifier
+    assert [r.offset for r in rej] == [92] and "lost" in rej[0].reason
+
+
 @st.composite
 def damaged(draw: st.DrawFn) -> bytes:
     data = bytearray(SAMPLE)

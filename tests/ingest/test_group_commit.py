@@ -9,7 +9,7 @@ from typing import Any
 
 import duckdb
 import pytest
-from ingest_samples import NOW, bulk_ecs
+from ingest_samples import NOW, ecs_files
 
 from ashiato.ingest import IngestReport, ingest, pipeline
 from ashiato.store import atomic
@@ -20,14 +20,7 @@ from ashiato.store.verify import verify
 
 
 def _inputs(tmp_path: Path, n: int = 4) -> list[Path]:
-    d = tmp_path / "in"
-    d.mkdir()
-    out = []
-    for i in range(n):
-        p = d / f"win{i}.json"
-        p.write_bytes(bulk_ecs(20 + i, seed=i + 1))
-        out.append(p)
-    return out
+    return ecs_files(tmp_path / "in", n)
 
 
 def _run(paths: list[Path], store: Path, **kw: Any) -> IngestReport:
@@ -135,11 +128,23 @@ def test_make_durable_falls_back_to_fsync_of_each_file_and_directory(
 def test_pool_outcomes_wait_for_their_group(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """With worker processes, outcomes arriving one by one still commit as one group."""
+    """With worker processes, outcomes arriving one by one still commit as one group, until
+    only the inputs the workers are parsing are left: those commit as they come, so that no
+    group waits to be committed after the last parse."""
     steps: list[str] = []
+    groups: list[int] = []
+    commit = pipeline._Committer.commit
+
+    def counted(self: Any, group: list[Any]) -> Any:
+        groups.append(len(group))
+        return commit(self, group)
+
     monkeypatch.setattr(pipeline, "GROUP_SECONDS", 600.0)
+    monkeypatch.setattr(pipeline._Committer, "commit", counted)
     monkeypatch.setattr(pipeline, "make_durable", lambda *_: steps.append("durable"))
     monkeypatch.setattr(pipeline, "can_sync_filesystem", lambda: True)
-    rep = _run(_inputs(tmp_path), tmp_path / "store", workers=2)
+    rep = _run(_inputs(tmp_path, 10), tmp_path / "store", workers=2)
     assert all(f.status == "ingested" for f in rep.files)
-    assert steps == ["durable"] * 3  # the group's events, its rows, its links
+    assert sum(groups) == 10 and groups[0] >= 8 and len(groups) <= 3
+    # each commit makes its group's events and the previous rows durable; two more at the end
+    assert steps == ["durable"] * (len(groups) + 2)

@@ -76,3 +76,43 @@ def test_sigkill_and_restart(tmp_path: Path) -> None:
     assert total == FILES * LINES, "no event lost"
     assert n_manifest() == FILES
     assert not list((store / "tmp").iterdir())
+
+
+def test_workers_end_with_a_killed_parent(tmp_path: Path) -> None:
+    """Workers forked from the CLI hold its files open, the store's lock among them: when the
+    parent alone is killed they must end too, or the next ingest finds the store locked."""
+    src = tmp_path / "in"
+    src.mkdir()
+    for i in range(6):
+        (src / f"part-{i:02d}.log").write_bytes(bulk_ecs(LINES, seed=i))
+    store = tmp_path / "store"
+    proc = _start(src, store)
+
+    def kill_parent_only() -> bool:
+        if not any((store / "events").glob("day=*/*.parquet")):
+            return False
+        os.kill(proc.pid, signal.SIGKILL)
+        return True
+
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None and not kill_parent_only():
+        time.sleep(0.02)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL, "the run should have been killed mid-way"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(proc.pid, 0)  # anyone left in the run's process group?
+        except ProcessLookupError:
+            break
+        time.sleep(0.05)
+    else:
+        os.killpg(proc.pid, signal.SIGKILL)
+        raise AssertionError("workers outlived their parent")
+    again = subprocess.run(
+        [ASHIATO, "ingest", str(src), "--store", str(store)], capture_output=True, check=False
+    )
+    assert again.returncode == 0, again.stderr
+    con = duckdb.connect()
+    glob = f"{store}/events/day=*/*.parquet"
+    assert con.sql(f"SELECT count(*) FROM read_parquet('{glob}')").fetchall()[0][0] == 6 * LINES

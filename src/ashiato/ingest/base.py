@@ -8,6 +8,8 @@ tuples in ``ACCESS_EVENT`` field order and turn them into one Arrow batch at a t
 
 from __future__ import annotations
 
+import importlib.abc
+import sys
 import zipfile
 import zlib
 from collections.abc import Callable, Iterator, Mapping
@@ -114,6 +116,33 @@ class BadRecord(Exception):  # noqa: N818 - a record-level signal, caught inside
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+class _NoPandas(importlib.abc.MetaPathFinder):
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> None:
+        if name == "pandas" or name.startswith("pandas."):
+            raise ImportError("pandas is not needed here")
+
+
+def skip_pandas_probe() -> None:
+    """Spare this process the import of pandas that pyarrow makes for nothing (~0.25 s).
+
+    pyarrow's first conversion of a Python list imports pandas, to ask whether the list is a
+    pandas object; an ingest converts nothing else, and every parser and store write converts
+    lists. Here pyarrow asks once while pandas cannot be imported, and remembers the answer;
+    pandas can be imported again right after, and pyarrow's own pandas functions
+    (``to_pandas``, ``from_pandas``) still import it when called. What no longer works is
+    handing pandas objects to ``pa.array`` before either has run: for a process that runs an
+    ingest and ends (the CLI command, and the workers it forks), never the library call.
+    """
+    if "pandas" in sys.modules:
+        return
+    finder = _NoPandas()
+    sys.meta_path.insert(0, finder)
+    try:
+        pa.array([None])
+    finally:
+        sys.meta_path.remove(finder)
 
 
 def to_epoch_us(dt: datetime) -> int:

@@ -65,6 +65,9 @@ BATCH_ROWS = min(MAX_BATCH_ROWS, 10_000)
 keep a worker's peak memory low at no measurable cost in speed."""
 MAX_ERRORS_IN_A_ROW = 100_000
 """Stop after this many consecutive unreadable records/chunks (a file of noise)."""
+MAX_OFFSET = (1 << 63) - 1
+"""``source_offset`` is an int64: a record identifier past it (a damaged record header) is not
+used as the offset, which then follows the previous record's."""
 
 _EMPTY: dict[str, Any] = {}
 _RECORD_NO = re.compile(r"record number (\d+)")
@@ -274,8 +277,10 @@ class EvtxParser:
             except Exception as exc:
                 m = _RECORD_NO.search(str(exc))
                 if m:
-                    seen.add(int(m.group(1)))
-                    buf.reject(int(m.group(1)), f"unreadable EVTX record: {exc}", b"")
+                    no = int(m.group(1))
+                    seen.add(no)
+                    at = no if no <= MAX_OFFSET else last + 1
+                    buf.reject(at, f"unreadable EVTX record: {exc}", b"")
                 else:  # a whole chunk: its records are counted from the chunk headers below
                     chunk_errors.append(str(exc))
                 errors_in_a_row += 1
@@ -290,7 +295,7 @@ class EvtxParser:
                 break
             errors_in_a_row = 0
             no = rec.get("event_record_id")
-            offset = no if no.__class__ is int and no > last else last + 1
+            offset = no if no.__class__ is int and last < no <= MAX_OFFSET else last + 1
             last = offset
             seen.add(no if no.__class__ is int else offset)
             data = rec.get("data")

@@ -170,6 +170,14 @@ def lost_records(
     name no chunk (the caller rejects those as they are, one each).
     """
     chunks = layout.chunks
+    if not chunks and layout.next_record is None and not seen and not chunk_errors:
+        # Nothing read, no chunk, and a header whose checksum fails: a damaged file, not an
+        # empty log (whose header checks out), with nothing to tell how much it lost.
+        unknown = (
+            f"EVTX file header damaged (checksum mismatch) and no chunk follows it (the file "
+            f"ends at byte {layout.size}): how many records it held is unknown"
+        )
+        return [Rejection(0, unknown, "")], []
     errors: dict[int, str] = {}
     left = []
     for msg in chunk_errors:

@@ -48,13 +48,6 @@ LOGON_TYPES: dict[str, int] = {
 }
 """LANL logon type names → Windows logon type numbers; others (and ``?``) → null."""
 
-_ORIENT = pa.array(ORIENTATIONS)
-_RESULTS = pa.array(RESULTS)
-_KINDS = pa.array(_KIND_SUCCESS + _KIND_FAILURE)
-_OUTCOMES = pa.array(["success", "failure"])
-_LT_NAMES = pa.array(list(LOGON_TYPES))
-_LT_CODES = pa.array(list(LOGON_TYPES.values()), pa.int32())
-
 
 def _check(f: list[str]) -> bool:
     return (
@@ -78,8 +71,8 @@ class LanlAuthParser:
             t = c(0)
             t_ok = lanl.digits(t)
             ts = pc.add(pc.multiply(lanl.to_int(t, t_ok), 1_000_000), epoch)
-            o_idx = pc.index_in(c(7), value_set=_ORIENT)
-            r_idx = pc.index_in(c(8), value_set=_RESULTS)
+            o_idx = pc.index_in(c(7), value_set=pa.array(ORIENTATIONS))
+            r_idx = pc.index_in(c(8), value_set=pa.array(RESULTS))
             keep, glines, rej = lanl.finish(
                 batch,
                 lines,
@@ -101,14 +94,17 @@ class LanlAuthParser:
                 ts, o_idx, r_idx = ts.filter(keep), o_idx.filter(keep), r_idx.filter(keep)
             g = good.column
             user, domain = lanl.split_account(g(2))
-            lt_idx = pc.index_in(g(6), value_set=_LT_NAMES)
+            lt_idx = pc.index_in(g(6), value_set=pa.array(list(LOGON_TYPES)))
             cols = {
                 "ts": pc.cast(ts, pa.timestamp("us", tz="UTC")),
-                "kind": pc.take(_KINDS, pc.add(o_idx, pc.multiply(r_idx, len(ORIENTATIONS)))),
-                "outcome": pc.take(_OUTCOMES, r_idx),
+                "kind": pc.take(
+                    pa.array(_KIND_SUCCESS + _KIND_FAILURE),
+                    pc.add(o_idx, pc.multiply(r_idx, len(ORIENTATIONS))),
+                ),
+                "outcome": pc.take(pa.array(["success", "failure"]), r_idx),
                 "user": user,
                 "domain": domain,
-                "logon_type": pc.take(_LT_CODES, lt_idx),
+                "logon_type": pc.take(pa.array(list(LOGON_TYPES.values()), pa.int32()), lt_idx),
                 "auth_package": lanl.nullify(g(5)),
                 "src_host": lanl.host(g(3)),
                 "dst_host": lanl.host(g(4)),

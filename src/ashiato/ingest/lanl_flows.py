@@ -33,9 +33,6 @@ COLUMNS = (
 PROTOCOLS = {"6": "tcp", "17": "udp", "1": "icmp"}
 """IP protocol number → name; other numbers are kept as their text."""
 
-_PROTO_NUM = pa.array(list(PROTOCOLS))
-_PROTO_NAME = pa.array(list(PROTOCOLS.values()))
-
 
 def _port_text(s: str) -> bool:
     return s.isdigit() or (s[:1] == "N" and s[1:].isdigit())
@@ -106,7 +103,7 @@ class LanlFlowsParser:
                 sp_text, dp_text = sp_text[k], dp_text[k]
             g = good.column
             proto = g(6)
-            idx = pc.index_in(proto, value_set=_PROTO_NUM)
+            idx = pc.index_in(proto, value_set=pa.array(list(PROTOCOLS)))
             cols = {
                 "ts": pc.cast(ts, pa.timestamp("us", tz="UTC")),
                 "kind": "network_flow",
@@ -115,7 +112,9 @@ class LanlFlowsParser:
                 "src_port": sp,
                 "dst_host": lanl.host(g(4)),
                 "dst_port": dp,
-                "protocol": pc.if_else(pc.is_null(idx), proto, pc.take(_PROTO_NAME, idx)),
+                "protocol": pc.if_else(
+                    pc.is_null(idx), proto, pc.take(pa.array(list(PROTOCOLS.values())), idx)
+                ),
                 "bytes_out": lanl.to_int(g(8), pa.scalar(True)),
                 "duration_s": pc.cast(lanl.to_int(g(1), pa.scalar(True)), pa.float64()),
                 "raw": lanl.raw_map(

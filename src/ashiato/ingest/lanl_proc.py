@@ -17,8 +17,6 @@ from ashiato.ingest.base import ParseContext, ParsedBatch
 
 NAME = "lanl_proc"
 COLUMNS = ("time", "user", "computer", "process", "start_end")
-_EVENTS = pa.array(["Start", "End"])
-_KINDS = pa.array(["process_start", "other"])
 
 
 def _check(f: list[str]) -> bool:
@@ -40,7 +38,7 @@ class LanlProcParser:
             c = batch.column
             t_ok = lanl.digits(c(0))
             ts = pc.add(pc.multiply(lanl.to_int(c(0), t_ok), 1_000_000), epoch)
-            e_idx = pc.index_in(c(4), value_set=_EVENTS)
+            e_idx = pc.index_in(c(4), value_set=pa.array(["Start", "End"]))
             keep, glines, rej = lanl.finish(
                 batch,
                 lines,
@@ -64,7 +62,7 @@ class LanlProcParser:
             computer = lanl.host(g(2))
             cols = {
                 "ts": pc.cast(ts, pa.timestamp("us", tz="UTC")),
-                "kind": pc.take(_KINDS, e_idx),
+                "kind": pc.take(pa.array(["process_start", "other"]), e_idx),
                 "outcome": "unknown",
                 "user": user,
                 "domain": domain,

@@ -19,9 +19,14 @@ hundreds of small logs no longer pays half a dozen journal commits per file.
 from __future__ import annotations
 
 import multiprocessing
+import multiprocessing.connection
+import os
+import sys
+import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -58,8 +63,10 @@ Clock = Callable[[], datetime]
 
 GROUP_INPUTS = 128
 """Inputs committed together at most (see the module docstring)."""
-GROUP_SECONDS = 1.0
-"""How long a parsed input may wait for others before its group is committed."""
+GROUP_SECONDS = 0.25
+"""How long a parsed input may wait for others before its group is committed. Short, since a
+group still waiting when the workers finish is committed after them, at ~2-3 ms of CPU an
+input; four syncfs a second cost little beside that."""
 
 
 def _utc_now() -> datetime:
@@ -121,32 +128,78 @@ def process_file(task: _Task) -> _Outcome:
 
 
 def _pool_context() -> multiprocessing.context.BaseContext:
-    """Workers forked from a server that imported the ingest code once (where POSIX has it).
+    """How workers start: forked from this process when that is safe, else from a fork server.
 
-    A spawned worker starts a fresh interpreter and imports the parsers, pyarrow and pandas:
-    a second of CPU per worker, more than parsing a collection of small logs takes. The fork
-    server pays that once and is single-threaded, so forking from it is safe where forking the
-    caller (a progress bar's thread, a DuckDB connection) would not be. Elsewhere: spawn.
+    A fork costs nothing: the worker has every module this process imported. It is safe only
+    while this process runs no other thread (a thread holding a lock at the fork, a progress
+    bar's writing to stderr, would leave it held forever in the worker) and has not loaded
+    DuckDB (whose native threads ``threading`` cannot see); the CLI keeps both true. Otherwise
+    workers fork from a server that imported the ingest code once and is single-threaded: its
+    start costs this process most of a second (a fresh interpreter importing pyarrow and the
+    parsers), still less than the spawned interpreter each worker needs where POSIX has neither.
     """
-    if "forkserver" not in multiprocessing.get_all_start_methods():
+    methods = multiprocessing.get_all_start_methods()
+    if "fork" in methods and threading.active_count() == 1 and "duckdb" not in sys.modules:
+        return multiprocessing.get_context("fork")
+    if "forkserver" not in methods:
         return multiprocessing.get_context("spawn")
     ctx = multiprocessing.get_context("forkserver")
     ctx.set_forkserver_preload([__name__])
     return ctx
 
 
+def _exit_with_parent() -> None:
+    """Worker start: exit as soon as the process that started this worker dies.
+
+    A worker forked from the caller holds every file the caller had open, the store's writer
+    lock among them; killed alone, the caller would leave its workers waiting for work forever
+    and the store locked against the next ingest. A thread waits for the end of the pipe the
+    parent holds (its sentinel) and ends the worker then; the next ingest removes what it left.
+    """
+    parent = multiprocessing.parent_process()
+    if parent is None:
+        return
+    sentinel = parent.sentinel
+
+    def watch() -> None:
+        multiprocessing.connection.wait([sentinel])
+        os._exit(1)
+
+    threading.Thread(target=watch, name="ashiato-parent-watch", daemon=True).start()
+
+
 def _run(
-    tasks: list[_Task], workers: int
+    tasks: Iterable[_Task], workers: int
 ) -> Iterator[tuple[int, Future[_Outcome] | _Outcome | None, bool]]:
-    """Yield (task index, outcome or future, whether more will come) as each finishes; while
-    workers are busy, (-1, None, True) every ``GROUP_SECONDS`` so a waiting group is committed."""
-    if workers <= 1 or len(tasks) <= 1:
-        for i, t in enumerate(tasks):
-            yield i, process_file(t), i + 1 < len(tasks)
+    """Yield (task index, outcome or future, whether to wait for more) as each finishes; while
+    workers are busy, (-1, None, True) every ``GROUP_SECONDS`` so a waiting group is committed.
+
+    ``tasks`` is consumed as it comes (the caller hashes each input as it hands it over): the
+    workers parse the first inputs while later ones are still being hashed. Waiting for more
+    before a commit is worth it while more will come, and with workers only while some of them
+    are not being parsed yet: a group committed while the workers parse the last inputs costs
+    no time at the end, where one waiting for them would.
+    """
+    if workers <= 1:
+        it = iter(tasks)
+        i, task = 0, next(it, None)
+        while task is not None:
+            after = next(it, None)
+            yield i, process_file(task), after is not None
+            i, task = i + 1, after
         return
     ctx = _pool_context()
-    with ProcessPoolExecutor(max_workers=min(workers, len(tasks)), mp_context=ctx) as pool:
-        futures = {pool.submit(process_file, t): i for i, t in enumerate(tasks)}
+    with ProcessPoolExecutor(
+        max_workers=workers, mp_context=ctx, initializer=_exit_with_parent
+    ) as pool:
+        futures: dict[Future[_Outcome], int] = {}
+        for t in tasks:
+            try:
+                fut = pool.submit(process_file, t)
+            except BrokenProcessPool as exc:  # a worker died: this input fails like the others
+                fut = Future()
+                fut.set_exception(exc)
+            futures[fut] = len(futures)
         pending: set[Future[_Outcome]] = set(futures)
         while pending:
             done, pending = wait(pending, timeout=GROUP_SECONDS, return_when=FIRST_COMPLETED)
@@ -154,7 +207,7 @@ def _run(
                 yield -1, None, True
             ready = sorted(done, key=futures.__getitem__)
             for k, fut in enumerate(ready):
-                yield futures[fut], fut, bool(pending) or k + 1 < len(ready)
+                yield futures[fut], fut, len(pending) + len(ready) - k - 1 > workers
 
 
 def ingest(
@@ -246,21 +299,27 @@ def _ingest_locked(
             progress(ProgressUpdate(done, len(files), records, rejections, current))
 
     deferred = can_sync_filesystem()
-    for slot, ref in enumerate(files):
-        sha, size = hash_input(ref)
-        if sha in seen or is_ingested(layout, sha):
-            entry = read_entry(layout, sha)
-            parser = str(entry["parser"]) if entry else None
-            why = f"same content as {seen[sha]}" if sha in seen else None
-            results[slot] = FileResult(
-                ref.display, sha, parser, status=ALREADY_INGESTED, reason=why
-            )
-            done += 1
-            tick(ref.display)
-            continue
-        seen[sha] = ref.display
-        tasks.append(_Task(ref, sha, size, str(layout.root), fmt, now, tz, options, not deferred))
-        task_slot.append(slot)
+
+    def new_tasks() -> Iterator[_Task]:
+        """Hash each input; report those the store holds, hand over the others."""
+        nonlocal done
+        for slot, ref in enumerate(files):
+            sha, size = hash_input(ref)
+            if sha in seen or is_ingested(layout, sha):
+                entry = read_entry(layout, sha)
+                parser = str(entry["parser"]) if entry else None
+                why = f"same content as {seen[sha]}" if sha in seen else None
+                results[slot] = FileResult(
+                    ref.display, sha, parser, status=ALREADY_INGESTED, reason=why
+                )
+                done += 1
+                tick(ref.display)
+                continue
+            seen[sha] = ref.display
+            task = _Task(ref, sha, size, str(layout.root), fmt, now, tz, options, not deferred)
+            tasks.append(task)
+            task_slot.append(slot)
+            yield task
 
     dedup = Deduplicator(layout)
     committer = _Committer(layout, clock, dedup, chain, deferred)
@@ -277,7 +336,7 @@ def _ingest_locked(
             tick(result.path)
 
     try:
-        for i, fut_or_outcome, more in _run(tasks, workers):
+        for i, fut_or_outcome, wait_more in _run(new_tasks(), workers if len(files) > 1 else 1):
             if fut_or_outcome is None:  # workers still busy: commit what waited long enough
                 if group and time.monotonic() - since >= GROUP_SECONDS:
                     count(committer.commit(group))
@@ -295,7 +354,7 @@ def _ingest_locked(
             if not group:
                 since = time.monotonic()
             group.append((task_slot[i], task, outcome))
-            if more and len(group) < GROUP_INPUTS and time.monotonic() - since < GROUP_SECONDS:
+            if wait_more and len(group) < GROUP_INPUTS and time.monotonic() - since < GROUP_SECONDS:
                 continue
             count(committer.commit(group))
             group = []

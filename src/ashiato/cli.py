@@ -307,7 +307,9 @@ def detect(
     no_cache: Annotated[
         bool,
         typer.Option(
-            "--no-cache", help="Compile --rules afresh; neither read nor write the rule cache."
+            "--no-cache",
+            help="Compile --rules and the detectors' queries afresh; neither read nor write "
+            "the caches.",
         ),
     ] = False,
     no_default_rules: Annotated[
@@ -331,7 +333,7 @@ def detect(
     from ashiato.inventory import load_inventory
 
     if no_cache:
-        os.environ["ASHIATO_CACHE_DIR"] = "off"  # read by ashiato.sigma.cache
+        os.environ["ASHIATO_CACHE_DIR"] = "off"  # read by ashiato.sigma.cache and detect.sqlcache
     plan = _rule_plan(
         not no_default_rules,
         rules or [],

@@ -97,13 +97,18 @@ def test_the_kinds_its_sql_reads_are_its_needs_and_reviewed_qualifiers(
     import ibis
 
     sql: list[str] = []
-    execute = runner._Engine.execute
+    execute, run_sql = runner._Engine.execute, runner._Engine.run_sql
 
     def recording(self: Any, expr: Any) -> Any:
         sql.append(str(ibis.to_sql(expr, dialect="duckdb")))
         return execute(self, expr)
 
+    def recording_sql(self: Any, text: str, schema: Any) -> Any:  # the detector's own query
+        sql.append(text)
+        return run_sql(self, text, schema)
+
     monkeypatch.setattr(runner._Engine, "execute", recording)
+    monkeypatch.setattr(runner._Engine, "run_sql", recording_sql)
     for step in ("follow_credentials", "add_session_events", "name_ticket_servers"):
         monkeypatch.setattr(runner, step, lambda findings, *_: findings)  # the detector's SQL only
     root = write_events(_rows_of(tuple(EventKind)))

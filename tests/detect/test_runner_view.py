@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from ashiato.detect import runner
 from tests.conftest import event, ts
 
 
-def test_view_and_table_give_the_same_findings(inventory, write_events, monkeypatch) -> None:
+def detecting_rows() -> list[dict[str, Any]]:
+    """Rows on which several detectors find something (also used by ``test_sqlcache``)."""
     rows = [
         event(ts=ts(d, 1), user="adm-sato", src_ip="10.1.0.101", dst_host="jp-dc-fs01")
         for d in range(1, 11)
@@ -25,6 +27,11 @@ def test_view_and_table_give_the_same_findings(inventory, write_events, monkeypa
     rows += [event(ts=ts(12, 3) + timedelta(seconds=i), user=f"u{i}", src_ip="10.3.0.102",
                    kind="logon_failure", outcome="failure", event_code=4625,
                    dst_host="jp-dc-dc01") for i in range(40)]  # fmt: skip
+    return rows
+
+
+def test_view_and_table_give_the_same_findings(inventory, write_events, monkeypatch) -> None:
+    rows = detecting_rows()
     root = write_events(rows)
     table = runner.detect(root, inventory).findings
     monkeypatch.setattr(runner, "MATERIALIZE_MAX_EVENTS", 0)

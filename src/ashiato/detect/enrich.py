@@ -27,17 +27,14 @@ def enrich(
     execute: Callable[[ibis.Expr], pa.Table],
 ) -> ibis.Table:
     """Add src_/dst_ site, role, asset, country, timezone and privileged/account_kind/groups."""
-    resolver = Resolver(inventory) if inventory is not None else None
-    pairs: set[tuple[str | None, str | None]] = set()
-    if resolver is not None:
-        for h, i in (("src_host", "src_ip"), ("dst_host", "dst_ip")):
-            got = execute(events.select(host=events[h], ip=events[i]).distinct())
-            pairs.update(zip(got["host"].to_pylist(), got["ip"].to_pylist(), strict=True))
-        endpoints = resolver.endpoints_table(sorted(pairs, key=lambda p: (p[0] or "", p[1] or "")))
-        accounts = resolver.accounts_table()
-    else:
-        endpoints = ENDPOINT.empty_table()
-        accounts = ACCOUNT.empty_table()
+    if inventory is None:
+        return _unresolved(events.drop("raw"))
+    resolver = Resolver(inventory)
+    ends = events.select(host=events.src_host, ip=events.src_ip)
+    got = execute(ends.union(events.select(host=events.dst_host, ip=events.dst_ip)))  # distinct
+    pairs = set(zip(got["host"].to_pylist(), got["ip"].to_pylist(), strict=True))
+    endpoints = resolver.endpoints_table(sorted(pairs, key=lambda p: (p[0] or "", p[1] or "")))
+    accounts = resolver.accounts_table()
     ep = ibis.memtable(endpoints)
     ep = ep.mutate(k=_key(ep.host, ep.ip)).drop("host", "ip")
     acc = ibis.memtable(accounts)
@@ -54,3 +51,21 @@ def enrich(
     t = t.left_join(dst, t._dk == dst.k).drop("k")
     t = t.left_join(acc, t.user == acc.user).drop("user_right")
     return t.mutate(privileged=t.privileged.fill_null(False)).drop("_sk", "_dk")
+
+
+def _unresolved(events: ibis.Table) -> ibis.Table:
+    """``enrich`` without an inventory: the same columns in the same order, null (``privileged``
+    false), without joining empty tables (and without pyarrow's pandas probe for them)."""
+    sides = {
+        f"{side}_{c}": ibis.null().cast(_dtype(ENDPOINT, c))
+        for side in ("src", "dst")
+        for c in ("site", "role", "asset", "country", "timezone")
+    }
+    accounts = {f.name: ibis.null().cast(_dtype(ACCOUNT, f.name)) for f in ACCOUNT}
+    del accounts["user"]
+    accounts["privileged"] = ibis.literal(False)
+    return events.mutate(**sides, **accounts)
+
+
+def _dtype(schema: pa.Schema, name: str) -> ibis.DataType:
+    return ibis.dtype(schema.field(name).type)

@@ -32,6 +32,7 @@ from ashiato.detect.spec import (
     empty_table,
     findings_table,
 )
+from ashiato.detect.sqlcache import SqlCache, cache_root
 from ashiato.errors import DetectError
 from ashiato.events import ENTITY_RISK, INCIDENT, EventKind
 from ashiato.inventory.model import Inventory
@@ -92,37 +93,81 @@ def _no_events(kinds: Sequence[EventKind]) -> str:
 
 
 class _Engine:
-    """The engine connection, the events and the enriched events, each made on first use.
+    """The store's events in DuckDB, the Ibis connection over them and the enriched events,
+    each made on first use.
 
-    A run whose detectors all lack events (a triage store of a few account changes) needs none
-    of them: it never connects Ibis nor compiles a query.
+    The events are read once (``Store.load_events``: into memory for a small store) and every
+    step after, the kind counts first, reads them from there. A run whose detectors all lack
+    events (a triage store of a few account changes) never loads Ibis nor compiles a query.
     """
 
-    def __init__(self, st: Store, n_events: int) -> None:
+    def __init__(self, st: Store) -> None:
         self._st = st
-        self._n_events = n_events
+        self._raw: Any = None
+        self._table = ""
         self._con: Any = None
         self._events: ibis.Table | None = None
         self._enriched: ibis.Table | None = None
+        self._counts: list[tuple[str, int, datetime | None, datetime | None]] | None = None
+        self.executed = 0  # queries run through ``execute`` (a detector that reads data to build)
+
+    @property
+    def raw(self) -> Any:
+        """The plain DuckDB connection; ``table`` names the events in it."""
+        if self._raw is None:
+            self._raw = self._st.raw_connect()
+            self._table = self._st.load_events(self._raw)
+        return self._raw
+
+    @property
+    def table(self) -> str:
+        _ = self.raw
+        return self._table
+
+    def kind_counts(self) -> list[tuple[str, int, datetime | None, datetime | None]]:
+        """``Store.kind_counts`` of the loaded events (an empty store loads nothing)."""
+        if self._counts is None:
+            has = self._st.has_events()
+            self._counts = self._st.kind_counts(self.raw, self.table) if has else []
+        return self._counts
 
     @property
     def con(self) -> Any:
         if self._con is None:
-            self._con = self._st.connect()
+            self._con = self._st.connect(raw=self.raw)
         return self._con
 
     def execute(self, expr: ibis.Expr) -> pa.Table:
+        self.executed += 1
         result: pa.Table = self.con.to_pyarrow(expr)
         return result
+
+    def compile(self, expr: ibis.Table) -> str:
+        """``expr``'s SQL, its in-memory tables registered (what ``to_pyarrow`` does first)."""
+        self.con._run_pre_execute_hooks(expr)
+        return str(self.con.compile(expr.as_table()))
+
+    def run_sql(self, sql: str, schema: ibis.Schema) -> pa.Table:
+        """The result of ``sql`` as ``to_pyarrow`` gives it for an expression of ``schema``."""
+        from ibis.backends.duckdb.converter import DuckDBPyArrowData
+
+        table: pa.Table = DuckDBPyArrowData.convert_table(
+            self.raw.sql(sql).to_arrow_table(), schema
+        )
+        return table
 
     @property
     def events(self) -> ibis.Table:
         if self._events is None:
-            self._events = self._st.events(self.con)
+            self._events = self.con.table(self.table)
         return self._events
 
-    def enriched(self, inventory: Inventory | None) -> ibis.Table:
-        """The events joined with the inventory (the first call's inventory: one per run)."""
+    def enriched(self, inventory: Inventory | None, *, materialize: bool = True) -> ibis.Table:
+        """The events joined with the inventory (the first call's inventory and ``materialize``:
+        one per run).
+
+        ``materialize``: a temp table for the detectors, which all read it; a view does for the
+        post-steps' few narrow queries when no detector ran (a Sigma-only sweep)."""
         if self._enriched is None:
             con = self.con
             enriched = enrich(con, self.events, inventory, self.execute)
@@ -130,15 +175,16 @@ class _Engine:
             # (a third faster on the demo); beyond that a temp table spills all columns to disk
             # and each detector rereads the spill, so a view that reads only the needed Parquet
             # columns wins (44.6 M events: 8.1 min as a view against 12.6 min materialised).
-            if self._n_events <= MATERIALIZE_MAX_EVENTS:
+            n_events = sum(n for _, n, _, _ in self.kind_counts())
+            if materialize and n_events <= MATERIALIZE_MAX_EVENTS:
                 self._enriched = con.create_table("enriched_events", enriched, temp=True)
             else:
                 self._enriched = con.create_view("enriched_events", enriched, overwrite=True)
         return self._enriched
 
     def close(self) -> None:
-        if self._con is not None:
-            self._con.disconnect()
+        if self._raw is not None:
+            self._raw.close()
 
 
 def detect(
@@ -183,7 +229,8 @@ def detect(
         chosen = [known[d] for d in detectors]
     params = params or {}
     before = _fingerprints(st.read_findings()) if since is not None else {}
-    counts = st.kind_counts()
+    engine = _Engine(st)
+    counts = engine.kind_counts()
     present = _kinds_present(counts)
     n_events = sum(n for _, n, _, _ in counts)  # kinds this version does not know included
     data_start = min((lo for _, _, lo, _ in counts if lo), default=None)
@@ -201,7 +248,6 @@ def detect(
             runnable.append(det)
         else:
             runs.append(DetectorRun(spec.id, f"skipped: {_no_events(spec.needs)}", 0, 0.0))
-    engine = _Engine(st, n_events)
     execute = engine.execute
     if inventory is None and infer_sites and runnable:
         inventory = infer_inventory(engine.events, execute)
@@ -210,6 +256,7 @@ def detect(
             "no assets, accounts or policy are known"
         )
     findings: list[Finding] = []
+    sql_cache = SqlCache(cache_root() if runnable else None, inventory)
     for det in runnable:
         spec = det.SPEC
         t0 = time.perf_counter()
@@ -228,7 +275,7 @@ def detect(
             data_start=data_start,
         )
         try:
-            rows = execute(det.query(ctx)).to_pylist()
+            rows = _query(engine, det, ctx, sql_cache).to_pylist()
         except Exception as exc:  # the engine's error, named after the detector that met it
             if isinstance(exc, (KeyboardInterrupt, MemoryError)):
                 raise
@@ -257,14 +304,19 @@ def detect(
     n_suppressed = sum(hits.values())
     if n_suppressed:
         notices.append(f"{n_suppressed} finding(s) suppressed by {len(hits)} analyst verdict(s)")
+
     # Each step reads events of its own kinds (see the modules): with none in the store, or no
-    # finding to extend, it has nothing to do and the enriched events need not be built for it.
+    # finding to extend, it has nothing to do and the enriched events need not be built for it;
+    # when no detector built them, a view serves the steps' few narrow queries.
+    def post() -> ibis.Table:
+        return engine.enriched(inventory, materialize=False)
+
     if findings and present.keys() & set(CREDENTIAL_KINDS):
-        findings = follow_credentials(findings, engine.enriched(inventory), execute)
+        findings = follow_credentials(findings, post(), execute)
     if findings and {EventKind.LOGON, EventKind.PRIVILEGE_GRANT} <= present.keys():
-        findings = add_session_events(findings, engine.enriched(inventory), execute)
+        findings = add_session_events(findings, post(), execute)
     if findings and present.keys() & {EventKind.KERBEROS_TGT, EventKind.KERBEROS_SERVICE}:
-        findings = name_ticket_servers(findings, engine.enriched(inventory), execute)
+        findings = name_ticket_servers(findings, post(), execute)
     findings.sort(key=lambda f: (-f.score, f.first_seen, f.finding_id))
     ftable = findings_table(findings)
     if findings:
@@ -294,6 +346,26 @@ def detect(
         suppressed=n_suppressed,
         new_findings=new,
     )
+
+
+def _query(
+    engine: _Engine, det: DetectorModule, ctx: DetectionContext, cache: SqlCache
+) -> pa.Table:
+    """The detector's candidate rows: its SQL from ``cache``, else built, compiled and kept."""
+    key = cache.key(det.SPEC.id, det.SPEC.version, ctx)
+    hit = cache.get(key)
+    if hit is not None:
+        try:
+            return engine.run_sql(*hit)
+        except Exception as exc:  # a damaged entry: built afresh below, and replaced
+            if isinstance(exc, (KeyboardInterrupt, MemoryError)):
+                raise
+    executed = engine.executed
+    expr = det.query(ctx)
+    sql = engine.compile(expr)
+    if engine.executed == executed:  # built without reading data: the same SQL next run
+        cache.put(key, expr, sql)
+    return engine.run_sql(sql, expr.schema())
 
 
 def _fingerprint_rows(table: pa.Table) -> list[tuple[str, datetime, tuple[Any, ...]]]:

@@ -21,8 +21,12 @@ from ashiato.store.atomic import atomic_write_parquet
 from ashiato.store.layout import StoreLayout
 
 if TYPE_CHECKING:
+    import duckdb
     import ibis
 
+
+EVENTS_IN_MEMORY_MAX_BYTES = 64 * 2**20
+"""Event files up to this total size are read into memory once per detect run (``load_events``)."""
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=ZoneInfo("UTC"))
 
@@ -36,6 +40,12 @@ def _as(table: pa.Table, schema: pa.Schema) -> pa.Table:
     """``table`` cast to ``schema``; as it is when it already has it (a cast loads
     ``pyarrow.compute``: a tenth of a second on a run that writes three empty tables)."""
     return table if table.schema.equals(schema, check_metadata=True) else table.cast(schema)
+
+
+def _empty(schema: pa.Schema) -> pa.Table:
+    """A table of ``schema`` with no rows, without pyarrow's pandas probe (see
+    ``ashiato.detect.spec.empty_table``)."""
+    return pa.Table.from_arrays([pa.nulls(0, f.type) for f in schema], schema=schema)
 
 
 def spill_dir() -> Path:
@@ -61,51 +71,80 @@ class Store:
     def has_events(self) -> bool:
         return any(self.layout.events_dir.glob("day=*/*.parquet"))
 
-    def connect(self, memory_limit: str = "2GB") -> Any:
-        """An Ibis DuckDB connection with bounded memory (no service to start)."""
+    def raw_connect(self, memory_limit: str = "2GB") -> duckdb.DuckDBPyConnection:
+        """A plain DuckDB connection with bounded memory and the engine's settings, the one a
+        detect run reads the store through (``connect`` wraps it for Ibis)."""
+        import duckdb
+
+        con = duckdb.connect(config={"threads": "2", "memory_limit": memory_limit})
+        con.execute(f"SET temp_directory = '{spill_dir().as_posix()}'")
+        con.execute("SET preserve_insertion_order = false")
+        con.execute("SET enable_progress_bar = false")  # ours is Rich's, on stderr
+        con.execute("SET TimeZone = 'UTC'")
+        return con
+
+    def connect(
+        self, memory_limit: str = "2GB", *, raw: duckdb.DuckDBPyConnection | None = None
+    ) -> Any:
+        """An Ibis DuckDB connection with bounded memory (no service to start); over ``raw``
+        (from ``raw_connect``) when given, so that plain SQL and Ibis see the same tables."""
         import ibis  # Ibis costs a second to load: only commands that query events pay it
 
-        con = ibis.duckdb.connect(threads=2, memory_limit=memory_limit)
-        con.raw_sql(f"SET temp_directory = '{spill_dir().as_posix()}'")
-        con.raw_sql("SET preserve_insertion_order = false")
-        con.raw_sql("SET enable_progress_bar = false")  # ours is Rich's, on stderr
-        return con
+        return ibis.duckdb.from_connection(
+            raw if raw is not None else self.raw_connect(memory_limit)
+        )
+
+    def load_events(self, con: duckdb.DuckDBPyConnection, name: str = "store_events") -> str:
+        """Make ``name`` in ``con`` the access events (without the ``day`` partition column) and
+        return it: a temp table when the event files total at most
+        ``EVENTS_IN_MEMORY_MAX_BYTES`` (later queries read memory, not again the hundreds of
+        small Parquet files of a triage store), else a view reading the files in place."""
+        files = list(self.layout.events_dir.glob("day=*/*.parquet"))
+        if not files:
+            con.register("_no_events", _empty(ACCESS_EVENT))
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM _no_events")
+            con.unregister("_no_events")
+            return name
+        glob = self.layout.events_glob().replace("'", "''")
+        # union_by_name: stores written before a column was added (record_key) mix file schemas
+        scan = (
+            f"SELECT * EXCLUDE (day) FROM read_parquet('{glob}', hive_partitioning = true, "
+            "union_by_name = true)"
+        )
+        small = sum(f.stat().st_size for f in files) <= EVENTS_IN_MEMORY_MAX_BYTES
+        con.execute(f"CREATE OR REPLACE TEMP {'TABLE' if small else 'VIEW'} {name} AS {scan}")
+        return name
 
     def events(self, con: Any) -> ibis.Table:
         """The access events as an Ibis table (empty table of the right schema if none)."""
-        import ibis
+        return con.table(self.load_events(con.con))
 
-        if not self.has_events():
-            return con.create_table("events_empty", schema=ibis.schema(ACCESS_EVENT), temp=True)
-        # union_by_name: stores written before a column was added (record_key) mix file schemas
-        t = con.read_parquet(
-            self.layout.events_glob(),
-            hive_partitioning=True,
-            union_by_name=True,
-            table_name="events",
-        )
-        return t.drop("day") if "day" in t.columns else t
-
-    def kind_counts(self) -> list[tuple[str, int, datetime | None, datetime | None]]:
+    def kind_counts(
+        self, con: duckdb.DuckDBPyConnection | None = None, table: str | None = None
+    ) -> list[tuple[str, int, datetime | None, datetime | None]]:
         """(kind, events, first time, last time) per event kind in the store.
 
-        One scan of two columns in plain DuckDB, times converted here (pyarrow converts
-        zone-aware times through pandas): a run over a store with nothing to look at never
-        loads the query engine's expression layer nor pandas.
+        One scan of two columns in plain DuckDB (of ``table`` in ``con`` as ``load_events``
+        made it, when given), times converted here (pyarrow converts zone-aware times through
+        pandas): a run over a store with nothing to look at never loads the query engine's
+        expression layer nor pandas.
         """
-        if not self.has_events():
+        query = (
+            "SELECT kind, count(*), epoch_us(min(ts)), epoch_us(max(ts)) FROM {} "
+            "GROUP BY kind ORDER BY kind"
+        )
+        if con is not None and table is not None:
+            rows = con.execute(query.format(table)).fetchall()
+        elif not self.has_events():
             return []
-        import duckdb
-
-        glob = self.layout.events_glob().replace("'", "''")
-        con = duckdb.connect(config={"threads": "2", "memory_limit": "2GB"})
-        try:
-            rows = con.execute(
-                "SELECT kind, count(*), epoch_us(min(ts)), epoch_us(max(ts)) "
-                f"FROM read_parquet('{glob}', union_by_name = true) GROUP BY kind ORDER BY kind"
-            ).fetchall()
-        finally:
-            con.close()
+        else:
+            glob = self.layout.events_glob().replace("'", "''")
+            own = self.raw_connect()
+            try:
+                scan = f"read_parquet('{glob}', union_by_name = true)"
+                rows = own.execute(query.format(scan)).fetchall()
+            finally:
+                own.close()
         return [(kind, int(n), _from_us(lo), _from_us(hi)) for kind, n, lo, hi in rows]
 
     def write_findings(self, table: pa.Table) -> None:

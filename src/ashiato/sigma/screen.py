@@ -23,6 +23,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import ahocorasick
+import pyarrow.compute as pc
 
 from ashiato.sigma.compile import CompiledRule
 from ashiato.sigma.fields import FULLTEXT_SQL, flat_column
@@ -93,13 +94,11 @@ def possible(
         f"{' WHERE ' + where if where else ''}"
     )
     for batch in con.sql(sql).arrow():
-        groups: dict[Any, list[str]] = {}
-        for code, text in zip(
-            batch.column(0).to_pylist(), batch.column(1).to_pylist(), strict=True
-        ):
-            if text:
-                groups.setdefault(code, []).append(text)
-        for code, texts in groups.items():
+        codes, text = batch.column(0), batch.column(1)
+        has_text = pc.and_(pc.is_valid(text), pc.not_equal(text, ""))
+        for code in pc.unique(codes).to_pylist():  # a batch's rows, one code at a time
+            rows = pc.is_null(codes) if code is None else pc.equal(codes, code)
+            texts = text.filter(pc.and_(rows, has_text)).to_pylist()
             # Codes no rule pins share one state: only rules of any code read them.
             key = code if code in by_code else _OTHER
             state = states.get(key)

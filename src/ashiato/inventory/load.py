@@ -1,9 +1,9 @@
 """Read an inventory directory (YAML and CSV) into a validated :class:`Inventory`.
 
 Layout: any ``*.yaml``/``*.yml`` whose top-level keys are inventory sections (``sites``, ``assets``,
-``accounts``, ``policy``, ``data_stores``, ``customers``), and any ``<section>.csv`` for the list
-sections (the shape AD and CMDB exports come in; list cells are ``;``-separated). Every error names
-the file and the line (or the key) and says what is wrong.
+``accounts``, ``policy``, ``data_stores``, ``customers``, ``holidays``), and any ``<section>.csv``
+for the list sections (the shape AD and CMDB exports come in; list cells are ``;``-separated).
+Every error names the file and the line (or the key) and says what is wrong.
 """
 
 from __future__ import annotations
@@ -16,7 +16,15 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from ashiato.errors import InventoryError
-from ashiato.inventory.model import Account, Asset, Customer, DataStore, Inventory, Site
+from ashiato.inventory.model import (
+    Account,
+    Asset,
+    Customer,
+    DataStore,
+    Holiday,
+    Inventory,
+    Site,
+)
 
 LIST_SECTIONS: dict[str, type[BaseModel]] = {
     "sites": Site,
@@ -24,6 +32,7 @@ LIST_SECTIONS: dict[str, type[BaseModel]] = {
     "accounts": Account,
     "data_stores": DataStore,
     "customers": Customer,
+    "holidays": Holiday,
 }
 SECTIONS = (*LIST_SECTIONS, "policy")
 _CSV_LIST_COLUMNS = {
@@ -139,6 +148,29 @@ def _read_csv(path: Path) -> tuple[list[dict[str, Any]], dict[int, int]]:
     return rows, lines
 
 
+def _check_holiday_sites(
+    merged: dict[str, Any], origin: dict[str, list[tuple[Path, Any, int]]]
+) -> None:
+    """A holiday naming no known site is refused at its own file and line."""
+    known = {s.get("name") for s in merged.get("sites", []) if isinstance(s, dict)}
+    entries = origin.get("holidays", [])
+    for path, where, start in entries:
+        end = min([s for _, _, s in entries if s > start], default=len(merged["holidays"]))
+        for i in range(start, end):
+            site = merged["holidays"][i].get("site")
+            if site in known:
+                continue
+            if isinstance(where, dict):
+                line = where.get(i - start)
+            else:
+                line = _node_line(where, ("holidays", i - start, "site"))
+            at = f"{path}:{line}" if line else str(path)
+            raise InventoryError(
+                f"{at}: holidays[{i - start}].site: unknown site {str(site)[:60]!r}; "
+                f"expected one of {sorted(k for k in known if isinstance(k, str))}"
+            )
+
+
 def load_inventory(directory: str | Path) -> Inventory:
     """Load and validate every inventory file in ``directory``."""
     root = Path(directory)
@@ -186,6 +218,7 @@ def load_inventory(directory: str | Path) -> Inventory:
                     model.model_validate(items[i])
                 except ValidationError as exc:
                     _raise_validation(path, exc, where, (section, i - start))
+    _check_holiday_sites(merged, origin)
     try:
         return Inventory.model_validate(merged)
     except ValidationError as exc:

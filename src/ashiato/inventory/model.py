@@ -6,7 +6,9 @@ strictly (unknown keys are errors) and cross-checked (every site named exists).
 
 from __future__ import annotations
 
+import datetime as dt
 import ipaddress
+import re
 from enum import StrEnum
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -197,6 +199,40 @@ class DataStore(_Strict):
         return v.strip().lower()
 
 
+_ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+class Holiday(_Strict):
+    """A public holiday of one site, added to its country's calendar or taken out of it.
+
+    Each site observes the national holidays of its ``country`` (the ``holidays`` package); an
+    entry adds a local holiday (``observed`` true, the default) or says the site works on a
+    national one (``observed`` false).
+    """
+
+    site: str
+    date: dt.date
+    name: str = Field(default="", max_length=120)
+    observed: bool = True
+
+    @field_validator("date", mode="before")
+    @classmethod
+    def _iso(cls, v: object) -> object:
+        if isinstance(v, str) and not _ISO_DAY.match(v.strip()):
+            raise ValueError(f"date must be YYYY-MM-DD, got {v[:40]!r}")
+        if isinstance(v, int | float):  # not a Unix time: a calendar day, written out
+            raise ValueError(f"date must be YYYY-MM-DD, got {v!r}")
+        return v.strip() if isinstance(v, str) else v
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        if _CONTROL.search(v):
+            raise ValueError("name holds control or bidirectional-override characters")
+        return v.strip()
+
+
 class Inventory(_Strict):
     """The whole enterprise as ashiato knows it."""
 
@@ -206,6 +242,9 @@ class Inventory(_Strict):
     policy: Policy = Policy()
     data_stores: list[DataStore] = []
     customers: list[Customer] = []
+    holidays: list[Holiday] = Field(
+        default=[], description="site holidays beyond, or instead of, the national calendar"
+    )
 
     @model_validator(mode="after")
     def _cross_check(self) -> Inventory:
@@ -225,6 +264,13 @@ class Inventory(_Strict):
                 v = getattr(r, attr)
                 if v != "*" and v not in known:
                     raise ValueError(f"policy.rules[{i}] ({r.name}): unknown {attr} {v!r}")
+        seen: set[tuple[str, dt.date]] = set()
+        for i, h in enumerate(self.holidays):
+            if h.site not in known:
+                raise ValueError(f"holidays[{i}] ({h.date}): unknown site {h.site!r}")
+            if (h.site, h.date) in seen:
+                raise ValueError(f"holidays[{i}]: {h.site} {h.date} listed twice")
+            seen.add((h.site, h.date))
         cust = {c.id for c in self.customers}
         for i, d in enumerate(self.data_stores):
             missing = [c for c in d.customers if c not in cust]

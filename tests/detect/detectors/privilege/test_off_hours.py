@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime, timedelta
+
+import holidays
+
 from ashiato.detect.runner import detect
+from ashiato.inventory import load_inventory
 from tests.conftest import event, ts
 
 DET = ["privilege.off_hours"]
@@ -47,3 +52,71 @@ def test_negative_habitual_late_work_and_unprivileged(inventory, write_events) -
         event(ts=ts(15, 17), user="t.suzuki", src_ip="10.3.0.101", dst_host="jp-dc-fs01")
     )  # not privileged
     assert detect(write_events(rows), inventory, detectors=DET).findings.num_rows == 0
+
+
+# Public holidays: JP-TKY's 2026 calendar has Marine Day on Monday 20 July, Mountain Day on
+# Tuesday 11 August and Respect for the Aged Day on Monday 21 September.
+
+
+def _at(day: date, hour_utc: int) -> datetime:
+    return datetime(day.year, day.month, day.day, hour_utc, tzinfo=UTC)
+
+
+def _tokyo_office(first: date, last: date, *, holidays_too: bool = False) -> list[dict]:
+    """adm-sato at 10:00 and 19:00 Tokyo on every weekday (holidays only when told)."""
+    jp = holidays.country_holidays("JP", years=[first.year, last.year])
+    rows, d = [], first
+    while d <= last:
+        if d.weekday() < 5 and (holidays_too or d not in jp):
+            for hour in (1, 10):  # 10:00 and 19:00 in Tokyo: late evenings are habitual
+                rows.append(
+                    event(
+                        ts=_at(d, hour), user="adm-sato", src_ip="10.1.0.101", dst_host="jp-dc-fs01"
+                    )
+                )
+        d += timedelta(days=1)
+    return rows
+
+
+def _holiday_morning() -> dict:
+    return event(
+        ts=_at(date(2026, 9, 21), 1), user="adm-sato", src_ip="10.1.0.101", dst_host="jp-dc-fs01"
+    )  # 10:00 in Tokyo on Respect for the Aged Day
+
+
+def test_positive_first_holiday_worked(inventory, write_events) -> None:
+    rows = [*_tokyo_office(date(2026, 8, 31), date(2026, 9, 18)), _holiday_morning()]
+    f = detect(write_events(rows), inventory, detectors=DET).findings.to_pylist()
+    assert len(f) == 1
+    assert "JP-TKY's public holiday (Respect for the Aged Day)" in f[0]["reason"]
+    assert f[0]["first_seen"].date() == date(2026, 9, 21)
+    assert "on a holiday" in f[0]["title"]
+
+
+def test_negative_account_that_works_holidays(inventory, write_events) -> None:
+    rows = [*_tokyo_office(date(2026, 7, 20), date(2026, 9, 18), holidays_too=True)]
+    rows.append(_holiday_morning())
+    assert detect(write_events(rows), inventory, detectors=DET).findings.num_rows == 0
+
+
+def test_inventory_override_removes_and_adds_holidays(inventory_dir, write_events) -> None:
+    (inventory_dir / "holidays.csv").write_text(
+        "site,date,name,observed\n"
+        "JP-TKY,2026-09-21,,false\n"  # the Tokyo office works on Respect for the Aged Day
+        "JP-TKY,2026-09-17,Founders' Day,true\n"  # and closes on its own founding day
+    )
+    inv = load_inventory(inventory_dir)
+    rows = [*_tokyo_office(date(2026, 8, 31), date(2026, 9, 16)), _holiday_morning()]
+    f = detect(write_events(rows), inv, detectors=DET).findings.to_pylist()
+    assert f == []
+    rows.append(
+        event(
+            ts=_at(date(2026, 9, 17), 1),
+            user="adm-sato",
+            src_ip="10.1.0.101",
+            dst_host="jp-dc-fs01",
+        )
+    )
+    f = detect(write_events(rows), inv, detectors=DET).findings.to_pylist()
+    assert [r["first_seen"].date() for r in f] == [date(2026, 9, 17)]
+    assert "(Founders' Day)" in f[0]["reason"]

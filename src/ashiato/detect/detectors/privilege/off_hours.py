@@ -1,12 +1,16 @@
-"""Privileged credentials used outside the source site's working hours, for the first time.
+"""Privileged credentials used outside the source site's working time, for the first time.
 
 The intrusion this product exists for ran at night in the offices' local time. Admins do work
 late, so the signal is novelty: the first day (after the warm-up) on which a privileged account
 is used from a site outside that site's working hours (its own time zone and hours from the
-inventory; weekends count as off hours) when it never was before from that site. Service
-accounts are left out: their batch jobs run at night by design. Local time is
-worked out in Python over the few distinct (site, hour) pairs, not per event, so the engine query
-stays portable.
+inventory; weekends count as off hours) when it never was before from that site. A public
+holiday of the site (its country's national calendar from the ``holidays`` package, with the
+inventory's ``holidays`` overrides) on a weekday is working time off too, judged on its own: the
+first holiday on which an account works from a site, when it never worked one there before, is a
+finding even in daytime; an account that worked earlier holidays there is not. Service accounts
+are left out: their batch jobs run at night by design. Local time and the calendar are worked out
+in Python over the few distinct (site, hour) pairs, not per event, and joined back as a small
+table, so the engine query stays portable.
 """
 
 from __future__ import annotations
@@ -22,18 +26,19 @@ import pyarrow as pa
 from ashiato.detect.bursts import warmup_end
 from ashiato.detect.common import CREDENTIAL_KINDS, earliest, local_time, short_list, vals
 from ashiato.detect.spec import DetectionContext, DetectorSpec, Finding, Param
+from ashiato.inventory.calendar import site_holidays
 
 SPEC = DetectorSpec(
     id="privilege.off_hours",
     title="Privileged account used off hours for the first time",
-    version="1",
+    version="2",
     severity="medium",
     techniques=("T1078.002",),
     needs=CREDENTIAL_KINDS,
     requires_inventory=True,
     description=(
         "A privileged account is used from a site outside that site's local working hours, "
-        "which it never was before from that site."
+        "or on one of the site's public holidays, which it never was before from that site."
     ),
     params=(
         Param("warmup_days", 7, "Initial days that only build the baseline."),
@@ -43,19 +48,29 @@ SPEC = DetectorSpec(
 
 
 def _off_hours_table(ctx: DetectionContext, hours: pa.Table) -> pa.Table:
+    """Per (site, UTC hour): off working time or not, and the site's holiday that day if any."""
     inv = ctx.inventory
     assert inv is not None
     sites = {s.name: s for s in inv.sites}
+    utc_hours: list[datetime] = hours["hour"].to_pylist()
+    years = {y for h in utc_hours for y in (h.year - 1, h.year, h.year + 1)}
+    calendar = site_holidays(inv, years)
     off: list[bool] = []
-    for site, hour in zip(hours["src_site"].to_pylist(), hours["hour"].to_pylist(), strict=True):
+    holiday: list[str | None] = []
+    for site, hour in zip(hours["src_site"].to_pylist(), utc_hours, strict=True):
         s = sites.get(site)
         if s is None:
             off.append(False)
+            holiday.append(None)
             continue
         local: datetime = hour.astimezone(ZoneInfo(s.timezone))
         start, end = s.working_hours
-        off.append(local.weekday() >= 5 or not start <= local.hour < end)
-    return hours.append_column("off", pa.array(off, pa.bool_()))
+        name = calendar[site].get(local.date()) if local.weekday() < 5 else None
+        off.append(name is not None or local.weekday() >= 5 or not start <= local.hour < end)
+        holiday.append(name)
+    return hours.append_column("off", pa.array(off, pa.bool_())).append_column(
+        "holiday", pa.array(holiday, pa.string())
+    )
 
 
 def query(ctx: DetectionContext) -> ibis.Table:
@@ -71,12 +86,21 @@ def query(ctx: DetectionContext) -> ibis.Table:
     hours = ctx.execute(t.select("src_site", "hour").distinct())
     flags = ibis.memtable(_off_hours_table(ctx, hours))
     t = t.inner_join(flags, [t.src_site == flags.src_site, t.hour == flags.hour]).select(
-        t, flags.off
+        t, flags.off, flags.holiday
     )
-    off = t.filter(t.off).mutate(day=lambda r: r.ts.truncate("D"))
-    first = off.group_by("user", "src_site").aggregate(first_day=off.day.min())
+    # Holidays are a baseline of their own: late evenings say nothing about holidays.
+    off = t.filter(t.off).mutate(
+        day=lambda r: r.ts.truncate("D"), when=lambda r: r.holiday.notnull()
+    )
+    first = off.group_by("user", "src_site", "when").aggregate(first_day=off.day.min())
     novel = off.inner_join(
-        first, [off.user == first.user, off.src_site == first.src_site, off.day == first.first_day]
+        first,
+        [
+            off.user == first.user,
+            off.src_site == first.src_site,
+            off.when == first.when,
+            off.day == first.first_day,
+        ],
     ).select(off)
     start = warmup_end(ctx.data_start, int(p["warmup_days"]))
     if start is not None:
@@ -86,6 +110,7 @@ def query(ctx: DetectionContext) -> ibis.Table:
         last_seen=novel.ts.max(),
         n=novel.count(),
         tz=novel.src_timezone.max(),
+        holiday=novel.holiday.max(),
         srcs=novel.src_asset.fill_null(novel.src_host)
         .fill_null(novel.src_ip)
         .collect(distinct=True),
@@ -105,15 +130,21 @@ def explain(row: Mapping[str, Any], ctx: DetectionContext) -> Finding:
     sensitive = {"file-server", "database", "domain-controller"} & set(vals(row, "roles"))
     score = 55.0 + (15 if sensitive else 0) + (10 if night else 0)
     dsts, srcs = vals(row, "dsts"), vals(row, "srcs")
+    holiday = row.get("holiday")
+    when = (
+        f"on {site}'s public holiday ({holiday})" if holiday else f"outside {site}'s working hours"
+    )
+    first = "on a holiday" if holiday else "off hours"
     reason = (
-        f"{user} was used from {site} ({short_list(srcs)}) outside {site}'s working hours, at "
+        f"{user} was used from {site} ({short_list(srcs)}) {when}, at "
         f"{local_time(row['first_seen'], tz)}{' (night)' if night else ''}, for the first time "
-        f"from that site: {row['n']} event(s) reaching {short_list(dsts) or 'unknown hosts'}."
+        f"{first} from that site: {row['n']} event(s) reaching "
+        f"{short_list(dsts) or 'unknown hosts'}."
     )
     return Finding(
         detector=SPEC.id,
         detector_version=SPEC.version,
-        title=f"{user} used off hours from {site}",
+        title=f"{user} used {'on a holiday' if holiday else 'off hours'} from {site}",
         severity="high" if score >= 75 else SPEC.severity,
         score=score,
         techniques=SPEC.techniques,
@@ -128,5 +159,5 @@ def explain(row: Mapping[str, Any], ctx: DetectionContext) -> Finding:
         evidence_count=int(row["n"]),
         key=f"{user}|{site}|{row['day'].date().isoformat()}",
         actors=(user, *vals(row, "src_ips")),
-        details={"local_hour": local_hour, "night": night},
+        details={"local_hour": local_hour, "night": night, "holiday": holiday},
     )

@@ -21,6 +21,7 @@ from ashiato.detect.detectors.privilege import (
     off_hours,
     rdp_network_only,
     service_account_interactive,
+    service_account_new_source_class,
 )
 from ashiato.detect.detectors.segmentation import policy_violation
 from ashiato.detect.detectors.travel import concurrent_sites
@@ -44,6 +45,7 @@ DETECTORS: tuple[DetectorModule, ...] = (
     off_hours,
     concurrent_sites,
     dormant_account,
+    service_account_new_source_class,
 )
 
 

@@ -1,0 +1,74 @@
+"""Golden samples for privilege.service_account_new_source_class."""
+
+from __future__ import annotations
+
+from ashiato.detect.runner import detect
+from tests.conftest import event, ts
+
+DET = ["privilege.service_account_new_source_class"]
+FS, DC, WS_TKY, WS_BKK = "10.2.0.20", "10.2.0.10", "10.1.0.101", "10.3.0.101"
+
+
+def _backups() -> list[dict]:
+    """svc-backup every night from the file server to the domain controller (network logons)."""
+    return [
+        event(ts=ts(d, 15), user="svc-backup", src_ip=FS, dst_host="jp-dc-dc01", logon_type=3)
+        for d in range(1, 13)
+    ]
+
+
+def test_positive_network_logon_from_a_workstation(inventory, write_events) -> None:
+    rows = _backups()
+    rows += [
+        event(ts=ts(14, 3), user="svc-backup", src_ip=WS_BKK, dst_host="jp-dc-fs01", logon_type=3),
+        event(ts=ts(14, 4), user="svc-backup", src_ip=WS_TKY, dst_host="jp-dc-fs01", logon_type=3),
+        # the next week again: no longer a first
+        event(ts=ts(21, 3), user="svc-backup", src_ip=WS_BKK, dst_host="jp-dc-fs01", logon_type=3),
+    ]
+    f = detect(write_events(rows), inventory, detectors=DET).findings.to_pylist()
+    assert len(f) == 1
+    assert f[0]["severity"] == "critical" and f[0]["score"] == 91.0  # 70 +10 +5 +5 +1
+    assert "from a workstation (jp-tky-ws001, th-bkk-ws001)" in f[0]["reason"]
+    assert "before that day only from file-server" in f[0]["reason"]
+    assert f[0]["evidence"] == ["e000012", "e000013"]
+    assert f[0]["technique"] == ["T1078.002", "T1021"]
+
+
+def test_by_role_sees_a_new_server_role(inventory, write_events) -> None:
+    rows = _backups()
+    rows.append(
+        event(ts=ts(14, 3), user="svc-backup", src_ip=DC, dst_host="jp-dc-fs01", logon_type=3)
+    )
+    root = write_events(rows)
+    assert detect(root, inventory, detectors=DET).findings.num_rows == 0  # still a server
+    rep = detect(root, inventory, detectors=DET, params={DET[0]: {"by_role": True}})
+    f = rep.findings.to_pylist()
+    assert len(f) == 1 and "from a domain-controller" in f[0]["reason"]
+
+
+def test_negative_habits_humans_failures_warmup(inventory, write_events) -> None:
+    rows = _backups()
+    rows += [
+        # from a workstation during the warm-up already: its habit
+        event(ts=ts(2, 3), user="svc-backup", src_ip=WS_TKY, dst_host="jp-dc-fs01", logon_type=3),
+        event(ts=ts(14, 3), user="svc-backup", src_ip=WS_BKK, dst_host="jp-dc-fs01", logon_type=3),
+        # a person at a new kind of source: not a service account
+        event(ts=ts(14, 3), user="t.suzuki", src_ip=FS, dst_host="jp-dc-dc01", logon_type=3),
+        event(ts=ts(14, 3), user="t.suzuki", src_ip=WS_TKY, dst_host="jp-dc-dc01", logon_type=3),
+        # a source the inventory cannot place
+        event(ts=ts(14, 5), user="svc-backup", src_ip="192.0.2.7", dst_host="jp-dc-fs01"),
+    ]
+    assert detect(write_events(rows), inventory, detectors=DET).findings.num_rows == 0
+    rows = [
+        *_backups(),
+        event(
+            ts=ts(14, 3),
+            user="svc-backup",
+            src_ip=WS_BKK,
+            dst_host="jp-dc-fs01",
+            kind="logon_failure",
+            outcome="failure",
+            event_code=4625,
+        ),
+    ]
+    assert detect(write_events(rows), inventory, detectors=DET).findings.num_rows == 0

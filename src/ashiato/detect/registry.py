@@ -22,6 +22,7 @@ from ashiato.detect.detectors.privilege import (
     rdp_network_only,
     service_account_interactive,
     service_account_new_source_class,
+    ticket_without_tgt,
 )
 from ashiato.detect.detectors.segmentation import policy_violation
 from ashiato.detect.detectors.travel import concurrent_sites
@@ -46,6 +47,7 @@ DETECTORS: tuple[DetectorModule, ...] = (
     concurrent_sites,
     dormant_account,
     service_account_new_source_class,
+    ticket_without_tgt,
 )
 
 

@@ -1,0 +1,117 @@
+"""Golden samples for privilege.ticket_without_tgt, built from synthetic 4768/4769/4624 events."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from ashiato.detect.runner import detect
+from tests.conftest import event, ts
+
+DET = ["privilege.ticket_without_tgt"]
+DESK, FOREIGN, OTHER, DC = "10.1.0.101", "10.3.0.102", "10.3.0.101", "10.2.0.10"
+
+
+def tgt(at: datetime, user: str, ip: str) -> dict:
+    return event(
+        ts=at, kind="kerberos_tgt", event_code=4768, user=user, src_ip=ip, logon_type=None,
+        auth_package="Kerberos", service="krbtgt", dst_host="jp-dc-dc01", log_host="jp-dc-dc01",
+    )  # fmt: skip
+
+
+def tgs(at: datetime, user: str, ip: str, host: str = "jp-dc-fs01") -> dict:
+    return event(
+        ts=at, kind="kerberos_service", event_code=4769, user=user, src_ip=ip, logon_type=None,
+        auth_package="Kerberos", service=f"{host}$", dst_host=host, log_host="jp-dc-dc01",
+    )  # fmt: skip
+
+
+def net(at: datetime, user: str, ip: str, host: str = "jp-dc-fs01", auth: str = "Kerberos") -> dict:
+    return event(
+        ts=at, user=user, src_ip=ip, logon_type=3, auth_package=auth, dst_host=host, log_host=host
+    )
+
+
+def _estate() -> list[dict]:
+    """The first morning: machines and the DC itself ask for tickets (each address starts)."""
+    return [
+        tgt(ts(1, 0, 30), "jp-tky-ws001$", DESK),
+        tgt(ts(1, 0, 31), "th-bkk-ws002$", FOREIGN),
+        tgs(ts(1, 0, 32), "jp-dc-dc01$", DC, "jp-dc-dc01"),
+        tgs(ts(1, 0, 33), "th-bkk-ws002$", FOREIGN, "jp-dc-dc01"),
+    ]
+
+
+def _run(inventory, write_events, rows: list[dict]) -> list[dict]:
+    return detect(write_events(rows), inventory, detectors=DET).findings.to_pylist()
+
+
+def test_positive_ticket_from_a_foreign_workstation_then_logons(inventory, write_events) -> None:
+    rows = _estate()
+    rows += [
+        # the owner at their own desk: a TGT there, ordinary work
+        tgt(ts(3, 0, 50), "t.suzuki", DESK),
+        tgs(ts(3, 0, 51), "t.suzuki", DESK),
+        net(ts(3, 0, 52), "t.suzuki", DESK),
+        # the stolen ticket on th-bkk-ws002: no 4768 for t.suzuki from there, no logon there
+        tgs(ts(3, 1, 0), "t.suzuki", FOREIGN),
+        net(ts(3, 1, 1), "t.suzuki", FOREIGN),
+        net(ts(3, 3, 0), "t.suzuki", FOREIGN, "jp-dc-dc01"),  # too late to count
+    ]
+    f = _run(inventory, write_events, rows)
+    assert len(f) == 1, f
+    r = f[0]
+    # the ticket and the logon that followed it; the runner follows the credential on to the
+    # later logon from the same host (e000009), which the detector itself does not count
+    assert r["evidence"][:2] == ["e000007", "e000008"]
+    assert r["score"] == 90.0 and r["severity"] == "critical"  # 70, +15 logons, +5 file server
+    assert "requested from 10.3.0.102 (th-bkk-ws002)" in r["reason"]
+    assert "then 1 network logon(s) as t.suzuki from 10.3.0.102 to jp-dc-fs01" in r["reason"]
+    assert r["technique"] == ["T1550.003"]
+    assert "jp-dc-dc01" in r["entities"]["hosts"]  # the KDC that issued them
+
+    # without an inventory: the same finding, the host unnamed
+    f = detect(write_events(rows), None, detectors=DET).findings.to_pylist()
+    assert len(f) == 1 and "requested from 10.3.0.102 on" in f[0]["reason"]
+
+
+def test_positive_many_tickets_on_their_own(inventory, write_events) -> None:
+    rows = [*_estate(), *(tgs(ts(3, 1, m), "s.chai", FOREIGN, f"srv{m}") for m in range(3))]
+    f = _run(inventory, write_events, rows)
+    assert len(f) == 1 and "no network logon from that address followed" in f[0]["reason"]
+    assert _run(inventory, write_events, rows[:-1]) == []  # two are below min_tickets
+
+
+def test_negative_tgt_present_owner_logon_machines_dc_ntlm(inventory, write_events) -> None:
+    rows = _estate()
+    rows += [
+        # normal: the TGT from the same address nine hours earlier
+        tgt(ts(3, 0, 0), "t.suzuki", DESK),
+        *(tgs(ts(3, 9, m), "t.suzuki", DESK, f"srv{m}") for m in range(4)),
+        net(ts(3, 9, 5), "t.suzuki", DESK),
+        # s.chai logged on at th-bkk-ws002 (its TGT logged on a DC we do not have)
+        event(ts=ts(3, 2), user="s.chai", logon_type=2, dst_host="th-bkk-ws002"),
+        *(tgs(ts(3, 3, m), "s.chai", FOREIGN, f"srv{m}") for m in range(4)),
+        net(ts(3, 3, 5), "s.chai", FOREIGN),
+        # machine accounts, and the DC asking for itself
+        *(tgs(ts(3, 4, m), "th-bkk-ws002$", FOREIGN, f"srv{m}") for m in range(4)),
+        *(tgs(ts(3, 5, m), "adm-sato", DC, f"srv{m}") for m in range(4)),
+        net(ts(3, 5, 5), "adm-sato", DC),
+        # an NTLM logon says nothing about tickets
+        tgs(ts(3, 6), "adm-sato", FOREIGN),
+        net(ts(3, 6, 1), "adm-sato", FOREIGN, auth="NTLM"),
+    ]
+    assert _run(inventory, write_events, rows) == []
+
+
+def test_negative_tgt_before_the_data_starts(inventory, write_events) -> None:
+    """10.3.0.101's first Kerberos event is s.chai's ticket: its TGT may predate the data."""
+    rows = [
+        *_estate(),
+        tgs(ts(1, 1), "s.chai", OTHER),
+        net(ts(1, 1, 1), "s.chai", OTHER),
+        *(tgs(ts(1, 10, m), "s.chai", OTHER, f"srv{m}") for m in range(4)),  # 9 h later
+    ]
+    assert _run(inventory, write_events, rows) == []
+    rows += [tgs(ts(1, 11, 30), "s.chai", OTHER), net(ts(1, 11, 31), "s.chai", OTHER)]
+    f = _run(inventory, write_events, rows)  # past the first lifetime: judged
+    assert len(f) == 1 and f[0]["first_seen"] == ts(1, 11, 30)

@@ -1,15 +1,26 @@
-"""Incident grouping: shared actors within the gap join; shared destinations do not."""
+"""Incident grouping: acting hosts within the gap and accounts within hours join; nothing else."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
-from ashiato.detect.incidents import group, incidents_table, risk
+from ashiato.detect.incidents import group, hubs, incidents_table, risk
 from ashiato.detect.spec import Finding
 from tests.conftest import ts
 
 
-def _f(key: str, day: int, actors: tuple[str, ...], score: float = 50, det: str = "a") -> Finding:
+def _f(
+    key: str,
+    day: int,
+    actors: tuple[str, ...],
+    score: float = 50,
+    det: str = "a",
+    *,
+    hosts: tuple[str, ...] = ("jp-dc-dc01",),
+    accounts: tuple[str, ...] | None = None,
+    hour: int = 12,
+) -> Finding:
+    """A finding; its account is the first actor unless ``accounts`` says otherwise."""
     return Finding(
         detector=det,
         detector_version="1",
@@ -17,10 +28,10 @@ def _f(key: str, day: int, actors: tuple[str, ...], score: float = 50, det: str 
         severity="high",
         score=score,
         techniques=("T1078",),
-        first_seen=ts(day),
-        last_seen=ts(day) + timedelta(hours=1),
-        accounts=actors[:1],
-        hosts=("jp-dc-dc01",),
+        first_seen=ts(day, hour),
+        last_seen=ts(day, hour) + timedelta(hours=1),
+        accounts=actors[:1] if accounts is None else accounts,
+        hosts=hosts,
         sites=(),
         ips=(),
         reason=key,
@@ -31,14 +42,52 @@ def _f(key: str, day: int, actors: tuple[str, ...], score: float = 50, det: str 
     )
 
 
-def test_group_by_actor_and_time() -> None:
+def _groups(findings: list[Finding]) -> list[list[str]]:
+    return sorted(sorted(f.key for f in g) for g in group(findings))
+
+
+def test_group_by_acting_host_and_time() -> None:
     a1 = _f("a1", 1, ("adm", "ws1"))
-    a2 = _f("a2", 5, ("adm", "ws2"))  # same account, within 7 days
-    a3 = _f("a3", 9, ("x", "ws2"))  # linked to a2 through ws2
-    b = _f("b", 2, ("bob",))  # same destination host only: separate
-    late = _f("late", 30, ("adm",))  # same account, weeks later: separate
-    groups = sorted(sorted(f.key for f in g) for g in group([a1, a2, a3, b, late]))
-    assert groups == [["a1", "a2", "a3"], ["b"], ["late"]]
+    a2 = _f("a2", 5, ("x", "ws1"))  # another account from the same host, within 7 days
+    b = _f("b", 2, ("bob", "ws9"))  # same destination host only: separate
+    late = _f("late", 30, ("y", "ws1"))  # same host, weeks later: separate
+    assert _groups([a1, a2, b, late]) == [["a1", "a2"], ["b"], ["late"]]
+
+
+def test_business_trip_and_attack_sharing_only_an_admin_account_stay_apart() -> None:
+    # The admin on a trip, from the branch desk, reaching the head office's file server; three
+    # days later an outside attacker with the same account, from another host, reaching it too.
+    trip = _f("trip", 1, ("adm", "th-ws1"), 40, "policy", hosts=("th-ws1", "jp-fs01"))
+    attack = _f("attack", 4, ("adm", "vn-ws7"), 90, "novelty", hosts=("vn-ws7", "jp-fs01"))
+    assert _groups([trip, attack]) == [["attack"], ["trip"]]
+    t = incidents_table([trip, attack]).to_pylist()
+    assert [r["title"] for r in t] == ["attack", "trip"]
+    # the same account within hours is one night's work: joined
+    soon = _f("soon", 4, ("adm", "vn-ws8"), 60, "other", hosts=("vn-ws8",), hour=20)
+    assert _groups([trip, attack, soon]) == [["attack", "soon"], ["trip"]]
+
+
+def test_lateral_chain_with_different_accounts_is_one_incident() -> None:
+    ab = _f("ab", 1, ("u1", "host-a"), hosts=("host-a", "host-b"))
+    bc = _f("bc", 2, ("u2", "host-b"), hosts=("host-b", "host-c"))
+    other = _f("other", 2, ("u3", "host-x"), hosts=("host-x", "host-c"))  # reaches C only
+    assert _groups([ab, bc, other]) == [["ab", "bc"], ["other"]]
+
+
+def test_hubs_link_nothing() -> None:
+    # six accounts' findings act from or reach one jump host: it is a hub
+    crowd = [_f(f"c{i}", 1, (f"u{i}", "jump01"), hosts=("jump01",)) for i in range(6)]
+    assert "jump01" in hubs(crowd)
+    assert len(group(crowd)) == 6
+    assert "jump01" not in hubs(crowd[:5])
+    assert len(group(crowd[:5])) == 1
+
+
+def test_crowd_findings_do_not_link_through_accounts() -> None:
+    many = tuple(f"u{i}" for i in range(8))
+    crowd = _f("crowd", 1, (), 35, hosts=("jp-dc-dc01",), accounts=many)
+    one = _f("one", 1, ("u3", "ws3"), 70)
+    assert _groups([crowd, one]) == [["crowd"], ["one"]]
 
 
 def test_risk_prefers_independent_detectors() -> None:
@@ -47,7 +96,38 @@ def test_risk_prefers_independent_detectors() -> None:
     assert risk(two_kinds) > risk(one_kind)
 
 
+def test_one_strong_finding_outranks_a_heap_of_weak_ones() -> None:
+    heap = [_f(f"w{i}", 1, ("a",), 45, f"d{i}") for i in range(10)]
+    strong = [_f("s", 1, ("b",), 80, "d0")]
+    assert risk(strong) > risk(heap) == 45
+    # weak, benign-looking findings do not inflate an incident
+    assert risk([*strong, *heap]) == risk(strong)
+
+
+def test_title_is_the_strongest_findings() -> None:
+    fs = [
+        _f("weak first", 1, ("adm", "ws1"), 30, "d1"),
+        _f("strong later", 2, ("adm", "ws1"), 85, "d2"),
+        _f("middle", 2, ("adm", "ws1"), 60, "d3"),
+    ]
+    (row,) = incidents_table(fs).to_pylist()
+    assert row["title"] == "strong later"
+    assert row["finding_ids"][0] == fs[1].finding_id
+    # the id derives from the earliest finding: stable while it stays first
+    (again,) = incidents_table(fs[:2]).to_pylist()
+    assert again["incident_id"] == row["incident_id"]
+
+
 def test_table_ranked() -> None:
     t = incidents_table([_f("lo", 1, ("a",), 20), _f("hi", 1, ("b",), 90)])
     assert t.column("risk").to_pylist() == sorted(t.column("risk").to_pylist(), reverse=True)
     assert t.num_rows == 2 and t.column("status").to_pylist() == ["new", "new"]
+
+
+def test_a_finding_reaching_many_hosts_links_only_through_its_acting_hosts() -> None:
+    sweep_hosts = ("admin-pc", *(f"ws{i:02d}" for i in range(30)))
+    sweep = _f("sweep", 1, ("adm", "admin-pc"), hosts=sweep_hosts)
+    sweep = Finding(**{**sweep.__dict__, "last_seen": ts(28)})  # a month of routine admin work
+    intruder = _f("intruder", 10, ("eve", "ws07"), 80, "d2", hosts=("ws07", "jp-fs01"))
+    same_desk = _f("desk", 12, ("bob", "admin-pc"), 40, "d3", hosts=("admin-pc",))
+    assert _groups([sweep, intruder, same_desk]) == [["desk", "sweep"], ["intruder"]]

@@ -1,17 +1,45 @@
 """Group findings into incidents and rank them: the analyst's short queue.
 
-Findings join one incident when they share an *actor* (an account, or a source host or IP, never a
-destination: every finding reaching the same domain controller is not one intruder) and their
-time spans lie within ``gap_days`` of each other. Risk adds each detector's strongest finding, so
-two independent kinds of evidence outrank many copies of one, plus a small bonus for volume.
+An incident should be one intruder's work, so findings join only on evidence that ties them to
+one actor, never on a shared credential alone over days (an outside attacker using a Domain
+Admin's account must not be merged into that admin's business trip, three days apart, and take
+its rank). Two findings are linked when either holds:
+
+- **A shared acting host** (``gap_days``, 7): a host or IP that *acts* in one finding (one of its
+  actors that is not an account: the source of its logons, the sender of its upload) is named by
+  the other, as source or destination, and their time spans lie within ``gap_days`` of each
+  other. This covers the same keyboard used twice, and a path in time: one finding reaches B,
+  another acts from B (A→B, then B→C with another account is one intrusion). Two findings that
+  merely reach the same server are not linked: reaching a popular file server is not one actor.
+  A finding that reaches more than ``max_hosts`` (20) hosts and IPs (a month of an admin's
+  explicit-credential logons to 180 hosts) links only through the hosts acting in it: any one of
+  its many destinations says little, and the month it spans overlaps everything.
+- **A shared account within hours** (``account_hours``, 12): the same credential used in
+  findings whose spans lie within ``account_hours`` of each other (one night's operation), when
+  neither finding names more than ``max_accounts`` (5) accounts (a finding naming a crowd of
+  accounts, "28 ordinary accounts break this path", describes a population, not an actor).
+
+**Hubs** never link: a host or IP named by findings of more than ``hub_accounts`` (5) distinct
+accounts (a finding without an account counts its acting hosts instead). Domain controllers,
+busy servers and jump hosts are reached by many unrelated credentials; a link through them says
+nothing about who acted. The rule is drawn from the findings alone (the grouping step sees no
+inventory), so a domain controller named by only a few findings is no hub, but it is then a
+destination only, and destinations alone link nothing.
+
+Findings are ranked by **risk**, driven by the strongest evidence: the highest score among the
+incident's findings, plus, for each other detector's best finding (strongest first), half as much
+of what it scores above ``CORROBORATE_ABOVE`` (50) as the one before it. One strong finding thus
+outranks a heap of weak ones, and low-score, benign-looking findings add nothing. The incident's
+title is its strongest finding's title; its id derives from its earliest finding, so it stays the
+same while that finding stays first.
 """
 
 from __future__ import annotations
 
 import hashlib
 import itertools
-import math
 from collections import defaultdict
+from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
 
@@ -20,6 +48,21 @@ import pyarrow as pa
 from ashiato.detect.common import short_list
 from ashiato.detect.spec import SEVERITIES, Finding
 from ashiato.events import INCIDENT
+
+ACCOUNT_HOURS = 12.0
+"""How close in time two findings sharing only an account must lie to join."""
+
+MAX_ACCOUNTS = 5
+"""A finding naming more accounts than this does not link through its accounts."""
+
+MAX_HOSTS = 20
+"""A finding that reaches more hosts and IPs than this links only through those acting in it."""
+
+HUB_ACCOUNTS = 5
+"""A host or IP named by findings of more accounts than this is a hub and links nothing."""
+
+CORROBORATE_ABOVE = 50.0
+"""Scores at or below this add nothing to an incident's risk beyond its strongest finding."""
 
 
 class _UnionFind:
@@ -38,36 +81,117 @@ class _UnionFind:
             self.parent[max(ra, rb)] = min(ra, rb)
 
 
-def group(findings: list[Finding], gap_days: float = 7.0) -> list[list[Finding]]:
-    """Connected components of findings linked by a shared actor within ``gap_days``."""
+def _acting(f: Finding) -> set[str]:
+    """The hosts and IPs that act in ``f``: its actors that are not accounts."""
+    accounts = set(f.accounts)
+    return {a for a in f.actors if a and a not in accounts}
+
+
+def _places(f: Finding, max_hosts: int = MAX_HOSTS) -> set[str]:
+    """The hosts and IPs through which ``f`` links: those acting, and those it reaches when it
+    names at most ``max_hosts`` of them."""
+    acting = _acting(f)
+    reached = {p for p in (*f.hosts, *f.ips) if p} - acting
+    return acting | reached if len(reached) <= max_hosts else acting
+
+
+def _who(f: Finding, max_accounts: int = MAX_ACCOUNTS) -> set[str]:
+    """Who acts in ``f``, for counting a hub's users: its accounts (a crowd of them counts as
+    one), else its acting hosts."""
+    if len(set(f.accounts)) > max_accounts:
+        return {f"crowd:{f.detector}|{f.first_seen}|{f.title}"}
+    return set(f.accounts) or {"host:" + a for a in _acting(f)}
+
+
+def hubs(
+    findings: Iterable[Finding],
+    hub_accounts: int = HUB_ACCOUNTS,
+    max_hosts: int = MAX_HOSTS,
+    max_accounts: int = MAX_ACCOUNTS,
+) -> set[str]:
+    """Hosts and IPs named by findings of more than ``hub_accounts`` distinct accounts."""
+    who: dict[str, set[str]] = defaultdict(set)
+    for f in findings:
+        ids = _who(f, max_accounts)
+        for p in _places(f, max_hosts):
+            who[p] |= ids
+    return {p for p, ids in who.items() if len(ids) > hub_accounts}
+
+
+def _apart(a: Finding, b: Finding) -> timedelta:
+    """The time between two findings' spans (zero when they overlap)."""
+    return max(timedelta(0), max(a.first_seen, b.first_seen) - min(a.last_seen, b.last_seen))
+
+
+def _link_in_time(uf: _UnionFind, order: list[Finding], idx: list[int], gap: timedelta) -> None:
+    """Union consecutive findings of ``idx`` (sorted by first_seen) whose spans come close."""
+    reach = order[idx[0]].last_seen
+    for prev, cur in itertools.pairwise(idx):
+        f = order[cur]
+        if f.first_seen - reach <= gap:
+            uf.union(prev, cur)
+            reach = max(reach, f.last_seen)
+        else:
+            reach = f.last_seen
+
+
+def group(
+    findings: list[Finding],
+    gap_days: float = 7.0,
+    *,
+    account_hours: float = ACCOUNT_HOURS,
+    max_accounts: int = MAX_ACCOUNTS,
+    max_hosts: int = MAX_HOSTS,
+    hub_accounts: int = HUB_ACCOUNTS,
+) -> list[list[Finding]]:
+    """Connected components of findings linked as the module docstring says."""
     order = sorted(findings, key=lambda f: (f.first_seen, f.finding_id))
     uf = _UnionFind(len(order))
     gap = timedelta(days=gap_days)
-    by_actor: dict[str, list[int]] = defaultdict(list)
+    hub = hubs(order, hub_accounts, max_hosts, max_accounts)
+    by_account: dict[str, list[int]] = defaultdict(list)
+    naming: dict[str, list[int]] = defaultdict(list)
+    acting: dict[str, list[int]] = defaultdict(list)
     for i, f in enumerate(order):
-        for a in set(f.actors):
-            by_actor[a].append(i)
-    for idx in by_actor.values():
-        # idx is sorted by first_seen: link consecutive findings whose spans come close.
-        reach = order[idx[0]].last_seen
-        for prev, cur in itertools.pairwise(idx):
-            f = order[cur]
-            if f.first_seen - reach <= gap:
-                uf.union(prev, cur)
-                reach = max(reach, f.last_seen)
-            else:
-                reach = f.last_seen
+        if len(set(f.accounts)) <= max_accounts:
+            for a in set(f.accounts):
+                if a and a != "*":
+                    by_account[a].append(i)
+        for p in _places(f, max_hosts) - hub:
+            naming[p].append(i)
+        for p in _acting(f) - hub:
+            acting[p].append(i)
+    for idx in by_account.values():
+        _link_in_time(uf, order, idx, timedelta(hours=account_hours))
+    for p, actors in acting.items():
+        # each finding naming p joins every finding acting from p close enough in time
+        for i in naming[p]:
+            for j in actors:
+                if i != j and _apart(order[i], order[j]) <= gap:
+                    uf.union(i, j)
     comps: dict[int, list[Finding]] = defaultdict(list)
     for i, f in enumerate(order):
         comps[uf.find(i)].append(f)
     return list(comps.values())
 
 
+def strongest(findings: list[Finding]) -> Finding:
+    """The finding that leads an incident: highest score, then earliest, then by id."""
+    return min(findings, key=lambda f: (-f.score, f.first_seen, f.finding_id))
+
+
 def risk(findings: list[Finding]) -> float:
+    """The strongest score, plus halving shares of other detectors' scores above 50."""
     best: dict[str, float] = {}
     for f in findings:
         best[f.detector] = max(best.get(f.detector, 0.0), f.score)
-    return round(sum(best.values()) + 5.0 * math.log2(len(findings)), 2)
+    scores = sorted(best.values(), reverse=True)
+    total = scores[0] if scores else 0.0
+    weight = 0.5
+    for s in scores[1:]:
+        total += weight * max(0.0, s - CORROBORATE_ABOVE)
+        weight /= 2
+    return round(total, 2)
 
 
 def _summary(fs: list[Finding], accounts: list[str], sites: list[str]) -> str:
@@ -76,7 +200,7 @@ def _summary(fs: list[Finding], accounts: list[str], sites: list[str]) -> str:
         f"{len(fs)} finding(s) from {len({f.detector for f in fs})} detector(s) involving "
         f"account(s) {short_list(accounts) or 'none'} across "
         f"{short_list(sites) or 'unknown sites'}. "
-        f"Strongest: {max(fs, key=lambda f: f.score).reason} Other findings: {short_list(dets, 3)}."
+        f"Strongest: {strongest(fs).reason} Other findings: {short_list(dets, 3)}."
     )
 
 
@@ -90,18 +214,20 @@ def incidents_table(findings: list[Finding], gap_days: float = 7.0) -> pa.Table:
         ips = sorted({i for f in fs for i in f.ips})
         first = min(fs, key=lambda f: (f.first_seen, f.finding_id))
         sev = max((f.severity for f in fs), key=SEVERITIES.index)
-        title_who = short_list(accounts, 2) or short_list([a for f in fs for a in f.actors], 2)
         rows.append(
             {
                 "incident_id": "I-" + hashlib.sha256(first.finding_id.encode()).hexdigest()[:12],
-                "title": f"{title_who}: {short_list(sorted({f.title for f in fs}), 2)}",
+                "title": strongest(fs).title,
                 "risk": risk(fs),
                 "severity": sev,
                 "status": "new",
                 "first_seen": min(f.first_seen for f in fs),
                 "last_seen": max(f.last_seen for f in fs),
                 "entities": {"accounts": accounts, "hosts": hosts, "sites": sites, "ips": ips},
-                "finding_ids": [f.finding_id for f in sorted(fs, key=lambda f: -f.score)],
+                "finding_ids": [
+                    f.finding_id
+                    for f in sorted(fs, key=lambda f: (-f.score, f.first_seen, f.finding_id))
+                ],
                 "detectors": sorted({f.detector for f in fs}),
                 "n_findings": len(fs),
                 "summary": _summary(fs, accounts, sites),

@@ -48,6 +48,22 @@ EVIDENCE: dict[str, list[int]] = {
     "mr_logon_failure_burst_per_source": list(range(1, 21)),  # 20 failures in 200 s
     "mr_password_spray_per_source": list(range(1, 11)),  # 10 accounts in 200 s
     "mr_scheduled_task_created_over_network": [1, 2],  # 4624 type 3, then 4698, same logon id
+    # lateral movement and Kerberos (issue 13)
+    "lm_dcom_remote_activation_powershell": [1, 2],  # MMC20 by ProgID, ShellWindows by CLSID
+    "lm_net_share_command": [1, 2],  # net share + net1 share (line 3: net use)
+    "lm_openssh_server_install_powershell": [1],
+    "lm_rubysmb_default_workstation_logon": [1, 2],  # 4624 + 4776
+    "lm_share_created_or_modified": [1, 2],  # 5142 + 5143
+    "lm_winrm_listener_access_by_user": [1],
+    "lm_zerologon_anonymous_computer_change": [1],
+    "lm_zerologon_netlogon_vulnerable_channel": [1, 2],  # 5829 + 5827
+    "kerb_asrep_roasting": [1],
+    "kerb_builtin_admin_sid_other_name": [1],
+    "kerb_service_ticket_lowercase_realm": [1],
+    "kerb_local_logon_failure_burst_per_process": list(range(1, 11)),  # 10 in 45 s
+    "kerb_ntlm_validation_bruteforce_per_account": list(range(1, 11)),  # 10 in 180 s
+    "kerb_preauth_bruteforce_per_account": list(range(1, 11)),  # 10 in 270 s
+    "kerb_preauth_spray_per_source": list(range(1, 11)),  # 10 accounts in 180 s
 }
 
 RULE_FILES = sorted(PACK.glob("*.yml"))

@@ -50,7 +50,7 @@ def test_group_by_acting_host_and_time() -> None:
     a1 = _f("a1", 1, ("adm", "ws1"))
     a2 = _f("a2", 5, ("x", "ws1"))  # another account from the same host, within 7 days
     b = _f("b", 2, ("bob", "ws9"))  # same destination host only: separate
-    late = _f("late", 30, ("y", "ws1"))  # same host, weeks later: separate
+    late = _f("late", 30, ("x", "ws1"))  # same host and account, weeks later: separate
     assert _groups([a1, a2, b, late]) == [["a1", "a2"], ["b"], ["late"]]
 
 
@@ -75,12 +75,19 @@ def test_lateral_chain_with_different_accounts_is_one_incident() -> None:
 
 
 def test_hubs_link_nothing() -> None:
-    # six accounts' findings act from or reach one jump host: it is a hub
-    crowd = [_f(f"c{i}", 1, (f"u{i}", "jump01"), hosts=("jump01",)) for i in range(6)]
+    # three accounts' findings act from or reach one jump host: it is a hub
+    crowd = [_f(f"c{i}", 1, (f"u{i}", "jump01"), hosts=("jump01",)) for i in range(3)]
     assert "jump01" in hubs(crowd)
-    assert len(group(crowd)) == 6
-    assert "jump01" not in hubs(crowd[:5])
-    assert len(group(crowd[:5])) == 1
+    assert len(group(crowd)) == 3
+    # two accounts (an arrival and a switch) on one foothold are not
+    assert "jump01" not in hubs(crowd[:2])
+    assert len(group(crowd[:2])) == 1
+    # nor is a host named by machine accounts or by the host itself
+    machine = [_f(f"m{i}", 1, (f"ws{i}$", "jump01"), hosts=("jump01",)) for i in range(4)]
+    assert "jump01" not in hubs([*crowd[:2], *machine])
+    # loopback names no host
+    local = [_f(f"l{i}", 1, (f"v{i}", "127.0.0.1"), hosts=()) for i in range(2)]
+    assert _groups(local) == [["l0"], ["l1"]]
 
 
 def test_crowd_findings_do_not_link_through_accounts() -> None:
@@ -125,7 +132,7 @@ def test_table_ranked() -> None:
 
 
 def test_a_finding_reaching_many_hosts_links_only_through_its_acting_hosts() -> None:
-    sweep_hosts = ("admin-pc", *(f"ws{i:02d}" for i in range(30)))
+    sweep_hosts = ("admin-pc", *(f"ws{i:02d}" for i in range(30)))  # over max_hosts
     sweep = _f("sweep", 1, ("adm", "admin-pc"), hosts=sweep_hosts)
     sweep = Finding(**{**sweep.__dict__, "last_seen": ts(28)})  # a month of routine admin work
     intruder = _f("intruder", 10, ("eve", "ws07"), 80, "d2", hosts=("ws07", "jp-fs01"))

@@ -11,19 +11,22 @@ its rank). Two findings are linked when either holds:
   other. This covers the same keyboard used twice, and a path in time: one finding reaches B,
   another acts from B (A→B, then B→C with another account is one intrusion). Two findings that
   merely reach the same server are not linked: reaching a popular file server is not one actor.
-  A finding that reaches more than ``max_hosts`` (20) hosts and IPs (a month of an admin's
-  explicit-credential logons to 180 hosts) links only through the hosts acting in it: any one of
-  its many destinations says little, and the month it spans overlaps everything.
+  A finding that reaches more than ``max_hosts`` (5) hosts (or IPs) — a month of an admin's
+  explicit-credential logons to 180 hosts, a spree — links only through the hosts acting in it:
+  any one of its many destinations says little, and the month it spans overlaps everything.
 - **A shared account within hours** (``account_hours``, 12): the same credential used in
   findings whose spans lie within ``account_hours`` of each other (one night's operation), when
   neither finding names more than ``max_accounts`` (5) accounts (a finding naming a crowd of
   accounts, "28 ordinary accounts break this path", describes a population, not an actor).
 
-**Hubs** never link: a host or IP named by findings of more than ``hub_accounts`` (5) distinct
-accounts (a finding without an account counts its acting hosts instead). Domain controllers,
-busy servers and jump hosts are reached by many unrelated credentials; a link through them says
-nothing about who acted. The rule is drawn from the findings alone (the grouping step sees no
-inventory), so a domain controller named by only a few findings is no hub, but it is then a
+**Hubs** never link: a host or IP named by findings of more than ``hub_accounts`` (2) distinct
+accounts. Machine accounts (``HOST$``) do not count, a finding naming a crowd of accounts counts
+as one ("many"), and a finding without an account counts its acting hosts (for the hosts it
+reaches). Domain controllers, busy servers and jump hosts are reached by several unrelated
+credentials; a link through them says nothing about who acted, while an intruder's own
+foothold is named by its one or two accounts. Loopback and placeholder names ("127.0.0.1", "-")
+identify no host and never link. The rule is drawn from the findings alone (the grouping step
+sees no inventory), so a domain controller named by few findings is no hub, but it is then a
 destination only, and destinations alone link nothing.
 
 Findings are ranked by **risk**, driven by the strongest evidence: the highest score among the
@@ -55,10 +58,10 @@ ACCOUNT_HOURS = 12.0
 MAX_ACCOUNTS = 5
 """A finding naming more accounts than this does not link through its accounts."""
 
-MAX_HOSTS = 20
+MAX_HOSTS = 5
 """A finding that reaches more hosts and IPs than this links only through those acting in it."""
 
-HUB_ACCOUNTS = 5
+HUB_ACCOUNTS = 2
 """A host or IP named by findings of more accounts than this is a hub and links nothing."""
 
 CORROBORATE_ABOVE = 50.0
@@ -81,26 +84,36 @@ class _UnionFind:
             self.parent[max(ra, rb)] = min(ra, rb)
 
 
+NOT_A_HOST = frozenset({"127.0.0.1", "::1", "0.0.0.0", "::", "-", "localhost"})
+"""Names a log gives for "this machine" or "none": they identify nobody."""
+
+
 def _acting(f: Finding) -> set[str]:
     """The hosts and IPs that act in ``f``: its actors that are not accounts."""
     accounts = set(f.accounts)
-    return {a for a in f.actors if a and a not in accounts}
+    return {a for a in f.actors if a and a not in accounts and a.lower() not in NOT_A_HOST}
 
 
 def _places(f: Finding, max_hosts: int = MAX_HOSTS) -> set[str]:
     """The hosts and IPs through which ``f`` links: those acting, and those it reaches when it
-    names at most ``max_hosts`` of them."""
+    reaches at most ``max_hosts`` hosts (and as many IPs)."""
     acting = _acting(f)
-    reached = {p for p in (*f.hosts, *f.ips) if p} - acting
-    return acting | reached if len(reached) <= max_hosts else acting
+    hosts = {p for p in f.hosts if p and p.lower() not in NOT_A_HOST} - acting
+    ips = {p for p in f.ips if p and p.lower() not in NOT_A_HOST} - acting
+    return acting | hosts | ips if max(len(hosts), len(ips)) <= max_hosts else acting
 
 
-def _who(f: Finding, max_accounts: int = MAX_ACCOUNTS) -> set[str]:
-    """Who acts in ``f``, for counting a hub's users: its accounts (a crowd of them counts as
-    one), else its acting hosts."""
+def _who(f: Finding, place: str, max_accounts: int = MAX_ACCOUNTS) -> set[str]:
+    """Who ``f`` says reached or used ``place``, for counting a hub's users: its accounts other
+    than machine accounts (every crowd of them counts as one: "many"), else its acting hosts
+    other than ``place`` itself."""
     if len(set(f.accounts)) > max_accounts:
-        return {f"crowd:{f.detector}|{f.first_seen}|{f.title}"}
-    return set(f.accounts) or {"host:" + a for a in _acting(f)}
+        return {"crowd"}
+    people = {a for a in f.accounts if a and not a.endswith("$")}
+    if people:
+        return people
+    acting = _acting(f)
+    return set() if place in acting else {"host:" + a for a in acting}
 
 
 def hubs(
@@ -112,9 +125,8 @@ def hubs(
     """Hosts and IPs named by findings of more than ``hub_accounts`` distinct accounts."""
     who: dict[str, set[str]] = defaultdict(set)
     for f in findings:
-        ids = _who(f, max_accounts)
         for p in _places(f, max_hosts):
-            who[p] |= ids
+            who[p] |= _who(f, p, max_accounts)
     return {p for p, ids in who.items() if len(ids) > hub_accounts}
 
 

@@ -23,6 +23,7 @@ from ashiato.simulate.zeek import Flow
 DAY = 24 * HOUR
 BASELINE_DAYS = 7  # scenarios never start in the first week when the run is long enough
 _FILES = ("orders", "contacts", "contract")
+_DOCS = ("orders", "contacts", "pricing", "budget", "invoice", "contract", "shipping", "claims")
 
 
 @dataclass
@@ -40,6 +41,7 @@ class CampaignPlan:
     sites: list[str] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
     flows: list[Flow] = field(default_factory=list)
+    skipped: str | None = None  # why nothing was planted (e.g. no holiday in the span), if so
 
 
 class Scenario(Protocol):
@@ -93,7 +95,8 @@ def build_plan(
     sc: Scenario, e: Enterprise, em: Emitter, accounts: list[int], srcs: list[int], dsts: list[int]
 ) -> CampaignPlan:
     """A :class:`CampaignPlan` from the emitter's events and the scenario's id/name/techniques."""
-    hosts = {e.hosts[ev[1]].name for ev in em.events} | {e.hosts[h].name for h in srcs + dsts}
+    mal = [ev for ev in em.events if ev[4] >= 0]  # a story's benign backdrop is not the campaign
+    hosts = {e.hosts[ev[1]].name for ev in mal} | {e.hosts[h].name for h in srcs + dsts}
     sites = dict.fromkeys(e.sites[e.hosts[h].site].name for h in srcs + dsts)
     return CampaignPlan(
         sc.id,
@@ -108,6 +111,47 @@ def build_plan(
         em.events,
         em.flows,
     )
+
+
+def ordinary_users(e: Enterprise, site: int) -> list[int]:
+    """A site's people who hold no admin account and are not cross-site engineers (all if none)."""
+    busy = set(e.xsite) | set(e.admin_of.values())
+    return [u for u in e.site_users[site] if u not in busy] or e.site_users[site]
+
+
+def office_sites(e: Enterprise) -> list[int]:
+    """Sites with people and workstations, except the office that only comes online mid-run."""
+    return [s for s in range(len(e.sites)) if s != e.new_site and e.site_users[s]]
+
+
+def user_session(
+    em: Emitter,
+    t: int,
+    u: int,
+    src: int,
+    dst: int,
+    mal: int,
+    files: tuple[int, int] = (1, 12),
+    p_share: float = 1.0,
+) -> None:
+    """A Kerberos network session of account ``u`` from ``src`` to ``dst``: a service ticket, a
+    type-3 logon and, on a file server (with probability ``p_share``), a share with a few
+    documents read (between ``files[0]`` and ``files[1]``), then the SMB flow if the sensor sees it.
+    """
+    e, d = em.e, em.d
+    a = e.users[u]
+    em.tgs(t, a.name, src, dst, mal)
+    lid = em.logon(t + 80_000 + d.i(300_000), a.name, a.sid, src, dst, 3, mal=mal)
+    host = e.hosts[dst]
+    if host.role == "file-server" and d.u() < p_share:
+        share = host.shares[d.i(len(host.shares))]
+        lo, hi = files
+        paths = [
+            f"{_DOCS[d.i(len(_DOCS))]}-{2024 + d.i(3)}-{d.i(300):03d}.xlsx"
+            for _ in range(lo + d.i(hi - lo + 1))
+        ]
+        em.share(t + 600_000, a.name, a.sid, lid, src, dst, share, paths, mal)
+    em.net_flow(t + 70_000, src, dst, 445, "smb", "smb", mal)
 
 
 def stage_days(days: int) -> tuple[int, int, int]:

@@ -1,5 +1,8 @@
 """Ground truth: one header line per planted campaign, then one line per malicious record written.
 
+A scenario that could not be planted (say, no public holiday in the span) leaves one line
+``{"type": "skipped", "id", "name", "reason"}`` instead of a header, so the reason is on record.
+
 The events listed are exactly the malicious lines in the logs, keyed the way an analyst would find
 them: (recording host, Windows record id) for Security events, the Zeek uid for flows.
 """
@@ -35,6 +38,10 @@ class TruthWriter:
     def __enter__(self) -> TruthWriter:
         self._fh = self.path.open("wb")
         for p in self.plans:
+            if p.skipped is not None:  # not a campaign: a note that readers of campaigns ignore
+                note = {"type": "skipped", "id": p.id, "name": p.name, "reason": p.skipped}
+                self._fh.write(orjson.dumps(note) + b"\n")
+                continue
             times = [ev[0] for ev in p.events] + [fl[0] for fl in p.flows]
             header = {
                 "type": "campaign",

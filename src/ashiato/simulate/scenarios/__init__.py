@@ -10,11 +10,16 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from ashiato.simulate.campaign import Scenario, ValidAdminTHIDPH
+from ashiato.simulate.scenarios.allowed_path_switch import AllowedPathSwitch
+from ashiato.simulate.scenarios.holiday_logon import HolidayLogon
 from ashiato.simulate.scenarios.insider_upload import InsiderUpload
+from ashiato.simulate.scenarios.pass_the_ticket import PassTheTicket
 from ashiato.simulate.scenarios.password_spray import PasswordSpray
 from ashiato.simulate.scenarios.pth_spree import PassTheHashSpree
+from ashiato.simulate.scenarios.rdp_staged_exfil import RdpStagedExfil
 from ashiato.simulate.scenarios.slow_and_low import SlowAndLow
 from ashiato.simulate.scenarios.svc_compromise import ServiceAccountCompromise
+from ashiato.simulate.scenarios.svc_from_workstation import ServiceFromWorkstation
 
 #: Scenario id -> factory, in a fixed order (the order decides each scenario's random stream).
 SCENARIOS: dict[str, Callable[[], Scenario]] = {
@@ -24,6 +29,12 @@ SCENARIOS: dict[str, Callable[[], Scenario]] = {
     PasswordSpray.id: PasswordSpray,
     InsiderUpload.id: InsiderUpload,
     ServiceAccountCompromise.id: ServiceAccountCompromise,
+    # issue 13: shapes an outside red team planted that slipped (appended: earlier streams stay)
+    PassTheTicket.id: PassTheTicket,
+    ServiceFromWorkstation.id: ServiceFromWorkstation,
+    HolidayLogon.id: HolidayLogon,
+    RdpStagedExfil.id: RdpStagedExfil,
+    AllowedPathSwitch.id: AllowedPathSwitch,
 }
 DEFAULT_SCENARIOS: tuple[str, ...] = (ValidAdminTHIDPH.id,)
 ALL = "all"

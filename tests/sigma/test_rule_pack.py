@@ -48,6 +48,20 @@ EVIDENCE: dict[str, list[int]] = {
     "mr_logon_failure_burst_per_source": list(range(1, 21)),  # 20 failures in 200 s
     "mr_password_spray_per_source": list(range(1, 11)),  # 10 accounts in 200 s
     "mr_scheduled_task_created_over_network": [1, 2],  # 4624 type 3, then 4698, same logon id
+    # credential access (issue 13)
+    "ca_dcsync_rights_granted": [1],
+    "ca_diskshadow_script_mode": [1],  # line 2: VSSVC started by services.exe
+    "ca_exchange_dcsync_group_member_added": [1, 2, 3],
+    "ca_lsass_memory_read_by_user_process": [1, 2],  # 4663 Taskmgr read + 4656 procdump
+    "ca_sensitive_privilege_from_user_path": [1, 2],  # 4673 SeTcb by mimikatz + 4703 SeDebug
+    "ca_spooler_pipe_remote_coercion": [2],  # line 1: the 4624 before
+    "ca_task_manager_elevated": [2],  # line 1: the same Task Manager with a limited token
+    "ca_wdigest_enabled_command_line": [1, 2],  # reg add + Set-ItemProperty
+    "ca_wdigest_logon_credential_enabled": [2],  # line 1: Sysmon 12 key creation
+    "ca_mssql_failed_logon_burst": [1, 2, 3, 4, 5],  # 4 x 33205 + 1 x 18456
+    "ca_openssh_failed_password_burst": [2, 3, 4, 5, 6],  # 1: closed, 7: disconnecting
+    "ca_openssh_logon_failure_burst_security": [1, 2, 3, 4, 5],
+    "ca_sam_user_full_access_burst": list(range(1, 11)),  # 10 distinct users
     # lateral movement and Kerberos (issue 13)
     "lm_dcom_remote_activation_powershell": [1, 2],  # MMC20 by ProgID, ShellWindows by CLSID
     "lm_net_share_command": [1, 2],  # net share + net1 share (line 3: net use)

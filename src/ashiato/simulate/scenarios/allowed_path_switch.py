@@ -54,12 +54,14 @@ class AllowedPathSwitch:
         w1 = a.ws
         osa = e.site_index(DC_SITE)
         s1 = d.pick([e.infra[k] for k in e.infra if "app" in k or k in ("web", "mail", "prx")])
+        # B: an account no other scenario uses (c1, slow-and-low and rdp-staged-exfil take the
+        # first, second and last Domain Admin, pth-spree the last help-desk account, svc-* svc-sql)
         switch = [
-            d.pick(e.domain_admins),
+            *e.domain_admins[2:-1],
             e.helpdesk[0],
             e.services["svc-backup"],
             e.services["svc-report"],
-            e.services["svc-sql"],
+            e.services["svc-scan"],
         ]
         acct_b = switch[d.i(len(switch))]
         b = e.users[acct_b]

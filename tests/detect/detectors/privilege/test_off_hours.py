@@ -120,3 +120,14 @@ def test_inventory_override_removes_and_adds_holidays(inventory_dir, write_event
     f = detect(write_events(rows), inv, detectors=DET).findings.to_pylist()
     assert [r["first_seen"].date() for r in f] == [date(2026, 9, 17)]
     assert "(Founders' Day)" in f[0]["reason"]
+
+
+def test_holidays_of_unprivileged_accounts_when_told(inventory, write_events) -> None:
+    rows = [{**r, "user": "t.suzuki"} for r in _tokyo_office(date(2026, 8, 31), date(2026, 9, 18))]
+    rows.append({**_holiday_morning(), "user": "t.suzuki"})
+    root = write_events(rows)
+    assert detect(root, inventory, detectors=DET).findings.num_rows == 0  # privileged only
+    params = {DET[0]: {"holidays_all_accounts": True}}
+    f = detect(root, inventory, detectors=DET, params=params).findings.to_pylist()
+    assert len(f) == 1 and f[0]["score"] == 60.0  # 45, +15 file server; late evenings not judged
+    assert "on JP-TKY's public holiday" in f[0]["reason"]

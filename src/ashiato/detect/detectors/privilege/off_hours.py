@@ -7,10 +7,11 @@ inventory; weekends count as off hours) when it never was before from that site.
 holiday of the site (its country's national calendar from the ``holidays`` package, with the
 inventory's ``holidays`` overrides) on a weekday is working time off too, judged on its own: the
 first holiday on which an account works from a site, when it never worked one there before, is a
-finding even in daytime; an account that worked earlier holidays there is not. Service accounts
-are left out: their batch jobs run at night by design. Local time and the calendar are worked out
-in Python over the few distinct (site, hour) pairs, not per event, and joined back as a small
-table, so the engine query stays portable.
+finding even in daytime; an account that worked earlier holidays there is not. With
+``holidays_all_accounts`` every person's account is judged on holidays (off hours stay
+privileged-only). Service and machine accounts are left out: their jobs run at night by
+design. Local time and the calendar are worked out in Python over the few distinct (site, hour)
+pairs, not per event, and joined back as a small table, so the engine query stays portable.
 """
 
 from __future__ import annotations
@@ -42,6 +43,12 @@ SPEC = DetectorSpec(
     ),
     params=(
         Param("warmup_days", 7, "Initial days that only build the baseline."),
+        Param(
+            "holidays_all_accounts",
+            False,
+            "Judge work on a site's public holidays for every human account, not only "
+            "privileged ones (off hours stay privileged-only); noisy where people work holidays.",
+        ),
         Param("max_evidence", 2000, "Evidence event ids kept per finding."),
     ),
 )
@@ -76,11 +83,13 @@ def _off_hours_table(ctx: DetectionContext, hours: pa.Table) -> pa.Table:
 def query(ctx: DetectionContext) -> ibis.Table:
     e = ctx.events
     p = ctx.params
+    everyone = bool(p["holidays_all_accounts"])
     t = e.filter(
         e.kind.isin([k.value for k in CREDENTIAL_KINDS]),
         e.outcome != "failure",
-        e.privileged,
-        e.account_kind != "service",  # service accounts run at night by design
+        e.privileged | ibis.literal(everyone),
+        e.account_kind.fill_null("human") != "service",  # their jobs run at night by design
+        ~e.user.endswith("$"),
         e.src_site.notnull(),
     ).mutate(hour=lambda r: r.ts.truncate("h"))
     hours = ctx.execute(t.select("src_site", "hour").distinct())
@@ -88,7 +97,9 @@ def query(ctx: DetectionContext) -> ibis.Table:
     t = t.inner_join(flags, [t.src_site == flags.src_site, t.hour == flags.hour]).select(
         t, flags.off, flags.holiday
     )
-    # Holidays are a baseline of their own: late evenings say nothing about holidays.
+    # Holidays are a baseline of their own: late evenings say nothing about holidays. Off hours
+    # are judged for privileged accounts; holidays, when told, for every person's account.
+    t = t.filter(t.privileged | t.holiday.notnull()) if everyone else t
     off = t.filter(t.off).mutate(
         day=lambda r: r.ts.truncate("D"), when=lambda r: r.holiday.notnull()
     )
@@ -111,6 +122,7 @@ def query(ctx: DetectionContext) -> ibis.Table:
         n=novel.count(),
         tz=novel.src_timezone.max(),
         holiday=novel.holiday.max(),
+        privileged=novel.privileged.any(),
         srcs=novel.src_asset.fill_null(novel.src_host)
         .fill_null(novel.src_ip)
         .collect(distinct=True),
@@ -128,7 +140,8 @@ def explain(row: Mapping[str, Any], ctx: DetectionContext) -> Finding:
     local_hour = row["first_seen"].astimezone(ZoneInfo(tz)).hour if tz else None
     night = local_hour is not None and (local_hour >= 22 or local_hour < 5)
     sensitive = {"file-server", "database", "domain-controller"} & set(vals(row, "roles"))
-    score = 55.0 + (15 if sensitive else 0) + (10 if night else 0)
+    base = 55.0 if row["privileged"] else 45.0  # an unprivileged account: on a holiday only
+    score = base + (15 if sensitive else 0) + (10 if night else 0)
     dsts, srcs = vals(row, "dsts"), vals(row, "srcs")
     holiday = row.get("holiday")
     when = (

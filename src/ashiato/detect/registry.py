@@ -25,6 +25,7 @@ from ashiato.detect.detectors.privilege import (
     ticket_without_tgt,
 )
 from ashiato.detect.detectors.segmentation import policy_violation
+from ashiato.detect.detectors.technique import samaccountname_spoofing
 from ashiato.detect.detectors.travel import concurrent_sites
 from ashiato.detect.spec import DetectorModule
 
@@ -48,6 +49,7 @@ DETECTORS: tuple[DetectorModule, ...] = (
     dormant_account,
     service_account_new_source_class,
     ticket_without_tgt,
+    samaccountname_spoofing,
 )
 
 

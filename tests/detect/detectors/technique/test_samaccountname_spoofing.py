@@ -1,0 +1,74 @@
+"""Golden samples for technique.samaccountname_spoofing, built from synthetic 4768/4769 events."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from ashiato.detect.runner import detect
+from tests.conftest import event, ts
+
+DET = ["technique.samaccountname_spoofing"]
+DC = "jp-tky-dc01.corp.example.co.jp"
+ATTACKER = "10.3.0.102"
+
+
+def tgt(at: datetime, user: str, ip: str = ATTACKER) -> dict:
+    return event(
+        ts=at, kind="kerberos_tgt", event_code=4768, user=user, src_ip=ip, logon_type=None,
+        auth_package="Kerberos", service="krbtgt", dst_host="jp-tky-dc01", log_host=DC,
+    )  # fmt: skip
+
+
+def tgs(at: datetime, user: str, service: str, ip: str = ATTACKER) -> dict:
+    return event(
+        ts=at, kind="kerberos_service", event_code=4769, user=user, src_ip=ip, logon_type=None,
+        auth_package="Kerberos", service=service, dst_host="jp-tky-dc01", log_host=DC,
+    )  # fmt: skip
+
+
+def _estate() -> list[dict]:
+    """Ordinary Kerberos traffic: users and machines asking for TGTs and service tickets."""
+    return [
+        tgt(ts(1, 8, 0), "jp-tky-ws001$", "10.1.0.101"),
+        tgt(ts(1, 8, 1), "k.tanaka", "10.1.0.101"),
+        tgs(ts(1, 8, 2), "k.tanaka", "JP-OSA-FS01$", "10.1.0.101"),
+        tgs(ts(1, 8, 3), "jp-tky-dc01$", "JP-TKY-DC01$", "10.2.0.10"),
+    ]
+
+
+def _attack() -> list[dict]:
+    """The renamed machine account's TGT, then a service ticket as the DC (S4U2self)."""
+    return [
+        *_estate(),
+        tgt(ts(2, 14, 42), "jp-tky-dc01"),  # the renamed machine account's TGT
+        tgs(ts(2, 14, 43), "jp-tky-dc01", "JP-TKY-DC01$"),  # S4U2self: a ticket as the DC
+    ]
+
+
+def test_positive_tgt_and_ticket_for_the_dc_name_without_dollar(write_events) -> None:
+    rows = _attack()
+    f = detect(write_events(rows), None, detectors=DET).findings.to_pylist()
+    assert len(f) == 1, f
+    r = f[0]
+    assert r["evidence"] == ["e000004", "e000005"]
+    assert r["severity"] == "critical" and r["score"] == 95.0  # 75, +15 for itself, +5 both
+    assert "'jp-tky-dc01', which has no trailing $" in r["reason"]
+    assert "(a ticket for that very computer)" in r["reason"]
+    assert r["technique"] == ["T1558", "T1068", "T1078.002"]
+
+
+def test_positive_tgt_alone_names_the_kdc(write_events) -> None:
+    rows = [*_estate(), tgt(ts(2, 14, 42), "JP-TKY-DC01")]
+    f = detect(write_events(rows), None, detectors=DET).findings.to_pylist()
+    assert len(f) == 1 and f[0]["severity"] == "high" and f[0]["evidence"] == ["e000004"]
+
+
+def test_negative_machine_accounts_users_and_failures(write_events) -> None:
+    rows = [
+        *_estate(),
+        tgs(ts(2, 9, 0), "jp-osa-fs01$", "JP-OSA-FS01$", "10.2.0.21"),  # a computer, for itself
+        tgs(ts(2, 9, 1), "y.yamamoto", "JP-TKY-DC01$", "10.1.0.102"),  # a user, to the DC
+        tgt(ts(2, 9, 2), "y.yamamoto", "10.1.0.102"),
+        {**tgt(ts(2, 9, 3), "jp-tky-ws001"), "outcome": "failure"},  # refused: no ticket issued
+    ]
+    assert detect(write_events(rows), None, detectors=DET).findings.to_pylist() == []

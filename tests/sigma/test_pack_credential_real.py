@@ -66,7 +66,15 @@ FIRES: dict[str, str] = {
         "ca_openssh_logon_failure_burst_security"
     ),
     f"{T1557}/ID5145-Print spooler bug abuse.evtx": "ca_spooler_pipe_remote_coercion",
+    "evtx-to-mitre-attack/TA0006-Credential Access/T1555-Credentials from Password Stores/"
+    "ID5145-user file-credentials-browser dump via network share.evtx": (
+        "ca_credential_files_read_over_admin_share"
+    ),
     "deepbluecli/mimikatz-privesc-hashdump.evtx": "ca_sensitive_privilege_from_user_path",
+    f"{T1003}/ID4656-4663-4658 Mimikatz sekurlsa password dump.evtx": (
+        "ca_lsass_memory_read_by_user_process"
+    ),
+    "deepbluecli/sliver-security.evtx": "ca_lsass_memory_read_by_user_process",
     # captures of the same techniques from another source (not written against)
     "evtx-attack-samples/Privilege Escalation/win10_4703_SeDebugPrivilege_enabled.evtx": (
         "ca_sensitive_privilege_from_user_path"

@@ -62,6 +62,10 @@ EVIDENCE: dict[str, list[int]] = {
     "ca_openssh_failed_password_burst": [2, 3, 4, 5, 6],  # 1: closed, 7: disconnecting
     "ca_openssh_logon_failure_burst_security": [1, 2, 3, 4, 5],
     "ca_sam_user_full_access_burst": list(range(1, 11)),  # 10 distinct users
+    "ca_browser_credential_file_read_locally": [1, 2],  # Chrome Login Data + logins.json
+    "ca_credential_files_read_over_admin_share": [2, 3, 4],  # line 1: a Desktop listing
+    "ca_dpapi_backup_key_pipe_remote": [2],  # line 1: the 4624 before
+    "ca_lsass_silent_process_exit_dump": [1],
     # lateral movement and Kerberos (issue 13)
     "lm_dcom_remote_activation_powershell": [1, 2],  # MMC20 by ProgID, ShellWindows by CLSID
     "lm_net_share_command": [1, 2],  # net share + net1 share (line 3: net use)

@@ -41,8 +41,12 @@ def _estate() -> list[dict]:
     ]
 
 
-def _run(inventory, write_events, rows: list[dict]) -> list[dict]:
-    return detect(write_events(rows), inventory, detectors=DET).findings.to_pylist()
+SIGNATURE = {DET[0]: {"renewal_days": 0, "own_address_days": 0}}
+"""The signature alone: a TGT counts for its 10 h lifetime, an address is blind for 10 h."""
+
+
+def _run(inventory, write_events, rows: list[dict], params=SIGNATURE) -> list[dict]:
+    return detect(write_events(rows), inventory, detectors=DET, params=params).findings.to_pylist()
 
 
 def test_positive_ticket_from_a_foreign_workstation_then_logons(inventory, write_events) -> None:
@@ -70,12 +74,13 @@ def test_positive_ticket_from_a_foreign_workstation_then_logons(inventory, write
     assert "jp-dc-dc01" in r["entities"]["hosts"]  # the KDC that issued them
 
     # without an inventory: the same finding, the host unnamed
-    f = detect(write_events(rows), None, detectors=DET).findings.to_pylist()
+    f = _run(None, write_events, rows)
     assert len(f) == 1 and "requested from 10.3.0.102 on" in f[0]["reason"]
 
 
 def test_positive_many_tickets_on_their_own(inventory, write_events) -> None:
-    rows = [*_estate(), *(tgs(ts(3, 1, m), "s.chai", FOREIGN, f"srv{m}") for m in range(3))]
+    rows = [*_estate(), tgt(ts(2, 1), "s.chai", DESK)]  # s.chai's TGTs are in the store
+    rows += [tgs(ts(3, 1, m), "s.chai", FOREIGN, f"srv{m}") for m in range(3)]
     f = _run(inventory, write_events, rows)
     assert len(f) == 1 and "no network logon from that address followed" in f[0]["reason"]
     assert _run(inventory, write_events, rows[:-1]) == []  # two are below min_tickets
@@ -107,6 +112,7 @@ def test_negative_tgt_before_the_data_starts(inventory, write_events) -> None:
     """10.3.0.101's first Kerberos event is s.chai's ticket: its TGT may predate the data."""
     rows = [
         *_estate(),
+        tgt(ts(1, 0, 45), "s.chai", DESK),
         tgs(ts(1, 1), "s.chai", OTHER),
         net(ts(1, 1, 1), "s.chai", OTHER),
         *(tgs(ts(1, 10, m), "s.chai", OTHER, f"srv{m}") for m in range(4)),  # 9 h later
@@ -115,3 +121,27 @@ def test_negative_tgt_before_the_data_starts(inventory, write_events) -> None:
     rows += [tgs(ts(1, 11, 30), "s.chai", OTHER), net(ts(1, 11, 31), "s.chai", OTHER)]
     f = _run(inventory, write_events, rows)  # past the first lifetime: judged
     assert len(f) == 1 and f[0]["first_seen"] == ts(1, 11, 30)
+
+
+def test_defaults_renewal_own_machine_and_unlogged_accounts(inventory, write_events) -> None:
+    """By default a TGT counts for its renewable life (7 days; renewals, 4770, are not read),
+    an address where the account got a TGT in the last 30 days is its own, and an account
+    whose TGTs the store never showed before is not judged."""
+    rows = _estate()
+    rows += [
+        tgt(ts(2, 1), "t.suzuki", DESK),  # at the desk on day 2, then tickets for days
+        *(tgs(ts(9, 1, m), "t.suzuki", DESK, f"srv{m}") for m in range(4)),  # renewed TGT
+        *(tgs(ts(20, 1, m), "t.suzuki", DESK, f"srv{m}") for m in range(4)),  # own desk
+        *(tgs(ts(20, 2, m), "s.chai", FOREIGN, f"srv{m}") for m in range(4)),  # no TGT known
+    ]
+    assert _run(inventory, write_events, rows, params=None) == []
+    got = {(r["entities"]["accounts"][0], r["first_seen"].day) for r in
+           _run(inventory, write_events, rows)}  # fmt: skip
+    assert got == {("t.suzuki", 9), ("t.suzuki", 20)}
+    # A foreign workstation: still found by default once s.chai's TGTs are in the store.
+    rows += [
+        tgt(ts(12), "s.chai", OTHER),
+        *(tgs(ts(20, 3, m), "s.chai", FOREIGN) for m in range(3)),
+    ]
+    f = _run(inventory, write_events, rows, params=None)
+    assert [(r["entities"]["accounts"][0], r["first_seen"]) for r in f] == [("s.chai", ts(20, 2))]

@@ -3,22 +3,25 @@
 A Kerberos client asks the domain controller for a ticket-granting ticket (4768) and then, with
 it, for service tickets (4769), both from its own address. A stolen TGT imported on another host
 (mimikatz ``kerberos::ptt``, Rubeus ``ptt``) skips the first step: the DC sees service tickets
-for user U requested from address A, yet U obtained no TGT from A within a ticket lifetime
-(``ticket_lifetime_hours``, 10) before, and U did not log on interactively, over RDP, by unlock or
-with cached credentials (types 2, 10, 7, 11) on the host at A in that window (the host at A is
-the one whose machine account ``HOST$`` asks for tickets from A, or the inventory's asset with
-that address). Such tickets raise a finding when Kerberos network logons (4624 type 3, not NTLM)
-as U from A follow within ``follow_minutes`` (60), or on their own when there are at least
-``min_tickets`` (3) of them in a day. The owner's activity elsewhere is never consulted: they may
-be at their desk or idle.
+for user U requested from address A, yet U obtained no TGT from A while one could still be valid
+(``ticket_lifetime_hours``, 10; or, since renewals (4770) are not read, ``renewal_days``, 7), and
+U's credentials were not on the host at A in that window: no logon there (interactive, unlock,
+RDP, cached, batch or service) and no 4648 there (runas). The host at A is the one whose machine
+account ``HOST$`` asks for tickets from A, or the inventory's asset with that address. Such
+tickets raise a finding when Kerberos network logons (4624 type 3, not NTLM) as U from A follow
+within ``follow_minutes`` (60), or on their own when there are at least ``min_tickets`` (3) of
+them in a day. The owner's activity elsewhere is never consulted: they may be at their desk or
+idle.
 
-A technique signature, not a baseline: no warm-up. Machine accounts (``$``) are skipped, as are
-addresses of the domain controllers themselves (loopback, an address a KDC's own machine account
-asks for tickets from, a domain-controller asset). A TGT may have been obtained before the data
-starts: tickets within the first ticket lifetime after the data's start for that address (its
-first Kerberos event) are not judged, so a short store hides a ticket used early. TGTs logged
-on a domain controller whose logs are missing, renewals (4770, not read) that keep a TGT past
-its lifetime, and delegation (S4U, where a service asks on a user's behalf) can look the same.
+A technique signature, not a baseline: no warm-up. Three guards keep it to what the data can
+show. A TGT may have been obtained before the data starts: tickets within the first TGT validity
+(the longer of the lifetime and the renewal window) after the data's start for that address (its
+first Kerberos event) are not judged. An account whose TGTs the store has not shown before the
+ticket is not judged (its AS exchanges are logged on a DC whose logs are missing). And an address
+where U obtained a TGT or had its credentials within ``own_address_days`` (30) is U's own
+machine. Machine accounts (``$``) are skipped, as are the domain controllers' own addresses
+(loopback, an address a KDC's own machine account asks from, a domain-controller asset).
+Delegation (S4U, a service asking on a user's behalf) can look the same.
 """
 
 from __future__ import annotations
@@ -38,8 +41,13 @@ SPEC = DetectorSpec(
     version="1",
     severity="high",
     techniques=("T1550.003",),
-    # The TGTs are read only to clear tickets; listed so that the reviewed needs test holds.
-    needs=(EventKind.KERBEROS_SERVICE, EventKind.LOGON, EventKind.KERBEROS_TGT),
+    # TGTs and 4648s are read only to clear tickets; listed so that the reviewed needs test holds.
+    needs=(
+        EventKind.KERBEROS_SERVICE,
+        EventKind.LOGON,
+        EventKind.KERBEROS_TGT,
+        EventKind.EXPLICIT_CREDENTIALS,
+    ),
     requires_inventory=False,
     description=(
         "Service tickets for an account requested from an address where that account obtained "
@@ -48,6 +56,18 @@ SPEC = DetectorSpec(
     ),
     params=(
         Param("ticket_lifetime_hours", 10, "How long a TGT lasts: the window a 4768 is sought in."),
+        Param(
+            "renewal_days",
+            7,
+            "How long a TGT can be renewed (4770, not read): a 4768 this recent counts too; "
+            "0 for the lifetime alone.",
+        ),
+        Param(
+            "own_address_days",
+            30,
+            "A TGT from the address, or the account's logon at its host, this many days before "
+            "marks the address as the account's own machine (0: off).",
+        ),
         Param("follow_minutes", 60, "Network logons as the account from the address this soon."),
         Param("min_tickets", 3, "Such service tickets in a day that raise on their own."),
         Param("max_evidence", 2000, "Evidence event ids kept per finding."),
@@ -55,7 +75,7 @@ SPEC = DetectorSpec(
 )
 
 _LOOPBACK = ["127.0.0.1", "::1"]
-_OWNER_TYPES = [2, 7, 10, 11]  # interactive, unlock, RDP, cached interactive
+_OWNER_TYPES = [2, 4, 5, 7, 10, 11]  # interactive, batch, service, unlock, RDP, cached
 _SKEW = ibis.interval(minutes=5)  # DCs' clocks and log order: a TGT logged a moment late
 _SENSITIVE = {"file-server", "database", "domain-controller"}
 
@@ -63,7 +83,9 @@ _SENSITIVE = {"file-server", "database", "domain-controller"}
 def query(ctx: DetectionContext) -> ibis.Table:
     e = ctx.events
     p = ctx.params
-    life = ibis.interval(minutes=int(float(p["ticket_lifetime_hours"]) * 60))
+    valid = max(float(p["ticket_lifetime_hours"]), 24.0 * float(p["renewal_days"]))
+    blind = ibis.interval(minutes=int(valid * 60))  # a TGT before the data may live this long
+    life = ibis.interval(minutes=int(max(valid, 24.0 * float(p["own_address_days"])) * 60))
     follow = ibis.interval(minutes=int(p["follow_minutes"]))
     kinds = [EventKind.KERBEROS_TGT.value, EventKind.KERBEROS_SERVICE.value]
     k = e.filter(e.kind.isin(kinds), e.outcome != "failure", e.src_ip.notnull())
@@ -76,6 +98,10 @@ def query(ctx: DetectionContext) -> ibis.Table:
     assets = k.filter(k.src_asset.notnull()).select(ip=k.src_ip, host=k.src_asset)
     hosts = hosts.union(assets)  # distinct
     starts = k.group_by(ip=k.src_ip).aggregate(since=k.ts.min())
+    tgt = k.filter(k.kind == EventKind.KERBEROS_TGT.value).select("user", "src_ip", "ts")
+    # An account's first TGT in the store: before it, an absent 4768 says nothing (its AS
+    # exchanges are logged on a DC whose logs are missing, or came before the data).
+    known = tgt.group_by("user").aggregate(first_tgt=tgt.ts.min())
 
     t = k.filter(
         k.kind == EventKind.KERBEROS_SERVICE.value,
@@ -85,8 +111,8 @@ def query(ctx: DetectionContext) -> ibis.Table:
         k.src_role.isnull() | (k.src_role != "domain-controller"),
     )
     t = t.anti_join(kdc, t.src_ip == kdc.ip)
-    t = t.inner_join(starts, [t.src_ip == starts.ip, t.ts >= starts.since + life]).select(t)
-    tgt = k.filter(k.kind == EventKind.KERBEROS_TGT.value).select("user", "src_ip", "ts")
+    t = t.inner_join(known, [t.user == known.user, t.ts > known.first_tgt]).select(t)
+    t = t.inner_join(starts, [t.src_ip == starts.ip, t.ts >= starts.since + blind]).select(t)
     t = t.anti_join(
         tgt,
         [
@@ -96,12 +122,17 @@ def query(ctx: DetectionContext) -> ibis.Table:
             tgt.ts <= t.ts + _SKEW,
         ],
     )
+    # The account's own credentials on the host at that address: a logon there (interactive,
+    # unlock, RDP, cached, batch, service) or a process supplying them there (4648, runas).
     lg = e.filter(
         e.kind == EventKind.LOGON.value,
         e.outcome != "failure",
         e.logon_type.isin(_OWNER_TYPES),
     )
     lg = lg.select("user", "ts", host=lg.dst_host.fill_null(lg.log_host).lower())
+    ex = e.filter(e.kind == EventKind.EXPLICIT_CREDENTIALS.value)
+    ex = ex.select("user", "ts", host=ex.src_host.fill_null(ex.log_host).lower())
+    lg = lg.union(ex, distinct=False)
     owner = lg.inner_join(hosts, lg.host == hosts.host).select(lg.user, lg.ts, hosts.ip)
     t = t.anti_join(
         owner,

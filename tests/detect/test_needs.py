@@ -19,6 +19,7 @@ import pyarrow.compute as pc
 import pytest
 
 from ashiato.detect import runner
+from ashiato.detect.detectors.exfil._staging import RECORD_KINDS as STAGING_KINDS
 from ashiato.detect.registry import DETECTORS
 from ashiato.detect.runner import detect
 from ashiato.events import EventKind
@@ -36,6 +37,16 @@ QUALIFIERS: dict[str, set[EventKind]] = {
         EventKind.SHARE_ACCESS,
         EventKind.SHARE_OBJECT,
         EventKind.KERBEROS_SERVICE,
+    },
+    # the session that staged a flagged upload or collection (``exfil._staging``): interactive
+    # logons onto the host and the records between their sources and it, read for those only
+    **{
+        d: set(STAGING_KINDS) - {need}
+        for d, need in (
+            ("exfil.outbound_volume", EventKind.NETWORK_FLOW),
+            ("exfil.new_external_destination", EventKind.NETWORK_FLOW),
+            ("exfil.bulk_collection", EventKind.SHARE_OBJECT),
+        )
     },
 }
 _KIND_VALUES = {k.value: k for k in EventKind}

@@ -58,3 +58,19 @@ def test_negative_internal_backup_and_steady_host(inventory, write_events) -> No
     # a host that always uploads 1 GB a day keeps doing so
     rows += [_flow(ts(d, 9), "10.3.0.101", "203.0.113.99", 1_000 * MB) for d in range(1, 13)]
     assert detect(write_events(rows), inventory, detectors=DET).findings.num_rows == 0
+
+
+def test_judged_against_its_own_usual_day_whatever_the_destination(inventory, write_events) -> None:
+    # A cloud address every host uses daily; one host sends 6 MB most days and once sent 1 GB.
+    # Its 3 GB day is 3x that one big day (not enough alone) but 500x its usual day: flagged.
+    rows = _browsing()  # jp-tky-ws001: 6 MB a day to 203.0.113.10
+    rows += [_flow(ts(d, 9), "10.3.0.102", "203.0.113.10", 20 * MB) for d in range(1, 13)]
+    rows += [_flow(ts(4, 9), "10.1.0.101", "203.0.113.10", 1_000 * MB)]
+    rows += [_flow(ts(12, 16), "10.1.0.101", "203.0.113.10", 3_000 * MB)]
+    (f,) = detect(write_events(rows), inventory, detectors=DET).findings.to_pylist()
+    assert f["title"] == "jp-tky-ws001 sent 3.0 GB out"
+    assert "largest earlier day was 1.0 GB and its median active day 6.0 MB" in f["reason"]
+    assert "Never used before" not in f["reason"]
+    # with the median check off, the one big day hides it
+    off = {"exfil.outbound_volume": {"median_ratio": 0}}
+    assert detect(write_events(rows), inventory, detectors=DET, params=off).findings.num_rows == 0

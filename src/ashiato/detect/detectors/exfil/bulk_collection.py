@@ -6,7 +6,10 @@ is an ordinary, permitted access to a share the account uses every day, so no ac
 the volume against the account's *own* history is what gives it away. Accounts that read a lot
 every day (backup, indexing, sync services) carry that in their baseline and stay quiet.
 
-Needs share-object events (Windows 5145, or equivalent). One finding per account and day.
+Needs share-object events (Windows 5145, or equivalent). One finding per account and day. The
+finding also cites the session that staged the collection (``_staging``): interactive and RDP
+logons onto the hosts the reads came from in the ``staging_hours`` before, their source hosts, and
+the records between.
 """
 
 from __future__ import annotations
@@ -18,13 +21,14 @@ from typing import Any
 import ibis
 
 from ashiato.detect.common import earliest, fmt_ts, short_list, vals
+from ashiato.detect.detectors.exfil._staging import attach, describe, staging
 from ashiato.detect.spec import DetectionContext, DetectorSpec, Finding, Param
 from ashiato.events import EventKind
 
 SPEC = DetectorSpec(
     id="exfil.bulk_collection",
     title="Bulk collection from file shares",
-    version="1",
+    version="2",
     severity="high",
     techniques=("T1039", "T1074"),
     needs=(EventKind.SHARE_OBJECT,),
@@ -38,6 +42,7 @@ SPEC = DetectorSpec(
         Param("ratio", 10.0, "Times the account's busiest previous day, at least."),
         Param("history_days", 30, "Previous active days of the account that form its baseline."),
         Param("min_history", 5, "Previous active days needed before the account is judged."),
+        Param("staging_hours", 4, "Hours before the reads whose interactive logons are cited."),
         Param("max_evidence", 2000, "Evidence event ids kept per finding."),
     ),
 )
@@ -65,7 +70,8 @@ def query(ctx: DetectionContext) -> ibis.Table:
         daily.reads >= float(p["ratio"]) * ibis.greatest(daily.prior_max.fill_null(0), 1),
     )
     j = t.inner_join(hit, ["user", "day"])
-    return j.group_by("user", "day").aggregate(
+    j = j.mutate(reader=j.src_asset.fill_null(j.src_host).fill_null(j.src_ip))
+    res = j.group_by("user", "day").aggregate(
         first_seen=j.ts.min(),
         last_seen=j.ts.max(),
         n=j.count(),
@@ -79,6 +85,13 @@ def query(ctx: DetectionContext) -> ibis.Table:
         sites=j.dst_site.collect(distinct=True),
         evidence=earliest(j.event_id, j.ts, int(p["max_evidence"])),
     )
+    readers = j.filter(j.reader.notnull())
+    readers = readers.group_by("user", "day", host=readers.reader).aggregate(
+        host_ip=readers.src_ip.max(), t0=readers.ts.min(), t1=readers.ts.max()
+    )
+    keys = ("user", "day")
+    staged = staging(ctx.events, readers, keys, float(p["staging_hours"]), int(p["max_evidence"]))
+    return attach(res, staged, keys)
 
 
 def explain(row: Mapping[str, Any], ctx: DetectionContext) -> Finding:
@@ -95,6 +108,11 @@ def explain(row: Mapping[str, Any], ctx: DetectionContext) -> Finding:
         f"{times:,.0f}× its busiest day among the previous {row['prior_days']} active days "
         f"({before:,} objects)."
     )
+    reads = list(row["evidence"][:cap])
+    hours = float(ctx.params["staging_hours"])
+    st = describe(row, short_list(sources) or "the reading host", hours, reads)
+    reason += st["sentence"]
+    staged = st["evidence"]
     return Finding(
         detector=SPEC.id,
         detector_version=SPEC.version,
@@ -102,16 +120,16 @@ def explain(row: Mapping[str, Any], ctx: DetectionContext) -> Finding:
         severity="critical" if score >= 90 else SPEC.severity,
         score=round(score, 1),
         techniques=SPEC.techniques,
-        first_seen=row["first_seen"],
+        first_seen=min(row["first_seen"], row.get("stage_first") or row["first_seen"]),
         last_seen=row["last_seen"],
-        accounts=(user,),
-        hosts=tuple(sorted({*servers, *sources})),
+        accounts=tuple(sorted({user, *st["accounts"]})),
+        hosts=tuple(sorted({*servers, *sources, *st["hosts"]})),
         sites=tuple(vals(row, "sites")),
         ips=tuple(vals(row, "src_ips")),
         reason=reason,
-        evidence=tuple(row["evidence"][:cap]),
-        evidence_count=n,
+        evidence=tuple(reads + staged),
+        evidence_count=n + len(staged),
         key=f"{user}|{row['day'].date().isoformat()}",
-        actors=(user, *sources),
-        details={"reads": n, "busiest_previous_day": before, "servers": servers},
+        actors=(user, *sources, *(a for a in st["accounts"] if a != user), *st["hosts"]),
+        details={"reads": n, "busiest_previous_day": before, "servers": servers, **st["details"]},
     )

@@ -7,6 +7,8 @@ destination) pair is flagged for a day when no internal host contacted that dest
 ``ratio`` times the host's median daily outbound volume over the look-back (a host with no earlier
 outbound day needs only ``min_bytes``). The first ``warmup_days`` only build the history. External
 means what ``exfil.outbound_volume`` says it means. One finding per host, destination and day.
+The finding also cites the session that staged the upload (``_staging``): interactive and RDP
+logons onto the host in the ``staging_hours`` before, their source hosts, and the records between.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import ibis
 
 from ashiato.detect.bursts import warmup_end
 from ashiato.detect.common import earliest, fmt_bytes, fmt_ts, vals
+from ashiato.detect.detectors.exfil._staging import attach, describe, staging
 from ashiato.detect.detectors.exfil.outbound_volume import PRIVATE
 from ashiato.detect.spec import DetectionContext, DetectorSpec, Finding, Param
 from ashiato.events import EventKind
@@ -26,7 +29,7 @@ from ashiato.events import EventKind
 SPEC = DetectorSpec(
     id="exfil.new_external_destination",
     title="Large upload to an external address never used before",
-    version="1",
+    version="2",
     severity="high",
     techniques=("T1048", "T1567"),
     needs=(EventKind.NETWORK_FLOW,),
@@ -40,6 +43,7 @@ SPEC = DetectorSpec(
         Param("ratio", 10.0, "Times the host's median daily outbound volume it must reach."),
         Param("lookback_days", 30, "How far back any contact makes a destination known."),
         Param("warmup_days", 7, "Initial days that only build the history."),
+        Param("staging_hours", 4, "Hours before the upload whose interactive logons are cited."),
         Param("max_evidence", 2000, "Evidence event ids kept per finding."),
     ),
 )
@@ -97,7 +101,21 @@ def query(ctx: DetectionContext) -> ibis.Table:
     )
     # the destination's previous contact, if any, for the words
     last = seen.select(l_dst=seen.dst_ip, l_day=seen.day, prev_day=seen.prev_day)
-    return j.left_join(last, [j.dst_ip == last.l_dst, j.day == last.l_day]).drop("l_dst", "l_day")
+    res = j.left_join(last, [j.dst_ip == last.l_dst, j.day == last.l_day]).drop("l_dst", "l_day")
+    hot_uploads = res.select(
+        "src",
+        "dst_ip",
+        "day",
+        host=res.src,
+        host_ip=res.src_ips[0],
+        t0=res.first_seen,
+        t1=res.last_seen,
+    )
+    keys = ("src", "dst_ip", "day")
+    staged = staging(
+        ctx.events, hot_uploads, keys, float(p["staging_hours"]), int(p["max_evidence"])
+    )
+    return attach(res, staged, keys)
 
 
 def explain(row: Mapping[str, Any], ctx: DetectionContext) -> Finding:
@@ -120,6 +138,10 @@ def explain(row: Mapping[str, Any], ctx: DetectionContext) -> Finding:
         + (f" (last on {row['prev_day'].date().isoformat()})" if row.get("prev_day") else "")
         + f"; {history}."
     )
+    upload = list(row["evidence"][:cap])
+    st = describe(row, src, float(p["staging_hours"]), upload)
+    reason += st["sentence"]
+    staged = st["evidence"]
     src_ips = vals(row, "src_ips")
     return Finding(
         detector=SPEC.id,
@@ -128,16 +150,21 @@ def explain(row: Mapping[str, Any], ctx: DetectionContext) -> Finding:
         severity="critical" if score >= 90 else SPEC.severity,
         score=score,
         techniques=SPEC.techniques,
-        first_seen=row["first_seen"],
+        first_seen=min(row["first_seen"], row.get("stage_first") or row["first_seen"]),
         last_seen=row["last_seen"],
-        accounts=(),
-        hosts=(src,),
+        accounts=tuple(st["accounts"]),
+        hosts=tuple(sorted({src, *st["hosts"]})),
         sites=tuple(s for s in (row["src_site"],) if s),
         ips=tuple(sorted({*src_ips, dst})),
         reason=reason,
-        evidence=tuple(row["evidence"][:cap]),
-        evidence_count=int(row["flows"]),
+        evidence=tuple(upload + staged),
+        evidence_count=int(row["flows"]) + len(staged),
         key=f"{src}|{dst}|{row['day'].date().isoformat()}",
-        actors=(src, *src_ips),
-        details={"bytes_out": vol, "median_daily_bytes_out": med, "destination": dst},
+        actors=(src, *src_ips, *st["accounts"], *st["hosts"]),
+        details={
+            "bytes_out": vol,
+            "median_daily_bytes_out": med,
+            "destination": dst,
+            **st["details"],
+        },
     )

@@ -2,14 +2,22 @@
 
 Ground truth (``ground_truth.jsonl``) names campaigns and their malicious records by the identity
 the *source* gave them (recording host + Windows record id, or Zeek uid), so evaluation does not
-depend on how ashiato numbered events; the store maps those identities to event ids.
+depend on how ashiato numbered events; the store maps those identities to event ids. Nothing here
+knows a scenario by name: any campaign id the truth file declares is scored from its records (a
+campaign without a start takes its first malicious event's time; one without hosts, the hosts of
+its malicious records).
+
+Per campaign, next to the queue rank of its incident (the highest-ranked one holding one of its
+findings), the incident's **purity**: the share of that incident's findings that are the
+campaign's (cite at least one of its malicious records). An incident that buries the campaign in
+unrelated findings, or that is mostly another story with the campaign merged in, scores low.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +49,8 @@ class CampaignScore:
     true_findings: int
     queue_rank: int | None  # 1-based rank of the highest incident holding one of its findings
     incident_id: str | None
+    purity: float | None = None  # share of that incident's findings that are the campaign's
+    incident_findings: int | None = None  # how many findings that incident holds
 
 
 @dataclass(frozen=True)
@@ -67,7 +77,15 @@ class Evaluation:
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         t = Table(title="Campaigns against ground truth")
-        for col in ("campaign", "detected", "delay", "queue rank", "host recall", "events flagged"):
+        for col in (
+            "campaign",
+            "detected",
+            "delay",
+            "queue rank",
+            "purity",
+            "host recall",
+            "events flagged",
+        ):
             t.add_column(col)
         for c in self.campaigns:
             delay = "-" if c.delay_seconds is None else _human(c.delay_seconds)
@@ -76,6 +94,7 @@ class Evaluation:
                 "[green]yes[/]" if c.detected else "[red]no[/]",
                 delay,
                 "-" if c.queue_rank is None else f"#{c.queue_rank} of {self.incidents}",
+                "-" if c.purity is None else f"{c.purity:.0%} of {c.incident_findings}",
                 f"{c.host_recall:.0%}",
                 f"{c.events_flagged}/{c.events}",
             )
@@ -97,11 +116,12 @@ class Evaluation:
             m.add_row("truth events not in store", str(self.truth_events_missing))
         yield m
         for c in self.campaigns:
-            if c.detected and c.delay_seconds is not None:
+            if c.detected and c.delay_seconds is not None and c.purity is not None:
                 yield Text.from_markup(
                     f"[bold]Planted campaign {markup(c.id)} is #{c.queue_rank} in the queue "
-                    f"({markup(c.incident_id)}), flagged {_human(c.delay_seconds)} after its first "
-                    f"event.[/]"
+                    f"({markup(c.incident_id)}, {c.purity:.0%} of its {c.incident_findings} "
+                    f"findings the campaign's), flagged {_human(c.delay_seconds)} after its "
+                    f"first event.[/]"
                 )
             else:
                 yield Text.from_markup(f"[bold red]Planted campaign {markup(c.id)} was missed.[/]")
@@ -110,6 +130,13 @@ class Evaluation:
         )
         if self.ranking is not None:
             yield self.ranking
+
+
+def _start(declared: str | None, first_malicious: datetime | None) -> datetime:
+    """When a campaign began: as its truth header says, else its first malicious record."""
+    if declared:
+        return datetime.fromisoformat(declared.replace("Z", "+00:00"))
+    return first_malicious or datetime.fromtimestamp(0, UTC)
 
 
 def _human(seconds: float) -> str:
@@ -177,13 +204,15 @@ def _load_redteam(path: Path, epoch: str) -> tuple[list[dict[str, Any]], pa.Tabl
 
 
 _REDTEAM_MATCH = """CREATE TEMP TABLE mal AS
-    SELECT DISTINCT 'lanl-redteam' AS campaign, e.event_id, e.ts FROM labels l JOIN events e
+    SELECT DISTINCT 'lanl-redteam' AS campaign, e.event_id, e.ts, e.src_host, e.dst_host,
+           e.log_host FROM labels l JOIN events e
       ON e.ts = l.ts AND e.src_host = l.src_host AND e.dst_host = l.dst_host
      AND (e."user" = l."user"
           OR lower(split_part(e.raw['source_user'], '@', 1)) = l."user")"""
 
 _TRUTH_MATCH = """CREATE TEMP TABLE mal AS
-    SELECT t.campaign, e.event_id, e.ts FROM truth t JOIN events e
+    SELECT t.campaign, e.event_id, e.ts, e.src_host, e.dst_host, e.log_host
+      FROM truth t JOIN events e
       ON e.record_id = t.record_id
      AND (CASE WHEN t.source = 'zeek' THEN e.log_host IS NULL
                ELSE coalesce(e.log_host, '') = t.log_host END)"""
@@ -261,17 +290,22 @@ def evaluate(
             """SELECT count(DISTINCT m.event_id),
                       count(DISTINCT CASE WHEN c.event_id IS NOT NULL THEN m.event_id END),
                       min(CASE WHEN c.event_id IS NOT NULL THEN m.ts END),
-                      list(DISTINCT c.finding_id) FILTER (WHERE c.finding_id IS NOT NULL)
-               FROM mal m LEFT JOIN cited c USING (event_id) WHERE m.campaign = ?""",
+                      list(DISTINCT c.finding_id) FILTER (WHERE c.finding_id IS NOT NULL),
+                      min(m.ts),
+                      list(DISTINCT lower(h)) FILTER (WHERE h IS NOT NULL)
+               FROM (SELECT campaign, event_id, ts,
+                            unnest([src_host, dst_host, log_host]) AS h FROM mal) m
+               LEFT JOIN cited c USING (event_id) WHERE m.campaign = ?""",
             [cid],
         ).fetchall()[0]
-        n_events, n_flagged, first_flag, f_ids = rows
+        n_events, n_flagged, first_flag, f_ids, first_mal, mal_hosts = rows
         f_ids = f_ids or []
-        start = datetime.fromisoformat(c["start"].replace("Z", "+00:00"))
+        start = _start(c.get("start"), first_mal)
         named = {h for f in f_ids for h in (hosts_of[f] or {}).get("hosts") or []}
         named |= {a for f in f_ids for a in (hosts_of[f] or {}).get("ips") or []}
-        chosts = {h.lower() for h in c.get("hosts", [])}
+        chosts = {h.lower() for h in (c.get("hosts") or mal_hosts or []) if h}
         rank = next((i for i, fs in enumerate(inc_findings) if fs & set(f_ids)), None)
+        inc = inc_findings[rank] if rank is not None else set()
         scores.append(
             CampaignScore(
                 id=cid,
@@ -286,6 +320,8 @@ def evaluate(
                 true_findings=len(f_ids),
                 queue_rank=None if rank is None else rank + 1,
                 incident_id=None if rank is None else inc_ids[rank],
+                purity=round(len(inc & set(f_ids)) / len(inc), 4) if inc else None,
+                incident_findings=len(inc) if rank is not None else None,
             )
         )
     inc_true = [bool(set(ids) & true_f) for ids in incidents.column("finding_ids").to_pylist()]

@@ -1,11 +1,12 @@
-"""RDP-staged exfiltration: an RDP session to a server, staging from a file share, a big upload.
+"""RDP-staged exfiltration: an RDP session to a host, staging from a file share, a big upload.
 
 From a foothold workstation the intruder opens an RDP session (mstsc with explicit credentials, a
 4648 on the workstation, Kerberos tickets, 4624 type 10 on the target and the 3389 and 88 flows) to
-a data-centre host H, reads a file share from H (network logon, 5140/5145, a large SMB flow) and,
-20 to 120 minutes after the RDP logon, H uploads gigabytes over HTTPS to an internet address it
-never used. The credential is a Domain Admin's in some runs and an ordinary user's (their own
-desk as the foothold) in others; the host, share, timing and volume vary with the seed.
+a host H in another office (its file server or a PC), reads a data-centre file share from H
+(network logon, 5140/5145, a large SMB flow) and, 20 to 120 minutes after the RDP logon, H
+uploads gigabytes over HTTPS to an internet address it never used. The credential is a Domain
+Admin's in some runs and an ordinary user's (their own desk as the foothold) in others; the
+host, share, timing and volume vary with the seed.
 """
 
 from __future__ import annotations
@@ -37,8 +38,8 @@ class RdpStagedExfil:
     name = "RDP session, staging and upload from the same host"
     description = (
         "An RDP session (4624 type 10 with its 3389 and Kerberos flows) from a workstation to a "
-        "data-centre host, file-share reads from that host, then 20-120 minutes after the RDP "
-        "logon a multi-gigabyte HTTPS upload from that host to an internet address."
+        "host in another office, file-share reads from that host, then 20-120 minutes after the "
+        "RDP logon a multi-gigabyte HTTPS upload from that host to an internet address."
     )
     techniques: tuple[str, ...] = ("T1021.001", "T1074.002", "T1039", "T1048.002", "T1078")
     frac = 0.55
@@ -55,9 +56,13 @@ class RdpStagedExfil:
         admin = d.u() < 0.5
         acct = e.domain_admins[-1] if admin else owner
         a = e.users[acct]
-        apps = [v for k, v in e.infra.items() if "app" in k]
-        host = d.pick([*apps, e.infra["web"], *e.file_servers])
-        fs = d.pick([h for h in e.file_servers if h != host] or e.file_servers)
+        # H is in another office (so the sensor sees the RDP) and is no host other scenarios use
+        # (the data centre's servers are theirs): that office's file server or a colleague's PC
+        away = [x for x in office_sites(e) if x != site] or [site]
+        far = d.pick(away)
+        desks = [e.users[u].ws for u in ordinary_users(e, far) if e.users[u].ws != src]
+        host = e.local_fs[far] if far in e.local_fs and d.u() < 0.5 else d.pick(desks)
+        fs = d.pick(e.file_servers)
         day = workday_on_or_after(e, site, start, scenario_day(days, self.frac), days)
         t = local_time(e, site, start, day, (9 + d.i(13)) * HOUR + d.i(HOUR), days)
         if admin:

@@ -95,6 +95,9 @@ def test_crowd_findings_do_not_link_through_accounts() -> None:
     crowd = _f("crowd", 1, (), 35, hosts=("jp-dc-dc01",), accounts=many)
     one = _f("one", 1, ("u3", "ws3"), 70)
     assert _groups([crowd, one]) == [["crowd"], ["one"]]
+    # nor through accounts a finding names but does not make actors (a standing practice)
+    practice = _f("practice", 1, (), 31, accounts=("u3", "u4"))
+    assert _groups([practice, one]) == [["one"], ["practice"]]
 
 
 def test_risk_prefers_independent_detectors() -> None:

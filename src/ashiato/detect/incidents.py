@@ -14,10 +14,13 @@ its rank). Two findings are linked when either holds:
   A finding that reaches more than ``max_hosts`` (5) hosts (or IPs) — a month of an admin's
   explicit-credential logons to 180 hosts, a spree — links only through the hosts acting in it:
   any one of its many destinations says little, and the month it spans overlaps everything.
-- **A shared account within hours** (``account_hours``, 12): the same credential used in
+- **A shared account within hours** (``account_hours``, 12): the same credential acting in
   findings whose spans lie within ``account_hours`` of each other (one night's operation), when
   neither finding names more than ``max_accounts`` (5) accounts (a finding naming a crowd of
-  accounts, "28 ordinary accounts break this path", describes a population, not an actor).
+  accounts, "28 ordinary accounts break this path", describes a population, not an actor). An
+  account links only where it is one of the finding's actors: a detector that names accounts
+  without making them actors (a standing practice, the accounts a spray tried) says they did not
+  act there.
 
 **Hubs** never link: a host or IP named by findings of more than ``hub_accounts`` (2) distinct
 accounts. Machine accounts (``HOST$``) do not count, a finding naming a crowd of accounts counts
@@ -166,7 +169,7 @@ def group(
     acting: dict[str, list[int]] = defaultdict(list)
     for i, f in enumerate(order):
         if len(set(f.accounts)) <= max_accounts:
-            for a in set(f.accounts):
+            for a in set(f.accounts) & set(f.actors):
                 if a and a != "*":
                     by_account[a].append(i)
         for p in _places(f, max_hosts) - hub:

@@ -122,12 +122,17 @@ def test_inventory_override_removes_and_adds_holidays(inventory_dir, write_event
     assert "(Founders' Day)" in f[0]["reason"]
 
 
-def test_holidays_of_unprivileged_accounts_when_told(inventory, write_events) -> None:
+def test_holidays_of_unprivileged_accounts_doing_a_days_work(inventory, write_events) -> None:
     rows = [{**r, "user": "t.suzuki"} for r in _tokyo_office(date(2026, 8, 31), date(2026, 9, 18))]
-    rows.append({**_holiday_morning(), "user": "t.suzuki"})
+    rows.append({**_holiday_morning(), "user": "t.suzuki"})  # a look at one server: not judged
+    assert detect(write_events(rows), inventory, detectors=DET).findings.num_rows == 0
+    for i, host in enumerate(["jp-dc-dc01", "jp-tky-ws001", "app-a", "app-b"]):
+        rows.append(
+            {**_holiday_morning(), "user": "t.suzuki", "dst_host": host, "ts": ts(21, 2, i)}
+        )
     root = write_events(rows)
-    assert detect(root, inventory, detectors=DET).findings.num_rows == 0  # privileged only
-    params = {DET[0]: {"holidays_all_accounts": True}}
-    f = detect(root, inventory, detectors=DET, params=params).findings.to_pylist()
+    f = detect(root, inventory, detectors=DET).findings.to_pylist()
     assert len(f) == 1 and f[0]["score"] == 60.0  # 45, +15 file server; late evenings not judged
-    assert "on JP-TKY's public holiday" in f[0]["reason"]
+    assert "on JP-TKY's public holiday" in f[0]["reason"] and f[0]["evidence_count"] == 5
+    params = {DET[0]: {"holidays_all_accounts": False}}  # privileged accounts only
+    assert detect(root, inventory, detectors=DET, params=params).findings.num_rows == 0

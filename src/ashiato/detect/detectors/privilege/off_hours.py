@@ -1,4 +1,4 @@
-"""Privileged credentials used outside the source site's working time, for the first time.
+"""Credentials used outside the site's working time (privileged) or on its holidays, first time.
 
 The intrusion this product exists for ran at night in the offices' local time. Admins do work
 late, so the signal is novelty: the first day (after the warm-up) on which a privileged account
@@ -8,10 +8,11 @@ holiday of the site (its country's national calendar from the ``holidays`` packa
 inventory's ``holidays`` overrides) on a weekday is working time off too, judged on its own: the
 first holiday on which an account works from a site, when it never worked one there before, is a
 finding even in daytime; an account that worked earlier holidays there is not. With
-``holidays_all_accounts`` every person's account is judged on holidays (off hours stay
-privileged-only). Service and machine accounts are left out: their jobs run at night by
-design. Local time and the calendar are worked out in Python over the few distinct (site, hour)
-pairs, not per event, and joined back as a small table, so the engine query stays portable.
+``holidays_all_accounts`` (the default) every person's account is judged on holidays, when it
+reaches at least ``holiday_min_destinations`` hosts that day (off hours stay privileged-only).
+Service and machine accounts are left out: their jobs run at night by design. Local time and the
+calendar are worked out in Python over the few distinct (site, hour) pairs, not per event, and
+joined back as a small table, so the engine query stays portable.
 """
 
 from __future__ import annotations
@@ -45,9 +46,15 @@ SPEC = DetectorSpec(
         Param("warmup_days", 7, "Initial days that only build the baseline."),
         Param(
             "holidays_all_accounts",
-            False,
+            True,
             "Judge work on a site's public holidays for every human account, not only "
-            "privileged ones (off hours stay privileged-only); noisy where people work holidays.",
+            "privileged ones (off hours stay privileged-only).",
+        ),
+        Param(
+            "holiday_min_destinations",
+            5,
+            "Hosts (its own desk included) an unprivileged account must reach on a holiday to "
+            "be judged: a working day, not a look at mail.",
         ),
         Param("max_evidence", 2000, "Evidence event ids kept per finding."),
     ),
@@ -116,7 +123,7 @@ def query(ctx: DetectionContext) -> ibis.Table:
     start = warmup_end(ctx.data_start, int(p["warmup_days"]))
     if start is not None:
         novel = novel.filter(novel.day >= start)
-    return novel.group_by("user", "src_site", "day").aggregate(
+    out = novel.group_by("user", "src_site", "day").aggregate(
         first_seen=novel.ts.min(),
         last_seen=novel.ts.max(),
         n=novel.count(),
@@ -130,7 +137,10 @@ def query(ctx: DetectionContext) -> ibis.Table:
         roles=novel.dst_role.collect(distinct=True),
         src_ips=novel.src_ip.collect(distinct=True),
         evidence=earliest(novel.event_id, novel.ts, int(p["max_evidence"])),
+        n_dsts=novel.dst_asset.fill_null(novel.dst_host).nunique(),
     )
+    # A person on a holiday: a short look at mail is common; a day's work across servers is not.
+    return out.filter(out.privileged | (out.n_dsts >= int(p["holiday_min_destinations"])))
 
 
 def explain(row: Mapping[str, Any], ctx: DetectionContext) -> Finding:

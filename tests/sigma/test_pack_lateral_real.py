@@ -60,6 +60,9 @@ CASES: dict[str, str] = {
     ),
     f"{_HB}/CredentialAccess/T1558.004_StealOrForgeKerberosTicketsAS-REP-Roasting_"
     "Security.evtx": "kerb_asrep_roasting",
+    "evtx-attack-samples/Privilege Escalation/samaccount_spoofing_CVE-2021-42287_CVE-2021-42278_"
+    "DC_securitylogs.evtx": "kerb_machine_account_renamed_without_dollar",
+    "deepbluecli/metasploit-sysmon.evtx": "lm_wmi_dcom_child_process_sysmon",
 }
 BENIGN = sorted((REAL / "evtx-rs-samples-unlabeled").glob("*.evtx"))
 

@@ -73,7 +73,13 @@ EVIDENCE: dict[str, list[int]] = {
     "lm_rubysmb_default_workstation_logon": [1, 2],  # 4624 + 4776
     "lm_share_created_or_modified": [1, 2],  # 5142 + 5143
     "lm_winrm_listener_access_by_user": [1],
-    "lm_zerologon_anonymous_computer_change": [1],
+    "lm_zerologon_anonymous_computer_change": [1, 2],  # 4742 + 4724 by ANONYMOUS LOGON
+    "lm_dcom_lateral_object_activation_denied": [1, 2],  # 10016 MMC20 + ShellBrowserWindow
+    "lm_wmi_dcom_child_process_sysmon": [1, 2],  # WmiPrvSE -> cmd, mmc -> cmd (Sysmon 1)
+    "lm_null_session_pipe_or_access_enabled": [1, 2],  # NullSessionPipes + RestrictNullSessAccess
+    "lm_rdp_session_from_loopback": [1, 2],  # LocalSessionManager 21 + 25 from loopback
+    "lm_winrm_shell_created": [1],
+    "kerb_machine_account_renamed_without_dollar": [1],  # NEWPC01$ -> JP-TKY-DC01 (not back)
     "lm_zerologon_netlogon_vulnerable_channel": [1, 2],  # 5829 + 5827
     "kerb_asrep_roasting": [1],
     "kerb_builtin_admin_sid_other_name": [1],
@@ -82,6 +88,7 @@ EVIDENCE: dict[str, list[int]] = {
     "kerb_ntlm_validation_bruteforce_per_account": list(range(1, 11)),  # 10 in 180 s
     "kerb_preauth_bruteforce_per_account": list(range(1, 11)),  # 10 in 270 s
     "kerb_preauth_spray_per_source": list(range(1, 11)),  # 10 accounts in 180 s
+    "lm_zerologon_netlogon_failure_burst": [1, 2, 3, 4, 5],  # 5 NETLOGON 5805 in 40 s
 }
 
 RULE_FILES = sorted(PACK.glob("*.yml"))

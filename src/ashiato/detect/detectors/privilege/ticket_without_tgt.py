@@ -51,8 +51,8 @@ SPEC = DetectorSpec(
     requires_inventory=False,
     description=(
         "Service tickets for an account requested from an address where that account obtained "
-        "no TGT and did not log on interactively within a ticket lifetime, followed by network "
-        "logons from that address or many of them."
+        "no TGT that could still be valid and had no logon, followed by network logons from "
+        "that address, or many of them."
     ),
     params=(
         Param("ticket_lifetime_hours", 10, "How long a TGT lasts: the window a 4768 is sought in."),

@@ -66,6 +66,7 @@ EVIDENCE: dict[str, list[int]] = {
     "ca_credential_files_read_over_admin_share": [2, 3, 4],  # line 1: a Desktop listing
     "ca_dpapi_backup_key_pipe_remote": [2],  # line 1: the 4624 before
     "ca_lsass_silent_process_exit_dump": [1],
+    "ca_lsa_secret_accessed_by_user": [1, 2],  # BCKUPKEY read by a user + anonymous set
     # lateral movement and Kerberos (issue 13)
     "lm_dcom_remote_activation_powershell": [1, 2],  # MMC20 by ProgID, ShellWindows by CLSID
     "lm_net_share_command": [1, 2],  # net share + net1 share (line 3: net use)

@@ -81,6 +81,7 @@ EVIDENCE: dict[str, list[int]] = {
     "lm_rdp_session_from_loopback": [1, 2],  # LocalSessionManager 21 + 25 from loopback
     "lm_winrm_shell_created": [1],
     "kerb_machine_account_renamed_without_dollar": [1],  # NEWPC01$ -> JP-TKY-DC01 (not back)
+    "kerb_rc4_tgt_request": [1],
     "lm_zerologon_netlogon_vulnerable_channel": [1, 2],  # 5829 + 5827
     "kerb_asrep_roasting": [1],
     "kerb_builtin_admin_sid_other_name": [1],
@@ -90,6 +91,8 @@ EVIDENCE: dict[str, list[int]] = {
     "kerb_preauth_bruteforce_per_account": list(range(1, 11)),  # 10 in 270 s
     "kerb_preauth_spray_per_source": list(range(1, 11)),  # 10 accounts in 180 s
     "lm_zerologon_netlogon_failure_burst": [1, 2, 3, 4, 5],  # 5 NETLOGON 5805 in 40 s
+    "lm_service_installed_after_admin_share_write": [1, 2],  # 5145 ADMIN$ write, then 7045
+    "lm_scheduled_task_updated_over_network": [1, 2],  # 4624 type 3, then 4702, same logon id
 }
 
 RULE_FILES = sorted(PACK.glob("*.yml"))

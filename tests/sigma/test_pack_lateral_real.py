@@ -63,6 +63,10 @@ CASES: dict[str, str] = {
     "evtx-attack-samples/Privilege Escalation/samaccount_spoofing_CVE-2021-42287_CVE-2021-42278_"
     "DC_securitylogs.evtx": "kerb_machine_account_renamed_without_dollar",
     "deepbluecli/metasploit-sysmon.evtx": "lm_wmi_dcom_child_process_sysmon",
+    f"{_E}/EVTX_full_APT_attack_steps/ID47x,4661-4662,5136,4688,4697-SAM the admin "
+    "(CVE-2021-42287).evtx": "kerb_logon_lowercase_domain",
+    f"{_LM}/T1021.002-SMB Windows Admin Shares/ID4688,4697,5140-5145 PSexec remote execution + "
+    "admin share.evtx": "lm_service_installed_after_admin_share_write",
 }
 BENIGN = sorted((REAL / "evtx-rs-samples-unlabeled").glob("*.evtx"))
 

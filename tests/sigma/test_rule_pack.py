@@ -82,6 +82,7 @@ EVIDENCE: dict[str, list[int]] = {
     "lm_winrm_shell_created": [1],
     "kerb_machine_account_renamed_without_dollar": [1],  # NEWPC01$ -> JP-TKY-DC01 (not back)
     "kerb_rc4_tgt_request": [1],
+    "kerb_logon_lowercase_domain": [1],
     "lm_zerologon_netlogon_vulnerable_channel": [1, 2],  # 5829 + 5827
     "kerb_asrep_roasting": [1],
     "kerb_builtin_admin_sid_other_name": [1],

@@ -80,6 +80,7 @@ EVIDENCE: dict[str, list[int]] = {
     "lm_null_session_pipe_or_access_enabled": [1, 2],  # NullSessionPipes + RestrictNullSessAccess
     "lm_rdp_session_from_loopback": [1, 2],  # LocalSessionManager 21 + 25 from loopback
     "lm_winrm_shell_created": [1],
+    "lm_wmi_remote_process_create_powershell": [1, 2],  # Invoke-WmiMethod, [wmiclass]\\host
     "kerb_machine_account_renamed_without_dollar": [1],  # NEWPC01$ -> JP-TKY-DC01 (not back)
     "kerb_rc4_tgt_request": [1],
     "kerb_logon_lowercase_domain": [1],

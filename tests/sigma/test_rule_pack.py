@@ -78,7 +78,8 @@ EVIDENCE: dict[str, list[int]] = {
     "lm_dcom_lateral_object_activation_denied": [1, 2],  # 10016 MMC20 + ShellBrowserWindow
     "lm_wmi_dcom_child_process_sysmon": [1, 2],  # WmiPrvSE -> cmd, mmc -> cmd (Sysmon 1)
     "lm_null_session_pipe_or_access_enabled": [1, 2],  # NullSessionPipes + RestrictNullSessAccess
-    "lm_rdp_session_from_loopback": [1, 2],  # LocalSessionManager 21 + 25 from loopback
+    "lm_rdp_session_from_loopback": [1, 2, 3],  # LSM 21 + 25, RCM 1149, from loopback
+    "lm_rdp_inbound_session": [1, 2],  # RemoteConnectionManager 1149 + LocalSessionManager 21
     "lm_winrm_shell_created": [1],
     "lm_wmi_remote_process_create_powershell": [1, 2],  # Invoke-WmiMethod, [wmiclass]\\host
     "kerb_machine_account_renamed_without_dollar": [1],  # NEWPC01$ -> JP-TKY-DC01 (not back)

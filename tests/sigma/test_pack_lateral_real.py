@@ -67,6 +67,8 @@ CASES: dict[str, str] = {
     "(CVE-2021-42287).evtx": "kerb_logon_lowercase_domain",
     f"{_LM}/T1021.002-SMB Windows Admin Shares/ID4688,4697,5140-5145 PSexec remote execution + "
     "admin share.evtx": "lm_service_installed_after_admin_share_write",
+    f"{_LM}/T1021.003-Distributed Component Object Model (DCOM)/ID4688,4674-DCOMexec process "
+    "spawned.evtx": "lm_dcom_office_mmc_launched_after_network_logon",
 }
 BENIGN = sorted((REAL / "evtx-rs-samples-unlabeled").glob("*.evtx"))
 

@@ -136,3 +136,20 @@ def test_holidays_of_unprivileged_accounts_doing_a_days_work(inventory, write_ev
     assert "on JP-TKY's public holiday" in f[0]["reason"] and f[0]["evidence_count"] == 5
     params = {DET[0]: {"holidays_all_accounts": False}}  # privileged accounts only
     assert detect(root, inventory, detectors=DET, params=params).findings.num_rows == 0
+
+
+def test_a_days_work_is_measured_against_the_accounts_own_typical_day(
+    inventory, write_events
+) -> None:
+    """Three servers on a holiday: a full day for a one-server person, a short look for an
+    account that reaches six on a working day."""
+    busy = [f"app-{c}" for c in "abcdef"]
+    rows = []
+    for r in _tokyo_office(date(2026, 8, 31), date(2026, 9, 18)):
+        rows.append({**r, "user": "t.suzuki"})  # one server a day
+        rows += [{**r, "user": "k.ito", "dst_host": h} for h in busy]  # six a day
+    for user in ("t.suzuki", "k.ito"):
+        for i, host in enumerate(busy[:3]):
+            rows.append({**_holiday_morning(), "user": user, "dst_host": host, "ts": ts(21, 2, i)})
+    f = detect(write_events(rows), inventory, detectors=DET).findings.to_pylist()
+    assert [r["entities"]["accounts"] for r in f] == [["t.suzuki"]]

@@ -8,8 +8,12 @@ holiday of the site (its country's national calendar from the ``holidays`` packa
 inventory's ``holidays`` overrides) on a weekday is working time off too, judged on its own: the
 first holiday on which an account works from a site, when it never worked one there before, is a
 finding even in daytime; an account that worked earlier holidays there is not. With
-``holidays_all_accounts`` (the default) every person's account is judged on holidays, when it
-reaches at least ``holiday_min_destinations`` hosts that day (off hours stay privileged-only).
+``holidays_all_accounts`` (the default) every person's account is judged on holidays, on the
+days it does a day's work: it reaches (logons, share access; domain controllers aside) at least
+as many hosts as on its own typical working day
+(the median over its working days) and at least ``holiday_min_destinations``. A short look at
+mail on a holiday is common; a full day's work is not, and what "full" means is the account's
+own. Off hours stay privileged-only.
 Service and machine accounts are left out: their jobs run at night by design. Local time and the
 calendar are worked out in Python over the few distinct (site, hour) pairs, not per event, and
 joined back as a small table, so the engine query stays portable.
@@ -28,12 +32,13 @@ import pyarrow as pa
 from ashiato.detect.bursts import warmup_end
 from ashiato.detect.common import CREDENTIAL_KINDS, earliest, local_time, short_list, vals
 from ashiato.detect.spec import DetectionContext, DetectorSpec, Finding, Param
+from ashiato.events import EventKind
 from ashiato.inventory.calendar import site_holidays
 
 SPEC = DetectorSpec(
     id="privilege.off_hours",
     title="Privileged account used off hours for the first time",
-    version="2",
+    version="3",
     severity="medium",
     techniques=("T1078.002",),
     needs=CREDENTIAL_KINDS,
@@ -52,9 +57,10 @@ SPEC = DetectorSpec(
         ),
         Param(
             "holiday_min_destinations",
-            5,
-            "Hosts (its own desk included) an unprivileged account must reach on a holiday to "
-            "be judged: a working day, not a look at mail.",
+            2,
+            "Hosts (its own desk included) an unprivileged account must reach on a holiday, at "
+            "least, to be judged; it must also reach as many as on its own typical working day "
+            "(the median): a working day, not a look at mail.",
         ),
         Param("max_evidence", 2000, "Evidence event ids kept per finding."),
     ),
@@ -104,12 +110,32 @@ def query(ctx: DetectionContext) -> ibis.Table:
     t = t.inner_join(flags, [t.src_site == flags.src_site, t.hour == flags.hour]).select(
         t, flags.off, flags.holiday
     )
+    t = t.mutate(day=lambda r: r.ts.truncate("D"))
     # Holidays are a baseline of their own: late evenings say nothing about holidays. Off hours
-    # are judged for privileged accounts; holidays, when told, for every person's account.
-    t = t.filter(t.privileged | t.holiday.notnull()) if everyone else t
-    off = t.filter(t.off).mutate(
-        day=lambda r: r.ts.truncate("D"), when=lambda r: r.holiday.notnull()
+    # are judged for privileged accounts; holidays, when told, for every person's account, on
+    # the days it does a day's work: as many hosts as on its own typical working day.
+    # Hosts reached: logons and share access, not the domain controllers every logon touches.
+    reached = t.kind.isin([EventKind.LOGON.value, EventKind.SHARE_ACCESS.value]) & (
+        t.dst_role.fill_null("") != "domain-controller"
     )
+    t = t.mutate(reached=ibis.ifelse(reached, t.dst_asset.fill_null(t.dst_host), ibis.null(str)))
+    daily = t.filter(~t.off).group_by("user", "day").aggregate(nd=t.reached.nunique())
+    typical = daily.group_by("user").aggregate(typical=daily.nd.median())
+    hol = t.filter(t.holiday.notnull())
+    hol_days = hol.group_by("user", "src_site", "day").aggregate(nd=hol.reached.nunique())
+    hol_days = hol_days.left_join(typical, hol_days.user == typical.user).select(
+        hol_days, typical.typical
+    )
+    floor = int(p["holiday_min_destinations"])
+    worked = hol_days.filter(
+        (hol_days.nd >= floor) & (hol_days.nd >= hol_days.typical.fill_null(floor))
+    ).select(w_user="user", w_site="src_site", w_day="day", w_worked=ibis.literal(True))
+    t = t.left_join(
+        worked, [t.user == worked.w_user, t.src_site == worked.w_site, t.day == worked.w_day]
+    ).select(t, worked.w_worked)
+    keep = t.privileged | t.w_worked.fill_null(False)
+    t = t.filter(keep if everyone else t.privileged)
+    off = t.filter(t.off).mutate(when=lambda r: r.holiday.notnull())
     first = off.group_by("user", "src_site", "when").aggregate(first_day=off.day.min())
     novel = off.inner_join(
         first,
@@ -123,7 +149,7 @@ def query(ctx: DetectionContext) -> ibis.Table:
     start = warmup_end(ctx.data_start, int(p["warmup_days"]))
     if start is not None:
         novel = novel.filter(novel.day >= start)
-    out = novel.group_by("user", "src_site", "day").aggregate(
+    return novel.group_by("user", "src_site", "day").aggregate(
         first_seen=novel.ts.min(),
         last_seen=novel.ts.max(),
         n=novel.count(),
@@ -137,10 +163,7 @@ def query(ctx: DetectionContext) -> ibis.Table:
         roles=novel.dst_role.collect(distinct=True),
         src_ips=novel.src_ip.collect(distinct=True),
         evidence=earliest(novel.event_id, novel.ts, int(p["max_evidence"])),
-        n_dsts=novel.dst_asset.fill_null(novel.dst_host).nunique(),
     )
-    # A person on a holiday: a short look at mail is common; a day's work across servers is not.
-    return out.filter(out.privileged | (out.n_dsts >= int(p["holiday_min_destinations"])))
 
 
 def explain(row: Mapping[str, Any], ctx: DetectionContext) -> Finding:

@@ -68,6 +68,7 @@ EVIDENCE: dict[str, list[int]] = {
     "ca_lsass_silent_process_exit_dump": [1],
     "ca_lsa_secret_accessed_by_user": [1, 2],  # BCKUPKEY read by a user + anonymous set
     # lateral movement and Kerberos (issue 13)
+    "lm_dcom_mshta_embedding": [1, 2],  # Sysmon 1 + 4688
     "lm_dcom_remote_activation_powershell": [1, 2],  # MMC20 by ProgID, ShellWindows by CLSID
     "lm_net_share_command": [1, 2],  # net share + net1 share (line 3: net use)
     "lm_openssh_server_install_powershell": [1],

@@ -141,3 +141,14 @@ def test_a_finding_reaching_many_hosts_links_only_through_its_acting_hosts() -> 
     intruder = _f("intruder", 10, ("eve", "ws07"), 80, "d2", hosts=("ws07", "jp-fs01"))
     same_desk = _f("desk", 12, ("bob", "admin-pc"), 40, "d3", hosts=("admin-pc",))
     assert _groups([sweep, intruder, same_desk]) == [["desk", "sweep"], ["intruder"]]
+
+
+def test_a_path_runs_forward_in_time_and_within_two_days() -> None:
+    """Reaching B and then acting from B is a path; acting from B first, or days later, is not."""
+    reach = _f("reach", 10, ("u1", "host-a"), hosts=("host-a", "host-b"))
+    act_soon = _f("act-soon", 11, ("u2", "host-b"), hosts=("host-b", "host-c"))
+    act_later = _f("act-later", 14, ("u3", "host-b"), hosts=("host-b", "host-d"))
+    act_before = _f("act-before", 8, ("u4", "host-b"), hosts=("host-b", "host-e"))
+    assert _groups([reach, act_soon]) == [["act-soon", "reach"]]
+    assert _groups([reach, act_later]) == [["act-later"], ["reach"]]
+    assert _groups([reach, act_before]) == [["act-before"], ["reach"]]

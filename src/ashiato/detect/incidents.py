@@ -5,12 +5,17 @@ one actor, never on a shared credential alone over days (an outside attacker usi
 Admin's account must not be merged into that admin's business trip, three days apart, and take
 its rank). Two findings are linked when either holds:
 
-- **A shared acting host** (``gap_days``, 7): a host or IP that *acts* in one finding (one of its
-  actors that is not an account: the source of its logons, the sender of its upload) is named by
-  the other, as source or destination, and their time spans lie within ``gap_days`` of each
-  other. This covers the same keyboard used twice, and a path in time: one finding reaches B,
-  another acts from B (A→B, then B→C with another account is one intrusion). Two findings that
-  merely reach the same server are not linked: reaching a popular file server is not one actor.
+- **A shared acting host**: a host or IP that *acts* in one finding (one of its actors that is
+  not an account: the source of its logons, the sender of its upload) and
+  - acts in the other too, their spans within ``gap_days`` (7) of each other: the same keyboard
+    used twice; or
+  - is reached by the other *first*, the acting finding starting at most ``path_hours`` (48)
+    after the reaching one ends: a path in time (A→B, then B→C with another account is one
+    intrusion). Acting from B before anyone reached it, or days after, is no path: a server
+    that one intruder reached on Monday and another acted from on Friday joins nothing, and
+    neither does a workstation a sweep reached after someone else had acted from it.
+  Two findings that merely reach the same server are not linked: reaching a popular file server
+  is not one actor.
   A finding that reaches more than ``max_hosts`` (5) hosts (or IPs) — a month of an admin's
   explicit-credential logons to 180 hosts, a spree — links only through the hosts acting in it:
   any one of its many destinations says little, and the month it spans overlaps everything.
@@ -57,6 +62,9 @@ from ashiato.events import INCIDENT
 
 ACCOUNT_HOURS = 12.0
 """How close in time two findings sharing only an account must lie to join."""
+
+PATH_HOURS = 48.0
+"""How soon after a finding reaches a host another must act from it to continue its path."""
 
 MAX_ACCOUNTS = 5
 """A finding naming more accounts than this does not link through its accounts."""
@@ -138,6 +146,12 @@ def _apart(a: Finding, b: Finding) -> timedelta:
     return max(timedelta(0), max(a.first_seen, b.first_seen) - min(a.last_seen, b.last_seen))
 
 
+def _continues(reach: Finding, act: Finding, window: timedelta) -> bool:
+    """``act`` acts from a host ``reach`` reached: a path when it starts no earlier than
+    ``reach`` starts and no later than ``window`` after ``reach`` ends."""
+    return reach.first_seen <= act.first_seen <= reach.last_seen + window
+
+
 def _link_in_time(uf: _UnionFind, order: list[Finding], idx: list[int], gap: timedelta) -> None:
     """Union consecutive findings of ``idx`` (sorted by first_seen) whose spans come close."""
     reach = order[idx[0]].last_seen
@@ -155,6 +169,7 @@ def group(
     gap_days: float = 7.0,
     *,
     account_hours: float = ACCOUNT_HOURS,
+    path_hours: float = PATH_HOURS,
     max_accounts: int = MAX_ACCOUNTS,
     max_hosts: int = MAX_HOSTS,
     hub_accounts: int = HUB_ACCOUNTS,
@@ -178,11 +193,17 @@ def group(
             acting[p].append(i)
     for idx in by_account.values():
         _link_in_time(uf, order, idx, timedelta(hours=account_hours))
+    path = timedelta(hours=path_hours)
     for p, actors in acting.items():
-        # each finding naming p joins every finding acting from p close enough in time
+        acts = set(actors)
         for i in naming[p]:
             for j in actors:
-                if i != j and _apart(order[i], order[j]) <= gap:
+                if i == j:
+                    continue
+                if i in acts:  # both act from p: the same keyboard
+                    if _apart(order[i], order[j]) <= gap:
+                        uf.union(i, j)
+                elif _continues(order[i], order[j], path):  # i reached p, then j acted from it
                     uf.union(i, j)
     comps: dict[int, list[Finding]] = defaultdict(list)
     for i, f in enumerate(order):

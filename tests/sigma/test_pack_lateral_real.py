@@ -69,6 +69,9 @@ CASES: dict[str, str] = {
     "admin share.evtx": "lm_service_installed_after_admin_share_write",
     f"{_LM}/T1021.003-Distributed Component Object Model (DCOM)/ID4688,4674-DCOMexec process "
     "spawned.evtx": "lm_dcom_office_mmc_launched_after_network_logon",
+    f"{_E}/EVTX_full_APT_attack_steps/ID4688,5140,5145-WMIexec execution via SMB (GLOBAL).evtx": (
+        "lm_wmi_child_process_after_network_logon"
+    ),
 }
 BENIGN = sorted((REAL / "evtx-rs-samples-unlabeled").glob("*.evtx"))
 

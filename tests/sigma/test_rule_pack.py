@@ -96,6 +96,7 @@ EVIDENCE: dict[str, list[int]] = {
     "kerb_preauth_spray_per_source": list(range(1, 11)),  # 10 accounts in 180 s
     "lm_zerologon_netlogon_failure_burst": [1, 2, 3, 4, 5],  # 5 NETLOGON 5805 in 40 s
     "lm_service_installed_after_admin_share_write": [1, 2],  # 5145 ADMIN$ write, then 7045
+    "lm_wmi_child_process_after_network_logon": [1, 2],  # 4624 type 3, then WmiPrvSE child
     "lm_dcom_office_mmc_launched_after_network_logon": [1, 2],  # 4624 type 3, then Excel -Embedding
     "lm_scheduled_task_updated_over_network": [1, 2],  # 4624 type 3, then 4702, same logon id
 }

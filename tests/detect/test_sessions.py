@@ -47,3 +47,72 @@ def test_privilege_grant_joins_the_cited_logon(inventory, write_events) -> None:
     f = rep.findings.to_pylist()
     assert len(f) == 1
     assert f[0]["evidence"] == ["e000000", "e000001"] and f[0]["evidence_count"] == 2
+
+
+def test_account_switch_names_the_session_that_made_it(inventory, write_events) -> None:
+    """A 4648 on B supplying svc-scan's credentials: the finding also cites r.setiawan's RDP
+    logon to B (the session ``SubjectLogonId`` names), its source host and account."""
+    from ashiato.sigma.ruleset import PACK
+
+    t = ts(5, 6)
+    rdp = {"TargetLogonId": "0x575672", "TargetUserName": "r.setiawan", "LogonType": "10"}
+
+    def switch(minutes: int, lid: str) -> dict:
+        raw = {
+            "SubjectUserName": "r.setiawan",
+            "SubjectLogonId": lid,
+            "TargetUserName": "svc-scan",
+            "TargetServerName": "jp-osa-mail01",
+            "ProcessName": "C:\\Windows\\System32\\runas.exe",
+            "EventID": "4648",
+            "Channel": "Security",
+        }
+        return event(
+            ts=t + timedelta(minutes=minutes),
+            kind="explicit_credentials",
+            event_code=4648,
+            user="svc-scan",
+            src_host="jp-osa-prx01",
+            dst_host="jp-osa-mail01",
+            log_host="jp-osa-prx01",
+            logon_type=None,
+            raw=list(raw.items()),
+        )
+
+    rows = [
+        event(
+            ts=t,
+            user="r.setiawan",
+            logon_type=10,
+            src_host="id-jkt-ws00091",
+            src_ip="10.30.16.91",
+            dst_host="jp-osa-prx01",
+            log_host="jp-osa-prx01",
+            raw=list(rdp.items()),
+        ),
+        # someone else's session on the same host, and the same logon id on another host
+        event(
+            ts=t,
+            user="b.garcia",
+            src_ip="10.40.17.13",
+            dst_host="jp-osa-prx01",
+            log_host="jp-osa-prx01",
+            raw=[("TargetLogonId", "0x999"), ("TargetUserName", "b.garcia")],
+        ),
+        event(
+            ts=t,
+            user="r.setiawan",
+            src_host="id-jkt-ws00092",
+            dst_host="jp-osa-web01",
+            log_host="jp-osa-web01",
+            raw=list(rdp.items()),
+        ),
+        switch(23, "0x575672"),
+    ]
+    rule = PACK / "explicit_credentials_remote_host.yml"
+    f = detect(write_events(rows), inventory, detectors=[], rules=[rule]).findings.to_pylist()
+    assert len(f) == 1
+    assert sorted(f[0]["evidence"]) == ["e000000", "e000003"]
+    assert "r.setiawan" in f[0]["entities"]["accounts"]
+    assert "id-jkt-ws00091" in f[0]["entities"]["hosts"]
+    assert "id-jkt-ws00092" not in f[0]["entities"]["hosts"]

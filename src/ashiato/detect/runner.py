@@ -24,7 +24,7 @@ from ashiato.detect.follow import follow_credentials, name_ticket_servers
 from ashiato.detect.incidents import incidents_table
 from ashiato.detect.infer import infer_inventory
 from ashiato.detect.registry import DETECTORS
-from ashiato.detect.sessions import add_session_events
+from ashiato.detect.sessions import add_originating_logons, add_session_events
 from ashiato.detect.spec import (
     DetectionContext,
     DetectorModule,
@@ -315,6 +315,8 @@ def detect(
         findings = follow_credentials(findings, post(), execute)
     if findings and {EventKind.LOGON, EventKind.PRIVILEGE_GRANT} <= present.keys():
         findings = add_session_events(findings, post(), execute)
+    if findings and {EventKind.LOGON, EventKind.EXPLICIT_CREDENTIALS} <= present.keys():
+        findings = add_originating_logons(findings, engine.events, execute)
     if findings and present.keys() & {EventKind.KERBEROS_TGT, EventKind.KERBEROS_SERVICE}:
         findings = name_ticket_servers(findings, post(), execute)
     findings.sort(key=lambda f: (-f.score, f.first_seen, f.finding_id))

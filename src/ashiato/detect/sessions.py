@@ -1,4 +1,5 @@
-"""Complete a finding's evidence with the session events that belong to its logons.
+"""Complete a finding's evidence with the sessions it belongs to: its logons' privilege grants, and
+the logon session that made its explicit-credential events (an account switch's first hop).
 
 Windows writes a 4672 (special privileges assigned) for the same logon session right after a
 privileged 4624, on the same host for the same account. A finding that cites the logon is about
@@ -22,6 +23,12 @@ WINDOW_SECONDS = 2
 """How soon after the logon its 4672 is written (same second in practice; 2 s for clock steps)."""
 
 
+def _cited(findings: list[Finding]) -> ibis.Table | None:
+    """Every event id the findings cite, as a one-column table ``cid`` (None when none)."""
+    cited = sorted({e for f in findings for e in f.evidence})
+    return ibis.memtable(pa.table({"cid": pa.array(cited, pa.string())})) if cited else None
+
+
 def add_session_events(
     findings: list[Finding],
     events: ibis.Table,
@@ -29,10 +36,9 @@ def add_session_events(
     cap: int = 2000,
 ) -> list[Finding]:
     """Findings whose cited logons gain the privilege grants of the same sessions."""
-    cited = sorted({e for f in findings for e in f.evidence})
-    if not cited:
+    ids = _cited(findings)
+    if ids is None:
         return findings
-    ids = ibis.memtable(pa.table({"cid": pa.array(cited, pa.string())}))
     logons = events.filter(events.kind == EventKind.LOGON.value)
     logons = logons.inner_join(ids, logons.event_id == ids.cid).select(
         l_id=logons.event_id, l_host=logons.log_host, l_user=logons.user, l_ts=logons.ts
@@ -65,6 +71,89 @@ def add_session_events(
                 f,
                 evidence=(*f.evidence, *added)[: max(cap, len(f.evidence))],
                 evidence_count=f.evidence_count + len(added),
+            )
+        )
+    return out
+
+
+SESSION_HOURS = 72
+"""How long before a 4648 its logon session may have begun (an RDP session left open for days)."""
+
+
+def add_originating_logons(
+    findings: list[Finding],
+    events: ibis.Table,
+    execute: Callable[[ibis.Expr], pa.Table],
+    cap: int = 2000,
+) -> list[Finding]:
+    """Findings citing explicit-credential events (4648) gain the logon whose session made them.
+
+    A 4648 names the account whose credentials were supplied; the person at the keyboard is its
+    subject, logged on to that host in the session ``SubjectLogonId`` (the ``TargetLogonId`` of
+    that session's 4624). An account switch along allowed hops (A logs on to B, then supplies C's
+    credentials there) is one actor's work: the finding should name A, A's logon and the host A
+    came from, or the intrusion's first hop and its source stay invisible. ``events`` are the
+    stored events (with ``raw``), not the enriched ones, which drop it."""
+    ids = _cited(findings)
+    if ids is None:
+        return findings
+    raw = events.raw
+    ec = events.filter(events.kind == EventKind.EXPLICIT_CREDENTIALS.value)
+    ec = ec.inner_join(ids, ec.event_id == ids.cid).select(
+        c_id=ec.event_id,
+        c_host=ec.log_host,
+        c_ts=ec.ts,
+        c_user=raw["SubjectUserName"].lower(),
+        c_lid=raw["SubjectLogonId"].lower(),
+    )
+    ec = ec.filter(ec.c_lid.notnull() & ~ec.c_lid.isin(["0x0", "0x3e7", "0x3e4", "0x3e5"]))
+    lg = events.filter(events.kind == EventKind.LOGON.value)
+    lg = lg.select(
+        l_id=lg.event_id,
+        l_host=lg.log_host,
+        l_ts=lg.ts,
+        l_user=lg.user,
+        l_src=lg.src_host,
+        l_ip=lg.src_ip,
+        l_lid=lg.raw["TargetLogonId"].lower(),
+    )
+    j = ec.inner_join(
+        lg,
+        [
+            lg.l_host == ec.c_host,
+            lg.l_lid == ec.c_lid,
+            lg.l_user.lower() == ec.c_user,
+            lg.l_ts <= ec.c_ts,
+            lg.l_ts >= ec.c_ts - ibis.interval(hours=SESSION_HOURS),
+        ],
+    ).select("c_id", "l_id", "l_user", "l_src", "l_ip")
+    rows = execute(j).to_pylist()
+    if not rows:
+        return findings
+    by: dict[str, list[dict[str, str | None]]] = defaultdict(list)
+    for r in rows:
+        by[str(r["c_id"])].append(r)
+    out = []
+    for f in findings:
+        found = [r for e in f.evidence for r in by.get(e, ())]
+        have = set(f.evidence)
+        added = sorted({str(r["l_id"]) for r in found} - have)
+        if not added:
+            out.append(f)
+            continue
+        users = sorted({str(r["l_user"]) for r in found if r["l_user"]})
+        srcs = sorted({str(r["l_src"]).lower() for r in found if r["l_src"]})
+        ips = sorted({str(r["l_ip"]) for r in found if r["l_ip"]})
+        out.append(
+            replace(
+                f,
+                evidence=(*f.evidence, *added)[: max(cap, len(f.evidence))],
+                evidence_count=f.evidence_count + len(added),
+                accounts=tuple(dict.fromkeys([*f.accounts, *users])),
+                hosts=tuple(sorted({*f.hosts, *srcs})),
+                ips=tuple(sorted({*f.ips, *ips})),
+                actors=tuple(dict.fromkeys([*f.actors, *users])),
+                details={**f.details, "switched_from": users},
             )
         )
     return out

@@ -31,6 +31,8 @@ QUALIFIERS: dict[str, set[EventKind]] = {
     # kinds a query reads beyond its ``needs``, only to qualify candidates drawn from them
     "fanout.failure_burst": {EventKind.LOGON},  # who then succeeded from the source
     "privilege.ntlm_where_kerberos": {EventKind.KERBEROS_TGT, EventKind.KERBEROS_SERVICE},
+    # a TGT that could still be valid, or a runas on the host, clears a service ticket
+    "privilege.ticket_without_tgt": {EventKind.KERBEROS_TGT, EventKind.EXPLICIT_CREDENTIALS},
     "privilege.explicit_credentials": {  # the account's history, the owner at the keyboard
         EventKind.LOGON,
         EventKind.KERBEROS_TGT,

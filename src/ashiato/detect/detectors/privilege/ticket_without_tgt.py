@@ -41,13 +41,8 @@ SPEC = DetectorSpec(
     version="1",
     severity="high",
     techniques=("T1550.003",),
-    # TGTs and 4648s are read only to clear tickets; listed so that the reviewed needs test holds.
-    needs=(
-        EventKind.KERBEROS_SERVICE,
-        EventKind.LOGON,
-        EventKind.KERBEROS_TGT,
-        EventKind.EXPLICIT_CREDENTIALS,
-    ),
+    # TGTs and 4648s are read only to clear tickets (tests/detect/test_needs.py's QUALIFIERS).
+    needs=(EventKind.KERBEROS_SERVICE, EventKind.LOGON),
     requires_inventory=False,
     description=(
         "Service tickets for an account requested from an address where that account obtained "

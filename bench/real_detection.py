@@ -118,7 +118,8 @@ def _rule_tags(path: str) -> tuple[str, ...]:
         doc = yaml.safe_load(Path(path).read_text())
     except (OSError, yaml.YAMLError):
         return ()
-    return tuple(str(t).lower() for t in (doc or {}).get("tags") or ())
+    # SigmaHQ now writes tactics with hyphens (attack.lateral-movement), older rules underscores
+    return tuple(str(t).lower().replace("-", "_") for t in (doc or {}).get("tags") or ())
 
 
 def _judge(case: Case, f: dict[str, Any]) -> tuple[bool, bool]:

@@ -23,6 +23,10 @@ Kind = Literal["incident", "account", "host", "site"]
 TAIL = timedelta(days=1)
 """How far past the last finding the intruder's activity is still followed."""
 
+LEAD = timedelta(minutes=10)
+"""How long before the first finding a seed host's first use may lie: the TGT and tickets a
+flagged logon needs are requested seconds before it, and a finding need not cite them."""
+
 
 def _is_account(a: str) -> bool:
     return not a.endswith("$")
@@ -76,7 +80,7 @@ def seeds_for(source: Source, kind: Kind, id: str) -> tuple[Seeds, pa.Table, lis
         start, end = data_start, data_end
     if data_end is not None:
         end = min(end, data_end)
-    hosts = seed_sources(edges, accounts, candidates, start)
+    hosts = seed_sources(edges, accounts, candidates, start - LEAD)
     if not hosts and kind != "incident":
         hosts = sorted(candidates & set(edges.column("src").to_pylist()))
     if not hosts:  # every source was routine: keep the evidence's sources rather than nothing

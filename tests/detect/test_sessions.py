@@ -116,3 +116,46 @@ def test_account_switch_names_the_session_that_made_it(inventory, write_events) 
     assert "r.setiawan" in f[0]["entities"]["accounts"]
     assert "id-jkt-ws00091" in f[0]["entities"]["hosts"]
     assert "id-jkt-ws00092" not in f[0]["entities"]["hosts"]
+
+
+def test_a_cited_kerberos_logon_gains_the_ticket_it_presented(inventory, write_events) -> None:
+    """The latest 4769 for that account, host and client address names the DC that served it;
+    an older one, another client's, another host's do not join, nor anything for NTLM."""
+    from ashiato.sigma.ruleset import PACK
+
+    t = ts(5, 17)
+
+    def ticket(minutes: float, ip: str = "10.3.0.101", host: str = "jp-dc-fs01") -> dict:
+        return event(
+            ts=t + timedelta(minutes=minutes),
+            kind="kerberos_service",
+            event_code=4769,
+            user="adm-sato",
+            src_ip=ip,
+            dst_host=host,
+            log_host="jp-dc-dc01",
+            logon_type=None,
+        )
+
+    def logon(package: str) -> dict:
+        raw = {"EventID": "4624", "Channel": "Security", "LogonType": "3"}
+        raw |= {"AuthenticationPackageName": package, "TargetDomainName": "corp"}
+        return event(
+            ts=t,
+            user="adm-sato",
+            src_ip="10.3.0.101",
+            dst_host="jp-dc-fs01",
+            log_host="jp-dc-fs01",
+            auth_package=package,
+            raw=list(raw.items()),
+        )
+
+    tickets = [ticket(-120), ticket(-0.1), ticket(-0.05, ip="10.3.0.7"), ticket(-0.05, host="x")]
+    rule = PACK / "kerb_logon_lowercase_domain.yml"  # a finding that cites the logon alone
+    rows = [logon("Kerberos"), *tickets]
+    f = detect(write_events(rows), inventory, detectors=[], rules=[rule]).findings.to_pylist()
+    assert len(f) == 1 and sorted(f[0]["evidence"]) == ["e000000", "e000002"]
+    assert "jp-dc-dc01" in f[0]["entities"]["hosts"]
+    rows = [{**logon("Kerberos"), "auth_package": "NTLM"}, *tickets]  # no ticket for NTLM
+    f = detect(write_events(rows), inventory, detectors=[], rules=[rule]).findings.to_pylist()
+    assert len(f) == 1 and f[0]["evidence"] == ["e000000"]

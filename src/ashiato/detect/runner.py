@@ -24,7 +24,11 @@ from ashiato.detect.follow import follow_credentials, name_ticket_servers
 from ashiato.detect.incidents import incidents_table
 from ashiato.detect.infer import infer_inventory
 from ashiato.detect.registry import DETECTORS
-from ashiato.detect.sessions import add_originating_logons, add_session_events
+from ashiato.detect.sessions import (
+    add_logon_tickets,
+    add_originating_logons,
+    add_session_events,
+)
 from ashiato.detect.spec import (
     DetectionContext,
     DetectorModule,
@@ -317,6 +321,8 @@ def detect(
         findings = add_session_events(findings, post(), execute)
     if findings and {EventKind.LOGON, EventKind.EXPLICIT_CREDENTIALS} <= present.keys():
         findings = add_originating_logons(findings, engine.events, execute)
+    if findings and {EventKind.LOGON, EventKind.KERBEROS_SERVICE} <= present.keys():
+        findings = add_logon_tickets(findings, engine.events, execute)
     if findings and present.keys() & {EventKind.KERBEROS_TGT, EventKind.KERBEROS_SERVICE}:
         findings = name_ticket_servers(findings, post(), execute)
     findings.sort(key=lambda f: (-f.score, f.first_seen, f.finding_id))

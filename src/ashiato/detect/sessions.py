@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import replace
+from typing import Any
 
 import ibis
 import pyarrow as pa
@@ -155,5 +156,81 @@ def add_originating_logons(
                 actors=tuple(dict.fromkeys([*f.actors, *users])),
                 details={**f.details, "switched_from": users},
             )
+        )
+    return out
+
+
+TICKET_HOURS = 10
+"""How old a service ticket a logon presents may be (a TGS lasts for its TGT's 10 h)."""
+
+
+def add_logon_tickets(
+    findings: list[Finding],
+    events: ibis.Table,
+    execute: Callable[[ibis.Expr], pa.Table],
+    cap: int = 2000,
+) -> list[Finding]:
+    """Findings citing a Kerberos logon gain the service ticket it presented.
+
+    A network or RDP logon by Kerberos presents a ticket the domain controller issued for that
+    host, to that account, at that client address, shortly before (the latest one within
+    ``TICKET_HOURS``). Citing it names the controller that served the credential (with
+    ``follow.name_ticket_servers``), which is in the intrusion's scope even when no detector's
+    own evidence reached it: an account switch's first hop, a flagged RDP session."""
+    ids = _cited(findings)
+    if ids is None:
+        return findings
+    lg = events.filter(
+        (events.kind == EventKind.LOGON.value)
+        & (events.auth_package.fill_null("").upper() != "NTLM")
+        & events.src_ip.notnull()
+    )
+    lg = lg.inner_join(ids, lg.event_id == ids.cid).select(
+        l_id=lg.event_id,
+        l_host=lg.log_host.lower(),
+        l_user=lg.user.lower(),
+        l_ip=lg.src_ip,
+        l_ts=lg.ts,
+    )
+    # The few cited logons as a table of their own: a self-join of the events on derived
+    # columns (lower-cased names) is one Ibis cannot tell apart.
+    lg = ibis.memtable(execute(lg))
+    tk = events.filter(events.kind == EventKind.KERBEROS_SERVICE.value)
+    tk = tk.select(
+        t_id=tk.event_id,
+        t_host=tk.dst_host.lower(),
+        t_user=tk.user.lower(),
+        t_ip=tk.src_ip,
+        t_ts=tk.ts,
+    )
+    j = lg.inner_join(
+        tk,
+        [
+            tk.t_host == lg.l_host,
+            tk.t_user == lg.l_user,
+            tk.t_ip == lg.l_ip,
+            tk.t_ts <= lg.l_ts + ibis.interval(seconds=5),
+            tk.t_ts >= lg.l_ts - ibis.interval(hours=TICKET_HOURS),
+        ],
+    ).select("l_id", "t_id", "t_ts")
+    latest: dict[str, tuple[Any, str]] = {}
+    for r in execute(j).to_pylist():
+        cur = latest.get(r["l_id"])
+        if cur is None or r["t_ts"] > cur[0]:
+            latest[r["l_id"]] = (r["t_ts"], r["t_id"])
+    if not latest:
+        return findings
+    out = []
+    for f in findings:
+        have = set(f.evidence)
+        added = sorted({latest[e][1] for e in f.evidence if e in latest} - have)
+        out.append(
+            replace(
+                f,
+                evidence=(*f.evidence, *added)[: max(cap, len(f.evidence))],
+                evidence_count=f.evidence_count + len(added),
+            )
+            if added
+            else f
         )
     return out

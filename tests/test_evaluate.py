@@ -166,11 +166,13 @@ def test_purity_of_each_campaigns_incident_and_scenarios_it_never_saw(
     st = Store(root)
     # incident A: one finding of the new scenario, three unrelated; incident B: the other one's
     findings = [_finding("F-new", ["e0"]), *(_finding(f"F-n{i}", ["e2"]) for i in range(3))]
-    findings += [_finding("F-ptt", ["e1", "e3"])]
+    # ... and pass-the-ticket's two findings split over incidents B and C
+    findings += [_finding("F-ptt", ["e1"]), _finding("F-ptt2", ["e3"])]
     st.write_findings(pa.Table.from_pylist(findings, schema=FINDING))
     incidents = [
         _incident("I-a", 90, ["F-new", "F-n0", "F-n1", "F-n2"]),
         _incident("I-b", 80, ["F-ptt"]),
+        _incident("I-c", 70, ["F-ptt2"]),
     ]
     st.write_incidents(pa.Table.from_pylist(incidents, schema=INCIDENT))
     lines = [
@@ -210,6 +212,8 @@ def test_purity_of_each_campaigns_incident_and_scenarios_it_never_saw(
     )
     assert new.delay_seconds == 0.0 and new.host_recall == 1.0  # hosts from its records
     assert (ptt.queue_rank, ptt.purity, ptt.incident_findings) == (2, 1.0, 1)
+    assert (new.split, new.held) == (1, 1.0)  # one incident holds all its findings
+    assert (ptt.split, ptt.held) == (2, 0.5)  # pure, but cut in two
     assert ev.to_json()["campaigns"][0]["purity"] == 0.25
     from rich.console import Console
 

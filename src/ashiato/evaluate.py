@@ -11,6 +11,9 @@ Per campaign, next to the queue rank of its incident (the highest-ranked one hol
 findings), the incident's **purity**: the share of that incident's findings that are the
 campaign's (cite at least one of its malicious records). An incident that buries the campaign in
 unrelated findings, or that is mostly another story with the campaign merged in, scores low.
+Beside it, how many incidents hold the campaign's findings (**split**): grouping that buys purity
+by cutting one intrusion into many incidents shows there, and in the share of its findings that
+the top incident holds (**held**).
 """
 
 from __future__ import annotations
@@ -51,6 +54,8 @@ class CampaignScore:
     incident_id: str | None
     purity: float | None = None  # share of that incident's findings that are the campaign's
     incident_findings: int | None = None  # how many findings that incident holds
+    split: int | None = None  # how many incidents hold the campaign's findings
+    held: float | None = None  # share of the campaign's findings in that (top) incident
 
 
 @dataclass(frozen=True)
@@ -83,6 +88,7 @@ class Evaluation:
             "delay",
             "queue rank",
             "purity",
+            "split (held)",
             "host recall",
             "events flagged",
         ):
@@ -95,6 +101,7 @@ class Evaluation:
                 delay,
                 "-" if c.queue_rank is None else f"#{c.queue_rank} of {self.incidents}",
                 "-" if c.purity is None else f"{c.purity:.0%} of {c.incident_findings}",
+                "-" if c.split is None else f"{c.split} ({c.held:.0%})",
                 f"{c.host_recall:.0%}",
                 f"{c.events_flagged}/{c.events}",
             )
@@ -322,6 +329,8 @@ def evaluate(
                 incident_id=None if rank is None else inc_ids[rank],
                 purity=round(len(inc & set(f_ids)) / len(inc), 4) if inc else None,
                 incident_findings=len(inc) if rank is not None else None,
+                split=sum(1 for fs in inc_findings if fs & set(f_ids)) if f_ids else None,
+                held=round(len(inc & set(f_ids)) / len(f_ids), 4) if f_ids else None,
             )
         )
     inc_true = [bool(set(ids) & true_f) for ids in incidents.column("finding_ids").to_pylist()]

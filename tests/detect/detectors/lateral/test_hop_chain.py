@@ -55,12 +55,12 @@ def test_negative_jump_host_routine_and_too_late(inventory, write_events) -> Non
     rows = _admin_routine()
     rep = detect(write_events(rows), inventory, detectors=DET)
     assert rep.findings.num_rows == 0  # the jump host hop was learnt in the warm-up
-    # arriving on a host and leaving from it 10 days later is outside the window
+    # arriving on a host and leaving from it 15 days later is outside the window (14 days)
     rows.append(
         event(ts=ts(10, 3), user="adm-sato", src_host="jp-tky-ws001", dst_host="th-bkk-ws002")
     )
     rows.append(
-        event(ts=ts(20, 3), user="adm-sato", src_host="th-bkk-ws002", dst_host="jp-dc-fs01")
+        event(ts=ts(25, 3), user="adm-sato", src_host="th-bkk-ws002", dst_host="jp-dc-fs01")
     )
     # machine accounts do not hop
     rows.append(
@@ -158,3 +158,17 @@ def test_negative_help_desk_star(inventory, write_events) -> None:
         for pc in ("th-bkk-ws001", "th-bkk-ws002", "jp-dc-fs01"):
             rows.append(event(ts=ts(d, 1), user="t.suzuki", src_host="jp-tky-ws001", dst_host=pc))
     assert detect(write_events(rows), inventory, detectors=DET).findings.num_rows == 0
+
+
+def test_positive_a_patient_hop_ten_days_later(inventory, write_events) -> None:
+    """A slow intruder waits out a holiday week: leaving a host 10 days after arriving is still
+    one path (the window is 14 days)."""
+    rows = _admin_routine()
+    rows.append(
+        event(ts=ts(10, 3), user="adm-sato", src_host="jp-tky-ws001", dst_host="th-bkk-ws002")
+    )
+    rows.append(
+        event(ts=ts(20, 3), user="adm-sato", src_host="th-bkk-ws002", dst_host="jp-dc-fs01")
+    )
+    (f,) = detect(write_events(rows), inventory, detectors=DET).findings.to_pylist()
+    assert "jp-tky-ws001 → th-bkk-ws002 → jp-dc-fs01" in f["reason"]

@@ -29,7 +29,7 @@ from ashiato.events import EventKind
 SPEC = DetectorSpec(
     id="lateral.hop_chain",
     title="Lateral-movement path through hosts",
-    version="2",
+    version="3",
     severity="high",
     techniques=("T1021", "T1078", "T1570", "T1550"),
     needs=tuple(k for k in CREDENTIAL_KINDS if k is not EventKind.KERBEROS_TGT),
@@ -40,7 +40,7 @@ SPEC = DetectorSpec(
         "hops chain into one path, scored by how rare each hop is."
     ),
     params=(
-        Param("window_days", 7, "How long after arriving on a host a hop from it counts."),
+        Param("window_days", 14, "How long after arriving on a host a hop from it counts."),
         Param("switch_hours", 24, "How long after another account's arrival a switch counts."),
         Param("onward_hours", 12, "Onward events after the first one that belong to the hop."),
         Param("warmup_days", 7, "Initial days that only build the baseline."),

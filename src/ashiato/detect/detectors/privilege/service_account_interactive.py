@@ -21,7 +21,7 @@ from ashiato.events import EventKind
 SPEC = DetectorSpec(
     id="privilege.service_account_interactive",
     title="Service account used interactively",
-    version="1",
+    version="2",
     severity="high",
     techniques=("T1078.002", "T1021.001"),
     needs=(EventKind.LOGON, EventKind.EXPLICIT_CREDENTIALS),
@@ -102,6 +102,6 @@ def explain(row: Mapping[str, Any], ctx: DetectionContext) -> Finding:
         evidence=tuple(row["evidence"][:cap]),
         evidence_count=int(row["n"]),
         key=f"{user}|{row['day'].date().isoformat()}",
-        actors=(user, *vals(row, "src_ips")),
+        actors=(user, *srcs, *vals(row, "src_ips")),  # the keyboard it was used at acts
         details={"how": how, "destinations": dsts},
     )

@@ -152,3 +152,37 @@ def test_a_path_runs_forward_in_time_and_within_two_days() -> None:
     assert _groups([reach, act_soon]) == [["act-soon", "reach"]]
     assert _groups([reach, act_later]) == [["act-later"], ["reach"]]
     assert _groups([reach, act_before]) == [["act-before"], ["reach"]]
+
+
+def test_only_brief_findings_link_through_an_account() -> None:
+    """A month of an admin's share accesses (the account its only actor) says nothing about who
+    acted on one night: it does not pull that night's finding in through the account."""
+    month = _f("month", 1, ("adm",), 50, "share", hosts=("jp-fs01",))
+    month = Finding(**{**month.__dict__, "last_seen": ts(28)})
+    night = _f("night", 10, ("adm", "ws07"), 80, "explicit", hosts=("ws07", "jp-db01"))
+    later = _f("later", 10, ("adm", "ws08"), 60, "other", hosts=("ws08",), hour=20)
+    assert _groups([month, night, later]) == [["later", "night"], ["month"]]
+
+
+def test_one_account_acting_from_a_hub_is_the_same_keyboard() -> None:
+    """A server many accounts reach is a hub and links nothing, except two findings of one
+    account acting from it: that is one credential at one keyboard."""
+    crowd = [_f(f"c{i}", 1, (f"u{i}", "jump01"), hosts=("jump01",)) for i in range(3)]
+    mine = _f("mine", 3, ("adm", "jump01"), 70, "d2", hosts=("jump01", "jp-db01"))
+    again = _f("again", 6, ("adm", "jump01"), 60, "d3", hosts=("jump01", "jp-fs01"))
+    assert "jump01" in hubs([*crowd, mine, again])
+    groups = _groups([*crowd, mine, again])
+    assert ["again", "mine"] in groups and ["c0"] in groups and ["c1"] in groups
+
+
+def test_rival_actors_keep_the_owners_trip_apart_and_join_the_stronger() -> None:
+    """The owner works from a Bangkok desk; hours later an intruder uses the same admin account
+    from Tokyo. A concurrent-use finding that saw the owner at the desk (rival actors) names
+    the intruder's side: around it the account links nothing, and it joins the intruder."""
+    trip = _f("trip", 10, ("adm", "th-desk"), 60, "policy", hosts=("th-desk", "jp-db01"), hour=2)
+    intr = _f("intr", 10, ("adm", "jp-ws61"), 90, "hop", hosts=("jp-ws61", "jp-db02"), hour=6)
+    seen = _f("seen", 10, ("adm", "10.1.0.61"), 95, "travel", hosts=("th-desk", "jp-ws61"), hour=5)
+    rival = Finding(**{**seen.__dict__, "details": {"rival_actors": True}})
+    assert _groups([trip, intr, rival]) == [["intr", "seen"], ["trip"]]
+    # without the owner's presence known, the shared account within hours joins them all
+    assert _groups([trip, intr, seen]) == [["intr", "seen", "trip"]]

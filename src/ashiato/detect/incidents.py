@@ -27,15 +27,30 @@ its rank). Two findings are linked when either holds:
   without making them actors (a standing practice, the accounts a spray tried) says they did not
   act there.
 
+Two refinements keep one credential in two hands apart:
+
+- **Only brief findings link through an account**: a finding spanning more than ``brief_hours``
+  (24) — a month of an admin's share accesses — links through its hosts only; "within hours" of
+  a month says nothing.
+- **Rival actors**: a finding whose details carry ``rival_actors`` says one credential is in two
+  hands at once (the same account used from two countries within minutes while its owner was
+  at the keyboard on one side). Around it (within ``account_hours``) that account links
+  nothing, and the finding itself never merges incidents: it joins the strongest one it links
+  to. An intruder in Tokyo with a Domain Admin's password while the admin works at a Manila
+  desk is two stories; the admin's trip is not merged into the intrusion through the account.
+  Without the owner seen at either side (an intruder driving hosts in three countries at once)
+  the finding links as any other.
+
 **Hubs** never link: a host or IP named by findings of more than ``hub_accounts`` (2) distinct
-accounts. Machine accounts (``HOST$``) do not count, a finding naming a crowd of accounts counts
-as one ("many"), and a finding without an account counts its acting hosts (for the hosts it
-reaches). Domain controllers, busy servers and jump hosts are reached by several unrelated
-credentials; a link through them says nothing about who acted, while an intruder's own
-foothold is named by its one or two accounts. Loopback and placeholder names ("127.0.0.1", "-")
-identify no host and never link. The rule is drawn from the findings alone (the grouping step
-sees no inventory), so a domain controller named by few findings is no hub, but it is then a
-destination only, and destinations alone link nothing.
+accounts, except where one account acts from it in both findings (the same credential at the same
+keyboard: an intruder working from a server they reached). Machine accounts (``HOST$``) do not
+count, a finding naming a crowd of accounts counts as one ("many"), and a finding without an
+account counts its acting hosts (for the hosts it reaches). Domain controllers, busy servers and
+jump hosts are reached by several unrelated credentials; a link through them says nothing about who
+acted, while an intruder's own foothold is named by its one or two accounts. Loopback and
+placeholder names ("127.0.0.1", "-") identify no host and never link. The rule is drawn from the
+findings alone (the grouping step sees no inventory), so a domain controller named by few findings
+is no hub, but it is then a destination only, and destinations alone link nothing.
 
 Findings are ranked by **risk**, driven by the strongest evidence: the highest score among the
 incident's findings, plus, for each other detector's best finding (strongest first), half as much
@@ -51,7 +66,7 @@ import hashlib
 import itertools
 from collections import defaultdict
 from collections.abc import Iterable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pyarrow as pa
@@ -74,6 +89,12 @@ MAX_HOSTS = 5
 
 HUB_ACCOUNTS = 2
 """A host or IP named by findings of more accounts than this is a hub and links nothing."""
+
+BRIEF_HOURS = 24.0
+"""A finding spanning longer than this links through its hosts only, never its account."""
+
+RIVALS = "rival_actors"
+"""The details flag of a finding whose acting hosts are different parties using one account."""
 
 CORROBORATE_ABOVE = 50.0
 """Scores at or below this add nothing to an incident's risk beyond its strongest finding."""
@@ -154,6 +175,8 @@ def _continues(reach: Finding, act: Finding, window: timedelta) -> bool:
 
 def _link_in_time(uf: _UnionFind, order: list[Finding], idx: list[int], gap: timedelta) -> None:
     """Union consecutive findings of ``idx`` (sorted by first_seen) whose spans come close."""
+    if not idx:
+        return
     reach = order[idx[0]].last_seen
     for prev, cur in itertools.pairwise(idx):
         f = order[cur]
@@ -164,12 +187,27 @@ def _link_in_time(uf: _UnionFind, order: list[Finding], idx: list[int], gap: tim
             reach = f.last_seen
 
 
+def _by_actor_account(order: list[Finding], place: str, max_accounts: int) -> dict[str, list[int]]:
+    """The findings in which each account acts from ``place``."""
+    out: dict[str, list[int]] = defaultdict(list)
+    for i, f in enumerate(order):
+        if place in _acting(f) and len(set(f.accounts)) <= max_accounts:
+            for a in set(f.accounts) & set(f.actors):
+                out[a].append(i)
+    return out
+
+
+def _rival(f: Finding) -> bool:
+    return bool(f.details.get(RIVALS))
+
+
 def group(
     findings: list[Finding],
     gap_days: float = 7.0,
     *,
     account_hours: float = ACCOUNT_HOURS,
     path_hours: float = PATH_HOURS,
+    brief_hours: float = BRIEF_HOURS,
     max_accounts: int = MAX_ACCOUNTS,
     max_hosts: int = MAX_HOSTS,
     hub_accounts: int = HUB_ACCOUNTS,
@@ -178,12 +216,21 @@ def group(
     order = sorted(findings, key=lambda f: (f.first_seen, f.finding_id))
     uf = _UnionFind(len(order))
     gap = timedelta(days=gap_days)
+    near = timedelta(hours=account_hours)
+    brief = timedelta(hours=brief_hours)
     hub = hubs(order, hub_accounts, max_hosts, max_accounts)
+    rivals = [i for i, f in enumerate(order) if _rival(f)]
+    # the hours around a rival-actors finding, per account, when the account identifies nobody
+    contested: dict[str, list[tuple[datetime, datetime]]] = defaultdict(list)
+    for i in rivals:
+        f = order[i]
+        for a in set(f.accounts) & set(f.actors):
+            contested[a].append((f.first_seen - near, f.last_seen + near))
     by_account: dict[str, list[int]] = defaultdict(list)
     naming: dict[str, list[int]] = defaultdict(list)
     acting: dict[str, list[int]] = defaultdict(list)
     for i, f in enumerate(order):
-        if len(set(f.accounts)) <= max_accounts:
+        if len(set(f.accounts)) <= max_accounts and f.last_seen - f.first_seen <= brief:
             for a in set(f.accounts) & set(f.actors):
                 if a and a != "*":
                     by_account[a].append(i)
@@ -191,9 +238,15 @@ def group(
             naming[p].append(i)
         for p in _acting(f) - hub:
             acting[p].append(i)
-    for idx in by_account.values():
-        _link_in_time(uf, order, idx, timedelta(hours=account_hours))
+    rival_set = set(rivals)
+
+    def free(a: str, f: Finding) -> bool:
+        return not any(lo <= f.last_seen and f.first_seen <= hi for lo, hi in contested[a])
+
+    for a, idx in by_account.items():
+        _link_in_time(uf, order, [i for i in idx if i not in rival_set and free(a, order[i])], near)
     path = timedelta(hours=path_hours)
+    pairs: list[tuple[int, int]] = []  # host links; those with a rival finding wait
     for p, actors in acting.items():
         acts = set(actors)
         for i in naming[p]:
@@ -202,9 +255,45 @@ def group(
                     continue
                 if i in acts:  # both act from p: the same keyboard
                     if _apart(order[i], order[j]) <= gap:
-                        uf.union(i, j)
+                        pairs.append((i, j))
                 elif _continues(order[i], order[j], path):  # i reached p, then j acted from it
-                    uf.union(i, j)
+                    pairs.append((i, j))
+    # One account acting from one host in both findings is the same keyboard even on a hub: a
+    # jump server many admins use still ties two findings of the same admin working from it.
+    for p in hub:
+        for idx in _by_actor_account(order, p, max_accounts).values():
+            pairs += [
+                (i, j)
+                for i, j in itertools.combinations(idx, 2)
+                if _apart(order[i], order[j]) <= gap
+            ]
+    for i, j in pairs:
+        if i not in rival_set and j not in rival_set:
+            uf.union(i, j)
+    # each rival-actors finding joins the strongest incident it links to, and merges none
+    linked: dict[int, set[int]] = defaultdict(set)
+    for i, j in pairs:
+        if i in rival_set and j not in rival_set:
+            linked[i].add(j)
+        elif j in rival_set and i not in rival_set:
+            linked[j].add(i)
+    for r in rivals:
+        f = order[r]
+        for a in set(f.accounts) & set(f.actors):
+            linked[r] |= {
+                i
+                for i in by_account.get(a, [])
+                if i not in rival_set and _apart(f, order[i]) <= near
+            }
+    root = {i: uf.find(i) for i in range(len(order)) if i not in rival_set}
+    members: dict[int, list[Finding]] = defaultdict(list)
+    for i, x in root.items():
+        members[x].append(order[i])
+    for r in rivals:
+        roots = {root[i] for i in linked[r]}
+        if roots:
+            best = max(roots, key=lambda x: (risk(members[x]), -x))
+            uf.union(best, r)
     comps: dict[int, list[Finding]] = defaultdict(list)
     for i, f in enumerate(order):
         comps[uf.find(i)].append(f)

@@ -91,3 +91,30 @@ def test_negative_business_trip_same_country_service_machine_failure(
         event(ts=ts(9, 5, 20), user="t.suzuki", src_ip=BKK, dst_host="th-bkk-ws002"),  # 4 h
     ]
     assert runner.detect(write_events(rows), inventory, detectors=DET).findings.num_rows == 0
+
+
+def test_owner_at_the_desk_on_one_side_makes_the_other_side_the_actor(
+    inventory: Inventory, write_events: Write
+) -> None:
+    """The admin sat down at their Tokyo desk (an interactive logon); the credential is used
+    from Bangkok meanwhile: Bangkok is someone else, the only actor, and the finding says the
+    two sides are rival parties (incident grouping keeps them apart)."""
+    import json
+
+    rows = [
+        event(ts=ts(10, 0, 30), user="adm-sato", logon_type=2, dst_host="jp-tky-ws001"),
+        event(ts=ts(10, 1), user="adm-sato", src_ip=TKY, dst_host="jp-dc-fs01"),
+        event(ts=ts(10, 1, 30), user="adm-sato", src_ip=BKK, dst_host="jp-dc-fs01"),
+        event(ts=ts(10, 2), user="adm-sato", src_ip=TKY, dst_host="jp-dc-dc01"),
+    ]
+    (f,) = runner.detect(write_events(rows), inventory, detectors=DET).findings.to_pylist()
+    d = json.loads(f["details"])
+    assert d["owner_at"] == ["jp-tky-ws001"] and d["rival_actors"] is True
+    assert d["actors"] == ["adm-sato", "10.3.0.101", "th-bkk-ws001"]
+    assert f["score"] == 100.0  # 95, +5: the owner is proven elsewhere
+    assert "The owner was at the keyboard of jp-tky-ws001" in f["reason"]
+    # without the desk logon neither side is known to be the owner: both act, no rivals
+    (g,) = runner.detect(write_events(rows[1:]), inventory, detectors=DET).findings.to_pylist()
+    dg = json.loads(g["details"])
+    assert dg["rival_actors"] is False and dg["owner_at"] == []
+    assert set(dg["actors"]) == {"adm-sato", TKY, BKK}

@@ -10,6 +10,12 @@ mean two people hold the credential, or one of them is not where the account's o
 accounts (``HOST$``) and service accounts are left out: their jobs run from every site by design.
 A business trip is not flagged: the flight between the last use at home and the first abroad is
 longer than the threshold.
+
+When the account, or the person who owns it, logged on at the keyboard (interactive or cached
+logon) of one side's source host that day or the day before, that side is the owner at their
+desk, and the other side is someone else holding the credential: the finding says so, makes only
+the other side its actors, and flags ``rival_actors`` so that incident grouping does not join the
+owner's own work (their business trip) to the intruder's through the shared account.
 """
 
 from __future__ import annotations
@@ -21,12 +27,14 @@ from typing import Any
 import ibis
 
 from ashiato.detect.common import CREDENTIAL_KINDS, earliest, fmt_ts, short_list, vals
+from ashiato.detect.incidents import RIVALS
 from ashiato.detect.spec import DetectionContext, DetectorSpec, Finding, Param
+from ashiato.events import EventKind
 
 SPEC = DetectorSpec(
     id="travel.concurrent_sites",
     title="Account used from two countries closer in time than travel allows",
-    version="1",
+    version="2",
     severity="high",
     techniques=("T1078", "T1078.002"),
     needs=CREDENTIAL_KINDS,
@@ -138,12 +146,41 @@ def query(ctx: DetectionContext) -> ibis.Table:
         countries=sides.country.collect(distinct=True),
         site_srcs=sides.site_src.collect(distinct=True),
         src_ips=sides.ip.collect(distinct=True),
+        src_ip_pairs=(sides.src + "|" + sides.ip.fill_null("")).collect(distinct=True),
         dsts=sides.dst.collect(distinct=True),
         country_roles=sides.country_role.collect(distinct=True),
     )
+    ev = ev.left_join(_owner_desks(e, sides, t), ["user", "day"]).select(ev, "owner_desks")
     return closest.inner_join(ev, [closest.user == ev.user, closest.day == ev.day]).select(
         closest, *[ev[c] for c in ev.columns if c not in ("user", "day")]
     )
+
+
+def _owner_desks(e: ibis.Table, sides: ibis.Table, t: ibis.Table) -> ibis.Table:
+    """Per (account, day): the sides' source hosts at whose keyboard the account or its owner
+    logged on (interactive or cached) that day or the day before: the owner at their desk."""
+    desk = e.filter(
+        (e.kind == EventKind.LOGON.value) & e.logon_type.isin([2, 11]) & (e.outcome != "failure")
+    )
+    desk = desk.select(
+        d_user=desk.user,
+        d_host=desk.dst_asset.fill_null(desk.dst_host),
+        d_day=desk.ts.truncate("D"),
+    ).distinct()
+    owners = t.select(o_user=t.user, o_owner=t.owner).distinct()
+    s = sides.select("user", "day", "src").distinct()
+    s = s.left_join(owners, s.user == owners.o_user).select(s, owners.o_owner)
+    at = s.inner_join(
+        desk,
+        [
+            desk.d_host == s.src,
+            (desk.d_user == s.user) | (desk.d_user == s.o_owner),
+            desk.d_day <= s.day,
+            desk.d_day >= s.day - ibis.interval(days=1),
+        ],
+    )
+    at = at.select("user", "day", "src").distinct()
+    return at.group_by("user", "day").aggregate(owner_desks=at.src.collect(distinct=True))
 
 
 def _gap(seconds: float) -> str:
@@ -184,6 +221,21 @@ def explain(row: Mapping[str, Any], ctx: DetectionContext) -> Finding:
         + (f" (on the far side: {', '.join(sensitive)})" if sensitive else "")
         + "."
     )
+    # The owner at their desk on one side: the other side is someone else with the credential.
+    desks = set(vals(row, "owner_desks"))
+    pairs = [x.split("|", 1) for x in vals(row, "src_ip_pairs")]
+    others = [(src, ip) for src, ip in pairs if src not in desks]
+    rivals = bool(desks) and bool(others)
+    if rivals:
+        score += 5
+        reason += (
+            f" The owner was at the keyboard of {short_list(sorted(desks))} (interactive logon "
+            f"that day): the use from {short_list(sorted({s for s, _ in others}))} is someone "
+            "else holding the credential."
+        )
+        actors = (user, *sorted({x for s, ip in others for x in (s, ip) if x}))
+    else:
+        actors = (user, *vals(row, "src_ips"))
     evidence = list(row["evidence"])
     return Finding(
         detector=SPEC.id,
@@ -202,8 +254,10 @@ def explain(row: Mapping[str, Any], ctx: DetectionContext) -> Finding:
         evidence=tuple(evidence[:cap]),
         evidence_count=int(row["n"]),
         key=f"{user}|{row['day'].date().isoformat()}",
-        actors=(user, *vals(row, "src_ips")),
+        actors=actors,
         details={
+            RIVALS: rivals,  # the owner at one side's desk: two parties, kept apart
+            "owner_at": sorted(desks),
             "gap_seconds": row["gap_s"],
             "switches": row["n_pairs"],
             "countries": countries,

@@ -117,4 +117,4 @@ def test_owner_at_the_desk_on_one_side_makes_the_other_side_the_actor(
     (g,) = runner.detect(write_events(rows[1:]), inventory, detectors=DET).findings.to_pylist()
     dg = json.loads(g["details"])
     assert dg["rival_actors"] is False and dg["owner_at"] == []
-    assert set(dg["actors"]) == {"adm-sato", TKY, BKK}
+    assert set(dg["actors"]) == {"adm-sato", TKY, BKK, "jp-tky-ws001", "th-bkk-ws001"}

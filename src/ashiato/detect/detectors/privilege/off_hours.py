@@ -38,7 +38,7 @@ from ashiato.inventory.calendar import site_holidays
 SPEC = DetectorSpec(
     id="privilege.off_hours",
     title="Privileged account used off hours for the first time",
-    version="3",
+    version="4",
     severity="medium",
     techniques=("T1078.002",),
     needs=CREDENTIAL_KINDS,
@@ -204,6 +204,6 @@ def explain(row: Mapping[str, Any], ctx: DetectionContext) -> Finding:
         evidence=tuple(row["evidence"][:cap]),
         evidence_count=int(row["n"]),
         key=f"{user}|{site}|{row['day'].date().isoformat()}",
-        actors=(user, *vals(row, "src_ips")),
+        actors=(user, *srcs, *vals(row, "src_ips")),  # the keyboards it was used from
         details={"local_hour": local_hour, "night": night, "holiday": holiday},
     )

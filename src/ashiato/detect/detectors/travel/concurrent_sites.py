@@ -235,7 +235,7 @@ def explain(row: Mapping[str, Any], ctx: DetectionContext) -> Finding:
         )
         actors = (user, *sorted({x for s, ip in others for x in (s, ip) if x}))
     else:
-        actors = (user, *vals(row, "src_ips"))
+        actors = (user, *sorted({x for s, ip in pairs for x in (s, ip) if x}))
     evidence = list(row["evidence"])
     return Finding(
         detector=SPEC.id,

@@ -62,9 +62,14 @@ def test_business_trip_and_attack_sharing_only_an_admin_account_stay_apart() -> 
     assert _groups([trip, attack]) == [["attack"], ["trip"]]
     t = incidents_table([trip, attack]).to_pylist()
     assert [r["title"] for r in t] == ["attack", "trip"]
-    # the same account within hours is one night's work: joined
-    soon = _f("soon", 4, ("adm", "vn-ws8"), 60, "other", hosts=("vn-ws8",), hour=20)
-    assert _groups([trip, attack, soon]) == [["attack", "soon"], ["trip"]]
+    # the same account within hours from the same keyboard, or seen where no keyboard shows (a
+    # domain controller's ticket log), is one night's work: joined
+    soon = _f("soon", 4, ("adm", "vn-ws7"), 60, "other", hosts=("vn-ws7",), hour=20)
+    dc = _f("dc", 4, ("adm",), 55, "tickets", hosts=("jp-dc01",), hour=18)
+    assert _groups([trip, attack, soon, dc]) == [["attack", "dc", "soon"], ["trip"]]
+    # ... but two keyboards within hours are two places: joined only by a path between them
+    desk = _f("desk", 4, ("adm", "jp-adm-desk"), 50, "hours", hosts=("jp-adm-desk",), hour=16)
+    assert ["desk"] in _groups([attack, desk])
 
 
 def test_lateral_chain_with_different_accounts_is_one_incident() -> None:
@@ -160,7 +165,7 @@ def test_only_brief_findings_link_through_an_account() -> None:
     month = _f("month", 1, ("adm",), 50, "share", hosts=("jp-fs01",))
     month = Finding(**{**month.__dict__, "last_seen": ts(28)})
     night = _f("night", 10, ("adm", "ws07"), 80, "explicit", hosts=("ws07", "jp-db01"))
-    later = _f("later", 10, ("adm", "ws08"), 60, "other", hosts=("ws08",), hour=20)
+    later = _f("later", 10, ("adm",), 60, "other", hosts=("jp-dc01",), hour=20)
     assert _groups([month, night, later]) == [["later", "night"], ["month"]]
 
 
@@ -184,5 +189,17 @@ def test_rival_actors_keep_the_owners_trip_apart_and_join_the_stronger() -> None
     seen = _f("seen", 10, ("adm", "10.1.0.61"), 95, "travel", hosts=("th-desk", "jp-ws61"), hour=5)
     rival = Finding(**{**seen.__dict__, "details": {"rival_actors": True}})
     assert _groups([trip, intr, rival]) == [["intr", "seen"], ["trip"]]
-    # without the owner's presence known, the shared account within hours joins them all
-    assert _groups([trip, intr, seen]) == [["intr", "seen", "trip"]]
+    # without the owner's presence known, the finding that names both keyboards joins them
+    both = Finding(**{**seen.__dict__, "actors": ("adm", "th-desk", "jp-ws61")})
+    assert _groups([trip, intr, both]) == [["intr", "seen", "trip"]]
+
+
+def test_a_month_long_finding_starts_no_path() -> None:
+    """A month of share accesses names the hosts it reached, but not when: a finding acting
+    from one of them that month is not on a path from it."""
+    month = _f("month", 1, ("adm", "jp-desk"), 50, "share", hosts=("jp-desk", "ws-b"))
+    month = Finding(**{**month.__dict__, "last_seen": ts(28)})
+    act = _f("act", 12, ("svc-app", "ws-b"), 80, "svc", hosts=("ws-b", "jp-db01"))
+    assert _groups([month, act]) == [["act"], ["month"]]
+    brief = _f("brief", 11, ("adm", "jp-desk"), 50, "share", hosts=("jp-desk", "ws-b"))
+    assert _groups([brief, act]) == [["act", "brief"]]

@@ -9,7 +9,8 @@ its rank). Two findings are linked when either holds:
   not an account: the source of its logons, the sender of its upload) and
   - acts in the other too, their spans within ``gap_days`` (7) of each other: the same keyboard
     used twice; or
-  - is reached by the other *first*, the acting finding starting at most ``path_hours`` (48)
+  - is reached by the other *first* (a finding spanning a day or less: when a month-long
+    finding reached a host is unknown), the acting finding starting at most ``path_hours`` (48)
     after the reaching one ends: a path in time (A→B, then B→C with another account is one
     intrusion). Acting from B before anyone reached it, or days after, is no path: a server
     that one intruder reached on Monday and another acted from on Friday joins nothing, and
@@ -25,7 +26,10 @@ its rank). Two findings are linked when either holds:
   accounts, "28 ordinary accounts break this path", describes a population, not an actor). An
   account links only where it is one of the finding's actors: a detector that names accounts
   without making them actors (a standing practice, the accounts a spray tried) says they did not
-  act there.
+  act there. Nor does it link two findings that each act from their own keyboards (both name
+  acting hosts, none shared): the owner at their desk and an intruder on a colleague's PC, the
+  same afternoon, are two places; one intruder moving between them leaves a path, and a path
+  links.
 
 Two refinements keep one credential in two hands apart:
 
@@ -173,18 +177,17 @@ def _continues(reach: Finding, act: Finding, window: timedelta) -> bool:
     return reach.first_seen <= act.first_seen <= reach.last_seen + window
 
 
-def _link_in_time(uf: _UnionFind, order: list[Finding], idx: list[int], gap: timedelta) -> None:
-    """Union consecutive findings of ``idx`` (sorted by first_seen) whose spans come close."""
-    if not idx:
-        return
-    reach = order[idx[0]].last_seen
-    for prev, cur in itertools.pairwise(idx):
-        f = order[cur]
-        if f.first_seen - reach <= gap:
-            uf.union(prev, cur)
-            reach = max(reach, f.last_seen)
-        else:
-            reach = f.last_seen
+def _link_account(uf: _UnionFind, order: list[Finding], idx: list[int], near: timedelta) -> None:
+    """Union findings of one account (``idx`` sorted by first_seen, each brief) whose spans lie
+    within ``near`` of each other, unless each acts from its own keyboards (both name acting
+    hosts, none shared): two keyboards are two places, and movement between them is a path."""
+    acting = {i: _acting(order[i]) for i in idx}
+    for k, i in enumerate(idx):
+        for j in idx[k + 1 :]:
+            if order[j].first_seen - order[i].last_seen > near:
+                break
+            if not acting[i] or not acting[j] or acting[i] & acting[j]:
+                uf.union(i, j)
 
 
 def _by_actor_account(order: list[Finding], place: str, max_accounts: int) -> dict[str, list[int]]:
@@ -244,8 +247,10 @@ def group(
         return not any(lo <= f.last_seen and f.first_seen <= hi for lo, hi in contested[a])
 
     for a, idx in by_account.items():
-        _link_in_time(uf, order, [i for i in idx if i not in rival_set and free(a, order[i])], near)
+        _link_account(uf, order, [i for i in idx if i not in rival_set and free(a, order[i])], near)
     path = timedelta(hours=path_hours)
+    # when a month-long finding reached a host is unknown: only brief ones start a path
+    brief_at = [f.last_seen - f.first_seen <= brief for f in order]
     pairs: list[tuple[int, int]] = []  # host links; those with a rival finding wait
     for p, actors in acting.items():
         acts = set(actors)
@@ -256,7 +261,7 @@ def group(
                 if i in acts:  # both act from p: the same keyboard
                     if _apart(order[i], order[j]) <= gap:
                         pairs.append((i, j))
-                elif _continues(order[i], order[j], path):  # i reached p, then j acted from it
+                elif brief_at[i] and _continues(order[i], order[j], path):  # reached, then acted
                     pairs.append((i, j))
     # One account acting from one host in both findings is the same keyboard even on a hub: a
     # jump server many admins use still ties two findings of the same admin working from it.

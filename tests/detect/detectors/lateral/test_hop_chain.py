@@ -129,6 +129,10 @@ def test_positive_credential_switch(inventory, write_events) -> None:
     assert f[0]["entities"]["accounts"] == ["adm-sato", "s.chai"]
     # 40 + 30, +10 switch, +10 privileged, +5 domain controller, +10 cross-site
     assert f[0]["score"] == 100.0
+    # who arrived before the switch, and from where, is a guess: named, not an actor
+    import json
+
+    assert json.loads(f[0]["details"])["actors"] == ["adm-sato", "th-bkk-ws002"]
 
 
 def test_negative_switch_without_baseline_or_ambiguous(inventory, write_events) -> None:

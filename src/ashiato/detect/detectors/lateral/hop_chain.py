@@ -29,7 +29,7 @@ from ashiato.events import EventKind
 SPEC = DetectorSpec(
     id="lateral.hop_chain",
     title="Lateral-movement path through hosts",
-    version="3",
+    version="4",
     severity="high",
     techniques=("T1021", "T1078", "T1570", "T1550"),
     needs=tuple(k for k in CREDENTIAL_KINDS if k is not EventKind.KERBEROS_TGT),
@@ -173,6 +173,16 @@ def query(ctx: DetectionContext) -> ibis.Table:
     return ibis.memtable(pa.table(found, schema=hp.SCHEMA))
 
 
+def _actors(hops: list[dict[str, Any]], path: list[str]) -> tuple[str, ...]:
+    """The accounts and hosts that act along the path. When the path opens with a credential
+    switch, the account that arrived on the first host, and the host it came from, are a guess
+    at cause (an administrator's routine visit the day before someone else acted from there):
+    named in the finding, but not its actors, so they join no incident by themselves."""
+    if len(hops) > 1 and hops[0]["user"] != hops[1]["user"]:
+        return tuple(sorted({*(h["user"] for h in hops[1:]), *path[1:-1]}))
+    return tuple(sorted({*(h["user"] for h in hops), *path[:-1]}))
+
+
 def explain(row: Mapping[str, Any], ctx: DetectionContext) -> Finding:
     cap = int(ctx.params["max_evidence"])
     hops = hp.hops_of(row)
@@ -216,6 +226,6 @@ def explain(row: Mapping[str, Any], ctx: DetectionContext) -> Finding:
         evidence=tuple(evidence[:cap]),
         evidence_count=len(evidence),
         key=f"{accounts[0]}|{path[1]}|{row['first_seen'].isoformat()}",
-        actors=tuple(sorted({*accounts, *path[:-1]})),
+        actors=_actors(hops, path),
         details={"path": path, "hops": json.loads(row["hops"])},
     )

@@ -161,3 +161,27 @@ def test_an_outer_group_by_the_inner_matches_do_not_carry_is_skipped(
     (skip,) = compiled.skipped
     assert skip.rule_id == "40000000-0000-0000-0000-000000000006"
     assert "'IpAddress' is not a group-by field of correlation 'burst'" in skip.reason
+
+
+def test_a_long_burst_keeps_the_first_ids_and_counts_them_all(
+    rules_dir: Callable[..., Path], store_con: Callable[..., Any], monkeypatch: Any
+) -> None:
+    """A stale service credential fails all month: one endless burst. Its matches, and every
+    chain built on them, keep the first MATCH_IDS event ids in time order and count the rest
+    (the whole lists of such a burst exhausted 24 GiB on a 29,000-terminal estate)."""
+    import importlib
+
+    corr_mod = importlib.import_module("ashiato.sigma.correlate")
+    monkeypatch.setattr(corr_mod, "MATCH_IDS", 5)
+    compiled = compile_rules(load_rules([rules_dir({"r.yml": RULES})]))
+    con, table = store_con(_rows())
+    cache: dict[int, Any] = {}
+    got = {
+        c.meta.title: {dict(m.group)["TargetUserName"]: m for m in correlate(con, c, table, cache)}
+        for c in compiled.correlations
+    }
+    burst = got["Burst"]["dave"]
+    assert burst.event_ids == ("d00", "d01", "d02", "d03", "d04") and burst.count == 20
+    chain = got["Burst then success"]["dave"]
+    assert len(chain.event_ids) == 5 and chain.event_ids[0] == "d00"
+    assert chain.count == 21  # the burst's 20 and the success

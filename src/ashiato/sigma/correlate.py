@@ -49,9 +49,21 @@ class CorrelationMatch:
     group: tuple[tuple[str, str], ...]  # (group-by name, value) pairs
     first_seen: datetime
     last_seen: datetime
-    event_ids: tuple[str, ...]  # base events, in time order (whole; the finding caps)
+    event_ids: tuple[str, ...]  # base events, in time order, the first MATCH_IDS of them
     metric: int  # the largest count seen in one window (chain length for temporal_ordered)
     instants: tuple[datetime, ...] = ()  # window ends at which the condition held
+    n_events: int = 0  # how many base events the match holds (0: as many as event_ids)
+
+    @property
+    def count(self) -> int:
+        return self.n_events or len(self.event_ids)
+
+
+MATCH_IDS = 2000
+"""Event ids a match keeps (in time order; ``count`` says how many it holds). A failure burst
+of a stale service credential on a 29,000-terminal estate is one episode of hundreds of
+thousands of events, and every "burst, then success" chain built on it repeated them all:
+the whole lists took 24 GiB."""
 
 
 def _arrow(con: Any, sql: str) -> pa.Table:
@@ -174,15 +186,19 @@ def correlate(
 def _expand(m: CorrelationMatch, stand_ins: dict[str, CorrelationMatch]) -> CorrelationMatch:
     """Replace inner matches' stand-in ids by their evidence, and widen the time span to it."""
     ids: list[str] = []
+    n = 0
     first, last = m.first_seen, m.last_seen
     for e in m.event_ids:
         sub = stand_ins.get(e)
         if sub is None:
             ids.append(e)
+            n += 1
             continue
         ids += sub.event_ids
+        n += sub.count
         first, last = min(first, sub.first_seen), max(last, sub.last_seen)
-    return replace(m, event_ids=tuple(dict.fromkeys(ids)), first_seen=first, last_seen=last)
+    kept = tuple(dict.fromkeys(ids))[:MATCH_IDS]
+    return replace(m, event_ids=kept, n_events=max(n, len(kept)), first_seen=first, last_seen=last)
 
 
 def _window_hits(con: Any, corr: Correlation, gcols: list[str]) -> list[CorrelationMatch]:
@@ -232,7 +248,8 @@ def _window_hits(con: Any, corr: Correlation, gcols: list[str]) -> list[Correlat
     on = "".join(f" AND m.{c} = e.{c}" for c in gcols)
     got = _arrow(
         con,
-        f"SELECT e.ep, list(m.event_id ORDER BY m.ts, m.event_id) AS ids, min(m.ts) AS first, "
+        f"SELECT e.ep, list(m.event_id ORDER BY m.ts, m.event_id)[1:{MATCH_IDS}] AS ids, "
+        f"count(DISTINCT m.event_id) AS n, min(m.ts) AS first, "
         f"max(m.ts) AS last FROM {MATCHES} m JOIN {EPISODES} e ON m.ts BETWEEN e.start AND "
         f"e.end{on} GROUP BY e.ep",
     ).to_pylist()
@@ -248,6 +265,7 @@ def _window_hits(con: Any, corr: Correlation, gcols: list[str]) -> list[Correlat
                 event_ids=tuple(dict.fromkeys(g["ids"])),
                 metric=int(e["metric"]),
                 instants=tuple(e["instants"]),
+                n_events=int(g["n"]),
             )
         )
     return out
@@ -293,9 +311,10 @@ def _ordered_hits(con: Any, corr: Correlation, gcols: list[str]) -> list[Correla
             group=tuple(zip(corr.group_by, m["key"], strict=True)),
             first_seen=min(t for t, _ in m["events"]),
             last_seen=max(t for t, _ in m["events"]),
-            event_ids=tuple(dict.fromkeys(e for _, e in sorted(m["events"]))),
+            event_ids=tuple(dict.fromkeys(e for _, e in sorted(m["events"])))[:MATCH_IDS],
             metric=n,
             instants=tuple(sorted(m["instants"])),
+            n_events=len({e for _, e in m["events"]}),
         )
         for m in merged
     ]

@@ -142,8 +142,8 @@ def correlation_finding(
     group = ", ".join(f"{k}={v}" for k, v in m.group)
     names = short_list([r.meta.title for r in corr.rules], 3)
     what = {
-        "event_count": f"{len(ids)} events",
-        "value_count": f"{m.metric} distinct {corr.value_field} value(s) over {len(ids)} events",
+        "event_count": f"{m.count} events",
+        "value_count": f"{m.metric} distinct {corr.value_field} value(s) over {m.count} events",
         "temporal": f"all of {names}",
         "temporal_ordered": f"{names} in that order",
     }[corr.kind]
@@ -168,7 +168,7 @@ def correlation_finding(
         ips=_clean([*ent["sip"], *ent["dip"]]),
         reason=reason,
         evidence=tuple(ids[:cap]),
-        evidence_count=len(ids),
+        evidence_count=m.count,
         key=f"{group}|{m.first_seen.isoformat()}",
         actors=actors,
         details={

@@ -144,8 +144,11 @@ def test_a_finding_reaching_many_hosts_links_only_through_its_acting_hosts() -> 
     sweep = _f("sweep", 1, ("adm", "admin-pc"), hosts=sweep_hosts)
     sweep = Finding(**{**sweep.__dict__, "last_seen": ts(28)})  # a month of routine admin work
     intruder = _f("intruder", 10, ("eve", "ws07"), 80, "d2", hosts=("ws07", "jp-fs01"))
-    same_desk = _f("desk", 12, ("bob", "admin-pc"), 40, "d3", hosts=("admin-pc",))
+    same_desk = _f("desk", 12, ("adm", "admin-pc"), 40, "d3", hosts=("admin-pc",))
     assert _groups([sweep, intruder, same_desk]) == [["desk", "sweep"], ["intruder"]]
+    # another account at that keyboard is not joined to a month of the admin's routine
+    other = _f("other", 12, ("bob", "admin-pc"), 40, "d3", hosts=("admin-pc",))
+    assert _groups([sweep, other]) == [["other"], ["sweep"]]
 
 
 def test_a_path_runs_forward_in_time_and_within_two_days() -> None:

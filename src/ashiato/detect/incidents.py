@@ -191,14 +191,17 @@ def _link_account(uf: _UnionFind, order: list[Finding], idx: list[int], near: ti
                 uf.union(i, j)
 
 
-def _by_actor_account(order: list[Finding], place: str, max_accounts: int) -> dict[str, list[int]]:
-    """The findings in which each account acts from ``place``."""
-    out: dict[str, list[int]] = defaultdict(list)
+def _on_hubs(order: list[Finding], hub: set[str], max_accounts: int) -> list[list[int]]:
+    """For each (hub, account): the findings in which that account acts from that hub (one
+    pass over the findings)."""
+    out: dict[tuple[str, str], list[int]] = defaultdict(list)
     for i, f in enumerate(order):
-        if place in _acting(f) and len(set(f.accounts)) <= max_accounts:
+        if len(set(f.accounts)) > max_accounts:
+            continue
+        for p in _acting(f) & hub:
             for a in set(f.accounts) & set(f.actors):
-                out[a].append(i)
-    return out
+                out[(p, a)].append(i)
+    return list(out.values())
 
 
 def _one_hand(a: Finding, b: Finding, brief: timedelta) -> bool:
@@ -276,13 +279,10 @@ def group(
                     pairs.append((i, j))
     # One account acting from one host in both findings is the same keyboard even on a hub: a
     # jump server many admins use still ties two findings of the same admin working from it.
-    for p in hub:
-        for idx in _by_actor_account(order, p, max_accounts).values():
-            pairs += [
-                (i, j)
-                for i, j in itertools.combinations(idx, 2)
-                if _apart(order[i], order[j]) <= gap
-            ]
+    for idx in _on_hubs(order, hub, max_accounts):
+        pairs += [
+            (i, j) for i, j in itertools.combinations(idx, 2) if _apart(order[i], order[j]) <= gap
+        ]
     for i, j in pairs:
         if i not in rival_set and j not in rival_set:
             uf.union(i, j)

@@ -51,6 +51,32 @@ def test_positive_slow_hops(inventory, write_events) -> None:
     assert f[0]["severity"] == "critical"
 
 
+def test_an_arrival_from_the_admins_own_desk_explains_only_hours(inventory, write_events) -> None:
+    """The admin, at their own desk (an interactive logon there), fixes a Bangkok PC; three days
+    later someone acts from that PC with the admin's credential: not the admin moving (the
+    seed-11 estate's c1 had that visit as its first hop, a week before the intrusion). The same
+    move onward within hours of the visit is a path."""
+    rows = _admin_routine()
+    rows.append(
+        event(
+            ts=ts(11, 2),
+            user="adm-sato",
+            src_host="jp-tky-ws001",
+            dst_host="jp-tky-ws001",
+            logon_type=2,
+        )
+    )
+    rows.append(
+        event(ts=ts(11, 3), user="adm-sato", src_host="jp-tky-ws001", dst_host="th-bkk-ws001")
+    )
+    later = event(ts=ts(14, 3), user="adm-sato", src_host="th-bkk-ws001", dst_host="jp-dc-fs01")
+    assert detect(write_events([*rows, later]), inventory, detectors=DET).findings.num_rows == 0
+    soon = event(ts=ts(11, 5), user="adm-sato", src_host="th-bkk-ws001", dst_host="jp-dc-fs01")
+    f = detect(write_events([*rows, soon]), inventory, detectors=DET).findings.to_pylist()
+    assert len(f) == 1 and f[0]["details"]
+    assert "jp-tky-ws001 → th-bkk-ws001 → jp-dc-fs01" in f[0]["reason"]
+
+
 def test_negative_jump_host_routine_and_too_late(inventory, write_events) -> None:
     rows = _admin_routine()
     rep = detect(write_events(rows), inventory, detectors=DET)

@@ -29,7 +29,7 @@ from ashiato.events import EventKind
 SPEC = DetectorSpec(
     id="lateral.hop_chain",
     title="Lateral-movement path through hosts",
-    version="4",
+    version="5",
     severity="high",
     techniques=("T1021", "T1078", "T1570", "T1550"),
     needs=tuple(k for k in CREDENTIAL_KINDS if k is not EventKind.KERBEROS_TGT),
@@ -83,17 +83,23 @@ def _links(ctx: DetectionContext, t: ibis.Table) -> ibis.Table:
         d_user=desk.user, d_host=desk.dst_asset.fill_null(desk.dst_host), d_ts=desk.ts
     )
     owners = t.select("user", "owner").distinct()
-    f1 = first.left_join(owners, "user").select(first, owners.owner)
-    present = f1.inner_join(
-        desk,
-        [
-            desk.d_host == f1.src,
-            (desk.d_user == f1.user) | (desk.d_user == f1.owner),
-            desk.d_ts <= f1.first_ts,
-            desk.d_ts >= f1.first_ts - window,
-        ],
-    ).select("user", "src")
+
+    def at_desk(x: ibis.Table, user: str, host: str, ts: str) -> ibis.Table:
+        """The rows of ``x`` whose account, or its owner, sat at ``host`` within the window."""
+        x1 = x.left_join(owners, x[user] == owners.user).select(x, d_owner=owners.owner)
+        return x1.inner_join(
+            desk,
+            [
+                desk.d_host == x1[host],
+                (desk.d_user == x1[user]) | (desk.d_user == x1.d_owner),
+                desk.d_ts <= x1[ts],
+                desk.d_ts >= x1[ts] - window,
+            ],
+        ).select(*x.columns)
+
+    present = at_desk(first, "user", "src", "first_ts").select("user", "src")
     first = first.anti_join(present, ["user", "src"])
+    switch = ibis.interval(hours=int(p["switch_hours"]))
     onward = ibis.interval(hours=int(p["onward_hours"]))
     hops = t.inner_join(first, ["user", "src"]).select(t, first.first_ts)
     hops = hops.filter(hops.ts <= hops.first_ts + onward)
@@ -103,6 +109,13 @@ def _links(ctx: DetectionContext, t: ibis.Table) -> ibis.Table:
     )
     a_first = arr.group_by("a_user", "via").aggregate(a_first=arr.a_ts.min())
     arr = arr.inner_join(a_first, ["a_user", "via"]).select(arr, a_first.a_first)
+    # An arrival from the arriving account's own desk (it, or its owner, logged on there at the
+    # keyboard) is someone at work reaching a machine: an administrator fixing a branch PC from
+    # Tokyo. It explains a move onward only within hours; days later, someone else acting from
+    # that PC with the same credential did not come from the administrator's desk.
+    from_desk = at_desk(arr, "a_user", "a_from", "a_ts").select(d_event="a_event").distinct()
+    arr = arr.left_join(from_desk, arr.a_event == from_desk.d_event)
+    arr = arr.mutate(from_desk=arr.d_event.notnull()).drop("d_event")
     same = hops.inner_join(
         arr,
         [
@@ -110,10 +123,10 @@ def _links(ctx: DetectionContext, t: ibis.Table) -> ibis.Table:
             arr.via == hops.src,
             arr.a_ts < hops.first_ts,
             arr.a_ts >= hops.first_ts - window,
+            ~arr.from_desk | (arr.a_ts >= hops.first_ts - switch),
         ],
     )
     came = same.select("user", "src").distinct()
-    switch = ibis.interval(hours=int(p["switch_hours"]))
     other = hops.anti_join(came, ["user", "src"])
     other = other.inner_join(
         arr,

@@ -13,12 +13,33 @@ import itertools
 import math
 from collections import defaultdict
 from collections.abc import Collection, Mapping
+from datetime import timedelta
 from typing import Any
 
 import networkx as nx
 import pyarrow as pa
 
 from ashiato.investigate.model import Actors, Campaign, Session
+
+HANDS = timedelta(hours=1)
+"""Two accounts acting from one host within this of each other are one pair of hands switching
+credentials; apart for longer, they are two people sharing a machine (a workstation's owner by
+day, an intruder on it at night)."""
+
+
+def _hands(rows: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """Split one source host's edges into groups of accounts used by one pair of hands."""
+    g: nx.Graph[str] = nx.Graph()
+    ordered = sorted(rows, key=lambda r: r["ts"])
+    g.add_nodes_from(r["user"] for r in ordered)
+    for a, b in itertools.pairwise(ordered):
+        if a["user"] != b["user"] and b["ts"] - a["ts"] <= HANDS:
+            g.add_edge(a["user"], b["user"])
+    group = {u: i for i, comp in enumerate(nx.connected_components(g)) for u in comp}
+    out: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for r in ordered:
+        out[group[r["user"]]].append(r)
+    return sorted(out.values(), key=lambda rs: rs[0]["ts"])
 
 
 def sessions(
@@ -27,7 +48,9 @@ def sessions(
     sources: Collection[str],
     sites: Mapping[str, str | None],
 ) -> list[Session]:
-    """One session per source host: the campaign edges that leave it."""
+    """One session per source host and pair of hands: the campaign edges that leave it. A host
+    used by two people apart in time (see ``HANDS``) gives one session each, named
+    ``host (accounts)``, so a workstation's owner is not clustered with the intruder on it."""
     wanted = set(campaign_event_ids)
     srcs = set(sources)
     by: dict[str, list[dict[str, Any]]] = defaultdict(list)
@@ -35,24 +58,30 @@ def sessions(
         if r["event_id"] in wanted and r["src"] in srcs:
             by[r["src"]].append(r)
     out = []
-    for src, rows in sorted(by.items()):
-        hours = [0] * 24
-        for r in rows:
-            hours[r["ts"].hour] += 1
-        out.append(
-            Session(
-                src=src,
-                site=sites.get(src),
-                accounts=sorted({r["user"] for r in rows}),
-                first=min(r["ts"] for r in rows),
-                last=max(r["ts"] for r in rows),
-                events=len(rows),
-                logon_types=sorted({int(r["logon_type"]) for r in rows if r["logon_type"]}),
-                auth_packages=sorted({str(r["auth_package"]) for r in rows if r["auth_package"]}),
-                hours=hours,
-                targets=sorted({r["dst"] for r in rows}),
+    for src, all_rows in sorted(by.items()):
+        groups = _hands(all_rows)
+        for rows in groups:
+            hours = [0] * 24
+            for r in rows:
+                hours[r["ts"].hour] += 1
+            accounts = sorted({r["user"] for r in rows})
+            out.append(
+                Session(
+                    src=src if len(groups) == 1 else f"{src} ({', '.join(accounts)})",
+                    site=sites.get(src),
+                    accounts=accounts,
+                    first=min(r["ts"] for r in rows),
+                    last=max(r["ts"] for r in rows),
+                    events=len(rows),
+                    logon_types=sorted({int(r["logon_type"]) for r in rows if r["logon_type"]}),
+                    auth_packages=sorted(
+                        {str(r["auth_package"]) for r in rows if r["auth_package"]}
+                    ),
+                    hours=hours,
+                    targets=sorted({r["dst"] for r in rows}),
+                    host=src,
+                )
             )
-        )
     return out
 
 
@@ -71,7 +100,7 @@ def _jaccard(a: Collection[str], b: Collection[str]) -> float:
 def _chain(a: Session, b: Session) -> str:
     """Words for a hop chain between two sessions: one reached the other's source host."""
     for x, y in ((a, b), (b, a)):
-        hit = sorted(set(y.src.split("+")) & set(x.targets))
+        hit = sorted(set(y.host.split("+")) & set(x.targets))
         if hit:
             return f"{x.src} reached {', '.join(hit)}, a source of {y.src}"
     return ""
@@ -133,6 +162,7 @@ def _profile(members: list[Session]) -> Session:
     hours = [sum(c) for c in zip(*(m.hours for m in members), strict=True)]
     return Session(
         src="+".join(m.src for m in members),
+        host="+".join(m.host for m in members),
         site=None,
         accounts=sorted({a for m in members for a in m.accounts}),
         first=min(m.first for m in members),

@@ -192,7 +192,7 @@ class Onset:
 
 @dataclass(frozen=True)
 class Session:
-    """The intruder's activity from one source host: what clustering works on."""
+    """The activity from one source host by one pair of hands: what clustering works on."""
 
     src: str
     site: str | None
@@ -204,6 +204,7 @@ class Session:
     auth_packages: list[str]
     hours: list[int]  # 24-bin UTC hour histogram
     targets: list[str]
+    host: str = ""  # the source host (``src`` also names the accounts when the host is shared)
 
 
 @dataclass(frozen=True)

@@ -93,6 +93,26 @@ def test_positive_first_holiday_worked(inventory, write_events) -> None:
     assert "on a holiday" in f[0]["title"]
 
 
+def test_a_run_of_holidays_is_one_novelty(inventory, write_events) -> None:
+    """Japan's Silver Week 2026 is three holidays (21-23 September): the work on the second one
+    is judged with the first, each day its own finding; a holiday weeks later is not novel."""
+    rows = [*_tokyo_office(date(2026, 8, 31), date(2026, 9, 18)), _holiday_morning()]
+    rows.append(
+        event(ts=_at(date(2026, 9, 22), 2), user="adm-sato", src_ip="10.1.0.101", dst_host="db9")
+    )
+    rows.append(
+        event(ts=_at(date(2026, 10, 12), 2), user="adm-sato", src_ip="10.1.0.101", dst_host="x9")
+    )  # Sports Day, three weeks on: no longer a first
+    f = detect(write_events(rows), inventory, detectors=DET).findings.to_pylist()
+    assert sorted(x["first_seen"].date() for x in f) == [date(2026, 9, 21), date(2026, 9, 22)]
+    second = next(x for x in f if x["first_seen"].date() == date(2026, 9, 22))
+    assert "db9" in second["entities"]["hosts"]
+    assert (
+        "same run of holidays as its first holiday worked from that site (2026-09-21)"
+        in (second["reason"])
+    )
+
+
 def test_negative_account_that_works_holidays(inventory, write_events) -> None:
     rows = [*_tokyo_office(date(2026, 7, 20), date(2026, 9, 18), holidays_too=True)]
     rows.append(_holiday_morning())

@@ -7,7 +7,8 @@ inventory; weekends count as off hours) when it never was before from that site.
 holiday of the site (its country's national calendar from the ``holidays`` package, with the
 inventory's ``holidays`` overrides) on a weekday is working time off too, judged on its own: the
 first holiday on which an account works from a site, when it never worked one there before, is a
-finding even in daytime; an account that worked earlier holidays there is not. With
+finding even in daytime, and so are the days it works in the same run of holidays (within
+``holiday_stretch_days``); an account that worked earlier holidays there is not. With
 ``holidays_all_accounts`` (the default) every person's account is judged on holidays, on the
 days it does a day's work: it reaches (logons, share access; domain controllers aside) at least
 as many hosts as on its own typical working day
@@ -38,7 +39,7 @@ from ashiato.inventory.calendar import site_holidays
 SPEC = DetectorSpec(
     id="privilege.off_hours",
     title="Privileged account used off hours for the first time",
-    version="4",
+    version="5",
     severity="medium",
     techniques=("T1078.002",),
     needs=CREDENTIAL_KINDS,
@@ -61,6 +62,12 @@ SPEC = DetectorSpec(
             "Hosts (its own desk included) an unprivileged account must reach on a holiday, at "
             "least, to be judged; it must also reach as many as on its own typical working day "
             "(the median): a working day, not a look at mail.",
+        ),
+        Param(
+            "holiday_stretch_days",
+            4,
+            "Holidays worked within this many days after an account's first worked holiday "
+            "from a site are judged with it (a run of holidays is one break).",
         ),
         Param("max_evidence", 2000, "Evidence event ids kept per finding."),
     ),
@@ -137,15 +144,20 @@ def query(ctx: DetectionContext) -> ibis.Table:
     t = t.filter(keep if everyone else t.privileged)
     off = t.filter(t.off).mutate(when=lambda r: r.holiday.notnull())
     first = off.group_by("user", "src_site", "when").aggregate(first_day=off.day.min())
+    # Holidays come in runs (Golden Week, Songkran, Lebaran, Japan's Silver Week): the days
+    # worked in the run that holds the first one are part of the same novelty, each its own
+    # finding, so that what the account reached on the second day is named too.
+    stretch = ibis.interval(days=int(p["holiday_stretch_days"]))
     novel = off.inner_join(
         first,
         [
             off.user == first.user,
             off.src_site == first.src_site,
             off.when == first.when,
-            off.day == first.first_day,
+            (off.day == first.first_day)
+            | (off.when & (off.day > first.first_day) & (off.day <= first.first_day + stretch)),
         ],
-    ).select(off)
+    ).select(off, first.first_day)
     start = warmup_end(ctx.data_start, int(p["warmup_days"]))
     if start is not None:
         novel = novel.filter(novel.day >= start)
@@ -155,6 +167,7 @@ def query(ctx: DetectionContext) -> ibis.Table:
         n=novel.count(),
         tz=novel.src_timezone.max(),
         holiday=novel.holiday.max(),
+        first_day=novel.first_day.min(),
         privileged=novel.privileged.any(),
         srcs=novel.src_asset.fill_null(novel.src_host)
         .fill_null(novel.src_ip)
@@ -181,11 +194,17 @@ def explain(row: Mapping[str, Any], ctx: DetectionContext) -> Finding:
         f"on {site}'s public holiday ({holiday})" if holiday else f"outside {site}'s working hours"
     )
     first = "on a holiday" if holiday else "off hours"
+    again = row.get("first_day") is not None and row["first_day"] < row["day"]
+    novelty = (
+        f"in the same run of holidays as its first holiday worked from that site "
+        f"({row['first_day'].date().isoformat()})"
+        if again
+        else f"for the first time {first} from that site"
+    )
     reason = (
         f"{user} was used from {site} ({short_list(srcs)}) {when}, at "
-        f"{local_time(row['first_seen'], tz)}{' (night)' if night else ''}, for the first time "
-        f"{first} from that site: {row['n']} event(s) reaching "
-        f"{short_list(dsts) or 'unknown hosts'}."
+        f"{local_time(row['first_seen'], tz)}{' (night)' if night else ''}, {novelty}: "
+        f"{row['n']} event(s) reaching {short_list(dsts) or 'unknown hosts'}."
     )
     return Finding(
         detector=SPEC.id,

@@ -149,7 +149,14 @@ def test_intrusion_sources_are_never_the_owners_hosts(response: Response) -> Non
     (a,) = plan.accounts
     assert a.owner_hosts == ["jp-tky-ws00001"]
     uses = a.reason.split("still works: ")[1].split(";")[0]
-    assert uses == "1028 legitimate uses since the onset from jp-tky-ws00001", a.reason
+    truth = response.estate.truth_events[C1]
+    owners = [
+        r
+        for r in hist.events
+        if r["user"] == "adm-yamaguchi" and r["src"] == "jp-tky-ws00001" and r["ts"] >= hist.onset
+    ]
+    assert owners and not {r["event_id"] for r in owners} & truth  # the owner's desk: all theirs
+    assert uses == f"{len(owners)} legitimate uses since the onset from jp-tky-ws00001", a.reason
     assert f"{len(theirs)} more from the intrusion's source hosts" in a.reason
     assert from_sources(missed.events, seeds, {"adm-yamaguchi"}, hist.onset) == theirs
 

@@ -21,9 +21,22 @@ def test_host_blocks_break_nothing_legitimate_on_c1(response: Response) -> None:
         assert v.legitimate_broken == 0, v.explanation
         assert v.explanation == "no legitimate event broken"
     host = rp.variant(HOST)
-    # measured on this estate: 418 of the 808 intrusion events cross a blocked path
-    assert 400 <= host.malicious_stopped <= len(truth)
+    # Host blocks stop every intrusion event on a (source, target) path that nothing legitimate
+    # used before containment (by the ground truth; the source workstations' own users share
+    # the rest): on this estate about a third of the intrusion.
+    hist = response.history(C1)
+    sources = set(response.estate.of(C1).seeds.hosts)
+    before = [r for r in hist.events if r["src"] in sources and r["ts"] < rp_at(response)]
+    shared = {(r["src"], r["dst"]) for r in before if r["event_id"] not in truth}
+    blockable = [r for r in before if r["event_id"] in truth and (r["src"], r["dst"]) not in shared]
+    assert len(blockable) > 100
+    assert len(blockable) <= host.malicious_stopped <= len(truth)
     assert host.malicious_total == rp.malicious_events >= len(truth)
+
+
+def rp_at(response: Response) -> datetime:
+    plan, _ = response.plan(C1)
+    return plan.at
 
 
 def test_isolation_breaks_and_says_what(response: Response) -> None:

@@ -4,6 +4,7 @@ realism checks inside their bands (simulation-realism.md §3) over a three-week 
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from pathlib import Path
 
 import orjson
@@ -93,3 +94,54 @@ def test_migration_week(all_run: Run, benign: list[tuple[str, dict]]) -> None:
     assert max(by_day.values()) >= 0.15 * len(humans), "a burst, not a trickle"
     assert min(first.values()) >= "2026-09-08"
     assert old_fs - {a.host for a in inv.assets if a.site != "JP-OSA-DC"} <= copied
+
+
+TEN_HOURS = dt.timedelta(hours=10)
+
+
+def _when(ev: dict) -> dt.datetime:
+    return dt.datetime.fromisoformat(ev["@timestamp"].replace("Z", "+00:00"))
+
+
+def test_operations_accounts_obtain_tgts_and_trips_leave_a_flight(
+    all_run: Run, benign: list[tuple[str, dict]]
+) -> None:
+    """Two realism checks that detectors depend on: an admin's or help-desk account's service
+    ticket follows a TGT for it from the same address within 10 h (else its routine looks like a
+    ticket imported from elsewhere); and a Domain Admin's business trip leaves more than 4 h
+    between the last use at home and the first abroad (else the trip is impossible travel)."""
+    inv = load_inventory(all_run[0] / "inventory")
+    ops = {a.user for a in inv.accounts if {"Domain Admins", "Helpdesk"} & set(a.all_groups)}
+    country = {s.name: s.country for s in inv.sites}
+    site_of_ip = {str(ip): a.site for a in inv.assets for ip in a.ips}
+    tgts: dict[tuple[str, str], list[dt.datetime]] = {}
+    tickets: list[tuple[str, str, dt.datetime]] = []
+    uses: dict[str, list[tuple[dt.datetime, str]]] = {}
+    for _host, ev in benign:
+        w = ev["winlog"]
+        d = w["event_data"]
+        user = d.get("TargetUserName", "").split("@")[0]
+        ip = d.get("IpAddress", "").removeprefix("::ffff:")
+        if user not in ops:
+            continue
+        if w["event_id"] == "4768" and d.get("Status", "0x0") == "0x0":
+            tgts.setdefault((user, ip), []).append(_when(ev))
+        elif w["event_id"] == "4769":
+            tickets.append((user, ip, _when(ev)))
+        elif w["event_id"] == "4624" and ip in site_of_ip:
+            uses.setdefault(user, []).append((_when(ev), country[site_of_ip[ip]]))
+    assert tickets, "no operations tickets to check"
+    orphans = [
+        (u, ip, t)
+        for u, ip, t in tickets
+        if not any(dt.timedelta(0) <= t - g <= TEN_HOURS for g in tgts.get((u, ip), []))
+    ]
+    assert orphans == []
+    switches = []
+    for user, seq in uses.items():
+        seq.sort()
+        for (t0, c0), (t1, c1) in itertools.pairwise(seq):
+            if c0 != c1 and t1 - t0 < dt.timedelta(hours=4):
+                switches.append((user, t0, c0, t1, c1))
+    assert any(c != "JP" for seq in uses.values() for _, c in seq)  # a trip happened
+    assert switches == []

@@ -56,6 +56,18 @@ class Operations:
         self.hq_hosts = e.site_hosts[self.tky]
         self.overseas = [h.idx for h in e.hosts if e.sites[h.site].country != "JP"]
         self.offline: set[int] = set()  # sites not yet live this hour (a new office)
+        self._tgt_at: dict[tuple[int, int], int] = {}  # (account, host) -> its last TGT
+
+    def _tgt(self, t: int, u: int, src: int) -> None:
+        """The TGT a Kerberos client obtains before its first service ticket, and again when
+        the last one from that host has expired (10 h): without it an operations account's
+        routine would look like a ticket imported from elsewhere (pass-the-ticket). Obtained at
+        the start of the hour of ``t``: before every session of that hour, whatever their order."""
+        at = t - t % HOUR
+        last = self._tgt_at.get((u, src))
+        if last is None or at - last >= 10 * HOUR:
+            self._tgt_at[(u, src)] = at
+            self.em.tgt(at, self.e.users[u].name, self.e.users[u].sid, src)
 
     def _live(self, host: int) -> bool:
         return not self.offline or self.e.hosts[host].site not in self.offline
@@ -88,6 +100,7 @@ class Operations:
             if not self._live(ws):
                 continue
             t = h0 + d.i(HOUR - 1_000_000)
+            self._tgt(t - 5000, self.e.services["svc-sccm"], src)
             if d.u() < em.r.p_tgs:
                 em.tgs(t - 3000, name, src, ws)
             em.logon(t, name, sid, src, ws, 3, priv=True)
@@ -101,6 +114,7 @@ class Operations:
             if k % 4 != jp_hour - 1 or dst == src or not self._live(dst):
                 continue
             t = h0 + d.i(HOUR - 5_000_000)
+            self._tgt(t - 5000, e.services["svc-backup"], src)
             em.tgs(t - 3000, name, src, dst)
             lid = em.logon(t, name, sid, src, dst, 3, priv=True)
             if e.hosts[dst].role == "file-server":
@@ -155,6 +169,7 @@ class Operations:
         owner = e.admin_of[admin]
         rdp = d.u() < em.r.p_admin_rdp
         em.explicit(t - 500_000, owner, d.logon_id(), a.name, src, dst, P_RUNAS if rdp else P_NET)
+        self._tgt(t - 300_000, admin, src)
         em.tgs(t - 200_000, a.name, src, dst)
         lid = em.logon(t, a.name, a.sid, src, dst, 10 if rdp else 3, priv=True)
         if e.hosts[dst].role == "file-server" and d.u() < 0.3:
@@ -170,6 +185,10 @@ class Operations:
             trip = next(
                 (x for x in self.trips if a == x.admin and x.first_day <= day <= x.last_day), None
             )
+            if any(a == x.admin and day == x.first_day - 1 for x in self.trips):
+                # the flight: trip days count in UTC, and Tokyo's morning is the UTC day before,
+                # so working that day would put the admin in Tokyo two hours before Bangkok
+                continue
             clock = clocks[trip.site] if trip else jp
             src = trip.ws if trip else e.users[a].ws
             if not clock.workday:
@@ -216,6 +235,7 @@ class Operations:
                     continue
                 t = h0 + d.i(HOUR - 2_000_000) + 1_000_000
                 rdp = d.u() < 0.05
+                self._tgt(t - 150_000, a, hd.ws)
                 if d.u() < em.r.p_tgs * 2:
                     em.tgs(t - 100_000, hd.name, hd.ws, dst)
                 em.logon(t, hd.name, hd.sid, hd.ws, dst, 10 if rdp else 3, priv=True)

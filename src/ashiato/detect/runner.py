@@ -292,6 +292,7 @@ def detect(
     if rules:  # the Sigma step's lines below are kept as they were
         con, events = engine.con, engine.events
     if rules:
+        from ashiato.sigma.standing import collapse_standing
         from ashiato.sigma.step import run_rule_paths
 
         t0 = time.perf_counter()
@@ -300,6 +301,13 @@ def detect(
         found, sigma_notices, status = run_rule_paths(
             con.con, events, rules, run=n_events > 0, select=rule_select
         )
+        n_matched = len(found)
+        found = collapse_standing(found, data_start)
+        if len(found) < n_matched:
+            status += (
+                f"; {n_matched:,} finding(s), {len(found):,} after standing ones were collapsed "
+                "(one rule, the same actors, day after day since the data began)"
+            )
         findings.extend(found)
         notices.extend(sigma_notices)
         runs.append(DetectorRun("sigma", status, len(found), time.perf_counter() - t0))

@@ -22,11 +22,19 @@ def test_positive_network_logon_from_a_workstation(inventory, write_events) -> N
     rows += [
         event(ts=ts(14, 3), user="svc-backup", src_ip=WS_BKK, dst_host="jp-dc-fs01", logon_type=3),
         event(ts=ts(14, 4), user="svc-backup", src_ip=WS_TKY, dst_host="jp-dc-fs01", logon_type=3),
-        # the next week again: no longer a first
-        event(ts=ts(21, 3), user="svc-backup", src_ip=WS_BKK, dst_host="jp-dc-fs01", logon_type=3),
+        # the next week again from the same desk: the same misuse, its own finding (v2)
+        event(ts=ts(21, 3), user="svc-backup", src_ip=WS_BKK, dst_host="jp-dc-dc01", logon_type=3),
+        # from another workstation later: no longer a first, and not a desk of the first day
+        event(ts=ts(22, 3), user="svc-backup", src_ip="10.3.0.102", dst_host="jp-dc-fs01"),
     ]
-    f = detect(write_events(rows), inventory, detectors=DET).findings.to_pylist()
-    assert len(f) == 1
+    found = detect(write_events(rows), inventory, detectors=DET).findings.to_pylist()
+    assert sorted(x["first_seen"].day for x in found) == [14, 21]
+    f = sorted(found, key=lambda x: x["first_seen"])
+    assert (
+        "again from a source of 2026-09-14, the first day it came from a workstation"
+        in (f[1]["reason"])
+    )
+    assert "jp-dc-dc01" in f[1]["entities"]["hosts"] and f[1]["evidence"] == ["e000014"]
     assert f[0]["severity"] == "critical" and f[0]["score"] == 91.0  # 70 +10 +5 +5 +1
     assert "from a workstation (jp-tky-ws001, th-bkk-ws001)" in f[0]["reason"]
     assert "before that day only from file-server" in f[0]["reason"]

@@ -6,9 +6,10 @@ wherever the reader sits, usually an office workstation. So the signal is the ac
 history, not the segmentation policy (which may well allow the path): the first day, after the
 warm-up, on which a service account (``account_kind`` from the inventory) logs on successfully,
 with any logon type (network type 3 included), from a source whose class it was never seen
-coming from before that day. Classes are ``workstation`` and ``server`` (every server role), or
-each inventory role when ``by_role`` is set. Sources the inventory cannot place are left out, as
-are accounts with no logon before that day (nothing to compare with).
+coming from before that day, and each later day it comes back from a source it used on that
+first day (the same desk, once a week). Classes are ``workstation`` and ``server`` (every server
+role), or each inventory role when ``by_role`` is set. Sources the inventory cannot place are left
+out, as are accounts with no logon before that day (nothing to compare with).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from ashiato.inventory.model import SERVER_ROLES
 SPEC = DetectorSpec(
     id="privilege.service_account_new_source_class",
     title="Service account logs on from a new class of source",
-    version="1",
+    version="2",
     severity="high",
     techniques=("T1078.002", "T1021"),
     needs=(EventKind.LOGON,),
@@ -73,21 +74,28 @@ def query(ctx: DetectionContext) -> ibis.Table:
     t = t.mutate(cls=_source_class(t.src_role, bool(p["by_role"])), day=t.ts.truncate("D"))
     t = t.filter(t.cls.notnull())
     first = t.group_by("user", "cls").aggregate(first_day=t.day.min())
-    novel = t.inner_join(
-        first, [t.user == first.user, t.cls == first.cls, t.day == first.first_day]
-    ).select(t)
     start = warmup_end(ctx.data_start, int(p["warmup_days"]))
     if start is not None:
-        novel = novel.filter(novel.day >= start)
+        first = first.filter(first.first_day >= start)
+    t = t.mutate(src=t.src_asset.fill_null(t.src_host).fill_null(t.src_ip))
+    t1 = t.inner_join(first, [t.user == first.user, t.cls == first.cls]).select(t, first.first_day)
+    # The first day, and every later day the account comes back from a source it used on that
+    # first day: a password read from a file is used again from the same desk (once a week,
+    # in issue 13's svc-from-workstation), and each use names what it reached.
+    origin = t1.filter(t1.day == t1.first_day).select(o_user="user", o_cls="cls", o_src="src")
+    origin = origin.distinct()
+    again = t1.inner_join(
+        origin, [t1.user == origin.o_user, t1.cls == origin.o_cls, t1.src == origin.o_src]
+    ).select(t1)
+    novel = t1.filter(t1.day == t1.first_day).union(again.filter(again.day > again.first_day))
     hits = novel.group_by("user", "cls", "day").aggregate(
+        first_day=novel.first_day.min(),
         first_seen=novel.ts.min(),
         last_seen=novel.ts.max(),
         n=novel.count(),
         privileged=novel.privileged.any(),
         types=novel.logon_type.collect(distinct=True),
-        srcs=novel.src_asset.fill_null(novel.src_host)
-        .fill_null(novel.src_ip)
-        .collect(distinct=True),
+        srcs=novel.src.collect(distinct=True),
         src_roles=novel.src_role.collect(distinct=True),
         dsts=novel.dst_asset.fill_null(novel.dst_host).collect(distinct=True),
         dst_roles=novel.dst_role.collect(distinct=True),
@@ -95,9 +103,10 @@ def query(ctx: DetectionContext) -> ibis.Table:
         src_ips=novel.src_ip.collect(distinct=True),
         evidence=earliest(novel.event_id, novel.ts, int(p["max_evidence"])),
     )
-    # The account's own past: the source roles it came from before that day (none: no finding).
+    # The account's own past: the source roles it came from before its first day of this class
+    # (none: no finding).
     past = t.group_by(t.user, t.src_role).aggregate(since=t.day.min())
-    before = hits.inner_join(past, [hits.user == past.user, past.since < hits.day])
+    before = hits.inner_join(past, [hits.user == past.user, past.since < hits.first_day])
     prior = before.group_by(before.user, before.cls, before.day).aggregate(
         prior_roles=before.src_role.collect(distinct=True)
     )
@@ -121,10 +130,17 @@ def explain(row: Mapping[str, Any], ctx: DetectionContext) -> Finding:
         + min(5, len(srcs) - 1)
     )
     types = ", ".join(str(x) for x in sorted(vals(row, "types"))) or "unknown"
+    again = row["first_day"] < row["day"]
+    novelty = (
+        f"again from a source of {row['first_day'].date().isoformat()}, the first day it came "
+        f"from a {cls}, a class of source it had never come from: before then only from "
+        if again
+        else "a class of source it had never come from: before that day only from "
+    )
     reason = (
         f"service account {user} logged on from a {cls} ({short_list(srcs)}) on "
-        f"{fmt_ts(row['first_seen'])[:10]}, a class of source it had never come from: before "
-        f"that day only from {', '.join(prior)}. {row['n']} logon(s) (type {types}) to "
+        f"{fmt_ts(row['first_seen'])[:10]}, {novelty}"
+        f"{', '.join(prior)}. {row['n']} logon(s) (type {types}) to "
         f"{short_list(dsts) or 'unknown hosts'}, {fmt_ts(row['first_seen'])[11:]} to "
         f"{fmt_ts(row['last_seen'])[11:]}."
     )

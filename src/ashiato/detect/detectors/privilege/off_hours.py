@@ -194,7 +194,7 @@ def explain(row: Mapping[str, Any], ctx: DetectionContext) -> Finding:
         f"on {site}'s public holiday ({holiday})" if holiday else f"outside {site}'s working hours"
     )
     first = "on a holiday" if holiday else "off hours"
-    again = row.get("first_day") is not None and row["first_day"] < row["day"]
+    again = row["first_day"] < row["day"]
     novelty = (
         f"in the same run of holidays as its first holiday worked from that site "
         f"({row['first_day'].date().isoformat()})"

@@ -84,10 +84,10 @@ def query(ctx: DetectionContext) -> ibis.Table:
     # in issue 13's svc-from-workstation), and each use names what it reached.
     origin = t1.filter(t1.day == t1.first_day).select(o_user="user", o_cls="cls", o_src="src")
     origin = origin.distinct()
-    again = t1.inner_join(
+    # (every first-day source is an origin, so this holds the whole first day as well)
+    novel = t1.inner_join(
         origin, [t1.user == origin.o_user, t1.cls == origin.o_cls, t1.src == origin.o_src]
     ).select(t1)
-    novel = t1.filter(t1.day == t1.first_day).union(again.filter(again.day > again.first_day))
     hits = novel.group_by("user", "cls", "day").aggregate(
         first_day=novel.first_day.min(),
         first_seen=novel.ts.min(),

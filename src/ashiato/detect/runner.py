@@ -20,6 +20,7 @@ from ashiato.detect import suppress
 from ashiato.detect.common import CREDENTIAL_KINDS
 from ashiato.detect.enrich import enrich
 from ashiato.detect.entity_risk import entity_risk_table
+from ashiato.detect.fold import run_stateful
 from ashiato.detect.follow import follow_credentials, name_ticket_servers
 from ashiato.detect.incidents import incidents_table
 from ashiato.detect.infer import infer_inventory
@@ -52,6 +53,7 @@ class DetectorRun:
     status: str  # "ran" | "skipped: <why>"
     findings: int
     seconds: float
+    detail: str = ""  # a stateful detector's days judged and state (``fold``)
 
 
 @dataclass(frozen=True)
@@ -260,6 +262,7 @@ def detect(
             "no assets, accounts or policy are known"
         )
     findings: list[Finding] = []
+    stateful: list[DetectorModule] = []
     sql_cache = SqlCache(cache_root() if runnable else None, inventory)
     for det in runnable:
         spec = det.SPEC
@@ -268,6 +271,9 @@ def detect(
             msg = "skipped: needs an inventory (--inventory DIR)"
             notices.append(f"{spec.id} {msg}")
             runs.append(DetectorRun(spec.id, msg, 0, 0.0))
+            continue
+        if spec.stateful:  # judged day by day against its state, below
+            stateful.append(det)
             continue
         if progress:
             progress(spec.id)
@@ -287,6 +293,16 @@ def detect(
         found = [det.explain(r, ctx) for r in rows]
         findings.extend(found)
         runs.append(DetectorRun(spec.id, "ran", len(found), time.perf_counter() - t0))
+    if stateful:
+        folded = run_stateful(
+            st.layout, engine.con, stateful, inventory, params, data_start, execute, progress
+        )
+        for fr in folded:
+            findings.extend(fr.findings)
+            detail = f"{fr.days_judged} day(s) judged against its state (to {fr.watermark})"
+            if fr.rebuilt:
+                detail += f"; state begun afresh: {fr.rebuilt}"
+            runs.append(DetectorRun(fr.detector, "ran", len(fr.findings), fr.seconds, detail))
     order = {d.SPEC.id: i for i, d in enumerate(chosen)}
     runs.sort(key=lambda r: order[r.detector])
     if rules:  # the Sigma step's lines below are kept as they were

@@ -1,0 +1,174 @@
+"""The day-by-day fold: one batch run and daily runs leave the same findings; state is kept,
+versioned and rolled back for late data (``ashiato.detect.fold``, ``ashiato.detect.state``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ashiato.detect import runner
+from ashiato.detect.state import DetectorState, StateTable
+from ashiato.inventory import Inventory
+from ashiato.store import StoreLayout
+from tests.conftest import event, ts
+from tests.detect.foldcheck import add_day, by_day, numbered, runs, seen
+
+DORMANT = "novelty.dormant_account"
+
+
+def _dormant_month() -> list[dict[str, object]]:
+    rows = [
+        event(ts=ts(d, 3), user="k.ito", src_ip="10.1.0.101", dst_host="jp-tky-ws001")
+        for d in range(1, 31)
+    ]
+    rows += [
+        event(ts=ts(1, 2), user="adm-sato", src_ip="10.1.0.101", dst_host="jp-tky-ws001"),
+        event(ts=ts(3, 2), user="adm-sato", src_ip="10.1.0.101", dst_host="jp-tky-ws001"),
+        # back after 17 days, late in the day: the evidence runs past midnight into day 21
+        event(ts=ts(20, 17), user="adm-sato", src_ip="10.3.0.101", dst_host="jp-tky-ws001"),
+        event(ts=ts(21, 1), user="adm-sato", src_ip="10.3.0.101", dst_host="jp-dc-fs01"),
+        event(ts=ts(2, 5), user="t.suzuki", src_ip="10.1.0.101", dst_host="jp-dc-fs01"),
+        event(ts=ts(12, 5), user="t.suzuki", src_ip="10.1.0.101", dst_host="jp-dc-fs01"),
+        # silent from day 2 to day 25 (23 days), but day 12's use arrives late
+        event(ts=ts(25, 5), user="t.suzuki", src_ip="10.1.0.101", dst_host="jp-tky-ws001"),
+    ]
+    return rows
+
+
+def test_daily_runs_and_a_late_day_equal_one_batch_run(
+    tmp_path: Path, inventory: Inventory
+) -> None:
+    params = {DORMANT: {"dormant_days": 20}}
+    got = runs(
+        tmp_path, _dormant_month(), inventory, [DORMANT], params, late=("2026-09-12", "2026-09-20")
+    )
+    batch = got["batch"]
+    assert batch.findings.num_rows == 1, "t.suzuki's day-12 use breaks the silence"
+    f = batch.findings.to_pylist()[0]
+    assert f["evidence_count"] == 2, "the reactivation (day 20) and its next 24 h (day 21)"
+    assert "It went on from 2026-09-20 17:00 UTC to 2026-09-21 01:00 UTC" in f["reason"]
+    assert seen(got["daily"]) == seen(batch)
+    assert seen(got["late"]) == seen(batch)
+
+
+def test_a_late_day_rolls_the_state_back_and_judges_again(
+    tmp_path: Path, inventory: Inventory
+) -> None:
+    """Without day 12, t.suzuki's day-25 use ends 23 days of silence; day 12 arriving after
+    day 25 was judged takes the finding away, as a batch run over all days would."""
+    params = {DORMANT: {"dormant_days": 20}}
+    rows = _dormant_month()
+    days = by_day(numbered(rows))
+    store = tmp_path / "s"
+    for day, day_rows in days.items():
+        if day != "2026-09-12":
+            add_day(store, day, day_rows)
+    before = runner.detect(store, inventory, detectors=[DORMANT], params=params)
+    users = sorted(r["entities"]["accounts"][0] for r in before.findings.to_pylist())
+    assert users == ["adm-sato", "t.suzuki"]
+    add_day(store, "2026-09-12", days["2026-09-12"])
+    after = runner.detect(store, inventory, detectors=[DORMANT], params=params)
+    assert [r["entities"]["accounts"][0] for r in after.findings.to_pylist()] == ["adm-sato"]
+    run = next(r for r in after.runs if r.detector == DORMANT)
+    assert "19 day(s) judged" in run.detail, "day 12 and every later day, not days 1 to 11"
+
+
+def test_a_run_with_nothing_new_judges_no_day(tmp_path: Path, inventory: Inventory) -> None:
+    store = tmp_path / "s"
+    for day, day_rows in by_day(numbered(_dormant_month())).items():
+        add_day(store, day, day_rows)
+    first = runner.detect(store, inventory, detectors=[DORMANT])
+    again = runner.detect(store, inventory, detectors=[DORMANT])
+    run = next(r for r in again.runs if r.detector == DORMANT)
+    assert "0 day(s) judged" in run.detail
+    assert again.findings.equals(first.findings)
+    # a changed parameter is another detector: its state is begun afresh, and says why
+    changed = runner.detect(
+        store, inventory, detectors=[DORMANT], params={DORMANT: {"dormant_days": 20}}
+    )
+    run = next(r for r in changed.runs if r.detector == DORMANT)
+    assert "30 day(s) judged" in run.detail and "parameters" in run.detail
+    meta = DetectorState(StoreLayout(store), DORMANT).meta()
+    assert meta is not None and meta.watermark == "2026-09-30" and len(meta.days) == 30
+
+
+def test_state_tables_refuse_a_value_without_a_combine() -> None:
+    with pytest.raises(ValueError, match="needs one combine"):
+        StateTable("t", {"k": "string"}, {"v": "int64"}, {}, "")
+    with pytest.raises(ValueError, match="unknown combine"):
+        StateTable("t", {"k": "string"}, {"v": "int64"}, {"v": "median"}, "")
+    t = StateTable(
+        "t", {"k": "string"}, {"v": "int64", "at": "int64"}, {"v": "first:at", "at": "min"}, ""
+    )
+    assert 'arg_min("v", "at")' in t.combine_sql("x")
+
+
+def test_state_show_and_rebuild_commands(
+    tmp_path: Path, inventory_dir: Path, inventory: Inventory
+) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from ashiato.cli import app
+
+    store = tmp_path / "s"
+    for day, day_rows in by_day(numbered(_dormant_month())).items():
+        add_day(store, day, day_rows)
+    runner.detect(store, inventory, detectors=[DORMANT])
+    cli = CliRunner()
+    shown = cli.invoke(app, ["state", "show", "--store", str(store), "--json"])
+    assert shown.exit_code == 0, shown.output
+    row = json.loads(shown.output.splitlines()[0])
+    assert row["detector"] == DORMANT and row["watermark"] == "2026-09-30" and row["days"] == 30
+    assert row["tables"]["last_use"] == 3 and row["bytes"] > 0
+    built = cli.invoke(
+        app,
+        [
+            "state",
+            "rebuild",
+            "--store",
+            str(store),
+            "--inventory",
+            str(inventory_dir),
+            "--detector",
+            DORMANT,
+        ],
+    )
+    assert built.exit_code == 0, built.output
+    assert f"{DORMANT}: 30 day(s) folded, to 2026-09-30" in built.output
+    again = runner.detect(store, inventory, detectors=[DORMANT])
+    assert "0 day(s) judged" in next(r for r in again.runs if r.detector == DORMANT).detail
+    bad = cli.invoke(app, ["state", "rebuild", "--store", str(store), "--detector", "no.such"])
+    assert bad.exit_code != 0 and "unknown detector" in bad.output
+
+
+def test_kept_days_bound_a_state_table() -> None:
+    import duckdb
+
+    t = StateTable(
+        "daily",
+        {"host": "string", "day": "date"},
+        {"bytes": "int64"},
+        {"bytes": "sum"},
+        "bytes per host and day",
+        keep_days=2,
+        keep_by="day",
+    )
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    con.execute(
+        "CREATE TABLE s AS SELECT * FROM (VALUES ('a', DATE '2026-09-01', 5), "
+        "('a', DATE '2026-09-08', 7), ('a', DATE '2026-09-09', 1)) v(host, day, bytes)"
+    )
+    con.execute("CREATE TABLE fold_day AS SELECT TIMESTAMPTZ '2026-09-10 00:00:00+00' AS start")
+    sql = t.expire_sql("s")
+    assert sql is not None
+    con.execute(sql)
+    assert con.sql("SELECT day::VARCHAR FROM s ORDER BY day").fetchall() == [
+        ("2026-09-08",),
+        ("2026-09-09",),
+    ]
+    with pytest.raises(ValueError, match="keep_days needs keep_by"):
+        StateTable("x", {"k": "string"}, {"v": "int64"}, {"v": "sum"}, "", keep_days=3)

@@ -78,11 +78,12 @@ def runs(
     detectors: Sequence[str],
     params: Mapping[str, Mapping[str, Any]] | None = None,
     late: tuple[str, str] | None = None,
+    rules: Sequence[Path] | None = None,
 ) -> dict[str, runner.DetectReport]:
     """Reports of the batch run, the last daily run and (``late``: (held day, delivered after
     day)) the last run of the late delivery."""
     days = by_day(numbered(rows))
-    kw: dict[str, Any] = {"detectors": list(detectors), "params": params}
+    kw: dict[str, Any] = {"detectors": list(detectors), "params": params, "rules": rules}
     out: dict[str, runner.DetectReport] = {}
     batch = tmp / "batch"
     for day, day_rows in days.items():

@@ -172,3 +172,84 @@ def test_kept_days_bound_a_state_table() -> None:
     ]
     with pytest.raises(ValueError, match="keep_days needs keep_by"):
         StateTable("x", {"k": "string"}, {"v": "int64"}, {"v": "sum"}, "", keep_days=3)
+
+
+RDP_RULE = """\
+title: Remote interactive logon (test)
+id: 5d9b8f2e-7a41-4c55-9a3e-0c1f4b7e2a10
+status: test
+level: medium
+logsource: {product: windows, service: security}
+detection:
+  selection: {EventID: 4624, LogonType: 10}
+  condition: selection
+"""
+
+
+def test_sigma_rules_judge_each_day_once_and_as_a_batch_would(
+    tmp_path: Path, inventory: Inventory
+) -> None:
+    rule = tmp_path / "rdp.yml"
+    rule.write_text(RDP_RULE)
+
+    def rdp(day: int, hour: int, user: str, host: str) -> dict[str, object]:
+        raw = {"EventID": "4624", "Channel": "Security", "LogonType": "10"}
+        return event(
+            ts=ts(day, hour),
+            user=user,
+            logon_type=10,
+            src_ip="10.3.0.101",
+            dst_host=host,
+            log_host=host,
+            raw=list((raw | {"TargetUserName": user}).items()),
+        )
+
+    rows = [rdp(d, 9, "adm-sato", "jp-dc-fs01") for d in (2, 5, 9, 12, 16)]
+    rows += [rdp(12, 23, "k.ito", "jp-tky-ws001"), rdp(13, 1, "k.ito", "jp-tky-ws001")]
+    got = runs(tmp_path, rows, inventory, [], late=("2026-09-12", "2026-09-16"), rules=[rule])
+    batch = got["batch"].findings.to_pylist()
+    assert sorted((f["entities"]["accounts"], f["evidence_count"]) for f in batch) == [
+        (["adm-sato"], 5),
+        (["k.ito"], 2),
+    ]
+    assert seen(got["daily"]) == seen(got["batch"]) == seen(got["late"])
+    run = next(r for r in got["daily"].runs if r.detector == "sigma")
+    assert run.detail == "1 day(s) judged (to 2026-09-16)", "only the newest day"
+
+
+def test_post_steps_see_only_findings_that_changed_or_reach_new_days(
+    tmp_path: Path, inventory: Inventory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The credential followed after a reactivation (``follow``) reaches a host on a day that
+    arrives in a later run: that finding goes through the step again and gains the host; a
+    run with nothing new sends no finding through it and leaves the findings as they were."""
+    seen_by_step: list[list[str]] = []
+    follow = runner.follow_credentials
+
+    def recording(findings, *args, **kw):  # type: ignore[no-untyped-def]
+        seen_by_step.append([f.finding_id for f in findings])
+        return follow(findings, *args, **kw)
+
+    monkeypatch.setattr(runner, "follow_credentials", recording)
+    rows = _dormant_month()
+    rows.append(event(ts=ts(22, 1), user="adm-sato", src_ip="10.3.0.101", dst_host="jp-dc-dc01"))
+    days = by_day(numbered(rows))
+    store = tmp_path / "s"
+    for day, day_rows in days.items():
+        if day <= "2026-09-21":
+            add_day(store, day, day_rows)
+    params = {DORMANT: {"dormant_days": 20}}
+    first = runner.detect(store, inventory, detectors=[DORMANT], params=params)
+    adm = [r for r in first.findings.to_pylist() if r["entities"]["accounts"] == ["adm-sato"]]
+    assert "jp-dc-dc01" not in adm[0]["entities"]["hosts"]
+    for day, day_rows in days.items():
+        if day > "2026-09-21":
+            add_day(store, day, day_rows)
+    second = runner.detect(store, inventory, detectors=[DORMANT], params=params)
+    adm = [r for r in second.findings.to_pylist() if r["entities"]["accounts"] == ["adm-sato"]]
+    assert "jp-dc-dc01" in adm[0]["entities"]["hosts"], "followed onto the new day"
+    assert adm[0]["finding_id"] in seen_by_step[-1]
+    seen_by_step.clear()
+    third = runner.detect(store, inventory, detectors=[DORMANT], params=params)
+    assert seen_by_step in ([], [[]]), "nothing new: no finding goes through the step"
+    assert third.findings.equals(second.findings)

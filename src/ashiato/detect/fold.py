@@ -89,21 +89,7 @@ def run_stateful(
         merged = {**spec.defaults(), **params.get(spec.id, {})}
         fp = fingerprint(spec.id, spec.version, merged, spec.state, inv_json)
         ds = DetectorState(layout, spec.id)
-        meta = ds.meta()
-        why = None
-        if meta is None:
-            why = "no state yet"
-        elif meta.fingerprint != fp:
-            why = "detector, parameters or inventory changed"
-        elif meta.data_start != start_iso:
-            why = "events before the state's first day arrived"
-        if why is not None:
-            ds.reset()
-            meta = Meta(fp, start_iso)
-        assert meta is not None
-        changed = [d for d in files if meta.days.get(d) != files[d]]
-        changed += [d for d in meta.days if d not in files]  # a day whose events were removed
-        first = min(changed) if changed else None
+        meta, why, first = _open(ds, fp, start_iso, files, "detector, parameters or inventory")
         for t in spec.state:
             name = _state_name(i, t)
             if first is not None and meta.watermark is not None and first <= meta.watermark:
@@ -197,6 +183,30 @@ def run_stateful(
             )
         )
     return runs
+
+
+def _open(
+    ds: DetectorState,
+    fp: str,
+    start_iso: str | None,
+    files: Mapping[str, list[str]],
+    what: str,
+) -> tuple[Meta, str | None, str | None]:
+    """The state's record (begun afresh, and why, when it belongs to another fingerprint or
+    data start) and the first day whose event files changed since it was written."""
+    meta, why = ds.meta(), None
+    if meta is None:
+        why = "no state yet"
+    elif meta.fingerprint != fp:
+        why = f"{what} changed"
+    elif meta.data_start != start_iso:
+        why = "events before the state's first day arrived"
+    if meta is None or why is not None:
+        ds.reset()
+        meta = Meta(fp, start_iso)
+    changed = [d for d in files if meta.days.get(d) != files[d]]
+    changed += [d for d in meta.days if d not in files]  # a day whose events were removed
+    return meta, why, min(changed) if changed else None
 
 
 def _load(raw: Any, name: str, table: StateTable, files: list[str]) -> None:
@@ -297,7 +307,9 @@ class _DayReader:
             )
             raw.unregister("_endpoint_schema")
 
-    def load(self, day: str, files: Mapping[str, list[str]]) -> None:
+    def load(self, day: str, files: Mapping[str, list[str]], *, enriched: bool = True) -> None:
+        """Make ``day_raw`` the events of ``files`` and ``fold_day`` the day's start; with
+        ``enriched``, ``day_events`` their enrichment too."""
         raw = self.raw
         paths = [
             str(self.layout.day_dir(d) / f.split(":")[0]) for d, fs in files.items() for f in fs
@@ -313,6 +325,8 @@ class _DayReader:
         raw.execute(
             "CREATE OR REPLACE TEMP TABLE fold_day AS SELECT ?::TIMESTAMPTZ AS start", [start]
         )
+        if not enriched:
+            return
         if self.resolver is not None:
             got = raw.execute(
                 "SELECT src_host, src_ip FROM day_raw UNION SELECT dst_host, dst_ip FROM day_raw"
@@ -370,7 +384,8 @@ class _DayReader:
 
 
 def finding_from_row(row: Mapping[str, Any]) -> Finding:
-    """A part's row (a FINDING row and the finding's ``key``) as a ``Finding`` again."""
+    """A part's row (a FINDING row and the finding's ``key``) as a ``Finding`` again; a
+    FINDING row without a key keeps its stored id."""
     details = json.loads(row["details"] or "{}")
     actors = tuple(details.pop("actors", []) or ())
     ent = row["entities"] or {}
@@ -390,9 +405,10 @@ def finding_from_row(row: Mapping[str, Any]) -> Finding:
         reason=row["reason"],
         evidence=tuple(row["evidence"] or ()),
         evidence_count=int(row["evidence_count"]),
-        key=row["key"],
+        key=row.get("key") or "",
         actors=actors,
         details=details,
+        stored_id=None if row.get("key") else row["finding_id"],
     )
 
 
@@ -481,3 +497,54 @@ def rebuild(
         )
     finally:
         raw.close()
+
+
+def run_day_step(
+    layout: StoreLayout,
+    con: Any,
+    step_id: str,
+    step_fingerprint: str,
+    judge: Callable[[str], list[Finding]],
+    data_start: datetime | None,
+    execute: Callable[[ibis.Expr], pa.Table],
+    progress: Callable[[str], None] | None = None,
+) -> FoldRun:
+    """Run a judge without state (the Sigma rules) over each changed day's raw events, as
+    ``run_stateful`` runs a detector: ``judge(table)`` gets the FROM item of one day's events;
+    its findings are kept per day and merged by finding id."""
+    t0 = time.perf_counter()
+    files = event_files_by_day(layout)
+    ds = DetectorState(layout, step_id)
+    start_iso = data_start.isoformat() if data_start is not None else None
+    meta, why, first = _open(ds, step_fingerprint, start_iso, files, "rules or rule engine")
+    todo: list[str] = []
+    if first is not None:
+        ds.drop_days_from(first, ())
+        for d in [d for d in meta.days if d >= first]:
+            del meta.days[d]
+        todo = [d for d in files if d >= first]
+    reader = _DayReader(con.con, con, layout, None, execute)
+    try:
+        for d in todo:
+            if progress:
+                progress(f"{step_id}: day {d}")
+            reader.load(d, {d: files[d]}, enriched=False)
+            try:
+                found = judge("day_raw")
+            except DetectError:
+                raise
+            except Exception as exc:
+                if isinstance(exc, (KeyboardInterrupt, MemoryError)):
+                    raise
+                raise DetectError(f"{step_id} failed on {d}: {exc}") from exc
+            if found:
+                keys = pa.array([f.key for f in found], pa.string())
+                ds.write(ds.part_file(d), findings_table(found).append_column("key", keys))
+            meta.days[d] = files[d]
+    finally:
+        reader.close()
+    if todo or why is not None:
+        ds.write_meta(meta)
+    parts = ds.read_parts()
+    found = merge_findings(parts) if parts is not None else []
+    return FoldRun(step_id, found, len(todo), meta.watermark, why, time.perf_counter() - t0)

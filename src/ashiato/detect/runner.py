@@ -20,7 +20,7 @@ from ashiato.detect import suppress
 from ashiato.detect.common import CREDENTIAL_KINDS
 from ashiato.detect.enrich import enrich
 from ashiato.detect.entity_risk import entity_risk_table
-from ashiato.detect.fold import run_stateful
+from ashiato.detect.fold import run_day_step, run_stateful
 from ashiato.detect.follow import follow_credentials, name_ticket_servers
 from ashiato.detect.incidents import incidents_table
 from ashiato.detect.infer import infer_inventory
@@ -30,6 +30,7 @@ from ashiato.detect.sessions import (
     add_originating_logons,
     add_session_events,
 )
+from ashiato.detect.settled import Settled
 from ashiato.detect.spec import (
     DetectionContext,
     DetectorModule,
@@ -305,18 +306,29 @@ def detect(
             runs.append(DetectorRun(fr.detector, "ran", len(fr.findings), fr.seconds, detail))
     order = {d.SPEC.id: i for i, d in enumerate(chosen)}
     runs.sort(key=lambda r: order[r.detector])
-    if rules:  # the Sigma step's lines below are kept as they were
-        con, events = engine.con, engine.events
     if rules:
         from ashiato.sigma.standing import collapse_standing
-        from ashiato.sigma.step import run_rule_paths
+        from ashiato.sigma.step import RulePlan
 
         t0 = time.perf_counter()
         if progress:
             progress("sigma")
-        found, sigma_notices, status = run_rule_paths(
-            con.con, events, rules, run=n_events > 0, select=rule_select
-        )
+        plan = RulePlan.load(rules, select=rule_select)
+        found = []
+        if n_events > 0:  # each changed day's events, against the rules (``fold``)
+            raw = engine.con.con
+            day_run = run_day_step(
+                st.layout,
+                engine.con,
+                "sigma",
+                plan.fingerprint(),
+                lambda table: plan.judge(raw, table),
+                data_start,
+                execute,
+                progress,
+            )
+            found = day_run.findings
+        status = plan.status()
         n_matched = len(found)
         found = collapse_standing(found, data_start)
         if len(found) < n_matched:
@@ -325,8 +337,11 @@ def detect(
                 "(one rule, the same actors, day after day since the data began)"
             )
         findings.extend(found)
-        notices.extend(sigma_notices)
-        runs.append(DetectorRun("sigma", status, len(found), time.perf_counter() - t0))
+        notices.extend(plan.notices)
+        detail = ""
+        if n_events > 0:
+            detail = f"{day_run.days_judged} day(s) judged (to {day_run.watermark})"
+        runs.append(DetectorRun("sigma", status, len(found), time.perf_counter() - t0, detail))
     verdicts = suppress.load(st.layout)
     findings, hits = suppress.apply(findings, verdicts)
     n_suppressed = sum(hits.values())
@@ -339,6 +354,12 @@ def detect(
     def post() -> ibis.Table:
         return engine.enriched(inventory, materialize=False)
 
+    # Findings unchanged since the last run, ending before the changed days, keep their
+    # additions from then (``settled``); only the others go through the steps.
+    settled = Settled(st.layout)
+    pre = findings
+    findings, kept = settled.split(findings)
+
     if findings and present.keys() & set(CREDENTIAL_KINDS):
         findings = follow_credentials(findings, post(), execute)
     if findings and {EventKind.LOGON, EventKind.PRIVILEGE_GRANT} <= present.keys():
@@ -349,6 +370,7 @@ def detect(
         findings = add_logon_tickets(findings, engine.events, execute)
     if findings and present.keys() & {EventKind.KERBEROS_TGT, EventKind.KERBEROS_SERVICE}:
         findings = name_ticket_servers(findings, post(), execute)
+    findings = [*findings, *kept]
     findings.sort(key=lambda f: (-f.score, f.first_seen, f.finding_id))
     ftable = findings_table(findings)
     if findings:
@@ -359,6 +381,7 @@ def detect(
     st.write_findings(ftable)
     st.write_incidents(itable)
     st.write_entity_risk(risk)
+    settled.remember(pre)
     engine.close()
     new = None
     if since is not None:

@@ -111,9 +111,13 @@ class Finding:
         str, ...
     ] = ()  # entities that act (accounts, source hosts): incidents group on them
     details: Mapping[str, Any] = field(default_factory=dict)
+    stored_id: str | None = None
+    """The id of a finding read back from the store (whose key is not stored)."""
 
     @property
     def finding_id(self) -> str:
+        if self.stored_id is not None:
+            return self.stored_id
         return "F-" + hashlib.sha256(f"{self.detector}|{self.key}".encode()).hexdigest()[:16]
 
 

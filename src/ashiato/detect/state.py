@@ -238,6 +238,8 @@ def summaries(layout: StoreLayout) -> list[StateSummary]:
     out = []
     root = layout.root / "state"
     for d in sorted(p for p in root.glob("*") if p.is_dir()) if root.is_dir() else []:
+        if d.name.startswith("_"):  # the runner's own records (``settled``)
+            continue
         ds = DetectorState(layout, d.name)
         meta = ds.meta()
         tables = {

@@ -101,7 +101,27 @@ def test_state_tables_refuse_a_value_without_a_combine() -> None:
     t = StateTable(
         "t", {"k": "string"}, {"v": "int64", "at": "int64"}, {"v": "first:at", "at": "min"}, ""
     )
-    assert 'arg_min("v", "at")' in t.combine_sql("x")
+    assert 'arg_min_null("v", "at")' in t.combine_sql("x")
+
+
+def test_combines_keep_declared_types_and_a_null_latest_value() -> None:
+    """A sum stays BIGINT (DuckDB widens it), and ``last:`` takes the latest row's value even
+    when it is null (``arg_max`` would skip to an older one)."""
+    import duckdb
+
+    t = StateTable(
+        "t",
+        {"k": "string"},
+        {"n": "int64", "at": "int64", "tz": "string"},
+        {"n": "sum", "at": "max", "tz": "last:at"},
+        "",
+    )
+    con = duckdb.connect()
+    rows = "VALUES ('a', 2, 1, 'Asia/Tokyo'), ('a', 3, 2, NULL)"
+    src = f'(SELECT * FROM ({rows}) v(k, n, "at", tz))'
+    con.execute(f"CREATE TABLE s AS {t.combine_sql(src)}")
+    assert con.sql('SELECT k, n, "at", tz FROM s').fetchall() == [("a", 5, 2, None)]
+    assert dict(con.sql("DESCRIBE s").fetchall()[i][:2] for i in range(4))["n"] == "BIGINT"
 
 
 def test_state_show_and_rebuild_commands(
@@ -253,3 +273,40 @@ def test_post_steps_see_only_findings_that_changed_or_reach_new_days(
     third = runner.detect(store, inventory, detectors=[DORMANT], params=params)
     assert seen_by_step in ([], [[]]), "nothing new: no finding goes through the step"
     assert third.findings.equals(second.findings)
+
+
+def test_merged_parts_take_the_strongest_or_the_latest_words() -> None:
+    import pyarrow as pa
+
+    from ashiato.detect.fold import merge_findings
+    from ashiato.detect.spec import Finding, findings_table
+
+    def part(day: int, score: float, words: str) -> Finding:
+        return Finding(
+            detector="x.y",
+            detector_version="1",
+            title=words,
+            severity="high",
+            score=score,
+            techniques=("T1021",),
+            first_seen=ts(day, 1),
+            last_seen=ts(day, 2),
+            accounts=("a",),
+            hosts=(f"h{day}",),
+            sites=(),
+            ips=(),
+            reason=words,
+            evidence=(f"e{day}",),
+            evidence_count=3,
+            key="k",
+        )
+
+    parts = [part(3, 90.0, "two hops"), part(4, 90.0, "three hops")]
+    table = findings_table(parts).append_column("key", pa.array(["k", "k"]))
+    (strong,) = merge_findings(table)
+    (late,) = merge_findings(table, latest=True)
+    assert strong.title == "two hops" and late.title == "three hops"
+    for f in (strong, late):
+        assert f.evidence == ("e3", "e4") and f.evidence_count == 6
+        assert f.hosts == ("h3", "h4") and f.finding_id == parts[0].finding_id
+        assert "on 2 day(s)" in f.reason

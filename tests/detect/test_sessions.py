@@ -159,3 +159,48 @@ def test_a_cited_kerberos_logon_gains_the_ticket_it_presented(inventory, write_e
     rows = [{**logon("Kerberos"), "auth_package": "NTLM"}, *tickets]  # no ticket for NTLM
     f = detect(write_events(rows), inventory, detectors=[], rules=[rule]).findings.to_pylist()
     assert len(f) == 1 and f[0]["evidence"] == ["e000000"]
+
+
+def test_the_session_origin_known_only_by_its_address_is_named_by_the_inventory(
+    inventory, write_events
+) -> None:
+    """A network logon gives the source's address only; the switch's finding names the host
+    the inventory puts at that address (the analyst's, and the containment plan's, first hop)."""
+    from ashiato.sigma.ruleset import PACK
+
+    t = ts(5, 6)
+    raw = {
+        "SubjectUserName": "t.suzuki",
+        "SubjectLogonId": "0x4242",
+        "TargetUserName": "svc-scan",
+        "TargetServerName": "jp-osa-mail01",
+        "ProcessName": "C:\\Windows\\System32\\runas.exe",
+        "EventID": "4648",
+        "Channel": "Security",
+    }
+    rows = [
+        event(
+            ts=t,
+            user="t.suzuki",
+            src_ip="10.3.0.101",
+            dst_host="jp-osa-prx01",
+            log_host="jp-osa-prx01",
+            raw=[("TargetLogonId", "0x4242"), ("TargetUserName", "t.suzuki")],
+        ),
+        event(
+            ts=t + timedelta(minutes=5),
+            kind="explicit_credentials",
+            event_code=4648,
+            user="svc-scan",
+            src_host="jp-osa-prx01",
+            dst_host="jp-osa-mail01",
+            log_host="jp-osa-prx01",
+            logon_type=None,
+            raw=list(raw.items()),
+        ),
+    ]
+    rule = PACK / "explicit_credentials_remote_host.yml"
+    f = detect(write_events(rows), inventory, detectors=[], rules=[rule]).findings.to_pylist()
+    assert len(f) == 1 and sorted(f[0]["evidence"]) == ["e000000", "e000001"]
+    assert "th-bkk-ws001" in f[0]["entities"]["hosts"]
+    assert "10.3.0.101" in f[0]["entities"]["ips"]

@@ -28,6 +28,7 @@ import pyarrow as pa
 from ashiato.detect.common import MAX_EVIDENCE, fmt_ts
 from ashiato.detect.enrich import enrich
 from ashiato.detect.spec import DetectionContext, DetectorModule, Finding, findings_table
+from ashiato.detect.sqlcache import SqlCache, cache_root
 from ashiato.detect.state import DetectorState, Meta, StateTable, fingerprint, reset
 from ashiato.errors import DetectError
 from ashiato.events import ACCESS_EVENT
@@ -110,6 +111,7 @@ def run_stateful(
     ctx_days = max((det.SPEC.context_days for det in detectors), default=0)
     day = _DayReader(raw, con, layout, inventory, execute)
     compiled: dict[int, _Compiled] = {}
+    cache = SqlCache(cache_root() if todo else None, inventory)
     for d in todo:
         if progress:
             progress(f"day {d}")
@@ -128,9 +130,8 @@ def run_stateful(
             spec = det.SPEC
             try:
                 if i not in compiled:  # built and compiled once: only the tables' rows change
-                    compiled[i] = _compile(
-                        con, det, day.context(det, merged, data_start, i, ctx_days)
-                    )
+                    dctx = day.context(det, merged, data_start, i, ctx_days)
+                    compiled[i] = _compile(con, det, dctx, cache, i)
                 c = compiled[i]
                 rows = _run(raw, c.query).to_pylist()
                 found = [det.explain(r, c.ctx) for r in rows]
@@ -171,7 +172,7 @@ def run_stateful(
         for t in spec.state:
             raw.execute(f"DROP TABLE IF EXISTS {_state_name(i, t)}")
         parts = ds.read_parts()
-        found = merge_findings(parts) if parts is not None else []
+        found = merge_findings(parts, latest=spec.words == "latest") if parts is not None else []
         runs.append(
             FoldRun(
                 spec.id,
@@ -258,17 +259,51 @@ class _Compiled:
     folds: dict[str, tuple[str, ibis.Schema]]
 
 
-def _compile(con: Any, det: DetectorModule, ctx: DetectionContext) -> _Compiled:
-    def sql(expr: ibis.Table) -> tuple[str, ibis.Schema]:
+def _compile(
+    con: Any, det: DetectorModule, ctx: DetectionContext, cache: SqlCache, index: int
+) -> _Compiled:
+    """The detector's day queries: from ``cache`` when kept by an earlier run, else built,
+    compiled and kept (unless building read data or holds an in-memory table: ``SqlCache``)."""
+    spec = det.SPEC
+    names = ["query", *(t.name for t in spec.state)]
+    material = [
+        "fold",
+        spec.id,
+        spec.version,
+        index,  # the state tables' names carry it
+        sorted((k, repr(v)) for k, v in ctx.params.items()),
+        repr(ctx.data_start),
+        [(n, str(t)) for n, t in con.table("day_events").schema().items()],
+        str(ctx.events.op().__class__.__name__),
+    ]
+    keys = {n: cache.named_key([*material, n]) for n in names}
+    hits = {n: cache.get(k) for n, k in keys.items()}
+    got = {n: h for n, h in hits.items() if h is not None}
+    if len(got) == len(names):
+        return _Compiled(ctx, got.pop("query"), got)
+    reads = 0
+
+    def counting(expr: ibis.Expr) -> pa.Table:
+        nonlocal reads
+        reads += 1
+        return ctx.execute(expr)
+
+    built = replace(ctx, execute=counting)
+
+    def sql(name: str, expr: ibis.Table) -> tuple[str, ibis.Schema]:
         con._run_pre_execute_hooks(expr)  # registers in-memory tables (the inventory's)
-        return str(con.compile(expr)), expr.schema()
+        text = str(con.compile(expr))
+        if reads == 0:  # built without reading data: the same SQL next run
+            cache.put(keys[name], expr, text)
+        return text, expr.schema()
 
     fold = getattr(det, "fold", None)  # a module with state tables defines it
-    exprs = fold(ctx) if fold is not None else {}
-    missing = {t.name for t in det.SPEC.state} - set(exprs)
+    exprs = fold(built) if fold is not None else {}
+    missing = {t.name for t in spec.state} - set(exprs)
     if missing:
-        raise DetectError(f"detector {det.SPEC.id}: fold gives no {sorted(missing)}")
-    return _Compiled(ctx, sql(det.query(ctx)), {n: sql(e) for n, e in exprs.items()})
+        raise DetectError(f"detector {spec.id}: fold gives no {sorted(missing)}")
+    query = det.query(built)
+    return _Compiled(ctx, sql("query", query), {n: sql(n, e) for n, e in exprs.items()})
 
 
 def _run(raw: Any, compiled: tuple[str, ibis.Schema]) -> pa.Table:
@@ -412,19 +447,23 @@ def finding_from_row(row: Mapping[str, Any]) -> Finding:
     )
 
 
-def merge_findings(parts: pa.Table) -> list[Finding]:
-    """The findings of a detector's per-day parts, one per finding id (see the module)."""
+def merge_findings(parts: pa.Table, *, latest: bool = False) -> list[Finding]:
+    """The findings of a detector's per-day parts, one per finding id (see the module);
+    ``latest``: the words of the latest part rather than the strongest."""
     by_id: dict[str, list[Finding]] = defaultdict(list)
     for row in parts.to_pylist():
         by_id[row["finding_id"]].append(finding_from_row(row))
-    return [_merge(group) for group in by_id.values()]
+    return [_merge(group, latest) for group in by_id.values()]
 
 
-def _merge(parts: list[Finding]) -> Finding:
+def _merge(parts: list[Finding], latest: bool = False) -> Finding:
     if len(parts) == 1:
         return parts[0]
     parts = sorted(parts, key=lambda f: (f.first_seen, f.last_seen))
-    best = max(parts, key=lambda f: (f.score, -f.first_seen.timestamp()))
+    if latest:
+        best = max(parts, key=lambda f: (f.last_seen, f.score))
+    else:
+        best = max(parts, key=lambda f: (f.score, -f.first_seen.timestamp()))
     evidence: list[str] = []
     seen: set[str] = set()
     for f in parts:

@@ -42,6 +42,7 @@ from ashiato.detect.sqlcache import SqlCache, cache_root
 from ashiato.errors import DetectError
 from ashiato.events import ENTITY_RISK, INCIDENT, EventKind
 from ashiato.inventory.model import Inventory
+from ashiato.inventory.resolve import Resolver
 from ashiato.store import Store
 
 MATERIALIZE_MAX_EVENTS = 10_000_000
@@ -356,6 +357,11 @@ def detect(
 
     # Findings unchanged since the last run, ending before the changed days, keep their
     # additions from then (``settled``); only the others go through the steps.
+    resolver = Resolver(inventory) if inventory is not None else None
+
+    def asset_of(host: str | None, ip: str | None) -> str | None:
+        return resolver.endpoint(host, ip).asset if resolver is not None else None
+
     settled = Settled(st.layout)
     pre = findings
     findings, kept = settled.split(findings)
@@ -365,7 +371,7 @@ def detect(
     if findings and {EventKind.LOGON, EventKind.PRIVILEGE_GRANT} <= present.keys():
         findings = add_session_events(findings, post(), execute)
     if findings and {EventKind.LOGON, EventKind.EXPLICIT_CREDENTIALS} <= present.keys():
-        findings = add_originating_logons(findings, engine.events, execute)
+        findings = add_originating_logons(findings, engine.events, execute, name=asset_of)
     if findings and {EventKind.LOGON, EventKind.KERBEROS_SERVICE} <= present.keys():
         findings = add_logon_tickets(findings, engine.events, execute)
     if findings and present.keys() & {EventKind.KERBEROS_TGT, EventKind.KERBEROS_SERVICE}:

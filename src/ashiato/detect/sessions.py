@@ -85,6 +85,7 @@ def add_originating_logons(
     events: ibis.Table,
     execute: Callable[[ibis.Expr], pa.Table],
     cap: int = 2000,
+    name: Callable[[str | None, str | None], str | None] | None = None,
 ) -> list[Finding]:
     """Findings citing explicit-credential events (4648) gain the logon whose session made them.
 
@@ -93,7 +94,9 @@ def add_originating_logons(
     that session's 4624). An account switch along allowed hops (A logs on to B, then supplies C's
     credentials there) is one actor's work: the finding should name A, A's logon and the host A
     came from, or the intrusion's first hop and its source stay invisible. ``events`` are the
-    stored events (with ``raw``), not the enriched ones, which drop it."""
+    stored events (with ``raw``), not the enriched ones, which drop it. ``name`` (host, address)
+    -> the inventory's asset: a network logon often gives only the source's address, and the
+    host behind it is what the analyst (and the containment plan) needs."""
     ids = _cited(findings)
     if ids is None:
         return findings
@@ -142,7 +145,14 @@ def add_originating_logons(
             out.append(f)
             continue
         users = sorted({str(r["l_user"]) for r in found if r["l_user"]})
-        srcs = sorted({str(r["l_src"]).lower() for r in found if r["l_src"]})
+        named = [name(r["l_src"], r["l_ip"]) if name else None for r in found]
+        srcs = sorted(
+            {
+                str(n or r["l_src"]).lower()
+                for n, r in zip(named, found, strict=True)
+                if n or r["l_src"]
+            }
+        )
         ips = sorted({str(r["l_ip"]) for r in found if r["l_ip"]})
         out.append(
             replace(

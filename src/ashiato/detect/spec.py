@@ -57,6 +57,10 @@ class DetectorSpec:
     """Days before the judged one whose raw events a stateful detector also sees (for chains
     that cross midnight); the judged day starts at ``DetectionContext.slice_start``."""
 
+    words: str = "strongest"
+    """Whose words a finding judged on several days keeps: its ``strongest`` day's (the
+    highest score, the earliest of equals) or its ``latest`` day's (a path that grows each day
+    and says all of it each time)."""
     by_day: bool = False
     """Judged one UTC day at a time even without state: its findings need no history (a
     per-day signature), so a run over one new day reads that day only."""

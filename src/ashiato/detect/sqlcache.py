@@ -84,6 +84,13 @@ class SqlCache:
         ]
         return hashlib.sha256(json.dumps(material).encode()).hexdigest()
 
+    def named_key(self, material: list[Any]) -> str | None:
+        """The entry's name for a query described by ``material`` (the day-by-day fold's: its
+        tables have fixed names, so the detector, its parameters and schema say the rest)."""
+        if self.root is None:
+            return None
+        return hashlib.sha256(json.dumps([self._base, material]).encode()).hexdigest()
+
     def get(self, key: str | None) -> tuple[str, ibis.Schema] | None:
         """The SQL and result schema stored under ``key``; None when absent or unreadable."""
         if key is None or self.root is None:

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import ibis
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -83,16 +84,23 @@ class StateTable:
 
     def combine_sql(self, source: str) -> str:
         """SQL that combines the rows of ``source`` (a subquery or table) per key."""
+        from ibis.backends.sql.datatypes import DuckDBType
+
         keys = [_q(k) for k in self.keys]
         aggs = []
         for col, how in self.combine.items():
             c = _q(col)
             if how in COMBINES:
-                aggs.append(f"{how}({c}) AS {c}")
-            else:
+                agg = f"{how}({c})"
+            else:  # the extreme row's value, null included (arg_min skips null values)
                 kind, _, by = how.partition(":")
-                fn = "arg_min" if kind == "first" else "arg_max"
-                aggs.append(f"{fn}({c}, {_q(by)}) AS {c}")
+                fn = "arg_min_null" if kind == "first" else "arg_max_null"
+                agg = f"{fn}({c}, {_q(by)})"
+            # the declared type: DuckDB's sum of BIGINT is a HUGEINT, which a later union with
+            # the declared delta would refuse
+            aggs.append(
+                f"CAST({agg} AS {DuckDBType.to_string(ibis.dtype(self.values[col]))}) AS {c}"
+            )
         group = f" GROUP BY {', '.join(keys)}" if keys else ""
         return f"SELECT {', '.join([*keys, *aggs])} FROM {source}{group}"
 

@@ -87,6 +87,7 @@ SPEC = DetectorSpec(
         Param("min_novelty", 0.2, "Paths whose rarest hop is less novel than this are routine."),
         Param("max_evidence", 2000, "Evidence event ids kept per finding."),
     ),
+    words="latest",  # a path grows day by day and each day says all of it
     state=(
         StateTable(
             "acted",

@@ -89,3 +89,22 @@ def test_a_damaged_entry_is_built_afresh_and_replaced(
     again = runner.detect(root, inventory)
     assert again.findings.to_pylist() == first.findings.to_pylist()
     assert {f: f.read_text() for f in entries} == good
+
+
+def test_a_query_calling_a_python_function_is_not_kept(tmp_path: Path) -> None:
+    """A Python UDF is registered with the connection when its expression runs: SQL that
+    calls it, read back in a later run, would name a function the connection never learnt."""
+    import ibis
+
+    from ashiato.detect.sqlcache import SqlCache
+
+    @ibis.udf.scalar.python
+    def twice(x: int) -> int:
+        return 2 * x
+
+    cache = SqlCache(tmp_path, None)
+    t = ibis.table({"x": "int64"}, name="t")
+    cache.put(cache.named_key(["udf"]), t.select(y=twice(t.x)), "SELECT 1")
+    cache.put(cache.named_key(["plain"]), t.select(y=t.x * 2), "SELECT 2")
+    assert cache.get(cache.named_key(["udf"])) is None
+    assert cache.get(cache.named_key(["plain"])) is not None

@@ -106,6 +106,11 @@ class SqlCache:
         (an in-memory table) or its schema would not read back as it is."""
         if key is None or self.root is None or expr.op().find(ops.InMemoryTable):
             return
+        if any(
+            getattr(u, "__input_type__", None) is not None and u.__input_type__.name != "BUILTIN"
+            for u in expr.op().find(ops.ScalarUDF)
+        ):  # a Python function the connection learns when the expression runs, not from SQL
+            return
         schema = expr.schema()
         names = [(n, str(t)) for n, t in schema.items()]
         if any(ibis.dtype(t) != schema[n] for n, t in names):

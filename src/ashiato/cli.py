@@ -40,6 +40,10 @@ app.add_typer(inventory_app, name="inventory")
 app.add_typer(store_app, name="store")
 rules_app = typer.Typer(help="Check Sigma rule sets against the event store.", no_args_is_help=True)
 app.add_typer(rules_app, name="rules")
+state_app = typer.Typer(
+    help="Detection state: the summaries detectors judge new days against.", no_args_is_help=True
+)
+app.add_typer(state_app, name="state")
 
 console = Console()
 err = Console(stderr=True)
@@ -695,6 +699,76 @@ def evaluate(
         sys.stdout.write(evaluation_json(ev) + "\n")
     else:
         console.print(ev)
+
+
+@state_app.command("show")
+def state_show(store: StoreOpt, as_json: JsonOpt = False) -> None:
+    """Each stateful detector's state: up to which day, its tables' rows, its size on disk."""
+    from dataclasses import asdict
+
+    from ashiato.detect.state import summaries
+
+    st = _store(store)
+    rows = summaries(st.layout)
+    events = sum(f.stat().st_size for f in st.layout.events_dir.glob("day=*/*.parquet"))
+    if as_json:
+        for r in rows:
+            sys.stdout.write(jsontext.dumps({**asdict(r), "store_event_bytes": events}) + "\n")
+        return
+    t = Table(title=f"Detection state ({len(rows)} detectors)")
+    for c in ("detector", "to day", "days", "tables (rows)", "finding days", "size"):
+        t.add_column(c, justify="right" if c in ("days", "finding days", "size") else "left")
+    for r in rows:
+        t.add_row(
+            term.text(r.detector),
+            r.watermark or "-",
+            str(r.days),
+            term.text(", ".join(f"{k} {v:,}" for k, v in r.tables.items())),
+            str(r.parts),
+            f"{r.bytes / 1e6:,.1f} MB",
+        )
+    console.print(t)
+    total = sum(r.bytes for r in rows)
+    share = (
+        f" ({100 * total / events:.1f} % of the events' {events / 1e6:,.1f} MB)" if events else ""
+    )
+    console.print(f"state: {total / 1e6:,.1f} MB{share}")
+
+
+@state_app.command("rebuild")
+def state_rebuild(
+    store: StoreOpt,
+    inventory: Annotated[
+        Path | None, typer.Option(help="Inventory directory (detectors needing it are skipped).")
+    ] = None,
+    detector: Annotated[
+        list[str] | None, typer.Option(help="Rebuild only these detector ids (repeatable).")
+    ] = None,
+) -> None:
+    """Fold every day again from nothing for the stateful detectors (or those named); the next
+    `ashiato detect` merges what they found without judging a day again."""
+    from ashiato.detect.fold import rebuild
+    from ashiato.detect.registry import DETECTORS
+    from ashiato.inventory import load_inventory
+
+    known = {d.SPEC.id: d for d in DETECTORS}
+    unknown = sorted(set(detector or []) - set(known))
+    if unknown:
+        _fail(AshiatoError(f"unknown detector(s) {unknown}; known: {sorted(known)}"))
+    chosen = [known[d] for d in detector] if detector else list(DETECTORS)
+    try:
+        inv = load_inventory(inventory) if inventory else None
+        with console.status("rebuilding") as status:
+            done = rebuild(_store(store), inv, chosen, progress=status.update)
+    except AshiatoError as exc:
+        _fail(exc)
+    for r in done:
+        console.print(
+            term.text(
+                f"{r.detector}: {r.days_judged} day(s) folded, to {r.watermark or '-'}, "
+                f"{len(r.findings)} finding(s), {r.seconds:.1f} s"
+            )
+        )
 
 
 @store_app.command("manifest")

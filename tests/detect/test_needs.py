@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
-from ashiato.detect import runner
+from ashiato.detect import fold, runner
 from ashiato.detect.detectors.exfil._staging import RECORD_KINDS as STAGING_KINDS
 from ashiato.detect.registry import DETECTORS
 from ashiato.detect.runner import detect
@@ -120,8 +120,14 @@ def test_the_kinds_its_sql_reads_are_its_needs_and_reviewed_qualifiers(
         sql.append(text)
         return run_sql(self, text, schema)
 
+    def recording_fold(raw: Any, compiled: Any) -> Any:  # a stateful detector's day queries
+        sql.append(compiled[0])
+        return run_fold(raw, compiled)
+
+    run_fold = fold._run
     monkeypatch.setattr(runner._Engine, "execute", recording)
     monkeypatch.setattr(runner._Engine, "run_sql", recording_sql)
+    monkeypatch.setattr(fold, "_run", recording_fold)
     for step in ("follow_credentials", "add_session_events", "name_ticket_servers"):
         monkeypatch.setattr(runner, step, lambda findings, *_: findings)  # the detector's SQL only
     root = write_events(_rows_of(tuple(EventKind)))

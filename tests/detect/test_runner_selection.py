@@ -42,7 +42,9 @@ def test_an_engine_error_names_the_detector(write_events, monkeypatch) -> None:
     def boom(ctx):  # type: ignore[no-untyped-def]
         return ctx.events.filter(ctx.events.ts.cast("int64") > "x")  # a type error in the engine
 
-    broken = types.SimpleNamespace(SPEC=failure_burst.SPEC, query=boom, explain=None)
+    broken = types.SimpleNamespace(
+        SPEC=failure_burst.SPEC, query=boom, fold=failure_burst.fold, explain=None
+    )
     monkeypatch.setattr(runner, "DETECTORS", (broken,))
     # a kind the detector needs: a store without one skips it, never compiling its query
     root = write_events(

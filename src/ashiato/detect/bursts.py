@@ -4,6 +4,10 @@ Given rows with an ``entity`` (and ``entity_kind``), an ``hour`` and a value to 
 (hosts reached, accounts tried), it flags the hours whose distinct count reaches ``min_n`` and
 ``ratio`` times the most that entity reached in any earlier hour (``min_new`` when it has no
 earlier hour), after the warm-up. The comparison is per entity because busy accounts are normal.
+
+Detectors built on it are judged day by day: an hour never crosses midnight, so the day's rows
+hold every hour they judge, and the most an entity reached in any hour of the days before is
+their state (``best``, a max per entity, ``BEST``), folded from ``best_of``.
 """
 
 from __future__ import annotations
@@ -12,7 +16,30 @@ from datetime import datetime, timedelta
 
 import ibis
 
+from ashiato.detect.state import StateTable
+
 KEYS = ["entity_kind", "entity"]
+
+
+def best_table(what: str) -> StateTable:
+    """The state of a burst detector: each entity's most ``what`` in any one hour so far."""
+    return StateTable(
+        "best",
+        keys={"entity_kind": "string", "entity": "string"},
+        values={"best": "int64"},
+        combine={"best": "max"},
+        description=f"Each entity's most {what} in any one hour of the days folded so far.",
+    )
+
+
+def _hourly(rows: ibis.Table, counted: str) -> ibis.Table:
+    return rows.group_by(*KEYS, "hour").aggregate(n=rows[counted].nunique())
+
+
+def best_of(rows: ibis.Table, counted: str) -> ibis.Table:
+    """(entity_kind, entity, best): the day's most per entity in one hour (the state's fold)."""
+    hourly = _hourly(rows, counted)
+    return hourly.group_by(*KEYS).aggregate(best=hourly.n.max().cast("int64"))
 
 
 def flagged_hours(
@@ -23,14 +50,24 @@ def flagged_hours(
     min_new: int,
     ratio: float,
     not_before: datetime | None,
+    before: ibis.Table | None = None,
 ) -> ibis.Table:
-    """(entity_kind, entity, hour, n, prev) for every hour that bursts."""
-    hourly = rows.group_by(*KEYS, "hour").aggregate(n=rows[counted].nunique())
+    """(entity_kind, entity, hour, n, prev) for every hour that bursts; ``before`` (a ``best``
+    state: entity_kind, entity, best) holds the maxima of hours before ``rows``'."""
+    hourly = _hourly(rows, counted)
     cum = ibis.cumulative_window(group_by=KEYS, order_by="hour")
     w = ibis.window(group_by=KEYS, order_by="hour")
-    hourly = hourly.mutate(best=hourly.n.max().over(cum)).mutate(
-        prev=lambda r: r.best.lag().over(w)
-    )
+    hourly = hourly.mutate(run=hourly.n.max().over(cum)).mutate(prev=lambda r: r.run.lag().over(w))
+    if before is not None:
+        b = before.select(*KEYS, past=before.best)
+        hourly = hourly.left_join(b, KEYS).select(hourly, b.past)
+        hourly = hourly.mutate(
+            prev=ibis.ifelse(
+                hourly.prev.isnull() | (hourly.past > hourly.prev),
+                hourly.past.cast(hourly.prev.type()),
+                hourly.prev,
+            )
+        )
     out = hourly.filter(
         ibis.ifelse(
             hourly.prev.isnull(),

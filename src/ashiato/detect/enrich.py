@@ -25,17 +25,24 @@ def enrich(
     events: ibis.Table,
     inventory: Inventory | None,
     execute: Callable[[ibis.Expr], pa.Table],
+    endpoints: ibis.Table | None = None,
 ) -> ibis.Table:
-    """Add src_/dst_ site, role, asset, country, timezone and privileged/account_kind/groups."""
+    """Add src_/dst_ site, role, asset, country, timezone and privileged/account_kind/groups.
+
+    ``endpoints``: the resolved endpoints (an ENDPOINT table) when the caller keeps them (the
+    day-by-day fold resolves each day's new ones and compiles this join once); else the events'
+    distinct endpoints are read and resolved here."""
     if inventory is None:
         return _unresolved(events.drop("raw"))
     resolver = Resolver(inventory)
-    ends = events.select(host=events.src_host, ip=events.src_ip)
-    got = execute(ends.union(events.select(host=events.dst_host, ip=events.dst_ip)))  # distinct
-    pairs = set(zip(got["host"].to_pylist(), got["ip"].to_pylist(), strict=True))
-    endpoints = resolver.endpoints_table(sorted(pairs, key=lambda p: (p[0] or "", p[1] or "")))
+    if endpoints is None:
+        ends = events.select(host=events.src_host, ip=events.src_ip)
+        got = execute(ends.union(events.select(host=events.dst_host, ip=events.dst_ip)))
+        pairs = set(zip(got["host"].to_pylist(), got["ip"].to_pylist(), strict=True))
+        resolved = resolver.endpoints_table(sorted(pairs, key=lambda p: (p[0] or "", p[1] or "")))
+        endpoints = ibis.memtable(resolved)
     accounts = resolver.accounts_table()
-    ep = ibis.memtable(endpoints)
+    ep = endpoints
     ep = ep.mutate(k=_key(ep.host, ep.ip)).drop("host", "ip")
     acc = ibis.memtable(accounts)
 

@@ -20,6 +20,7 @@ from ashiato.detect import suppress
 from ashiato.detect.common import CREDENTIAL_KINDS
 from ashiato.detect.enrich import enrich
 from ashiato.detect.entity_risk import entity_risk_table
+from ashiato.detect.fold import run_day_step, run_stateful
 from ashiato.detect.follow import follow_credentials, name_ticket_servers
 from ashiato.detect.incidents import incidents_table
 from ashiato.detect.infer import infer_inventory
@@ -29,6 +30,7 @@ from ashiato.detect.sessions import (
     add_originating_logons,
     add_session_events,
 )
+from ashiato.detect.settled import Settled
 from ashiato.detect.spec import (
     DetectionContext,
     DetectorModule,
@@ -53,6 +55,7 @@ class DetectorRun:
     status: str  # "ran" | "skipped: <why>"
     findings: int
     seconds: float
+    detail: str = ""  # a stateful detector's days judged and state (``fold``)
 
 
 @dataclass(frozen=True)
@@ -261,6 +264,7 @@ def detect(
             "no assets, accounts or policy are known"
         )
     findings: list[Finding] = []
+    stateful: list[DetectorModule] = []
     sql_cache = SqlCache(cache_root() if runnable else None, inventory)
     for det in runnable:
         spec = det.SPEC
@@ -269,6 +273,9 @@ def detect(
             msg = "skipped: needs an inventory (--inventory DIR)"
             notices.append(f"{spec.id} {msg}")
             runs.append(DetectorRun(spec.id, msg, 0, 0.0))
+            continue
+        if spec.stateful:  # judged day by day against its state, below
+            stateful.append(det)
             continue
         if progress:
             progress(spec.id)
@@ -288,20 +295,41 @@ def detect(
         found = [det.explain(r, ctx) for r in rows]
         findings.extend(found)
         runs.append(DetectorRun(spec.id, "ran", len(found), time.perf_counter() - t0))
+    if stateful:
+        folded = run_stateful(
+            st.layout, engine.con, stateful, inventory, params, data_start, execute, progress
+        )
+        for fr in folded:
+            findings.extend(fr.findings)
+            detail = f"{fr.days_judged} day(s) judged against its state (to {fr.watermark})"
+            if fr.rebuilt:
+                detail += f"; state begun afresh: {fr.rebuilt}"
+            runs.append(DetectorRun(fr.detector, "ran", len(fr.findings), fr.seconds, detail))
     order = {d.SPEC.id: i for i, d in enumerate(chosen)}
     runs.sort(key=lambda r: order[r.detector])
-    if rules:  # the Sigma step's lines below are kept as they were
-        con, events = engine.con, engine.events
     if rules:
         from ashiato.sigma.standing import collapse_standing
-        from ashiato.sigma.step import run_rule_paths
+        from ashiato.sigma.step import RulePlan
 
         t0 = time.perf_counter()
         if progress:
             progress("sigma")
-        found, sigma_notices, status = run_rule_paths(
-            con.con, events, rules, run=n_events > 0, select=rule_select
-        )
+        plan = RulePlan.load(rules, select=rule_select)
+        found = []
+        if n_events > 0:  # each changed day's events, against the rules (``fold``)
+            raw = engine.con.con
+            day_run = run_day_step(
+                st.layout,
+                engine.con,
+                "sigma",
+                plan.fingerprint(),
+                lambda table: plan.judge(raw, table),
+                data_start,
+                execute,
+                progress,
+            )
+            found = day_run.findings
+        status = plan.status()
         n_matched = len(found)
         found = collapse_standing(found, data_start)
         if len(found) < n_matched:
@@ -310,8 +338,11 @@ def detect(
                 "(one rule, the same actors, day after day since the data began)"
             )
         findings.extend(found)
-        notices.extend(sigma_notices)
-        runs.append(DetectorRun("sigma", status, len(found), time.perf_counter() - t0))
+        notices.extend(plan.notices)
+        detail = ""
+        if n_events > 0:
+            detail = f"{day_run.days_judged} day(s) judged (to {day_run.watermark})"
+        runs.append(DetectorRun("sigma", status, len(found), time.perf_counter() - t0, detail))
     verdicts = suppress.load(st.layout)
     findings, hits = suppress.apply(findings, verdicts)
     n_suppressed = sum(hits.values())
@@ -324,11 +355,16 @@ def detect(
     def post() -> ibis.Table:
         return engine.enriched(inventory, materialize=False)
 
+    # Findings unchanged since the last run, ending before the changed days, keep their
+    # additions from then (``settled``); only the others go through the steps.
     resolver = Resolver(inventory) if inventory is not None else None
 
     def asset_of(host: str | None, ip: str | None) -> str | None:
-        """The inventory's host at an address (a network logon may give only the address)."""
         return resolver.endpoint(host, ip).asset if resolver is not None else None
+
+    settled = Settled(st.layout)
+    pre = findings
+    findings, kept = settled.split(findings)
 
     if findings and present.keys() & set(CREDENTIAL_KINDS):
         findings = follow_credentials(findings, post(), execute)
@@ -340,6 +376,7 @@ def detect(
         findings = add_logon_tickets(findings, engine.events, execute)
     if findings and present.keys() & {EventKind.KERBEROS_TGT, EventKind.KERBEROS_SERVICE}:
         findings = name_ticket_servers(findings, post(), execute)
+    findings = [*findings, *kept]
     findings.sort(key=lambda f: (-f.score, f.first_seen, f.finding_id))
     ftable = findings_table(findings)
     if findings:
@@ -350,6 +387,7 @@ def detect(
     st.write_findings(ftable)
     st.write_incidents(itable)
     st.write_entity_risk(risk)
+    settled.remember(pre)
     engine.close()
     new = None
     if since is not None:

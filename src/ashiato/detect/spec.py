@@ -18,6 +18,7 @@ from typing import Any, Protocol
 import ibis
 import pyarrow as pa
 
+from ashiato.detect.state import StateTable
 from ashiato.events import FINDING, EventKind
 from ashiato.inventory.model import Inventory
 
@@ -48,6 +49,26 @@ class DetectorSpec:
     requires_inventory: bool
     description: str
     params: tuple[Param, ...] = ()
+    state: tuple[StateTable, ...] = ()
+    """The summaries of the past it judges a day against (``ashiato.detect.state``). A detector
+    with state runs one UTC day at a time, ``query`` over the day and ``fold`` to add the day
+    to its state; one without reads every event in the store at once."""
+    context_days: int = 0
+    """Days before the judged one whose raw events a stateful detector also sees (for chains
+    that cross midnight); the judged day starts at ``DetectionContext.slice_start``."""
+
+    words: str = "strongest"
+    """Whose words a finding judged on several days keeps: its ``strongest`` day's (the
+    highest score, the earliest of equals) or its ``latest`` day's (a path that grows each day
+    and says all of it each time)."""
+    by_day: bool = False
+    """Judged one UTC day at a time even without state: its findings need no history (a
+    per-day signature), so a run over one new day reads that day only."""
+
+    @property
+    def stateful(self) -> bool:
+        """Run day by day by ``ashiato.detect.fold`` (with or without state tables)."""
+        return self.by_day or bool(self.state)
 
     def defaults(self) -> dict[str, Any]:
         return {p.name: p.default for p in self.params}
@@ -63,6 +84,11 @@ class DetectionContext:
     execute: Callable[[ibis.Expr], pa.Table]
     data_start: datetime | None  # earliest event in the store (the baseline's beginning)
     report_since: datetime | None = None  # only findings whose evidence reaches past this
+    state: Mapping[str, ibis.Table] = field(default_factory=dict)
+    """A stateful detector's tables as they stood before the judged day."""
+    slice_start: ibis.Scalar | None = None
+    """A stateful detector's judged day begins here (a timestamp expression: the detector's SQL
+    is compiled once and run for each day); ``events`` before it are context only."""
 
 
 @dataclass(frozen=True)
@@ -89,9 +115,13 @@ class Finding:
         str, ...
     ] = ()  # entities that act (accounts, source hosts): incidents group on them
     details: Mapping[str, Any] = field(default_factory=dict)
+    stored_id: str | None = None
+    """The id of a finding read back from the store (whose key is not stored)."""
 
     @property
     def finding_id(self) -> str:
+        if self.stored_id is not None:
+            return self.stored_id
         return "F-" + hashlib.sha256(f"{self.detector}|{self.key}".encode()).hexdigest()[:16]
 
 

@@ -84,6 +84,13 @@ class SqlCache:
         ]
         return hashlib.sha256(json.dumps(material).encode()).hexdigest()
 
+    def named_key(self, material: list[Any]) -> str | None:
+        """The entry's name for a query described by ``material`` (the day-by-day fold's: its
+        tables have fixed names, so the detector, its parameters and schema say the rest)."""
+        if self.root is None:
+            return None
+        return hashlib.sha256(json.dumps([self._base, material]).encode()).hexdigest()
+
     def get(self, key: str | None) -> tuple[str, ibis.Schema] | None:
         """The SQL and result schema stored under ``key``; None when absent or unreadable."""
         if key is None or self.root is None:
@@ -98,6 +105,11 @@ class SqlCache:
         """Keep ``sql`` (compiled from ``expr``) unless the expression holds data of this run
         (an in-memory table) or its schema would not read back as it is."""
         if key is None or self.root is None or expr.op().find(ops.InMemoryTable):
+            return
+        if any(
+            getattr(u, "__input_type__", None) is not None and u.__input_type__.name != "BUILTIN"
+            for u in expr.op().find(ops.ScalarUDF)
+        ):  # a Python function the connection learns when the expression runs, not from SQL
             return
         schema = expr.schema()
         names = [(n, str(t)) for n, t in schema.items()]

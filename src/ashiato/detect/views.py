@@ -107,5 +107,6 @@ def render_detect_report(rep: DetectReport) -> Group:
     t.add_column("findings", justify="right")
     t.add_column("seconds", justify="right")
     for r in rep.runs:
-        t.add_row(term.text(r.detector), term.text(r.status), str(r.findings), f"{r.seconds:.2f}")
+        status = f"{r.status} ({r.detail})" if r.detail else r.status
+        t.add_row(term.text(r.detector), term.text(status), str(r.findings), f"{r.seconds:.2f}")
     return Group(t, *(term.text(n, style="yellow") for n in rep.notices))

@@ -7,6 +7,7 @@ match, run them, and say what was run.
 
 from __future__ import annotations
 
+import hashlib
 from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -63,50 +64,99 @@ def run_rule_paths(
 
     Returns the findings, one notice per rule problem or skipped rule, and a status line.
     """
-    from ashiato.sigma.cache import load_compiled
+    plan = RulePlan.load(paths, use_cache=use_cache, cache_dir=cache_dir, select=select)
+    found = plan.judge(con, relation(events), prefilter=prefilter) if run else []
+    return found, plan.notices, plan.status()
 
-    compiled = load_compiled(paths, cache_dir=cache_dir, use_cache=use_cache)
-    rs = compiled.ruleset
-    assert rs is not None
-    total = len(compiled.rules) + len(compiled.correlations)
-    if select is not None:
-        compiled = select(compiled)
-    notices = [f"sigma: {p}" for p in rs.problems if p.level == "error"]
-    notices += [
-        f"sigma: {s.path}" + (f" [{s.rule_id}]" if s.rule_id else "") + f": skipped: {s.reason}"
-        for s in compiled.skipped
-    ]
-    table = relation(events)
-    absent = 0
-    stats: dict[str, Any] = {}
-    if run:
+
+class RulePlan:
+    """A compiled, selected rule set, loaded once and run over one table or many (one per
+    day, ``ashiato.detect.fold.run_day_step``), with what it says about itself."""
+
+    def __init__(
+        self,
+        compiled: CompiledRuleSet,
+        total: int,
+        select: Callable[[CompiledRuleSet], CompiledRuleSet] | None,
+    ) -> None:
+        self.compiled, self.total, self.select = compiled, total, select
+        rs = compiled.ruleset
+        assert rs is not None
+        self.notices = [f"sigma: {p}" for p in rs.problems if p.level == "error"]
+        self.notices += [
+            f"sigma: {s.path}" + (f" [{s.rule_id}]" if s.rule_id else "") + f": skipped: {s.reason}"
+            for s in compiled.skipped
+        ]
+        if isinstance(select, RuleSelector) and select.stats.skipped:
+            self.notices.append(_skipped_summary(select.stats.skipped))
+        self.absent = 0
+        self.screened_out = 0
+
+    @classmethod
+    def load(
+        cls,
+        paths: Sequence[Any],
+        *,
+        use_cache: bool = True,
+        cache_dir: Path | None = None,
+        select: Callable[[CompiledRuleSet], CompiledRuleSet] | None = None,
+    ) -> RulePlan:
+        from ashiato.sigma.cache import load_compiled
+
+        compiled = load_compiled(paths, cache_dir=cache_dir, use_cache=use_cache)
+        total = len(compiled.rules) + len(compiled.correlations)
+        return cls(select(compiled) if select is not None else compiled, total, select)
+
+    def fingerprint(self) -> str:
+        """What the rules' findings depend on: each rule's condition and each correlation's
+        plan, and the engine's source (a changed engine judges every day again)."""
+        h = hashlib.sha256()
+        for r in sorted(self.compiled.rules, key=lambda r: (r.meta.detector, r.sql)):
+            h.update(f"{r.meta.detector}|{r.meta.level}|{r.generate}|{r.sql}\0".encode())
+        for c in sorted(self.compiled.correlations, key=lambda c: c.meta.detector):
+            plan = (c.meta.detector, c.kind, c.group_sql, c.value_sql, c.timespan_s, c.bounds)
+            h.update(repr((plan, [r.meta.key for r in c.rules])).encode() + b"\0")
+        for p in sorted(Path(__file__).parent.glob("*.py")):
+            h.update(p.read_bytes())
+        return h.hexdigest()[:24]
+
+    def judge(self, con: Any, table: str, *, prefilter: bool = True) -> list[Finding]:
+        """The findings of the rules over ``table`` (a FROM item), counting what was not run."""
+        compiled = self.compiled
+        stats: dict[str, Any] = {}
         running = prefilter_rules(compiled, present_codes(con, table)) if prefilter else compiled
-        absent = len(compiled.rules) - len(running.rules)
+        self.absent = len(compiled.rules) - len(running.rules)
         found = run_rules(con, running, table=table, stats=stats)
-    else:
-        found = []
-    if isinstance(select, RuleSelector) and select.stats.skipped:
-        notices.append(_skipped_summary(select.stats.skipped))
-    status = (
-        (
-            f"selected {len(compiled.rules) + len(compiled.correlations):,} of {total:,}; "
-            if select is not None
-            else ""
+        self.screened_out = int(stats.get("screened_out") or 0)
+        return found
+
+    def status(self) -> str:
+        compiled, rs = self.compiled, self.compiled.ruleset
+        assert rs is not None
+        status = (
+            (
+                f"selected {len(compiled.rules) + len(compiled.correlations):,} of {self.total:,}; "
+                if self.select is not None
+                else ""
+            )
+            + f"ran: {len(compiled.rules) - self.absent} rule(s), {len(compiled.correlations)} "
+            f"correlation(s), {len(compiled.skipped)} skipped"
+            + (
+                f", {self.absent} not run (no event of their event ids in the store)"
+                if self.absent
+                else ""
+            )
+            + (
+                f", {self.screened_out} set aside (no event contains the strings they need)"
+                if self.screened_out
+                else ""
+            )
         )
-        + f"ran: {len(compiled.rules) - absent} rule(s), {len(compiled.correlations)} "
-        f"correlation(s), {len(compiled.skipped)} skipped"
-        + (f", {absent} not run (no event of their event ids in the store)" if absent else "")
-        + (
-            f", {stats['screened_out']} set aside (no event contains the strings they need)"
-            if stats.get("screened_out")
-            else ""
-        )
-    )
-    if rs.cache_hits or rs.cache_misses:
-        status += (
-            f"; compiled-rule cache: {rs.cache_hits} file(s) reused, {rs.cache_misses} compiled"
-        )
-    return found, notices, status
+        if rs.cache_hits or rs.cache_misses:
+            status += (
+                f"; compiled-rule cache: {rs.cache_hits} file(s) reused, {rs.cache_misses} compiled"
+            )
+        return status
 
 
 def _skipped_summary(skipped: Sequence[Skipped]) -> str:

@@ -129,3 +129,31 @@ def test_beacon_hard_negatives(inventory, write_events) -> None:  # type: ignore
     browsing = [x for x in got.findings.to_pylist() if "198.51.100.20" in x["title"]]
     assert "every 177 s ± 136 s, 135 connections" in browsing[0]["reason"]
     assert browsing[0]["details"].count('"beacon_score": 0.509') == 1
+
+
+def test_daily_runs_and_a_late_day_equal_one_batch_run(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A beacon on days 10 to 12 is one finding that goes on (as regular on 3 days). A vendor
+    endpoint one host polls from day 10 and seven more from day 12 is fleet software from day
+    12: its first two days were judged before the fleet arrived and stay a finding."""
+    from tests.detect.foldcheck import runs, seen
+
+    rows = [{**r, "ts": r["ts"] + timedelta(days=k)} for k in range(3) for r in _beacon_day()]
+    for h in range(1, 9):
+        for d in (10, 11, 12) if h == 1 else (12,):
+            rows += [
+                _flow(ts(d, 0) + timedelta(seconds=60 * i + h), f"10.1.0.{h}", "192.0.2.50", 700)
+                for i in range(0, 1440, 5)
+            ]
+    got = runs(tmp_path, rows, None, [beaconing.SPEC.id], late=("2026-09-11", "2026-09-12"))
+    found = {r["title"]: r for r in got["batch"].findings.to_pylist()}
+    assert sorted(found) == [
+        "10.1.0.1 beacons to 192.0.2.50:443",
+        "10.3.0.101 beacons to 203.0.113.9:443",
+    ]
+    beacon = found["10.3.0.101 beacons to 203.0.113.9:443"]
+    assert beacon["evidence_count"] == 3 * 288
+    assert "; as regular on 3 days. From 2026-09-10 00:00 UTC" in beacon["reason"]
+    fleet = found["10.1.0.1 beacons to 192.0.2.50:443"]
+    assert fleet["evidence_count"] == 2 * 288 and fleet["last_seen"] < ts(12)
+    assert seen(got["daily"]) == seen(got["batch"])
+    assert seen(got["late"]) == seen(got["batch"])

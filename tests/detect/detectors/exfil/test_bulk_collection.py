@@ -51,3 +51,19 @@ def test_negative_heavy_readers_by_habit_and_accounts_without_history(
     rows += [r for d in range(1, 11) for r in _reads("s.chai", d, 80)]
     rows += _reads("s.chai", 12, 240)
     assert detect(write_events(rows), inventory, detectors=DET).findings.num_rows == 0
+
+
+def test_the_previous_active_days_are_a_ring_in_daily_runs(inventory, tmp_path) -> None:
+    """1,000 reads on day 2, then 20 a day: with history_days 5 the busiest of the previous five
+    active days is 20, so 300 reads on day 12 are flagged (15 x); day 2 left the window."""
+    from tests.detect.foldcheck import runs, seen
+
+    rows = [r for d in range(1, 11) for r in _reads("s.chai", d, 1000 if d == 2 else 20)]
+    rows += _reads("s.chai", 12, 300, hour=0)
+    params = {DET[0]: {"history_days": 5, "min_history": 5}}
+    got = runs(tmp_path, rows, inventory, DET, params, late=("2026-09-08", "2026-09-12"))
+    (f,) = got["batch"].findings.to_pylist()
+    assert "15× its busiest day among the previous 5 active days (20 objects)" in f["reason"]
+    assert f["evidence_count"] == 300
+    assert seen(got["daily"]) == seen(got["batch"])
+    assert seen(got["late"]) == seen(got["batch"])

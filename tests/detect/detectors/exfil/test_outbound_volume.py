@@ -74,3 +74,24 @@ def test_judged_against_its_own_usual_day_whatever_the_destination(inventory, wr
     # with the median check off, the one big day hides it
     off = {"exfil.outbound_volume": {"median_ratio": 0}}
     assert detect(write_events(rows), inventory, detectors=DET, params=off).findings.num_rows == 0
+
+
+def test_the_usual_day_is_the_last_active_days_in_daily_runs(tmp_path) -> None:
+    """Six 500 MB days, then five 6 MB days: with history_days 5 the host's usual day is 6 MB
+    (the last five active days, kept as a ring), so 2 GB on day 12 is flagged (100 x); over all
+    eleven days the median would be 500 MB and nothing flagged. The 2 GB destination was used on
+    day 3 (late in the late run), so only the other one is new."""
+    from tests.detect.foldcheck import runs, seen
+
+    rows = [_flow(ts(d, 9), "10.1.0.101", "203.0.113.10", 500 * MB) for d in range(1, 7)]
+    rows += [_flow(ts(d, 9), "10.1.0.101", "203.0.113.10", 6 * MB) for d in range(7, 12)]
+    rows += [_flow(ts(3, 10), "10.1.0.101", "198.51.100.76", MB)]
+    rows += [_flow(ts(12, 14), "10.1.0.101", "198.51.100.76", 1000 * MB)]
+    rows += [_flow(ts(12, 15), "10.1.0.101", "198.51.100.77", 1000 * MB)]
+    params = {DET[0]: {"history_days": 5, "min_history": 5}}
+    got = runs(tmp_path, rows, None, DET, params, late=("2026-09-03", "2026-09-12"))
+    (f,) = got["batch"].findings.to_pylist()
+    assert "its largest earlier day was 501.0 MB and its median active day 6.0 MB" in f["reason"]
+    assert "Never used before: 198.51.100.77." in f["reason"]
+    assert seen(got["daily"]) == seen(got["batch"])
+    assert seen(got["late"]) == seen(got["batch"])

@@ -138,3 +138,34 @@ def test_bulk_collection_cites_the_session_on_the_reading_host(inventory, write_
         "1 interactive or RDP logon(s) reached th-bkk-ws001 as s.chai from th-bkk-ws002"
         in (f["reason"])
     )
+
+
+def _overnight(dst: str) -> list[dict]:  # type: ignore[type-arg]
+    """An upload just after midnight, staged over RDP just before it, by a host that the
+    flows know by address and the logon by name (the name given on day 2 only): the staging
+    session comes from the day before, the name from the state."""
+    rows = [_flow(ts(d, 20), HOST_IP, "203.0.113.10", 2 * MB) for d in range(1, 12)]
+    rows.append(
+        event(ts=ts(2), user="t.suzuki", src_host=HOST, src_ip=HOST_IP, dst_host="jp-dc-fs01")
+    )
+    rows += [
+        {**_flow(ts(12, 1) + timedelta(minutes=m), HOST_IP, dst, 400 * MB), "event_id": f"up{m}"}
+        for m in range(0, 50, 10)
+    ]
+    rows.append(_logon(ts(11, 23, 30), "rdp", 10, STAGER_IP, STAGER))
+    rows.append({**_flow(ts(11, 23, 30), STAGER_IP, HOST_IP, MB, port=3389), "event_id": "rf"})
+    return rows
+
+
+@pytest.mark.parametrize("det", ["exfil.outbound_volume", "exfil.new_external_destination"])
+def test_daily_runs_and_a_late_day_equal_one_batch_run(det, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from tests.detect.foldcheck import runs, seen
+
+    got = runs(
+        tmp_path, _overnight("198.51.100.77"), None, [det], late=("2026-09-02", "2026-09-12")
+    )
+    (f,) = got["batch"].findings.to_pylist()
+    assert {"up0", "up40", "rdp", "rf"} <= set(f["evidence"]) and f["evidence_count"] == 7
+    assert STAGER in f["entities"]["hosts"] and f["first_seen"] == ts(11, 23, 30)
+    assert seen(got["daily"]) == seen(got["batch"])
+    assert seen(got["late"]) == seen(got["batch"])

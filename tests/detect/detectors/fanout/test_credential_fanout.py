@@ -75,3 +75,39 @@ def test_negative_busy_account_and_warmup(write_events) -> None:
         for i in range(40)
     ]
     assert detect(write_events(rows + few + fails), None, detectors=DET).findings.num_rows == 0
+
+
+def test_daily_runs_and_a_late_day_equal_one_batch_run(tmp_path) -> None:
+    """The help desk's 30 hosts an hour on days 1 to 9 are its state: 30 again on day 12 is
+    no burst; the Bangkok workstation's 25 on day 12 is (its most before: 1, on day 1)."""
+    from tests.detect.foldcheck import runs, seen
+
+    rows = _helpdesk_history()
+    rows += [event(ts=ts(1, 5), user="k.som", src_ip="10.3.0.102", dst_host="th-fs01")]
+    rows += [
+        event(
+            ts=ts(12, 2) + timedelta(minutes=i),
+            user="hd-tan",
+            src_ip="10.1.0.101",
+            dst_host=f"ws{i + 100:03d}",
+        )
+        for i in range(30)
+    ]
+    rows += [
+        event(
+            ts=ts(12, 16) + timedelta(minutes=i),
+            user="k.som",
+            src_ip="10.3.0.102",
+            dst_host=f"th-ws{i:03d}",
+        )
+        for i in range(25)
+    ]
+    got = runs(tmp_path, rows, None, DET, late=("2026-09-05", "2026-09-12"))
+    batch = got["batch"].findings.to_pylist()
+    assert len(batch) == 2, [r["reason"] for r in batch]
+    reasons = sorted(r["reason"] for r in batch)
+    assert reasons[0].startswith("account k.som reached 25 distinct hosts")
+    assert "its most in any earlier hour was 1" in reasons[0]
+    assert reasons[1].startswith("source 10.3.0.102 reached 25 distinct hosts")
+    assert seen(got["daily"]) == seen(got["batch"])
+    assert seen(got["late"]) == seen(got["batch"])

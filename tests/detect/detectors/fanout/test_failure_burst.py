@@ -102,3 +102,23 @@ def test_burst_in_the_first_hour_of_the_data(write_events) -> None:
         for i in range(20)
     ]
     assert detect(write_events(rows), None, detectors=DET).findings.num_rows == 1
+
+
+def test_daily_runs_and_a_late_day_equal_one_batch_run(tmp_path) -> None:
+    """A source's earlier hourly maxima are state: 20 accounts on day 3 (a first), 30 on day 5
+    (under 3 x 20), 100 on day 7 (over 3 x 30, the most of any earlier day)."""
+    from tests.detect.foldcheck import runs, seen
+
+    rows = [_fail(ts(d, 1), "t.suzuki", "10.1.0.101") for d in range(1, 8)]
+    for day, n in ((3, 20), (5, 30), (7, 100)):
+        rows += [
+            _fail(ts(day, 3) + timedelta(seconds=20 * i), f"user{i:03d}", "10.3.0.102")
+            for i in range(n)
+        ]
+    got = runs(tmp_path, rows, None, DET, late=("2026-09-05", "2026-09-07"))
+    batch = sorted(got["batch"].findings.to_pylist(), key=lambda r: r["first_seen"])
+    assert [r["first_seen"].day for r in batch] == [3, 7]
+    assert "(up to 20 in one hour; a first)" in batch[0]["reason"]
+    assert "(up to 100 in one hour; its most in an earlier hour was 30)" in batch[1]["reason"]
+    assert seen(got["daily"]) == seen(got["batch"])
+    assert seen(got["late"]) == seen(got["batch"])

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from ashiato.detect.runner import detect
+from ashiato.inventory import Inventory
 from tests.conftest import event, ts
+from tests.detect.foldcheck import runs, seen
 
 DET = ["novelty.first_seen_privileged_cross_site"]
 
@@ -70,3 +74,26 @@ def test_lapsed_use_counts_as_new(inventory, write_events) -> None:
     rep = detect(write_events(rows), inventory, detectors=DET, params=params)
     f = rep.findings.to_pylist()
     assert len(f) == 1 and "not since 2026-09-01" in f[0]["reason"]
+
+
+def test_daily_runs_and_a_late_day_equal_one_batch_run(
+    tmp_path: Path, inventory: Inventory
+) -> None:
+    """The pair's onset late on day 12 is followed into days 13 and 14 from the state; day 14
+    held back until day 16 is judged first makes day 16 look like a new onset (4 days after the
+    last known use), which the late day's arrival takes back, as one batch run would."""
+    rows = [
+        *_baseline(),
+        event(ts=ts(12, 23), user="adm-sato", src_ip="10.3.0.101", dst_host="jp-dc-fs01"),
+        event(ts=ts(13, 1), user="adm-sato", src_ip="10.3.0.101", dst_host="jp-dc-dc01"),
+        event(ts=ts(14, 2), user="adm-sato", src_ip="10.3.0.101", dst_host="jp-dc-fs01"),
+        event(ts=ts(16, 3), user="adm-sato", src_ip="10.3.0.102", dst_host="jp-dc-fs01"),
+    ]
+    params = {DET[0]: {"lookback_days": 3}}
+    got = runs(tmp_path, rows, inventory, DET, params, late=("2026-09-14", "2026-09-16"))
+    f = got["batch"].findings.to_pylist()
+    assert len(f) == 1, "each use is within 3 days of the pair's previous one"
+    assert f[0]["evidence"] == ["e000010", "e000011", "e000012", "e000013"]
+    assert "It went on from 2026-09-12 23:00 UTC to 2026-09-16 03:00 UTC" in f[0]["reason"]
+    assert seen(got["daily"]) == seen(got["batch"])
+    assert seen(got["late"]) == seen(got["batch"])

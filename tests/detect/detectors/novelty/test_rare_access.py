@@ -20,6 +20,7 @@ from ashiato.detect import runner
 from ashiato.detect.detectors.novelty import rare_access
 from ashiato.inventory import Inventory
 from tests.conftest import event, ts
+from tests.detect.foldcheck import runs, seen
 
 DET = [rare_access.SPEC.id]
 TKY, BKK = "10.1.0.101", "10.3.0.101"
@@ -97,3 +98,27 @@ def test_hard_negatives(inventory: Inventory, write_events: Writer) -> None:
     assert rep.findings.num_rows == 0
     rep = runner.detect(write_events(broad), inventory, detectors=DET)
     assert rep.findings.to_pylist()[0]["entities"]["accounts"] == ["hd-x"], "control"
+
+
+def test_daily_runs_and_a_late_day_equal_one_batch_run(
+    tmp_path: Path, inventory: Inventory
+) -> None:
+    """s.chai first reaches jp-dc-db01 on day 5 and jp-dc-app01 on day 6: two findings, each
+    judged against the counts and first-seen sets of the days before. Day 5 held back until
+    day 6 was judged makes day 6 look like two new hosts; its late arrival rolls the state
+    back, as one batch run would."""
+    rows = [r for r in _baseline() if r["ts"].day <= 4]
+    n = len(rows)
+    rows += [
+        event(ts=ts(5, 3), user="s.chai", src_ip=BKK, dst_host="jp-dc-db01"),
+        event(ts=ts(6, 3), user="s.chai", src_ip=BKK, dst_host="jp-dc-db01"),
+        event(ts=ts(6, 4), user="s.chai", src_ip=BKK, dst_host="jp-dc-app01"),
+    ]
+    params = {DET[0]: {"warmup_days": 2}}
+    got = runs(tmp_path, rows, inventory, DET, params, late=("2026-09-05", "2026-09-06"))
+    f = sorted(got["batch"].findings.to_pylist(), key=lambda r: r["first_seen"])
+    assert [r["evidence"] for r in f] == [[f"e{n:06d}"], [f"e{n + 2:06d}"]]
+    assert "at most 1 of 8 accounts ever did" in f[1]["reason"]
+    assert "The account had reached 2 host(s) before" in f[1]["reason"]
+    assert seen(got["daily"]) == seen(got["batch"])
+    assert seen(got["late"]) == seen(got["batch"])

@@ -64,3 +64,37 @@ def test_explicit_negatives(inventory_dir: Path, write_events: Writer) -> None:
         run_det(write_events(rows), _owned_inventory(inventory_dir), explicit_credentials.SPEC.id)
         == []
     )
+
+
+def test_explicit_day_by_day_equals_batch(tmp_path: Path, inventory_dir: Path) -> None:
+    """Onsets whose owner hours or evidence cross midnight: daily runs and a late day (the
+    owner's logons of day 17, delivered after day 18) judge as one batch run does."""
+    from tests.detect.foldcheck import runs, seen
+
+    rows = _admin_baseline()
+    # 23:00: the owner's 12 h run into day 13, so it is judged there, with both events
+    rows.append(_explicit("adm-sato", 12, "th-bkk-ws002", "jp-dc-fs01", hour=23, event_id="a1"))
+    rows.append(_explicit("adm-sato", 13, "th-bkk-ws002", "jp-dc-dc01", hour=2, event_id="a2"))
+    # judged on day 14, followed into day 15
+    rows.append(_explicit("adm-sato", 14, "th-bkk-ws003", "jp-dc-fs01", event_id="b1"))
+    rows.append(_explicit("adm-sato", 15, "th-bkk-ws003", "jp-dc-fs01", hour=1, event_id="b2"))
+    # the owner logs on at th-bkk-ws001 8 h after a 22:00 onset, on the next day
+    rows.append(_explicit("adm-sato", 16, "th-bkk-ws001", "jp-dc-fs01", hour=22, event_id="c1"))
+    rows.append(event(ts=ts(17, 6), user="k.sato", dst_host="th-bkk-ws001", logon_type=2))
+    # ... and at th-bkk-ws004 7 h before an onset there, on the day before
+    rows.append(event(ts=ts(17, 20), user="k.sato", dst_host="th-bkk-ws004", logon_type=10))
+    rows.append(_explicit("adm-sato", 18, "th-bkk-ws004", "jp-dc-fs01", event_id="d1"))
+    rows += [event(ts=ts(d, 9), user="k.ito", dst_host="jp-tky-ws001") for d in range(19, 21)]
+    got = runs(
+        tmp_path,
+        rows,
+        _owned_inventory(inventory_dir),
+        [explicit_credentials.SPEC.id],
+        late=("2026-09-17", "2026-09-18"),
+    )
+    batch = got["batch"].findings.to_pylist()
+    assert sorted(f["evidence"] for f in batch) == [["a1", "a2"], ["b1", "b2"]]
+    b = next(f for f in batch if f["evidence"] == ["b1", "b2"])
+    assert "It went on from 2026-09-14 03:00 UTC to 2026-09-15 01:00 UTC" in b["reason"]
+    assert seen(got["daily"]) == seen(got["batch"])
+    assert seen(got["late"]) == seen(got["batch"])

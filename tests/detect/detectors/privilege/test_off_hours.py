@@ -173,3 +173,35 @@ def test_a_days_work_is_measured_against_the_accounts_own_typical_day(
             rows.append({**_holiday_morning(), "user": user, "dst_host": host, "ts": ts(21, 2, i)})
     f = detect(write_events(rows), inventory, detectors=DET).findings.to_pylist()
     assert [r["entities"]["accounts"] for r in f] == [["t.suzuki"]]
+
+
+def test_day_by_day_equals_batch(inventory, tmp_path) -> None:
+    """Silver Week's first holiday (21 September) delivered only after the second was judged:
+    the second first looks like the first holiday worked, then like the same run, as in one batch
+    run; a night in Bangkok and an unprivileged account's holiday work are judged alike."""
+    from tests.detect.foldcheck import runs, seen
+
+    office = _tokyo_office(date(2026, 9, 7), date(2026, 9, 18))
+    rows = [*office, *({**r, "user": "t.suzuki"} for r in office), _holiday_morning()]
+    rows.append(
+        event(ts=_at(date(2026, 9, 22), 2), user="adm-sato", src_ip="10.1.0.101", dst_host="db9")
+    )
+    rows.append(
+        event(ts=ts(16, 17), user="adm-sato", src_ip="10.3.0.101", dst_host="jp-dc-fs01")
+    )  # 00:00 in Bangkok
+    for i, host in enumerate(["jp-dc-dc01", "jp-tky-ws001", "app-a"]):
+        rows.append(
+            {**_holiday_morning(), "user": "t.suzuki", "dst_host": host, "ts": ts(21, 2, i)}
+        )
+    got = runs(tmp_path, rows, inventory, DET, late=("2026-09-21", "2026-09-22"))
+    batch = sorted(got["batch"].findings.to_pylist(), key=lambda x: (x["first_seen"], x["title"]))
+    assert [(x["entities"]["accounts"][0], x["first_seen"].day) for x in batch] == [
+        ("adm-sato", 16),
+        ("adm-sato", 21),
+        ("t.suzuki", 21),
+        ("adm-sato", 22),
+    ]
+    assert "outside TH-BKK's working hours" in batch[0]["reason"]
+    assert "same run of holidays as its first holiday worked from that site" in batch[3]["reason"]
+    assert seen(got["daily"]) == seen(got["batch"])
+    assert seen(got["late"]) == seen(got["batch"])

@@ -6,12 +6,14 @@ workstation, or with too little history.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from ashiato.detect.detectors.privilege import rdp_network_only
 from ashiato.inventory import Inventory
 from tests.conftest import event, ts
 from tests.detect.detectors.privilege.misuse_helpers import Writer, run_det
+from tests.detect.foldcheck import runs, seen
 
 
 def _network(user: str, src: str = "10.1.0.101") -> list[dict[str, Any]]:
@@ -62,3 +64,26 @@ def test_rdp_negatives(inventory: Inventory, write_events: Writer) -> None:
         )
     )  # fmt: skip
     assert run_det(write_events(rows), inventory, rdp_network_only.SPEC.id) == []
+
+
+def test_rdp_day_by_day_equals_batch(tmp_path: Path, inventory: Inventory) -> None:
+    """The baseline is the days before: daily runs, and s.chai's interactive logon of day 3
+    delivered only after day 12 was judged, leave what one batch run leaves."""
+    rows = _network("t.suzuki") + _network("s.chai", "10.3.0.101")
+    rows.append(event(ts=ts(3, 1), user="s.chai", dst_host="th-bkk-ws001", logon_type=2))
+    for user in ("t.suzuki", "s.chai"):
+        rows.append(
+            event(
+                ts=ts(12, 3), user=user, src_ip="10.3.0.101", dst_host="jp-dc-fs01",
+                logon_type=10, event_id=f"rdp-{user}",
+            )
+        )  # fmt: skip
+    rows.append(event(ts=ts(13, 3), user="t.suzuki", dst_host="jp-dc-db01", logon_type=10))
+    got = runs(
+        tmp_path, rows, inventory, [rdp_network_only.SPEC.id], late=("2026-09-03", "2026-09-12")
+    )
+    batch = got["batch"].findings.to_pylist()
+    assert [f["evidence"] for f in batch] == [["rdp-t.suzuki"]]
+    assert "all 20 of its logons before" in batch[0]["reason"]
+    assert seen(got["daily"]) == seen(got["batch"])
+    assert seen(got["late"]) == seen(got["batch"])

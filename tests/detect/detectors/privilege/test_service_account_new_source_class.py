@@ -80,3 +80,22 @@ def test_negative_habits_humans_failures_warmup(inventory, write_events) -> None
         ),
     ]
     assert detect(write_events(rows), inventory, detectors=DET).findings.num_rows == 0
+
+
+def test_day_by_day_equals_batch(inventory, tmp_path) -> None:
+    """The first workstation day (14) delivered only after day 21 was judged: day 21 first looks
+    like the first day, then like a return to a desk of day 14, as in one batch run."""
+    from tests.detect.foldcheck import runs, seen
+
+    rows = _backups()
+    rows += [
+        event(ts=ts(14, 3), user="svc-backup", src_ip=WS_BKK, dst_host="jp-dc-fs01", logon_type=3),
+        event(ts=ts(21, 3), user="svc-backup", src_ip=WS_BKK, dst_host="jp-dc-dc01", logon_type=3),
+        event(ts=ts(22, 3), user="svc-backup", src_ip="10.3.0.102", dst_host="jp-dc-fs01"),
+    ]
+    got = runs(tmp_path, rows, inventory, DET, late=("2026-09-14", "2026-09-21"))
+    batch = sorted(got["batch"].findings.to_pylist(), key=lambda x: x["first_seen"])
+    assert [x["first_seen"].day for x in batch] == [14, 21]
+    assert "again from a source of 2026-09-14" in batch[1]["reason"]
+    assert seen(got["daily"]) == seen(got["batch"])
+    assert seen(got["late"]) == seen(got["batch"])

@@ -145,3 +145,32 @@ def test_defaults_renewal_own_machine_and_unlogged_accounts(inventory, write_eve
     ]
     f = _run(inventory, write_events, rows, params=None)
     assert [(r["entities"]["accounts"][0], r["first_seen"]) for r in f] == [("s.chai", ts(20, 2))]
+
+
+def test_day_by_day_equals_batch(inventory, tmp_path) -> None:
+    """Tickets close to midnight wait for the next day: the logon that follows after midnight
+    counts, and so does a TGT logged just after midnight (it clears them). Daily runs, and day 4
+    delivered only after day 5 was judged, leave what one batch run leaves."""
+    from tests.detect.foldcheck import runs, seen
+
+    rows = _estate()
+    rows += [tgt(ts(1, 1), "t.suzuki", DESK), tgt(ts(2, 1), "s.chai", DESK)]
+    rows += [tgt(ts(2, 2), "adm-sato", DESK)]
+    # a stolen ticket at 23:50, its logon after midnight
+    rows += [tgs(ts(3, 23, 50), "t.suzuki", FOREIGN), net(ts(4, 0, 10), "t.suzuki", FOREIGN)]
+    rows.append(tgs(ts(4, 9), "t.suzuki", DESK))  # day 4 has events of its own
+    # three tickets just before midnight, the TGT logged a moment after it: ordinary
+    rows += [tgs(ts(5, 23, 56 + m), "s.chai", FOREIGN, f"srv{m}") for m in range(3)]
+    rows.append(tgt(ts(6, 0, 1), "s.chai", FOREIGN))
+    # three tickets at 10:00: judged on their own day
+    rows += [tgs(ts(7, 10, m), "adm-sato", FOREIGN, f"srv{m}") for m in range(3)]
+    got = runs(tmp_path, rows, inventory, DET, SIGNATURE, late=("2026-09-04", "2026-09-05"))
+    batch = sorted(got["batch"].findings.to_pylist(), key=lambda r: r["first_seen"])
+    assert [(r["entities"]["accounts"][0], r["first_seen"]) for r in batch] == [
+        ("t.suzuki", ts(3, 23, 50)),
+        ("adm-sato", ts(7, 10)),
+    ]
+    assert "then 1 network logon(s) as t.suzuki" in batch[0]["reason"]
+    assert batch[0]["last_seen"] == ts(4, 0, 10)
+    assert seen(got["daily"]) == seen(got["batch"])
+    assert seen(got["late"]) == seen(got["batch"])

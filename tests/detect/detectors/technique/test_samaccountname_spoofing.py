@@ -72,3 +72,26 @@ def test_negative_machine_accounts_users_and_failures(write_events) -> None:
         {**tgt(ts(2, 9, 3), "jp-tky-ws001"), "outcome": "failure"},  # refused: no ticket issued
     ]
     assert detect(write_events(rows), None, detectors=DET).findings.to_pylist() == []
+
+
+def test_daily_runs_and_a_late_day_equal_one_batch_run(tmp_path) -> None:
+    """The TGT before midnight and the ticket as the DC after it are one chain (scored 95 as
+    on one day); a machine account seen on day 1 names the computer spoofed on day 4."""
+    from tests.detect.foldcheck import runs, seen
+
+    rows = [
+        *_estate(),
+        tgt(ts(2, 23, 59), "jp-tky-dc01"),
+        tgs(ts(3, 0, 1), "jp-tky-dc01", "JP-TKY-DC01$"),
+        tgt(ts(4, 10, 0), "jp-tky-ws001"),  # jp-tky-ws001$ asked for a TGT on day 1
+    ]
+    got = runs(tmp_path, rows, None, DET, late=("2026-09-02", "2026-09-04"))
+    batch = {r["entities"]["accounts"][0]: r for r in got["batch"].findings.to_pylist()}
+    assert sorted(batch) == ["jp-tky-dc01", "jp-tky-ws001"]
+    dc = batch["jp-tky-dc01"]
+    assert dc["score"] == 95.0 and dc["evidence"] == ["e000004", "e000005"]
+    assert "Before that day it had been issued 1 TGT(s) since 2026-09-02 23:59" in dc["reason"]
+    assert "on 2 day(s)" in dc["reason"]
+    assert batch["jp-tky-ws001"]["evidence"] == ["e000006"]
+    assert seen(got["daily"]) == seen(got["batch"])
+    assert seen(got["late"]) == seen(got["batch"])

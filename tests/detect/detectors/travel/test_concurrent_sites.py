@@ -12,6 +12,7 @@ from ashiato.detect import runner
 from ashiato.detect.detectors.travel import concurrent_sites
 from ashiato.inventory import Inventory
 from tests.conftest import event, ts
+from tests.detect.foldcheck import runs, seen
 
 DET = ["travel.concurrent_sites"]
 Write = Callable[[list[dict[str, Any]]], Path]
@@ -118,3 +119,29 @@ def test_owner_at_the_desk_on_one_side_makes_the_other_side_the_actor(
     dg = json.loads(g["details"])
     assert dg["rival_actors"] is False and dg["owner_at"] == []
     assert set(dg["actors"]) == {"adm-sato", TKY, BKK, "jp-tky-ws001", "th-bkk-ws001"}
+
+
+def test_daily_runs_and_a_late_day_equal_one_batch_run(
+    tmp_path: Path, inventory: Inventory
+) -> None:
+    """A switch across midnight: Tokyo at 23:00 on day 9 (the owner logged on at that desk
+    that evening), Bangkok at 01:00 on day 10. Day 10 is judged against the last use kept in
+    the state and reads day 9 for the desk; day 9 arriving after day 10 is judged again."""
+    rows = [
+        event(ts=ts(8, 1), user="adm-sato", src_ip=TKY, dst_host="jp-dc-fs01"),  # e000000
+        event(
+            ts=ts(9, 20), user="adm-sato", src_ip=TKY, dst_host="jp-tky-ws001", logon_type=2
+        ),  # e000001: at the desk
+        event(ts=ts(9, 23), user="adm-sato", src_ip=TKY, dst_host="jp-dc-fs01"),  # e000002
+        event(ts=ts(10, 1), user="adm-sato", src_ip=BKK, dst_host="jp-dc-dc01"),  # e000003
+        event(ts=ts(11, 1), user="adm-sato", src_ip=BKK, dst_host="jp-dc-dc01"),  # e000004
+    ]
+    got = runs(tmp_path, rows, inventory, DET, late=("2026-09-09", "2026-09-10"))
+    f = got["batch"].findings.to_pylist()
+    assert len(f) == 1
+    assert f[0]["evidence"][:2] == ["e000002", "e000003"], "the two sides of the switch"
+    assert (f[0]["first_seen"], f[0]["last_seen"]) == (ts(9, 23), ts(10, 1))
+    assert "2 h 00 min apart" in f[0]["reason"]
+    assert "The owner was at the keyboard of jp-tky-ws001" in f[0]["reason"]
+    assert seen(got["daily"]) == seen(got["batch"])
+    assert seen(got["late"]) == seen(got["batch"])

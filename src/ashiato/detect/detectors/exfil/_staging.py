@@ -10,6 +10,13 @@ source hosts, and every access record (flows, logons, tickets, share access, exp
 credentials) between those sources and the host in the same window. The exfil detectors join it
 onto their candidates; ``describe`` turns its columns into the finding's extra evidence, hosts,
 accounts and a sentence.
+
+The exfil detectors are judged day by day with ``CONTEXT_DAYS`` of raw events before the judged
+day: an upload early in the morning was staged the evening before. ``judged`` is the judged
+day's part of the events (what the detectors count); ``staging`` reads all of them, so a
+``staging_hours`` beyond a day reaches back one day at most. Without an inventory the flows know
+the uploading host by address and its logons by name: the names events gave each address on
+any day so far are state (``NAMES``, folded from ``names_of``).
 """
 
 from __future__ import annotations
@@ -20,7 +27,12 @@ from typing import Any
 import ibis
 
 from ashiato.detect.common import earliest, fmt_ts, short_list, vals
+from ashiato.detect.spec import DetectionContext
+from ashiato.detect.state import StateTable
 from ashiato.events import EventKind
+
+CONTEXT_DAYS = 1
+"""Days before the judged one whose events the staging session is looked for in."""
 
 INTERACTIVE = (2, 10, 11)
 """Logon types of a person at the host's keyboard or screen: console, RDP, cached."""
@@ -42,6 +54,41 @@ COLUMNS = ("stage_logons", "stage_first", "stage_sources", "stage_users", "stage
 """The columns ``staging`` adds to a detector's candidates."""
 
 
+NAMES = StateTable(
+    "host_names",
+    keys={"ip": "string", "name": "string"},
+    values={"last_ts": "timestamp('UTC', 6)"},
+    combine={"last_ts": "max"},
+    description="The host names events gave each address (either end of an event), and when "
+    "they last did: the uploading host's logons know it by name, its flows by address.",
+)
+"""The state table of host names per address that every exfil detector with staging keeps."""
+
+
+def _named(events: ibis.Table) -> ibis.Table:
+    e = events
+    named = e.filter(e.src_host.notnull(), e.src_ip.notnull()).select(
+        _ip=e.src_ip, _name=e.src_host, ts=e.ts
+    )
+    return named.union(
+        e.filter(e.dst_host.notnull(), e.dst_ip.notnull()).select(
+            _ip=e.dst_ip, _name=e.dst_host, ts=e.ts
+        )
+    )
+
+
+def names_of(ctx: DetectionContext) -> ibis.Table:
+    """The judged day's (address, name) pairs: ``NAMES``'s fold."""
+    n = _named(judged(ctx))
+    return n.group_by(ip=n._ip, name=n._name).aggregate(last_ts=n.ts.max())
+
+
+def judged(ctx: DetectionContext) -> ibis.Table:
+    """The judged day's events (``ctx.events`` also holds ``CONTEXT_DAYS`` before it)."""
+    e = ctx.events
+    return e if ctx.slice_start is None else e.filter(e.ts >= ctx.slice_start)
+
+
 def _endpoints(e: ibis.Table) -> ibis.Table:
     return e.mutate(
         s=e.src_asset.fill_null(e.src_host).fill_null(e.src_ip),
@@ -50,14 +97,20 @@ def _endpoints(e: ibis.Table) -> ibis.Table:
 
 
 def staging(
-    events: ibis.Table, hot: ibis.Table, keys: Sequence[str], hours: float, cap: int
+    events: ibis.Table,
+    hot: ibis.Table,
+    keys: Sequence[str],
+    hours: float,
+    cap: int,
+    names: ibis.Table | None = None,
 ) -> ibis.Table:
     """Per ``keys`` of ``hot``, the session that staged its upload (see the module docstring).
 
     ``hot`` has the ``keys``, ``host`` (the uploading host, as the detector resolves it),
     ``host_ip`` (one of its addresses, or null), ``t0`` and ``t1`` (the upload's first and last
     flagged event). Keys with no interactive logon in the window have no row. The result's key
-    columns are named ``_k0``, ``_k1``... (``attach`` joins them back).
+    columns are named ``_k0``, ``_k1``... (``attach`` joins them back). ``names``: a ``NAMES``
+    state, the host names of addresses on days before ``events``.
     """
     ks = [f"_k{i}" for i in range(len(keys))]
     h = hot.select(
@@ -71,12 +124,10 @@ def staging(
     e = _endpoints(events)
     # the names the events give the uploading host's address (no inventory: flows know it by
     # address, its own logons by name)
-    named = e.filter(e.src_host.notnull(), e.src_ip.notnull()).select(
-        _ip=e.src_ip, _name=e.src_host
-    )
-    named = named.union(
-        e.filter(e.dst_host.notnull(), e.dst_ip.notnull()).select(_ip=e.dst_ip, _name=e.dst_host)
-    )
+    named = _named(events).select("_ip", "_name")
+    if names is not None:  # the names of the days before ``events``
+        named = named.union(names.select(_ip=names.ip, _name=names.name))
+    named = named.distinct()
     named = named.semi_join(h, named._ip == h._hip)
     h = h.left_join(named, h._hip == named._ip).drop("_ip")
     lg = e.filter(

@@ -9,7 +9,14 @@ spanned, at least ``min_span_hours``) and data-size regularity (1 - MAD of bytes
 Their mean is the beacon score; a day reaching ``threshold`` counts. Services that are periodic
 by design (``exclude_services``, DNS and NTP) and destinations that more than ``max_sources``
 internal hosts use (fleet software polling its vendor) are left out. External means what
-``exfil.outbound_volume`` says it means. One finding per (host, destination, port).
+``exfil.outbound_volume`` says it means. One finding per (host, destination, port), going on
+over the days it beacons.
+
+Judged day by day (a rhythm is scored within one day) against its state: ``sources`` (the
+internal hosts each external destination was used by, at most ``max_sources`` + 1 of them: enough
+to know it is fleet software, which it then stays) and ``beacons`` (per host, destination and
+port, how many earlier days were as regular, and since when). A destination's popularity is
+known up to the end of the judged day: a beacon judged before the fleet arrived stays a finding.
 """
 
 from __future__ import annotations
@@ -22,12 +29,13 @@ import ibis
 from ashiato.detect.common import earliest, fmt_bytes, fmt_ts, vals
 from ashiato.detect.detectors.exfil.outbound_volume import PRIVATE
 from ashiato.detect.spec import DetectionContext, DetectorSpec, Finding, Param
+from ashiato.detect.state import StateTable
 from ashiato.events import EventKind
 
 SPEC = DetectorSpec(
     id="exfil.beaconing",
     title="Beacon-like periodic connections to an external address",
-    version="1",
+    version="2",
     severity="high",
     techniques=("T1071", "T1029"),
     needs=(EventKind.NETWORK_FLOW,),
@@ -43,6 +51,24 @@ SPEC = DetectorSpec(
         Param("max_sources", 5, "Destinations more internal hosts than this use are skipped."),
         Param("exclude_services", "udp/53,udp/123", "protocol/port pairs periodic by design."),
         Param("max_evidence", 2000, "Evidence event ids kept per finding."),
+    ),
+    state=(
+        StateTable(
+            "sources",
+            keys={"dst_ip": "string", "src": "string"},
+            values={"first_ts": "timestamp('UTC', 6)"},
+            combine={"first_ts": "min"},
+            description="Internal hosts that used each external destination (judged services "
+            "only), at most max_sources + 1 per destination: more means fleet software.",
+        ),
+        StateTable(
+            "beacons",
+            keys={"src": "string", "dst_ip": "string", "dst_port": "int32"},
+            values={"days": "int64", "since": "timestamp('UTC', 6)"},
+            combine={"days": "sum", "since": "min"},
+            description="Per host, external destination and port: the days its rhythm reached "
+            "the threshold, and the first flow of the first of them.",
+        ),
     ),
 )
 
@@ -69,7 +95,8 @@ def _regularity(mad: ibis.ir.NumericValue, med: ibis.ir.NumericValue) -> ibis.ir
     return 1.0 - ibis.least(rel, 1.0)
 
 
-def query(ctx: DetectionContext) -> ibis.Table:
+def _flows(ctx: DetectionContext) -> ibis.Table:
+    """The judged day's flows to external destinations, periodic-by-design services left out."""
     e = ctx.events
     p = ctx.params
     f = e.filter(
@@ -79,13 +106,27 @@ def query(ctx: DetectionContext) -> ibis.Table:
         & ~e.dst_ip.lower().re_search(PRIVATE)
         & ~_excluded(e, str(p["exclude_services"])).fill_null(False)
     )
-    f = f.mutate(
+    return f.mutate(
         src=f.src_asset.fill_null(f.src_host).fill_null(f.src_ip),
         day=f.ts.truncate("D"),
         t=f.ts.epoch_seconds().cast("float64"),
         size=f.bytes_out.fill_null(0).cast("float64"),
     ).filter(lambda r: r.src.notnull())
-    popular = f.group_by("dst_ip").aggregate(n_src=f.src.nunique())
+
+
+def _users(f: ibis.Table) -> ibis.Table:
+    """(dst_ip, src, first_ts): which hosts used which destination on the day."""
+    return f.group_by("dst_ip", "src").aggregate(first_ts=f.ts.min())
+
+
+def _scored(ctx: DetectionContext) -> tuple[ibis.Table, ibis.Table]:
+    """The day's flows of pairs busy enough to judge (``c``) and the pairs (per ``KEYS``) whose
+    rhythm reaches the threshold, with their scores (``d``)."""
+    p = ctx.params
+    f = _flows(ctx)
+    known = ctx.state["sources"]
+    users = known.select("dst_ip", "src").union(_users(f).select("dst_ip", "src"), distinct=True)
+    popular = users.group_by("dst_ip").aggregate(n_src=users.src.nunique())
     popular = popular.filter(popular.n_src > int(p["max_sources"]))
     f = f.anti_join(popular, "dst_ip")
     busy = f.group_by(KEYS).aggregate(n=f.count())
@@ -122,31 +163,32 @@ def query(ctx: DetectionContext) -> ibis.Table:
         beacon=(d.skew_score + d.gap_score + d.count_score + d.size_score) / 4.0,
         iqr=iqr,
     )
-    d = d.filter(d.beacon >= float(p["threshold"]))
-    best = d.group_by(PAIR).aggregate(
-        best_day=d.day.argmax(d.beacon),
-        days=d.day.nunique(),
-        first_seen=d.first_seen.min(),
-        last_seen=d.last_seen.max(),
-    )
-    top = d.inner_join(best, [*(d[k] == best[k] for k in PAIR), d.day == best.best_day]).select(
-        *PAIR,
-        "days",
-        best.first_seen,
-        best.last_seen,
-        d.day,
-        d.n,
-        d.med,
-        d.mad,
-        d.iqr,
-        d.smed,
-        d.hours,
-        d.span,
-        d.beacon,
-        d.skew_score,
-        d.gap_score,
-        d.count_score,
-        d.size_score,
+    return c, d.filter(d.beacon >= float(p["threshold"]))
+
+
+def query(ctx: DetectionContext) -> ibis.Table:
+    p = ctx.params
+    c, d = _scored(ctx)
+    before = ctx.state["beacons"]  # the pair's earlier days as regular
+    top = d.left_join(before, [d[k] == before[k] for k in PAIR]).select(
+        *(d[k] for k in PAIR),
+        days=before.days.fill_null(0) + 1,
+        since=before.since.fill_null(d.first_seen),
+        first_seen=d.first_seen,
+        last_seen=d.last_seen,
+        day=d.day,
+        n=d.n,
+        med=d.med,
+        mad=d.mad,
+        iqr=d.iqr,
+        smed=d.smed,
+        hours=d.hours,
+        span=d.span,
+        beacon=d.beacon,
+        skew_score=d.skew_score,
+        gap_score=d.gap_score,
+        count_score=d.count_score,
+        size_score=d.size_score,
     )
     ev = c.semi_join(d, KEYS)
     ev = ev.group_by(PAIR).aggregate(
@@ -157,6 +199,22 @@ def query(ctx: DetectionContext) -> ibis.Table:
         evidence=earliest(ev.event_id, ev.ts, int(p["max_evidence"])),
     )
     return top.inner_join(ev, PAIR)
+
+
+def fold(ctx: DetectionContext) -> dict[str, ibis.Table]:
+    cap = int(ctx.params["max_sources"]) + 1
+    known = ctx.state["sources"]
+    have = known.group_by("dst_ip").aggregate(have=known.count())
+    new = _users(_flows(ctx)).anti_join(known, ["dst_ip", "src"])
+    new = new.left_join(have, "dst_ip").select(new, have=have.have.fill_null(0))
+    # a destination's first max_sources + 1 users (by name, so every run keeps the same)
+    new = new.mutate(rank=ibis.row_number().over(group_by=new.dst_ip, order_by=new.src))
+    new = new.filter(new.rank < cap - new.have)
+    _, d = _scored(ctx)
+    return {
+        "sources": new.select("dst_ip", "src", "first_ts"),
+        "beacons": d.select(*PAIR, days=ibis.literal(1, "int64"), since=d.first_seen),
+    }
 
 
 def explain(row: Mapping[str, Any], ctx: DetectionContext) -> Finding:
@@ -171,7 +229,7 @@ def explain(row: Mapping[str, Any], ctx: DetectionContext) -> Finding:
         f"{day} (beacon score {beacon:.2f}: interval skew {row['skew_score']:.2f}, dispersion "
         f"{row['gap_score']:.2f}, count {row['count_score']:.2f}, size {row['size_score']:.2f})"
         + (f"; as regular on {days} days." if days > 1 else ".")
-        + f" From {fmt_ts(row['first_seen'])} to {fmt_ts(row['last_seen'])}."
+        + f" From {fmt_ts(row['since'])} to {fmt_ts(row['last_seen'])}."
     )
     src_ips = vals(row, "src_ips")
     return Finding(

@@ -10,6 +10,12 @@ Needs share-object events (Windows 5145, or equivalent). One finding per account
 finding also cites the session that staged the collection (``_staging``): interactive and RDP
 logons onto the hosts the reads came from in the ``staging_hours`` before, their source hosts, and
 the records between.
+
+Judged day by day against its state: ``active`` (how many days each account read share
+objects) and ``recent`` (its last ``history_days`` active days' reads, a ring of that many slots:
+the day after the account's k-th active day goes to slot k mod ``history_days``, so the state
+stays that big however long the history), and ``host_names`` (``_staging``). The raw events of
+the day before are read too, for the staging session of reads early in the morning.
 """
 
 from __future__ import annotations
@@ -21,14 +27,23 @@ from typing import Any
 import ibis
 
 from ashiato.detect.common import earliest, fmt_ts, short_list, vals
-from ashiato.detect.detectors.exfil._staging import attach, describe, staging
+from ashiato.detect.detectors.exfil._staging import (
+    CONTEXT_DAYS,
+    NAMES,
+    attach,
+    describe,
+    judged,
+    names_of,
+    staging,
+)
 from ashiato.detect.spec import DetectionContext, DetectorSpec, Finding, Param
+from ashiato.detect.state import StateTable
 from ashiato.events import EventKind
 
 SPEC = DetectorSpec(
     id="exfil.bulk_collection",
     title="Bulk collection from file shares",
-    version="2",
+    version="3",
     severity="high",
     techniques=("T1039", "T1074"),
     needs=(EventKind.SHARE_OBJECT,),
@@ -45,12 +60,32 @@ SPEC = DetectorSpec(
         Param("staging_hours", 4, "Hours before the reads whose interactive logons are cited."),
         Param("max_evidence", 2000, "Evidence event ids kept per finding."),
     ),
+    state=(
+        StateTable(
+            "active",
+            keys={"user": "string"},
+            values={"days": "int64"},
+            combine={"days": "sum"},
+            description="How many days each account read share objects.",
+        ),
+        StateTable(
+            "recent",
+            keys={"user": "string", "slot": "int64"},
+            values={"day": "timestamp('UTC', 6)", "reads": "int64"},
+            combine={"day": "max", "reads": "last:day"},
+            description="Each account's share-object reads on its last history_days active days "
+            "(a ring: the k-th active day is slot k mod history_days, a later day replaces an "
+            "earlier).",
+        ),
+        NAMES,
+    ),
+    context_days=CONTEXT_DAYS,
 )
 
 
-def query(ctx: DetectionContext) -> ibis.Table:
-    p = ctx.params
-    e = ctx.events
+def _reads(ctx: DetectionContext) -> ibis.Table:
+    """The judged day's successful share-object reads by (non-machine) accounts."""
+    e = judged(ctx)
     t = e.filter(
         e.kind == EventKind.SHARE_OBJECT.value,
         e.outcome != "failure",
@@ -58,11 +93,23 @@ def query(ctx: DetectionContext) -> ibis.Table:
         e.user != "",
         ~e.user.endswith("$"),
     )
-    t = t.mutate(day=t.ts.truncate("D"))
-    daily = t.group_by("user", "day").aggregate(reads=t.count())
-    prior = ibis.window(group_by=daily.user, order_by=daily.day, rows=(-int(p["history_days"]), -1))
-    daily = daily.mutate(
-        prior_max=daily.reads.max().over(prior), prior_days=daily.reads.count().over(prior)
+    return t.mutate(day=t.ts.truncate("D"))
+
+
+def _daily(t: ibis.Table) -> ibis.Table:
+    return t.group_by("user", "day").aggregate(reads=t.count().cast("int64"))
+
+
+def query(ctx: DetectionContext) -> ibis.Table:
+    p = ctx.params
+    t = _reads(ctx)
+    daily = _daily(t)
+    recent = ctx.state["recent"]
+    prior = recent.group_by(p_user=recent.user).aggregate(
+        prior_max=recent.reads.max(), prior_days=recent.reads.count()
+    )
+    daily = daily.left_join(prior, daily.user == prior.p_user).select(
+        daily, prior.prior_max, prior_days=prior.prior_days.fill_null(0)
     )
     hit = daily.filter(
         daily.reads >= int(p["min_reads"]),
@@ -90,8 +137,31 @@ def query(ctx: DetectionContext) -> ibis.Table:
         host_ip=readers.src_ip.max(), t0=readers.ts.min(), t1=readers.ts.max()
     )
     keys = ("user", "day")
-    staged = staging(ctx.events, readers, keys, float(p["staging_hours"]), int(p["max_evidence"]))
+    staged = staging(
+        ctx.events,
+        readers,
+        keys,
+        float(p["staging_hours"]),
+        int(p["max_evidence"]),
+        ctx.state[NAMES.name],
+    )
     return attach(res, staged, keys)
+
+
+def fold(ctx: DetectionContext) -> dict[str, ibis.Table]:
+    daily = _daily(_reads(ctx))
+    active = ctx.state["active"]
+    ring = daily.left_join(active, daily.user == active.user).select(daily, before=active.days)
+    return {
+        "active": daily.select("user", days=ibis.literal(1, "int64")),
+        "recent": ring.select(
+            "user",
+            slot=ring.before.fill_null(0) % int(ctx.params["history_days"]),
+            day=ring.day,
+            reads=ring.reads,
+        ),
+        NAMES.name: names_of(ctx),
+    }
 
 
 def explain(row: Mapping[str, Any], ctx: DetectionContext) -> Finding:

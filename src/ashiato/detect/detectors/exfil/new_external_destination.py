@@ -9,6 +9,12 @@ outbound day needs only ``min_bytes``). The first ``warmup_days`` only build the
 means what ``exfil.outbound_volume`` says it means. One finding per host, destination and day.
 The finding also cites the session that staged the upload (``_staging``): interactive and RDP
 logons onto the host in the ``staging_hours`` before, their source hosts, and the records between.
+
+Judged day by day against its state: ``dests`` (every external address internal hosts
+contacted, and the last day they did), ``daily`` (each host's outbound bytes per day, kept for
+``LOOKBACK_KEPT`` days: the query reads only the look-back of the judged day, so when older rows
+go changes nothing) and ``host_names`` (``_staging``). The raw events of the day before are read
+too, for the staging session of an early-morning upload.
 """
 
 from __future__ import annotations
@@ -21,15 +27,28 @@ import ibis
 
 from ashiato.detect.bursts import warmup_end
 from ashiato.detect.common import earliest, fmt_bytes, fmt_ts, vals
-from ashiato.detect.detectors.exfil._staging import attach, describe, staging
+from ashiato.detect.detectors.exfil._staging import (
+    CONTEXT_DAYS,
+    NAMES,
+    attach,
+    describe,
+    judged,
+    names_of,
+    staging,
+)
 from ashiato.detect.detectors.exfil.outbound_volume import PRIVATE
 from ashiato.detect.spec import DetectionContext, DetectorSpec, Finding, Param
+from ashiato.detect.state import StateTable
 from ashiato.events import EventKind
+
+LOOKBACK_KEPT = 90
+"""Days of per-host daily volumes the state keeps: the longest look-back (``lookback_days``
+beyond it counts as this many for the host's usual day)."""
 
 SPEC = DetectorSpec(
     id="exfil.new_external_destination",
     title="Large upload to an external address never used before",
-    version="2",
+    version="3",
     severity="high",
     techniques=("T1048", "T1567"),
     needs=(EventKind.NETWORK_FLOW,),
@@ -41,56 +60,90 @@ SPEC = DetectorSpec(
     params=(
         Param("min_bytes", 50_000_000, "Bytes one host sends the new destination in a day."),
         Param("ratio", 10.0, "Times the host's median daily outbound volume it must reach."),
-        Param("lookback_days", 30, "How far back any contact makes a destination known."),
+        Param(
+            "lookback_days",
+            30,
+            "How far back any contact makes a destination known (and, up to 90 days, the "
+            "days whose median is the host's usual day).",
+        ),
         Param("warmup_days", 7, "Initial days that only build the history."),
         Param("staging_hours", 4, "Hours before the upload whose interactive logons are cited."),
         Param("max_evidence", 2000, "Evidence event ids kept per finding."),
     ),
+    state=(
+        StateTable(
+            "dests",
+            keys={"dst_ip": "string"},
+            values={"last_day": "timestamp('UTC', 6)"},
+            combine={"last_day": "max"},
+            description="Every external address internal hosts contacted, and the last day "
+            "any did.",
+        ),
+        StateTable(
+            "daily",
+            keys={"src": "string", "day": "timestamp('UTC', 6)"},
+            values={"total": "int64"},
+            combine={"total": "sum"},
+            description="Each host's bytes to external addresses per day it had external flows "
+            "(its usual day), for the look-back.",
+            keep_days=LOOKBACK_KEPT,
+            keep_by="day",
+        ),
+        NAMES,
+    ),
+    context_days=CONTEXT_DAYS,
 )
 
 
-def query(ctx: DetectionContext) -> ibis.Table:
-    e = ctx.events
-    p = ctx.params
+def _flows(ctx: DetectionContext) -> ibis.Table:
+    """The judged day's flows to external addresses, with their source host."""
+    e = judged(ctx)
     f = e.filter(
         (e.kind == EventKind.NETWORK_FLOW.value)
         & e.dst_ip.notnull()
         & e.dst_site.isnull()
         & ~e.dst_ip.lower().re_search(PRIVATE)
     )
-    f = f.mutate(
+    return f.mutate(
         src=f.src_asset.fill_null(f.src_host).fill_null(f.src_ip),
         day=f.ts.truncate("D"),
         out=f.bytes_out.fill_null(0),
     ).filter(lambda r: r.src.notnull())
+
+
+def query(ctx: DetectionContext) -> ibis.Table:
+    p = ctx.params
+    f = _flows(ctx)
     lookback = ibis.interval(days=int(p["lookback_days"]))
-    # days on which any internal host contacted each destination, and the one before
-    seen = f.group_by("dst_ip", "day").aggregate()
-    seen = seen.mutate(prev_day=seen.day.lag().over(ibis.window(group_by="dst_ip", order_by="day")))
-    fresh = seen.filter(seen.prev_day.isnull() | (seen.prev_day < seen.day - lookback))
+    usual_days = ibis.interval(days=min(int(p["lookback_days"]), LOOKBACK_KEPT))
+    pair = f.group_by("src", "dst_ip", "day").aggregate(volume=f.out.sum().cast("int64"))
+    # the destination's previous contact by any internal host, if any
+    known = ctx.state["dests"]
+    pair = pair.left_join(known, pair.dst_ip == known.dst_ip).select(pair, prev_day=known.last_day)
+    fresh = pair.prev_day.isnull() | (pair.prev_day < pair.day - lookback)
+    hot = pair.filter(fresh, pair.volume >= int(p["min_bytes"]))
     start = warmup_end(ctx.data_start, int(p["warmup_days"]))
     if start is not None:
-        fresh = fresh.filter(fresh.day >= start)
-    pair = f.group_by("src", "dst_ip", "day").aggregate(volume=f.out.sum())
-    hot = pair.filter(pair.volume >= int(p["min_bytes"])).semi_join(fresh, ["dst_ip", "day"])
-    daily = f.group_by("src", "day").aggregate(total=f.out.sum())
+        hot = hot.filter(hot.day >= start)
+    daily = ctx.state["daily"]
     base = hot.left_join(
         daily,
         [
             hot.src == daily.src,
             daily.day < hot.day,
-            daily.day >= hot.day - lookback,
+            daily.day >= hot.day - usual_days,
         ],
     )
-    base = base.group_by("src", "dst_ip", "day", "volume").aggregate(
+    base = base.group_by("src", "dst_ip", "day", "volume", "prev_day").aggregate(
         median=base.total.median(), days=base.total.count()
     )
     base = base.filter(base.median.isnull() | (base.volume >= base.median * float(p["ratio"])))
     j = f.inner_join(base, ["src", "dst_ip", "day"])
-    j = j.group_by("src", "dst_ip", "day").aggregate(
+    res = j.group_by("src", "dst_ip", "day").aggregate(
         volume=j.volume.max(),
         median=j.median.max(),
         history_days=j.days.max(),
+        prev_day=j.prev_day.max(),
         first_seen=j.ts.min(),
         last_seen=j.ts.max(),
         flows=j.count(),
@@ -99,9 +152,6 @@ def query(ctx: DetectionContext) -> ibis.Table:
         src_site=j.src_site.max(),
         evidence=earliest(j.event_id, j.ts, int(p["max_evidence"])),
     )
-    # the destination's previous contact, if any, for the words
-    last = seen.select(l_dst=seen.dst_ip, l_day=seen.day, prev_day=seen.prev_day)
-    res = j.left_join(last, [j.dst_ip == last.l_dst, j.day == last.l_day]).drop("l_dst", "l_day")
     hot_uploads = res.select(
         "src",
         "dst_ip",
@@ -113,9 +163,23 @@ def query(ctx: DetectionContext) -> ibis.Table:
     )
     keys = ("src", "dst_ip", "day")
     staged = staging(
-        ctx.events, hot_uploads, keys, float(p["staging_hours"]), int(p["max_evidence"])
+        ctx.events,
+        hot_uploads,
+        keys,
+        float(p["staging_hours"]),
+        int(p["max_evidence"]),
+        ctx.state[NAMES.name],
     )
     return attach(res, staged, keys)
+
+
+def fold(ctx: DetectionContext) -> dict[str, ibis.Table]:
+    f = _flows(ctx)
+    return {
+        "dests": f.group_by("dst_ip").aggregate(last_day=f.day.max()),
+        "daily": f.group_by("src", "day").aggregate(total=f.out.sum().cast("int64")),
+        NAMES.name: names_of(ctx),
+    }
 
 
 def explain(row: Mapping[str, Any], ctx: DetectionContext) -> Finding:

@@ -11,6 +11,13 @@ does not hide a far bigger one), with the external destinations it had never use
 (RFC 1918, loopback, link-local, ULA) and, with an inventory, outside every site's CIDRs. The
 finding also cites the session that staged the upload (``_staging``): interactive and RDP logons
 onto the host in the ``staging_hours`` before, their source hosts, and the records between them.
+
+Judged day by day against its state: ``sent`` (per host, its largest day and how many active
+days it had), ``recent`` (per host, its last ``history_days`` active days' volumes, a ring of
+that many slots: the day after the host's k-th active day goes to slot k mod ``history_days``,
+so the state stays that big however long the history), ``dests`` (every external address
+each host ever sent to, for "never used before") and ``host_names`` (``_staging``). The raw
+events of the day before are read too, for the staging session of an early-morning upload.
 """
 
 from __future__ import annotations
@@ -23,14 +30,23 @@ import ibis
 
 from ashiato.detect.bursts import warmup_end
 from ashiato.detect.common import earliest, fmt_bytes, fmt_ts, short_list, vals
-from ashiato.detect.detectors.exfil._staging import attach, describe, staging
+from ashiato.detect.detectors.exfil._staging import (
+    CONTEXT_DAYS,
+    NAMES,
+    attach,
+    describe,
+    judged,
+    names_of,
+    staging,
+)
 from ashiato.detect.spec import DetectionContext, DetectorSpec, Finding, Param
+from ashiato.detect.state import StateTable
 from ashiato.events import EventKind
 
 SPEC = DetectorSpec(
     id="exfil.outbound_volume",
     title="Outbound volume far above the host's history",
-    version="2",
+    version="3",
     severity="high",
     techniques=("T1048", "T1567.002", "T1041"),
     needs=(EventKind.NETWORK_FLOW,),
@@ -54,6 +70,33 @@ SPEC = DetectorSpec(
         Param("staging_hours", 4, "Hours before the upload whose interactive logons are cited."),
         Param("max_evidence", 2000, "Evidence event ids kept per finding."),
     ),
+    state=(
+        StateTable(
+            "sent",
+            keys={"src": "string"},
+            values={"best": "int64", "days": "int64"},
+            combine={"best": "max", "days": "sum"},
+            description="Per host, its largest day's bytes to external addresses and how many "
+            "days it sent any.",
+        ),
+        StateTable(
+            "recent",
+            keys={"src": "string", "slot": "int64"},
+            values={"day": "timestamp('UTC', 6)", "volume": "int64"},
+            combine={"day": "max", "volume": "last:day"},
+            description="Per host, its last history_days active days' external bytes (a ring: "
+            "the k-th active day is slot k mod history_days, a later day replaces an earlier).",
+        ),
+        StateTable(
+            "dests",
+            keys={"src": "string", "dst_ip": "string"},
+            values={"first_ts": "timestamp('UTC', 6)"},
+            combine={"first_ts": "min"},
+            description="Every external address each host sent bytes to, and when it first did.",
+        ),
+        NAMES,
+    ),
+    context_days=CONTEXT_DAYS,
 )
 
 PRIVATE = (
@@ -63,9 +106,9 @@ PRIVATE = (
 """Addresses that never leave the company (IPv4 RFC 1918, loopback, link-local; IPv6 ULA)."""
 
 
-def query(ctx: DetectionContext) -> ibis.Table:
-    e = ctx.events
-    p = ctx.params
+def _flows(ctx: DetectionContext) -> ibis.Table:
+    """The judged day's flows sending bytes to external addresses, with their source host."""
+    e = judged(ctx)
     f = e.filter(
         (e.kind == EventKind.NETWORK_FLOW.value)
         & e.dst_ip.notnull()
@@ -73,19 +116,28 @@ def query(ctx: DetectionContext) -> ibis.Table:
         & ~e.dst_ip.lower().re_search(PRIVATE)
         & (e.bytes_out > 0)
     )
-    f = f.mutate(
+    return f.mutate(
         src=f.src_asset.fill_null(f.src_host).fill_null(f.src_ip), day=f.ts.truncate("D")
     ).filter(lambda r: r.src.notnull())
-    first_use = f.group_by("src", "dst_ip").aggregate(first_day=f.day.min())
-    daily = f.group_by("src", "day").aggregate(volume=f.bytes_out.sum())
-    cum = ibis.cumulative_window(group_by="src", order_by="day")
-    w = ibis.window(group_by="src", order_by="day")
-    prior = ibis.window(group_by="src", order_by="day", rows=(-int(p["history_days"]), -1))
-    daily = daily.mutate(
-        best=daily.volume.max().over(cum),
-        usual=daily.volume.median().over(prior),
-        history=daily.volume.count().over(prior),
-    ).mutate(prev=lambda r: r.best.lag().over(w))
+
+
+def _daily(f: ibis.Table) -> ibis.Table:
+    return f.group_by("src", "day").aggregate(volume=f.bytes_out.sum().cast("int64"))
+
+
+def query(ctx: DetectionContext) -> ibis.Table:
+    p = ctx.params
+    f = _flows(ctx)
+    daily = _daily(f)
+    sent = ctx.state["sent"]
+    recent = ctx.state["recent"]
+    usual = recent.group_by(u_src=recent.src).aggregate(
+        usual=recent.volume.median(), history=recent.volume.count()
+    )
+    daily = daily.left_join(sent, daily.src == sent.src).select(daily, prev=sent.best)
+    daily = daily.left_join(usual, daily.src == usual.u_src).select(
+        daily, usual.usual, history=usual.history.fill_null(0)
+    )
     ratio, median_ratio = float(p["ratio"]), float(p["median_ratio"])
     above_usual = (
         (daily.history >= int(p["min_history"])) & (daily.volume >= daily.usual * median_ratio)
@@ -106,10 +158,9 @@ def query(ctx: DetectionContext) -> ibis.Table:
     j = f.inner_join(hot, [f.src == hot.src, f.day == hot.day]).select(
         f, hot.volume, hot.prev, hot.usual
     )
-    j = j.inner_join(first_use, [j.src == first_use.src, j.dst_ip == first_use.dst_ip]).select(
-        j, first_use.first_day
-    )
-    j = j.mutate(new_dst=ibis.ifelse(j.first_day == j.day, j.dst_ip, ibis.null("string")))
+    used = ctx.state["dests"]  # the host's external addresses of the days before
+    j = j.left_join(used, [j.src == used.src, j.dst_ip == used.dst_ip]).select(j, used.first_ts)
+    j = j.mutate(new_dst=ibis.ifelse(j.first_ts.isnull(), j.dst_ip, ibis.null("string")))
     res = j.group_by("src", "day").aggregate(
         first_seen=j.ts.min(),
         last_seen=j.ts.max(),
@@ -128,9 +179,32 @@ def query(ctx: DetectionContext) -> ibis.Table:
     )
     keys = ("src", "day")
     staged = staging(
-        ctx.events, hot_uploads, keys, float(p["staging_hours"]), int(p["max_evidence"])
+        ctx.events,
+        hot_uploads,
+        keys,
+        float(p["staging_hours"]),
+        int(p["max_evidence"]),
+        ctx.state[NAMES.name],
     )
     return attach(res, staged, keys)
+
+
+def fold(ctx: DetectionContext) -> dict[str, ibis.Table]:
+    f = _flows(ctx)
+    daily = _daily(f)
+    sent = ctx.state["sent"]
+    ring = daily.left_join(sent, daily.src == sent.src).select(daily, before=sent.days)
+    return {
+        "sent": daily.select("src", best=daily.volume, days=ibis.literal(1, "int64")),
+        "recent": ring.select(
+            "src",
+            slot=ring.before.fill_null(0) % int(ctx.params["history_days"]),
+            day=ring.day,
+            volume=ring.volume,
+        ),
+        "dests": f.group_by("src", "dst_ip").aggregate(first_ts=f.ts.min()),
+        NAMES.name: names_of(ctx),
+    }
 
 
 def explain(row: Mapping[str, Any], ctx: DetectionContext) -> Finding:

@@ -6,6 +6,10 @@ an hour is flagged when it reaches at least ``min_hosts`` distinct hosts and ``r
 most that entity ever reached in an hour before (``min_hosts_new`` for an entity with no history).
 Counting per source host as well as per account catches a spree that borrows a help-desk
 credential (busy as an account) from a workstation that never fans out. Needs no inventory.
+
+Judged day by day: an hour lies within one day, and each entity's most hosts in an hour of the
+days before is the state (``best``), so a run over a new day reads that day only. One finding per
+entity and day, as before.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from typing import Any
 
 import ibis
 
-from ashiato.detect.bursts import evidence_of, flagged_hours, warmup_end
+from ashiato.detect.bursts import best_of, best_table, evidence_of, flagged_hours, warmup_end
 from ashiato.detect.common import CREDENTIAL_KINDS, earliest, fmt_ts, short_list, vals
 from ashiato.detect.spec import DetectionContext, DetectorSpec, Finding, Param
 from ashiato.events import EventKind
@@ -24,7 +28,7 @@ from ashiato.events import EventKind
 SPEC = DetectorSpec(
     id="fanout.credential_fanout",
     title="Credential fan-out",
-    version="1",
+    version="2",
     severity="high",
     techniques=("T1021", "T1550.002", "T1078"),
     needs=tuple(k for k in CREDENTIAL_KINDS if k is not EventKind.KERBEROS_TGT),
@@ -40,6 +44,7 @@ SPEC = DetectorSpec(
         Param("warmup_days", 7, "Initial days that only build the baseline (no findings)."),
         Param("max_evidence", 2000, "Evidence event ids kept per finding."),
     ),
+    state=(best_table("distinct hosts reached"),),
 )
 
 _KINDS = [k.value for k in CREDENTIAL_KINDS if k is not EventKind.KERBEROS_TGT]
@@ -52,17 +57,22 @@ def _per_entity(t: ibis.Table, entity: ibis.Value, label: str) -> ibis.Table:
     return x.select("entity", "entity_kind", "hour", "dst", "ts", "event_id", "privileged", "user")
 
 
-def query(ctx: DetectionContext) -> ibis.Table:
+def _rows(ctx: DetectionContext) -> ibis.Table:
+    """The day's successful credential uses, once per account and once per source host."""
     e = ctx.events
-    p = ctx.params
     t = e.filter(e.kind.isin(_KINDS), e.outcome != "failure")
     t = t.mutate(
         hour=t.ts.truncate("h"),
         dst=t.dst_asset.fill_null(t.dst_host).fill_null(t.dst_ip),
     ).filter(lambda r: r.dst.notnull())
-    both = _per_entity(t, t.user, "account").union(
+    return _per_entity(t, t.user, "account").union(
         _per_entity(t, t.src_asset.fill_null(t.src_host).fill_null(t.src_ip), "source")
     )
+
+
+def query(ctx: DetectionContext) -> ibis.Table:
+    p = ctx.params
+    both = _rows(ctx)
     hours = flagged_hours(
         both,
         "dst",
@@ -70,6 +80,7 @@ def query(ctx: DetectionContext) -> ibis.Table:
         min_new=int(p["min_hosts_new"]),
         ratio=float(p["ratio"]),
         not_before=warmup_end(ctx.data_start, int(p["warmup_days"])),
+        before=ctx.state["best"],
     )
     j = evidence_of(both, hours)
     return j.group_by("entity_kind", "entity", "day").aggregate(
@@ -84,6 +95,10 @@ def query(ctx: DetectionContext) -> ibis.Table:
         privileged=j.privileged.max(),
         evidence=earliest(j.event_id, j.ts, int(p["max_evidence"])),
     )
+
+
+def fold(ctx: DetectionContext) -> dict[str, ibis.Table]:
+    return {"best": best_of(_rows(ctx), "dst")}
 
 
 def explain(row: Mapping[str, Any], ctx: DetectionContext) -> Finding:

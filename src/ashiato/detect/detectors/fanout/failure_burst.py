@@ -11,6 +11,10 @@ The source of a network logon is its IP address when the event has one: the work
 from a foothold also shows as explicit-credential events (4648: ``runas``, ``net use`` with a
 password) naming many different target accounts from one computer in an hour; those count as a
 second kind of burst, against that computer's own 4648 history.
+
+Judged day by day: an hour lies within one day, and each source's most accounts in an hour of
+the days before is the state (``best``), so a run over a new day reads that day only. One finding
+per source and day, as before.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from typing import Any
 
 import ibis
 
-from ashiato.detect.bursts import evidence_of, flagged_hours, warmup_end
+from ashiato.detect.bursts import best_of, best_table, evidence_of, flagged_hours, warmup_end
 from ashiato.detect.common import earliest, fmt_ts, short_list, vals
 from ashiato.detect.spec import DetectionContext, DetectorSpec, Finding, Param
 from ashiato.events import EventKind
@@ -29,7 +33,7 @@ from ashiato.events import EventKind
 SPEC = DetectorSpec(
     id="fanout.failure_burst",
     title="Password spraying or guessing",
-    version="2",
+    version="3",
     severity="high",
     techniques=("T1110.003", "T1110.001"),
     # logons only add which accounts then succeeded from the source
@@ -46,12 +50,13 @@ SPEC = DetectorSpec(
         Param("warmup_days", 0, "Initial days that only build the baseline."),
         Param("max_evidence", 2000, "Evidence event ids kept per finding."),
     ),
+    state=(best_table("distinct accounts failing (or named in 4648)"),),
 )
 
 
-def query(ctx: DetectionContext) -> ibis.Table:
+def _rows(ctx: DetectionContext) -> ibis.Table:
+    """The day's failures per source, and explicit-credential uses per computer."""
     e = ctx.events
-    p = ctx.params
     fails = e.filter(
         (e.outcome == "failure")
         & e.kind.isin([EventKind.LOGON_FAILURE.value, EventKind.KERBEROS_TGT.value])
@@ -68,9 +73,15 @@ def query(ctx: DetectionContext) -> ibis.Table:
         entity_kind=ibis.literal("explicit"),
         hour=ex.ts.truncate("h"),
     ).filter(lambda r: r.entity.notnull())
-    rows = rows.union(
+    return rows.union(
         ex.select("entity", "entity_kind", "hour", "user", "ts", "event_id", "status")
     )
+
+
+def query(ctx: DetectionContext) -> ibis.Table:
+    e = ctx.events
+    p = ctx.params
+    rows = _rows(ctx)
     hours = flagged_hours(
         rows,
         "user",
@@ -78,6 +89,7 @@ def query(ctx: DetectionContext) -> ibis.Table:
         min_new=int(p["min_accounts_new"]),
         ratio=float(p["ratio"]),
         not_before=warmup_end(ctx.data_start, int(p["warmup_days"])),
+        before=ctx.state["best"],
     )
     j = evidence_of(rows, hours)
     bursts = j.group_by("entity_kind", "entity", "day").aggregate(
@@ -103,6 +115,10 @@ def query(ctx: DetectionContext) -> ibis.Table:
         ],
     )
     return hit.group_by(*bursts.columns).aggregate(succeeded=hit.user.collect(distinct=True))
+
+
+def fold(ctx: DetectionContext) -> dict[str, ibis.Table]:
+    return {"best": best_of(_rows(ctx), "user")}
 
 
 def explain(row: Mapping[str, Any], ctx: DetectionContext) -> Finding:

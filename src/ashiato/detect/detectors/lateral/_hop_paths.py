@@ -3,13 +3,17 @@
 A link is (arriving account, from, via, acting account, to). Links whose onward leg is the next
 link's arrival chain into a path; links out of one arrival or into one onward leg are the same
 movement. Each hop carries its rarity: earlier days on which its source reached its target, and
-its account reached its target.
+its account reached its target (counted when the hop was judged, and kept with the link).
+
+Judged day by day, the links of a day come with the links of earlier days still open (kept in the
+detector's state): a path that grows on a later day is reported again, whole, under the same key;
+its evidence then holds only the events no earlier day reported.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -17,13 +21,11 @@ import pyarrow as pa
 
 from ashiato.events import TS
 
-EDGE_SCHEMA = pa.schema(
-    [("src", pa.string()), ("dst", pa.string()), ("user", pa.string()), ("ts", TS)]
-)
 _STR = pa.list_(pa.string())
 SCHEMA = pa.schema(
     [
-        ("first_seen", TS),
+        ("started", TS),  # the path's first arrival: with its account and host, its key
+        ("first_seen", TS),  # the first event this day's part reports
         ("last_seen", TS),
         ("accounts", _STR),
         ("hosts", _STR),
@@ -35,15 +37,17 @@ SCHEMA = pa.schema(
         ("hops", pa.string()),
     ]
 )
-_Edge = tuple[str, str, str, datetime]
-
-
-def edges_of(links: list[dict[str, Any]]) -> dict[str, list[Any]]:
-    """The arrival and onward leg of every link, as (src, dst, user, ts) columns."""
-    es = {(k["a_from"], k["via"], k["a_user"], k["a_ts"]) for k in links}
-    es |= {(k["via"], k["dst"], k["user"], k["h_ts"]) for k in links}
-    cols = list(zip(*sorted(es), strict=True))
-    return {n: list(c) for n, c in zip(("src", "dst", "user", "ts"), cols, strict=True)}
+IDENTITY = ("a_user", "a_from", "via", "user", "dst")
+"""What makes a link one: rows of the same identity judged on several days are one link."""
+COMPONENT = pa.schema(
+    [
+        *SCHEMA,
+        ("novelty", pa.float64()),  # its rarest hop's: a routine path is not reported
+        ("members", _STR),  # the row ids of every link of the movement
+        ("on_path", _STR),  # the row ids of the links on the reported path
+        ("comp_last", TS),  # the movement's last event
+    ]
+)
 
 
 def _novelty(host_days: int, acct_days: int) -> float:
@@ -51,27 +55,60 @@ def _novelty(host_days: int, acct_days: int) -> float:
     return round((1 / (1 + host_days) + 1 / (1 + acct_days)) / 2, 3)
 
 
-def _hop(e: _Edge, seen: Mapping[_Edge, tuple[int, int]]) -> dict[str, Any]:
-    h, a = seen.get(e, (0, 0))
+def _hop(src: str, dst: str, user: str, ts: datetime, h: int, a: int) -> dict[str, Any]:
     return {
-        "src": e[0],
-        "dst": e[1],
-        "user": e[2],
-        "ts": e[3],
+        "src": src,
+        "dst": dst,
+        "user": user,
+        "ts": ts,
         "host_days": h,
         "acct_days": a,
         "novelty": _novelty(h, a),
     }
 
 
-def assemble(
-    links: list[dict[str, Any]], counts: list[dict[str, Any]], min_novelty: float
-) -> dict[str, list[Any]]:
-    """Join links into paths (the onward leg of one is the arrival of the next): one row each."""
-    seen = {
-        (c["src"], c["dst"], c["user"], c["ts"]): (c["host_days"], c["acct_days"]) for c in counts
-    }
-    links = sorted(links, key=lambda k: (k["h_ts"], k["a_ts"], k["via"], k["dst"], k["user"]))
+def merge(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """One link per identity from its rows (one per day it was judged on)."""
+    by: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for r in sorted(rows, key=lambda r: (r["a_ts"], r["h_ts"], r["rid"])):
+        k = by.get(tuple(r[c] for c in IDENTITY))
+        ids = {*(r["a_events"] or ()), *(r["h_events"] or ())}
+        if k is None:
+            k = {c: r[c] for c in IDENTITY}
+            k.update(
+                a_ts=r["a_ts"],
+                h_ts=r["h_ts"],
+                last_ts=r["last_ts"],
+                counts=(r["a_host_days"], r["a_acct_days"], r["h_host_days"], r["h_acct_days"]),
+                privileged=False,
+                new=False,
+                h_first=None,
+                rids=[],
+                ids=set(),
+                shown=set(),
+                **{c: set() for c in ("sites", "via_sites", "to_sites", "roles")},
+            )
+            by[tuple(r[c] for c in IDENTITY)] = k
+        k["a_ts"], k["h_ts"] = min(k["a_ts"], r["a_ts"]), min(k["h_ts"], r["h_ts"])
+        k["last_ts"] = max(k["last_ts"], r["last_ts"])
+        k["privileged"] = k["privileged"] or bool(r["privileged"])
+        k["new"] = k["new"] or bool(r["new"])
+        if r["h_first"] is not None:
+            k["h_first"] = r["h_first"]
+        k["rids"].append(r["rid"])
+        (k["shown"] if r["shown"] else k["ids"]).update(ids)
+        for c in ("sites", "via_sites", "to_sites", "roles"):
+            k[c].update(x for x in r[c] or () if x)
+    return list(by.values())
+
+
+def assemble(rows: Sequence[Mapping[str, Any]] | None) -> list[dict[str, Any]]:
+    """Join links into paths (the onward leg of one is the arrival of the next): one row per
+    movement that a new link (``new``) touches, in ``COMPONENT``'s columns."""
+    links = sorted(
+        merge(rows or ()),
+        key=lambda k: (k["h_ts"], k["a_ts"], k["via"], k["dst"], k["user"], k["a_user"]),
+    )
     nxt: dict[int, list[int]] = {i: [] for i in range(len(links))}
     parent = list(range(len(links)))
 
@@ -100,18 +137,19 @@ def assemble(
     groups: dict[int, list[int]] = {}
     for i in range(len(links)):
         groups.setdefault(root(i), []).append(i)
-    out: dict[str, list[Any]] = {c.name: [] for c in SCHEMA}
+    out = []
     for members in groups.values():
+        if not any(links[i]["new"] for i in members):
+            continue  # judged on an earlier day, and nothing new joined it
         heads = [i for i in members if not any(i in nxt[j] for j in members)] or members[:1]
         best = max((longest(i) for i in heads), key=len)
         first = links[best[0]]
-        legs = [(first["a_from"], first["via"], first["a_user"], first["a_ts"])]
-        legs += [
-            (links[i]["via"], links[i]["dst"], links[i]["user"], links[i]["h_ts"]) for i in best
+        c = first["counts"]
+        hops = [_hop(first["a_from"], first["via"], first["a_user"], first["a_ts"], c[0], c[1])]
+        hops += [
+            _hop(k["via"], k["dst"], k["user"], k["h_ts"], k["counts"][2], k["counts"][3])
+            for k in (links[i] for i in best)
         ]
-        hops = [_hop(e, seen) for e in legs]
-        if max(h["novelty"] for h in hops) < min_novelty:
-            continue
         ms = [links[i] for i in members]
         on = [links[i] for i in best]  # the path: its events are the evidence
         on_path = {(h["src"], h["dst"]) for h in hops}
@@ -119,22 +157,33 @@ def assemble(
         branch |= {
             f"{k['a_from']}→{k['via']}" for k in ms if (k["a_from"], k["via"]) not in on_path
         }
-        row = {
-            "first_seen": min(k["a_ts"] for k in on),
-            "last_seen": max(k["last_ts"] for k in on),
-            "accounts": sorted({h["user"] for h in hops}),
-            "hosts": sorted({x for k in on for x in (k["a_from"], k["via"], k["dst"])}),
-            "sites": sorted(
-                {s for k in on for c in ("sites", "via_sites", "to_sites") for s in k[c] or [] if s}
-            ),
-            "roles": sorted({r for k in on for r in k["roles"] or [] if r}),
-            "privileged": any(k["privileged"] for k in on),
-            "evidence": sorted({x for k in on for c in ("a_events", "h_events") for x in k[c]}),
-            "branches": sorted(branch),
-            "hops": json.dumps([{**h, "ts": h["ts"].isoformat()} for h in hops]),
-        }
-        for c, v in row.items():
-            out[c].append(v)
+        shown = {x for k in ms for x in k["shown"]}  # reported on an earlier day
+        started = min(k["a_ts"] for k in on)
+        # reported before: this day's part starts with the day's own events
+        later = [k["h_first"] for k in on if k["h_first"]] or [
+            k["h_first"] for k in ms if k["h_first"]
+        ]
+        out.append(
+            {
+                "started": started,
+                "first_seen": min(later) if shown else started,
+                "last_seen": max(k["last_ts"] for k in on),
+                "accounts": sorted({h["user"] for h in hops}),
+                "hosts": sorted({x for k in on for x in (k["a_from"], k["via"], k["dst"])}),
+                "sites": sorted(
+                    {s for k in on for c in ("sites", "via_sites", "to_sites") for s in k[c]}
+                ),
+                "roles": sorted({r for k in on for r in k["roles"]}),
+                "privileged": any(k["privileged"] for k in on),
+                "evidence": sorted({x for k in on for x in k["ids"]} - shown),
+                "branches": sorted(branch),
+                "hops": json.dumps([{**h, "ts": h["ts"].isoformat()} for h in hops]),
+                "novelty": max(h["novelty"] for h in hops),
+                "members": sorted(r for k in ms for r in k["rids"]),
+                "on_path": sorted(r for k in on for r in k["rids"]),
+                "comp_last": max(k["last_ts"] for k in ms),
+            }
+        )
     return out
 
 

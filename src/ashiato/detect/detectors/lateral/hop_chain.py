@@ -9,6 +9,21 @@ from a desk where the account, or the person who owns it, logged on interactivel
 working there, not movement. Links whose onward leg is the next link's arrival join into one path
 (A→B→C→D...), reported once. In the spirit of Hopper, each hop is scored by its rarity: on how
 many earlier days that source reached that host, and that account reached that host.
+
+Judged one UTC day at a time against its state (``SPEC.state``), which holds what the links need
+from the past: when each account first acted from each host (and whether it sat at that desk
+then), the recent arrivals on each host (the events of the last ``window_days``, with whether each
+came from the arriving account's own desk, kept for their times and evidence), each account's
+first arrival on each host (for credential switches), when each host was first seen, the last
+interactive logon of each account at each desk, on how many days each source reached each host
+and each account reached each host (the rarity, counted as each day is judged), and the links of
+paths still moving (a path whose last link is older than ``window_days`` is closed). A hop's
+events in the ``onward_hours`` after its first one may run into the next day: that day adds them
+to the same link. A path that grows on a later day is reported again under the same key (its
+first account, first host and start), whole, with the evidence no earlier day reported; the
+runner merges the days into one finding. The links are joined into paths by ``_hop_paths`` (plain
+Python over a few rows), called from the query as an Ibis Python UDF over the day's links and
+the open ones: the query stays one compiled statement that runs for every day.
 """
 
 from __future__ import annotations
@@ -18,18 +33,43 @@ from collections.abc import Mapping
 from typing import Any
 
 import ibis
-import pyarrow as pa
+import ibis.expr.datatypes as dt
+import ibis.expr.types as ir
 
 from ashiato.detect.bursts import warmup_end
 from ashiato.detect.common import CREDENTIAL_KINDS, earliest, fmt_ts, short_list, vals
 from ashiato.detect.detectors.lateral import _hop_paths as hp
 from ashiato.detect.spec import DetectionContext, DetectorSpec, Finding, Param
+from ashiato.detect.state import StateTable
 from ashiato.events import EventKind
+
+_TS = "timestamp('UTC', 6)"
+_STRS = "array<string>"
+_ARRIVALS = f"array<struct<ts: {_TS}, id: string, desk: boolean, site: string>>"
+_LINK_VALUES = {
+    "a_ts": _TS,
+    "h_ts": _TS,
+    "last_ts": _TS,
+    "a_host_days": "int64",
+    "a_acct_days": "int64",
+    "h_host_days": "int64",
+    "h_acct_days": "int64",
+    "a_events": _STRS,
+    "h_events": _STRS,
+    "sites": _STRS,
+    "via_sites": _STRS,
+    "to_sites": _STRS,
+    "roles": _STRS,
+    "privileged": "boolean",
+    "shown": "boolean",
+    "keep_until": _TS,
+}
+_LINK_KEYS = {**dict.fromkeys(hp.IDENTITY, "string"), "day": _TS}
 
 SPEC = DetectorSpec(
     id="lateral.hop_chain",
     title="Lateral-movement path through hosts",
-    version="5",
+    version="6",
     severity="high",
     techniques=("T1021", "T1078", "T1570", "T1550"),
     needs=tuple(k for k in CREDENTIAL_KINDS if k is not EventKind.KERBEROS_TGT),
@@ -47,9 +87,145 @@ SPEC = DetectorSpec(
         Param("min_novelty", 0.2, "Paths whose rarest hop is less novel than this are routine."),
         Param("max_evidence", 2000, "Evidence event ids kept per finding."),
     ),
+    words="latest",  # a path grows day by day and each day says all of it
+    state=(
+        StateTable(
+            "acted",
+            keys={"user": "string", "src": "string"},
+            values={"first_ts": _TS, "present": "boolean"},
+            combine={"first_ts": "min", "present": "first:first_ts"},
+            description="When each account first acted from each host, and whether it (or its "
+            "owner) had then logged on at that host's keyboard within window_days.",
+        ),
+        StateTable(
+            "arrived",
+            keys={"a_user": "string", "via": "string", "a_from": "string", "day": _TS},
+            values={
+                "a_min": _TS,
+                "arrivals": _ARRIVALS,
+                "host_days": "int64",
+                "acct_days": "int64",
+                "keep_until": _TS,
+            },
+            combine={
+                "a_min": "min",
+                "arrivals": "first:a_min",
+                "host_days": "first:a_min",
+                "acct_days": "first:a_min",
+                "keep_until": "max",
+            },
+            description="Each day's arrivals of an account on a host from a source: the earliest "
+            "max_evidence of them (time, event, from the account's own desk or not, site), and "
+            "the rarity of that source and account reaching the host before the day; kept for "
+            "window_days + onward_hours.",
+            keep_days=1,
+            keep_by="keep_until",
+        ),
+        StateTable(
+            "first_arrival",
+            keys={"a_user": "string", "via": "string"},
+            values={
+                "a_first": _TS,
+                "a_from": "string",
+                "a_event": "string",
+                "a_site": "string",
+                "host_days": "int64",
+                "acct_days": "int64",
+            },
+            combine={
+                "a_first": "min",
+                **dict.fromkeys(("a_from", "a_event", "a_site"), "first:a_first"),
+                "host_days": "first:a_first",
+                "acct_days": "first:a_first",
+            },
+            description="Each account's first arrival on each host (a credential switch needs "
+            "the other account to have arrived for the first time), and its rarity.",
+        ),
+        StateTable(
+            "born",
+            keys={"host": "string"},
+            values={"born": _TS},
+            combine={"born": "min"},
+            description="When each host was first seen at either end of a credential use.",
+        ),
+        StateTable(
+            "desk",
+            keys={"d_user": "string", "d_host": "string"},
+            values={"last_ts": _TS, "keep_until": _TS},
+            combine={"last_ts": "max", "keep_until": "max"},
+            description="Each account's last interactive logon at each host; kept window_days.",
+            keep_days=1,
+            keep_by="keep_until",
+        ),
+        StateTable(
+            "pair_days",
+            keys={"src": "string", "dst": "string"},
+            values={"days": "int64"},
+            combine={"days": "sum"},
+            description="On how many days each source reached each host.",
+        ),
+        StateTable(
+            "acct_days",
+            keys={"user": "string", "dst": "string"},
+            values={"days": "int64"},
+            combine={"days": "sum"},
+            description="On how many days each account reached each host.",
+        ),
+        StateTable(
+            "links",
+            keys=_LINK_KEYS,
+            values=_LINK_VALUES,
+            combine={
+                **dict.fromkeys(_LINK_VALUES, "first:a_ts"),
+                "a_ts": "min",
+                "h_ts": "min",
+                "last_ts": "max",
+                "privileged": "bool_or",
+                "shown": "bool_or",
+                "keep_until": "max",
+            },
+            description="The links judged on each day (with their rarity, sites and evidence) "
+            "of the paths that moved in the last window_days, and whether their evidence was "
+            "reported.",
+            keep_days=1,
+            keep_by="keep_until",
+        ),
+    ),
 )
 
 _KINDS = [k.value for k in CREDENTIAL_KINDS if k is not EventKind.KERBEROS_TGT]
+_ELEM = dt.Struct(
+    {
+        "ts": dt.Timestamp(timezone="UTC", scale=6),
+        "id": dt.string,
+        "desk": dt.boolean,
+        "site": dt.string,
+    }
+)
+_ELEM_KEY = dt.Struct({"ts": dt.Timestamp(timezone="UTC", scale=6), "id": dt.string})
+
+
+@ibis.udf.agg.builtin(name="min_by", signature=((_ELEM, _ELEM_KEY, dt.int64), dt.Array(_ELEM)))
+def _min_by_n(arg, key, n):  # type: ignore[no-untyped-def]
+    """DuckDB's ``min_by(arg, key, n)``: the n args with the smallest keys, in key order."""
+
+
+_LINK_ROW = dt.Struct(
+    {
+        **dict.fromkeys(hp.IDENTITY, dt.string),
+        "rid": dt.string,
+        "new": dt.boolean,
+        "h_first": dt.Timestamp(timezone="UTC", scale=6),
+        **{c: ibis.dtype(t) for c, t in _LINK_VALUES.items() if c != "keep_until"},
+    }
+)
+_COMPONENTS = dt.Array(dt.Struct({f.name: dt.dtype(f.type) for f in hp.COMPONENT}))
+
+
+@ibis.udf.scalar.python(signature=((dt.Array(_LINK_ROW),), _COMPONENTS))
+def _assemble(links):  # type: ignore[no-untyped-def]
+    """The movements that the day's links touch, assembled into paths (``_hop_paths``)."""
+    return hp.assemble(links)
 
 
 def _credential_events(ctx: DetectionContext) -> ibis.Table:
@@ -64,129 +240,360 @@ def _credential_events(ctx: DetectionContext) -> ibis.Table:
     return t.filter(t.src.notnull() & t.dst.notnull() & (t.src != t.dst))
 
 
-def _links(ctx: DetectionContext, t: ibis.Table) -> ibis.Table:
-    """One row per (arriving account, from, via, acting account, to): the two-hop links."""
-    e, p = ctx.events, ctx.params
-    window = ibis.interval(days=int(p["window_days"]))
-    start = warmup_end(ctx.data_start, int(p["warmup_days"]))
-    # the first time each account acts from each source host, and what it did in the hours after
-    first = t.group_by("user", "src").aggregate(first_ts=t.ts.min())
-    if start is not None:
-        first = first.filter(first.first_ts >= start)
-    # A person at the keyboard of the source host (the account, or the person who owns it, logged
-    # on interactively there) is someone working on that host, not a credential moving through
-    # it: an admin on a business trip runs admin tools from the desk they sit at.
-    desk = e.filter(
+def _interval(ctx: DetectionContext, name: str) -> ir.IntervalScalar:
+    n = int(ctx.params[name])
+    return ibis.interval(days=n) if name.endswith("_days") else ibis.interval(hours=n)
+
+
+def _int(x: ir.IntegerValue) -> ir.IntegerValue:
+    """``x`` as int64 whatever the engine made it: DuckDB sums a state's int64 days into a
+    HUGEINT, which Ibis (holding the declared int64) would not cast back."""
+    return x.cast("decimal(38, 0)").cast("int64")
+
+
+def _desk_today(ctx: DetectionContext) -> ibis.Table:
+    """The day's interactive logons (at the keyboard), per account and host."""
+    e = ctx.events
+    d = e.filter(
         (e.kind == EventKind.LOGON.value) & e.logon_type.isin([2, 11]) & (e.outcome != "failure")
     )
-    desk = desk.select(
-        d_user=desk.user, d_host=desk.dst_asset.fill_null(desk.dst_host), d_ts=desk.ts
-    )
-    owners = t.select("user", "owner").distinct()
+    d = d.select(d_user=d.user, d_host=d.dst_asset.fill_null(d.dst_host), d_ts=d.ts)
+    d = d.filter(d.d_user.notnull() & d.d_host.notnull())
+    return d.group_by("d_user", "d_host").aggregate(first_ts=d.d_ts.min(), last_ts=d.d_ts.max())
 
-    def at_desk(x: ibis.Table, user: str, host: str, ts: str) -> ibis.Table:
-        """The rows of ``x`` whose account, or its owner, sat at ``host`` within the window."""
-        x1 = x.left_join(owners, x[user] == owners.user).select(x, d_owner=owners.owner)
-        return x1.inner_join(
-            desk,
+
+def _at_desk(
+    ctx: DetectionContext, x: ibis.Table, keys: list[str], user: str, owner: str, host: str, ts: str
+) -> ibis.Table:
+    """``x`` with ``desk``: whether its account, or the person who owns it, sat at ``host`` in
+    the ``window_days`` up to ``ts`` (a person at the keyboard of the source host is someone
+    working on that host, not a credential moving through it: an admin on a business trip runs
+    admin tools from the desk they sit at). Every earlier day's logons are before ``ts``: the
+    state's last one says; of the day's, the first."""
+    window = _interval(ctx, "window_days")
+    s, today = ctx.state["desk"], _desk_today(ctx)
+    facts = s.select("d_user", "d_host", d_ts=s.last_ts).union(
+        today.select("d_user", "d_host", d_ts=today.first_ts)
+    )
+    hits = []
+    for who in (user, owner):
+        j = x.inner_join(
+            facts,
             [
-                desk.d_host == x1[host],
-                (desk.d_user == x1[user]) | (desk.d_user == x1.d_owner),
-                desk.d_ts <= x1[ts],
-                desk.d_ts >= x1[ts] - window,
+                facts.d_host == x[host],
+                facts.d_user == x[who],
+                facts.d_ts <= x[ts],
+                facts.d_ts >= x[ts] - window,
             ],
-        ).select(*x.columns)
+        )
+        hits.append(j.select(*[x[k] for k in keys]))
+    hit = hits[0].union(hits[1]).mutate(desk=ibis.literal(True)).view()
+    return x.left_join(hit, keys).select(x, desk=hit.desk.fill_null(False))
 
-    present = at_desk(first, "user", "src", "first_ts").select("user", "src")
-    first = first.anti_join(present, ["user", "src"])
-    switch = ibis.interval(hours=int(p["switch_hours"]))
-    onward = ibis.interval(hours=int(p["onward_hours"]))
-    hops = t.inner_join(first, ["user", "src"]).select(t, first.first_ts)
-    hops = hops.filter(hops.ts <= hops.first_ts + onward)
-    # every arrival on a host; a different account's arrival counts only if it was its first
-    arr = t.select(
-        a_user=t.user, via=t.dst, a_from=t.src, a_ts=t.ts, a_event=t.event_id, a_site=t.src_site
+
+def _rarity(ctx: DetectionContext, x: ibis.Table, src: str, user: str, dst: str) -> ibis.Table:
+    """``x`` with ``host_days`` / ``acct_days``: on how many days before the judged one ``src``
+    reached ``dst``, and ``user`` reached ``dst``."""
+    pd, ad = ctx.state["pair_days"], ctx.state["acct_days"]
+    j = x.left_join(pd, [pd.src == x[src], pd.dst == x[dst]]).select(
+        x, host_days=_int(pd.days).fill_null(0)
     )
-    a_first = arr.group_by("a_user", "via").aggregate(a_first=arr.a_ts.min())
-    arr = arr.inner_join(a_first, ["a_user", "via"]).select(arr, a_first.a_first)
-    same = hops.inner_join(
-        arr,
-        [
-            arr.a_user == hops.user,
-            arr.via == hops.src,
-            arr.a_ts < hops.first_ts,
-            arr.a_ts >= hops.first_ts - window,
-        ],
+    return j.left_join(ad, [ad.user == j[user], ad.dst == j[dst]]).select(
+        j, acct_days=_int(ad.days).fill_null(0)
     )
+
+
+def _arrivals(t: ibis.Table) -> ibis.Table:
+    """Every credential use is an arrival on its target."""
+    return t.select(
+        a_user=t.user,
+        via=t.dst,
+        a_from=t.src,
+        a_ts=t.ts,
+        a_event=t.event_id,
+        a_site=t.src_site,
+        a_owner=t.owner,
+    )
+
+
+def _new_firsts(ctx: DetectionContext, t: ibis.Table) -> ibis.Table:
+    """The accounts acting from a host for the first time on the judged day, and whether they
+    (or their owner) then sat at its keyboard."""
+    f = t.group_by("user", "src").aggregate(first_ts=t.ts.min(), owner=t.owner.max())
+    f = f.anti_join(ctx.state["acted"], ["user", "src"])
+    return _at_desk(ctx, f, ["user", "src"], "user", "owner", "src", "first_ts").rename(
+        present="desk"
+    )
+
+
+def _first_arrivals(ctx: DetectionContext, t: ibis.Table) -> ibis.Table:
+    """The accounts arriving on a host for the first time on the judged day."""
+    a = _arrivals(t)
+    key = ibis.struct({"ts": a.a_ts, "id": a.a_event})
+    f = a.group_by("a_user", "via").aggregate(
+        a_first=a.a_ts.min(),
+        a_from=a.a_from.argmin(key),
+        a_event=a.a_event.argmin(key),
+        a_site=a.a_site.argmin(key),
+    )
+    f = f.anti_join(ctx.state["first_arrival"], ["a_user", "via"])
+    return _rarity(ctx, f, "a_from", "a_user", "via")
+
+
+def _born_today(t: ibis.Table) -> ibis.Table:
+    ends = t.select(host=t.src, ts=t.ts).union(t.select(host=t.dst, ts=t.ts))
+    return ends.group_by("host").aggregate(born=ends.ts.min())
+
+
+def _hops(ctx: DetectionContext, t: ibis.Table) -> ibis.Table:
+    """Per (account, source, target): the account's first acts from the source (after the
+    warm-up, not at its desk) and its events in the ``onward_hours`` after (the day's, also of a
+    first act of the day before whose hours run past midnight)."""
+    acted = ctx.state["acted"]
+    onward = _interval(ctx, "onward_hours")
+    old = acted.filter(acted.first_ts > ctx.slice_start - onward)
+    cols = ("user", "src", "first_ts", "present")
+    f = _new_firsts(ctx, t).select(*cols).union(old.select(*cols))
+    f = f.filter(~f.present)
+    start = warmup_end(ctx.data_start, int(ctx.params["warmup_days"]))
+    if start is not None:
+        f = f.filter(f.first_ts >= start)
+    h = t.inner_join(f, ["user", "src"]).select(t, f.first_ts)
+    h = h.filter(h.ts <= h.first_ts + onward)
+    h = h.group_by("user", "src", "dst", "first_ts").aggregate(
+        h_first=h.ts.min(),
+        last_ts=h.ts.max(),
+        h_events=earliest(h.event_id, h.ts, int(ctx.params["max_evidence"])),
+        via_sites=h.src_site.collect(distinct=True),
+        to_sites=h.dst_site.collect(distinct=True),
+        roles=h.dst_role.collect(distinct=True),
+        privileged=h.privileged.max(),
+    )
+    # the rarity of the hop before its day (its first event's: all of the judged day)
+    h = _rarity(ctx, h, "src", "user", "dst")
+    return h.rename(h_host_days="host_days", h_acct_days="acct_days")
+
+
+def _same(ctx: DetectionContext, t: ibis.Table, fk: ibis.Table) -> ibis.Table:
+    """The arrivals of the acting account on the host it acts from, in the ``window_days``
+    before (the day's and the state's), per (account, host, first act, arrived from)."""
+    window, switch = _interval(ctx, "window_days"), _interval(ctx, "switch_hours")
     # An arrival from the arriving account's own desk (it, or its owner, logged on there at the
     # keyboard) is someone at work reaching a machine: an administrator fixing a branch PC from
     # Tokyo. It explains a move onward only within hours; days later, someone else acting from
-    # that PC with the same credential did not come from the administrator's desk. (Checked on
-    # the arrivals that precede a hop only: every arrival of a 29,000-terminal month joined to
-    # the desk logons ran DuckDB out of memory.)
-    cand = same.select("a_event", "a_user", "a_from", "a_ts").distinct()
-    from_desk = at_desk(cand, "a_user", "a_from", "a_ts").select(d_event="a_event").distinct()
-    same = same.left_join(from_desk, same.a_event == from_desk.d_event)
-    same = same.filter(same.d_event.isnull() | (same.a_ts >= same.first_ts - switch))
-    same = same.drop("d_event")
-    came = same.select("user", "src").distinct()
-    other = hops.anti_join(came, ["user", "src"])
-    other = other.inner_join(
-        arr,
+    # that PC with the same credential did not come from the administrator's desk.
+    a = _arrivals(t)
+    a = a.semi_join(fk, [a.a_user == fk.user, a.via == fk.src])
+    a = _rarity(
+        ctx,
+        _at_desk(ctx, a, ["a_event"], "a_user", "a_owner", "a_from", "a_ts"),
+        "a_from",
+        "a_user",
+        "via",
+    )
+    fv = fk.view()
+    today = a.inner_join(fv, [a.a_user == fv.user, a.via == fv.src]).select(
+        fv.user,
+        fv.src,
+        fv.first_ts,
+        a.a_from,
+        ts=a.a_ts,
+        id=a.a_event,
+        desk=a.desk,
+        site=a.a_site,
+        host_days=a.host_days,
+        acct_days=a.acct_days,
+    )
+    s = ctx.state["arrived"]
+    past = s.inner_join(fk, [s.a_user == fk.user, s.via == fk.src, s.a_min < fk.first_ts]).select(
+        fk.user, fk.src, fk.first_ts, s.a_from, s.host_days, s.acct_days, e=s.arrivals.unnest()
+    )
+    past = past.select(
+        "user",
+        "src",
+        "first_ts",
+        "a_from",
+        ts=past.e.ts,
+        id=past.e.id,
+        desk=past.e.desk,
+        site=past.e.site,
+        host_days=past.host_days,
+        acct_days=past.acct_days,
+    )
+    j = today.union(past, distinct=False)
+    j = j.filter(
+        (j.ts < j.first_ts)
+        & (j.ts >= j.first_ts - window)
+        & (~j.desk | (j.ts >= j.first_ts - switch))
+    )
+    return j.group_by("user", "src", "first_ts", "a_from").aggregate(
+        a_ts=j.ts.min(),
+        a_events=earliest(j.id, j.ts, int(ctx.params["max_evidence"])),
+        sites=j.site.collect(distinct=True),
+        a_host_days=j.host_days.argmin(j.ts),
+        a_acct_days=j.acct_days.argmin(j.ts),
+    )
+
+
+def _other(ctx: DetectionContext, t: ibis.Table, fk: ibis.Table) -> ibis.Table:
+    """For a first act from a host no arrival of the acting account explains: the one other
+    account that arrived there for the first time in the ``switch_hours`` before."""
+    switch = _interval(ctx, "switch_hours")
+    fa = ctx.state["first_arrival"]
+    cols = ("a_user", "via", "a_first", "a_from", "a_event", "a_site", "host_days", "acct_days")
+    fa = fa.select(*cols).union(_first_arrivals(ctx, t).select(*cols), distinct=False)
+    o = fk.inner_join(
+        fa,
         [
-            arr.a_user != other.user,
-            arr.via == other.src,
-            arr.a_ts == arr.a_first,
-            arr.a_ts < other.first_ts,
-            arr.a_ts >= other.first_ts - switch,
+            fa.via == fk.src,
+            fa.a_user != fk.user,
+            fa.a_first < fk.first_ts,
+            fa.a_first >= fk.first_ts - switch,
         ],
     )
     # A switch is a guess at cause; it is only made when it is unambiguous (exactly one other
     # account arrived) and when the host has a baseline (a host that just appeared, like a new
     # office being set up, has every account arriving and acting for the first time).
-    n_in = other.group_by("user", "src").aggregate(n_in=other.a_user.nunique())
-    other = other.inner_join(n_in.filter(n_in.n_in == 1), ["user", "src"]).select(other)
-    ends = t.select(h=t.src, h_ts=t.ts).union(t.select(h=t.dst, h_ts=t.ts))
-    born = ends.group_by("h").aggregate(born=ends.h_ts.min())
-    other = other.inner_join(born, other.src == born.h).select(other, born.born)
-    base = ibis.interval(days=int(p["warmup_days"]))
-    other = other.filter(other.born <= other.first_ts - base).drop("born")
+    n_in = o.group_by("user", "src").aggregate(n_in=o.a_user.nunique())
+    o = o.semi_join(n_in.filter(n_in.n_in == 1).view(), ["user", "src"])
+    b = ctx.state["born"].union(_born_today(t), distinct=False)
+    b = b.group_by("host").aggregate(born=b.born.min())
+    o = o.inner_join(b, o.src == b.host)
+    o = o.filter(o.born <= o.first_ts - _interval(ctx, "warmup_days"))
+    start = warmup_end(ctx.data_start, int(ctx.params["warmup_days"]))
     if start is not None:
-        other = other.filter(other.a_ts >= start)
-    j = same.union(other)
-    return j.group_by("a_user", "a_from", "via", "user", "dst").aggregate(
-        a_ts=j.a_ts.min(),
-        h_ts=j.ts.min(),
-        last_ts=j.ts.max(),
-        a_events=earliest(j.a_event, j.a_ts, int(p["max_evidence"])),
-        h_events=earliest(j.event_id, j.ts, int(p["max_evidence"])),
-        sites=j.a_site.collect(distinct=True),
-        via_sites=j.src_site.collect(distinct=True),
-        to_sites=j.dst_site.collect(distinct=True),
-        roles=j.dst_role.collect(distinct=True),
-        privileged=j.privileged.max(),
+        o = o.filter(o.a_first >= start)
+    return o.select(
+        "user",
+        "src",
+        "first_ts",
+        "a_user",
+        "a_from",
+        a_ts=o.a_first,
+        a_events=ibis.array([o.a_event]),
+        sites=ibis.array([o.a_site]),
+        a_host_days=o.host_days,
+        a_acct_days=o.acct_days,
     )
 
 
+def _links_today(ctx: DetectionContext, t: ibis.Table) -> ibis.Table:
+    """The day's links, one row per (arriving account, from, via, acting account, to), in the
+    ``links`` state's columns."""
+    h = _hops(ctx, t)
+    fk = h.select("user", "src", "first_ts").distinct()
+    same = _same(ctx, t, fk)
+    came = same.select("user", "src").distinct()
+    other = _other(ctx, t, fk.anti_join(came.view(), ["user", "src"]))
+    arr_cols = ("a_from", "a_ts", "a_events", "sites", "a_host_days", "a_acct_days")
+    arr = (
+        same.mutate(a_user=same.user)
+        .select("user", "src", "first_ts", "a_user", *arr_cols)
+        .union(other.select("user", "src", "first_ts", "a_user", *arr_cols), distinct=False)
+    )
+    h = h.view()
+    j = arr.inner_join(h, ["user", "src", "first_ts"])
+    window = _interval(ctx, "window_days")
+    return j.select(
+        a_user=j.a_user,
+        a_from=j.a_from,
+        via=j.src,
+        user=j.user,
+        dst=j.dst,
+        day=j.last_ts.truncate("D"),
+        a_ts=j.a_ts,
+        h_ts=j.h_first,
+        last_ts=j.last_ts,
+        h_first=j.h_first,
+        a_host_days=j.a_host_days,
+        a_acct_days=j.a_acct_days,
+        h_host_days=j.h_host_days,
+        h_acct_days=j.h_acct_days,
+        a_events=j.a_events,
+        h_events=j.h_events,
+        sites=j.sites,
+        via_sites=j.via_sites,
+        to_sites=j.to_sites,
+        roles=j.roles,
+        privileged=j.privileged,
+        shown=ibis.literal(False),
+        keep_until=j.last_ts + window,
+    )
+
+
+def _link_rows(ctx: DetectionContext, t: ibis.Table) -> ibis.Table:
+    """The day's links and the earlier days' links of paths still moving, with a row id."""
+    s = ctx.state["links"]
+    cols = [*_LINK_KEYS, *_LINK_VALUES]
+    today = _links_today(ctx, t)
+    # h_first: the first of the link's events of the day (a later day's part starts there)
+    today = today.select(*cols, "h_first").cast(s.schema()).mutate(new=True)
+    old = s.filter(s.keep_until >= ctx.slice_start).select(*cols)
+    old = old.mutate(new=False, h_first=ibis.null(today.h_first.type()))
+    rows = today.union(old, distinct=False)
+    rid = ibis.literal("|").join([*(rows[c] for c in hp.IDENTITY), rows.day.cast("string")])
+    return rows.mutate(rid=rid)
+
+
+def _components(ctx: DetectionContext, rows: ibis.Table) -> ibis.Table:
+    """The movements the day's links touch, assembled into paths (``_hop_paths.assemble``)."""
+    link = ibis.struct({n: rows[n] for n in _LINK_ROW.names})
+    agg = rows.aggregate(links=link.collect())
+    c = agg.select(c=_assemble(agg.links).unnest())
+    c = c.select(**{f.name: c.c[f.name] for f in hp.COMPONENT})
+    # paths whose rarest hop is routine are not reported (their links are kept all the same)
+    return c.mutate(report=c.novelty >= float(ctx.params["min_novelty"]))
+
+
 def query(ctx: DetectionContext) -> ibis.Table:
+    c = _components(ctx, _link_rows(ctx, _credential_events(ctx)))
+    return c.filter(c.report).select(*hp.SCHEMA.names)
+
+
+def fold(ctx: DetectionContext) -> dict[str, ibis.Table]:
     t = _credential_events(ctx)
-    links = ctx.execute(_links(ctx, t)).to_pylist()
-    if not links:
-        return ibis.memtable(pa.table({c.name: [] for c in hp.SCHEMA}, schema=hp.SCHEMA))
-    # rarity of every hop: on how many earlier days its source reached its target, and its
-    # account reached its target (from anywhere)
-    edges = hp.edges_of(links)
-    et = ibis.memtable(pa.table(edges, schema=hp.EDGE_SCHEMA))
-    d = t.mutate(day=t.ts.truncate("D"))
-    hd = d.select("src", "dst", "day").distinct()
-    ad = d.select("user", "dst", "day").distinct()
-    h = et.left_join(hd, [et.src == hd.src, et.dst == hd.dst, hd.day < et.ts.truncate("D")])
-    h = h.group_by(et.src, et.dst, et.user, et.ts).aggregate(host_days=h.day.count())
-    a = et.left_join(ad, [et.user == ad.user, et.dst == ad.dst, ad.day < et.ts.truncate("D")])
-    a = a.group_by(et.src, et.dst, et.user, et.ts).aggregate(acct_days=a.day.count())
-    counts = ctx.execute(h.inner_join(a, ["src", "dst", "user", "ts"])).to_pylist()
-    found = hp.assemble(links, counts, float(ctx.params["min_novelty"]))
-    return ibis.memtable(pa.table(found, schema=hp.SCHEMA))
+    window, onward = _interval(ctx, "window_days"), _interval(ctx, "onward_hours")
+    # the links of the movements the day touched: the day's, and the earlier ones kept open
+    rows = _link_rows(ctx, t)
+    c = _components(ctx, rows)
+    m = c.select("comp_last", "on_path", "report", rid=c.members.unnest())
+    m = m.group_by("rid").aggregate(
+        until=(m.comp_last + window).max(), shown=(m.report & m.on_path.contains(m.rid)).any()
+    )
+    links = rows.inner_join(m.view(), "rid")
+    links = links.select(
+        *_LINK_KEYS,
+        *(c for c in _LINK_VALUES if c not in ("shown", "keep_until")),
+        shown=links.shown | links.shown_right,
+        keep_until=ibis.greatest(links.keep_until, links.until),
+    )
+    # every arrival of the day, with whether it came from the arriving account's own desk
+    a = _at_desk(ctx, _arrivals(t), ["a_event"], "a_user", "a_owner", "a_from", "a_ts")
+    a = _rarity(ctx, a, "a_from", "a_user", "via")
+    elem = ibis.struct({"ts": a.a_ts, "id": a.a_event, "desk": a.desk, "site": a.a_site})
+    arrived = a.group_by("a_user", "via", "a_from", day=a.a_ts.truncate("D")).aggregate(
+        a_min=a.a_ts.min(),
+        arrivals=_min_by_n(
+            elem,
+            ibis.struct({"ts": a.a_ts, "id": a.a_event}),
+            int(ctx.params["max_evidence"]),
+        ),
+        host_days=a.host_days.max(),
+        acct_days=a.acct_days.max(),
+        keep_until=a.a_ts.max() + window + onward,
+    )
+    desk = _desk_today(ctx)
+    one = ibis.literal(1, "int64")
+    return {
+        "acted": _new_firsts(ctx, t).select("user", "src", "first_ts", "present"),
+        "arrived": arrived,
+        "first_arrival": _first_arrivals(ctx, t),
+        "born": _born_today(t),
+        "desk": desk.select("d_user", "d_host", "last_ts", keep_until=desk.last_ts + window),
+        "pair_days": t.select("src", "dst").distinct().mutate(days=one),
+        "acct_days": t.select("user", "dst").distinct().mutate(days=one),
+        "links": links,
+    }
 
 
 def _actors(hops: list[dict[str, Any]], path: list[str]) -> tuple[str, ...]:
@@ -241,7 +648,9 @@ def explain(row: Mapping[str, Any], ctx: DetectionContext) -> Finding:
         reason=reason,
         evidence=tuple(evidence[:cap]),
         evidence_count=len(evidence),
-        key=f"{accounts[0]}|{path[1]}|{row['first_seen'].isoformat()}",
+        # the path's first account, not the first in name order: a later day's hop by another
+        # account leaves the key (and so the finding) the same
+        key=f"{hops[0]['user']}|{path[1]}|{row['started'].isoformat()}",
         actors=_actors(hops, path),
         details={"path": path, "hops": json.loads(row["hops"])},
     )

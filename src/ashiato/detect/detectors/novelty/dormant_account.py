@@ -21,11 +21,12 @@ import ibis
 
 from ashiato.detect.common import CREDENTIAL_KINDS, earliest, fmt_ts, short_list, vals
 from ashiato.detect.spec import DetectionContext, DetectorSpec, Finding, Param
+from ashiato.detect.state import StateTable
 
 SPEC = DetectorSpec(
     id="novelty.dormant_account",
     title="Dormant account used again",
-    version="1",
+    version="2",
     severity="medium",
     techniques=("T1078", "T1078.002"),
     needs=CREDENTIAL_KINDS,
@@ -52,23 +53,47 @@ SPEC = DetectorSpec(
         ),
         Param("max_evidence", 2000, "Evidence event ids kept per finding."),
     ),
+    state=(
+        StateTable(
+            "last_use",
+            keys={"user": "string"},
+            values={"last_ts": "timestamp('UTC', 6)"},
+            combine={"last_ts": "max"},
+            description="Each judged account's last successful credential use.",
+        ),
+        StateTable(
+            "site_first",
+            keys={"site": "string"},
+            values={"first_ts": "timestamp('UTC', 6)"},
+            combine={"first_ts": "min"},
+            description="When each site's logs begin.",
+        ),
+        StateTable(
+            "onsets",
+            keys={"o_user": "string", "onset_id": "string"},
+            values={
+                "onset": "timestamp('UTC', 6)",
+                "prev_ts": "timestamp('UTC', 6)",
+                "o_privileged": "boolean",
+                "watch_from": "timestamp('UTC', 6)",
+            },
+            combine={
+                "onset": "min",
+                "prev_ts": "min",
+                "o_privileged": "bool_or",
+                "watch_from": "min",
+            },
+            description="Reactivations, followed into the next day for ``evidence_hours``.",
+        ),
+    ),
 )
 
 SENSITIVE_ROLES = frozenset({"file-server", "database", "domain-controller"})
 
 
-def _site_first_seen(events: ibis.Table) -> ibis.Table:
-    """When each site first shows up in the data (either end of any event): its logs start."""
-    ends = events.select(site=events.src_site, ts=events.ts).union(
-        events.select(site=events.dst_site, ts=events.ts)
-    )
-    ends = ends.filter(ends.site.notnull())
-    return ends.group_by("site").aggregate(site_first=ends.ts.min())
-
-
-def query(ctx: DetectionContext) -> ibis.Table:
-    e = ctx.events
-    p = ctx.params
+def _judged(ctx: DetectionContext) -> ibis.Table:
+    """The day's successful credential uses by accounts this detector judges."""
+    e, p = ctx.events, ctx.params
     t = e.filter(
         e.kind.isin([k.value for k in CREDENTIAL_KINDS]),
         e.outcome != "failure",
@@ -78,15 +103,32 @@ def query(ctx: DetectionContext) -> ibis.Table:
     )
     if not bool(p["include_service_accounts"]):
         t = t.filter(t.account_kind.fill_null("") != "service")
+    return t
+
+
+def _site_first(ctx: DetectionContext) -> ibis.Table:
+    """When each site first shows up (either end of any event): its logs start."""
+    e = ctx.events
+    ends = e.select(site=e.src_site, ts=e.ts).union(e.select(site=e.dst_site, ts=e.ts))
+    ends = ends.filter(ends.site.notnull())
+    return ends.group_by("site").aggregate(first_ts=ends.ts.min())
+
+
+def _onsets(ctx: DetectionContext, t: ibis.Table) -> ibis.Table:
+    """The day's reactivations: a use after a long silence (the previous use from the state when
+    it is the account's first of the day), or a privileged account's first use ever."""
+    p = ctx.params
+    last = ctx.state["last_use"]
     w = ibis.window(group_by=t.user, order_by=[t.ts, t.event_id])
-    t = t.mutate(prev_ts=t.ts.lag().over(w))
+    t = t.mutate(prev_in=t.ts.lag().over(w))
+    t = t.left_join(last, t.user == last.user).drop("user_right")
+    t = t.mutate(prev_ts=t.prev_in.fill_null(t.last_ts))
     plain = ibis.interval(days=int(p["dormant_days"]))
     priv = ibis.interval(days=int(p["dormant_days_privileged"]))
     lapsed = t.filter(
         t.prev_ts.notnull()
         & ibis.ifelse(t.privileged, t.ts > t.prev_ts + priv, t.ts > t.prev_ts + plain)
     )
-    cols = ("o_user", "onset", "onset_id", "prev_ts", "o_privileged", "watch_from")
     onsets = lapsed.select(
         o_user=lapsed.user,
         onset=lapsed.ts,
@@ -95,28 +137,38 @@ def query(ctx: DetectionContext) -> ibis.Table:
         o_privileged=lapsed.privileged,
         watch_from=ibis.null(lapsed.ts.type()),
     )
-    if ctx.data_start is not None:
-        # Never used while we watched: a privileged inventory account silent for ``warmup_days``
-        # since the data began, or since its home site's logs began if they started later.
-        first = t.filter(t.prev_ts.isnull(), t.privileged)
-        sf = _site_first_seen(e)
-        first = first.left_join(sf, first.home_site == sf.site)
-        start = ibis.literal(ctx.data_start).cast(first.ts.type())
-        first = first.mutate(watch_from=first.site_first.fill_null(start).cast(first.ts.type()))
-        first = first.filter(
-            first.ts >= first.watch_from + ibis.interval(days=int(p["warmup_days"]))
+    if ctx.data_start is None:
+        return onsets
+    # Never used while we watched: a privileged inventory account silent for ``warmup_days``
+    # since the data began, or since its home site's logs began if they started later.
+    first = t.filter(t.prev_ts.isnull(), t.privileged)
+    seen = ctx.state["site_first"].union(_site_first(ctx))
+    sf = seen.group_by("site").aggregate(site_first=seen.first_ts.min())
+    first = first.left_join(sf, first.home_site == sf.site)
+    start = ibis.literal(ctx.data_start).cast(first.ts.type())
+    first = first.mutate(watch_from=first.site_first.fill_null(start).cast(first.ts.type()))
+    first = first.filter(first.ts >= first.watch_from + ibis.interval(days=int(p["warmup_days"])))
+    return onsets.union(
+        first.select(
+            o_user=first.user,
+            onset=first.ts,
+            onset_id=first.event_id,
+            prev_ts=first.prev_ts,
+            o_privileged=first.privileged,
+            watch_from=first.watch_from,
         )
-        onsets = onsets.union(
-            first.select(
-                o_user=first.user,
-                onset=first.ts,
-                onset_id=first.event_id,
-                prev_ts=first.prev_ts,
-                o_privileged=first.privileged,
-                watch_from=first.watch_from,
-            )
-        )
+    )
+
+
+def query(ctx: DetectionContext) -> ibis.Table:
+    p = ctx.params
+    t = _judged(ctx)
+    cols = ("o_user", "onset", "onset_id", "prev_ts", "o_privileged", "watch_from")
     span = ibis.interval(hours=int(p["evidence_hours"]))
+    # Reactivations of earlier days whose evidence window reaches into this one go on here.
+    old = ctx.state["onsets"]
+    old = old.filter(old.onset + span > ctx.slice_start)
+    onsets = _onsets(ctx, t).union(old.select(*cols))
     j = onsets.inner_join(
         t,
         [onsets.o_user == t.user, t.ts >= onsets.onset, t.ts < onsets.onset + span],
@@ -136,6 +188,15 @@ def query(ctx: DetectionContext) -> ibis.Table:
         kind=j.account_kind.first(),
         home_site=j.home_site.first(),
     )
+
+
+def fold(ctx: DetectionContext) -> dict[str, ibis.Table]:
+    t = _judged(ctx)
+    return {
+        "last_use": t.group_by("user").aggregate(last_ts=t.ts.max()),
+        "site_first": _site_first(ctx),
+        "onsets": _onsets(ctx, t),
+    }
 
 
 def explain(row: Mapping[str, Any], ctx: DetectionContext) -> Finding:

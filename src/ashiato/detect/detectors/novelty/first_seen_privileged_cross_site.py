@@ -4,6 +4,10 @@ Stolen administrator credentials keep working, so no signature fires; what chang
 are used from. For every privileged account and source site, an access to another site's host is
 flagged when that (account, source site) pair was not seen in the look-back window before it. The
 first ``warmup_days`` of data only build the baseline: with no history nothing can be "new".
+
+It is judged one UTC day at a time against its state: each (account, source site) pair's last use
+(the previous use of a pair's first event of the day), and each pair's latest onset, whose later
+uses are followed for ``follow_days`` (until the pair's next onset) into the days after it.
 """
 
 from __future__ import annotations
@@ -17,11 +21,12 @@ import ibis
 
 from ashiato.detect.common import CREDENTIAL_KINDS, earliest, fmt_ts, local_time, short_list, vals
 from ashiato.detect.spec import DetectionContext, DetectorSpec, Finding, Param
+from ashiato.detect.state import StateTable
 
 SPEC = DetectorSpec(
     id="novelty.first_seen_privileged_cross_site",
     title="Privileged account used from a new site",
-    version="2",
+    version="3",
     severity="high",
     techniques=("T1078.002", "T1021"),
     needs=CREDENTIAL_KINDS,
@@ -41,28 +46,71 @@ SPEC = DetectorSpec(
         ),
         Param("max_evidence", 2000, "Evidence event ids kept per finding."),
     ),
+    state=(
+        StateTable(
+            "last_use",
+            keys={"user": "string", "site": "string"},
+            values={"last_ts": "timestamp('UTC', 6)"},
+            combine={"last_ts": "max"},
+            description="Each privileged account's last successful use from each source site.",
+        ),
+        StateTable(
+            "onsets",
+            keys={"o_user": "string", "o_site": "string"},
+            values={
+                "onset": "timestamp('UTC', 6)",
+                "onset_id": "string",
+                "prev_ts": "timestamp('UTC', 6)",
+                "src_tz": "string",
+            },
+            combine={
+                "onset": "max",
+                "onset_id": "last:onset",
+                "prev_ts": "last:onset",
+                "src_tz": "last:onset",
+            },
+            description=(
+                "Each (account, source site) pair's latest first use from a new site: its later "
+                "uses are followed into the next days for ``follow_days`` (a newer onset of the "
+                "pair ends the window, so only the latest is kept)."
+            ),
+        ),
+    ),
 )
 
 
-def query(ctx: DetectionContext) -> ibis.Table:
+_ONSET_COLS = ("o_user", "o_site", "onset", "onset_id", "prev_ts", "src_tz")
+
+
+def _base(ctx: DetectionContext) -> ibis.Table:
+    """The day's successful credential uses by privileged accounts, both sites known."""
     e = ctx.events
-    p = ctx.params
-    base = e.filter(
+    return e.filter(
         e.kind.isin([k.value for k in CREDENTIAL_KINDS]),
         e.outcome != "failure",
         e.privileged,
         e.src_site.notnull(),
         e.dst_site.notnull(),
     )
+
+
+def _onsets(ctx: DetectionContext, base: ibis.Table) -> ibis.Table:
+    """The day's first uses of an (account, source site) pair reaching another site with no use
+    of the pair in the look-back window before (the previous use comes from the state when it
+    is the pair's first of the day)."""
+    p = ctx.params
+    last = ctx.state["last_use"]
     # Any earlier use from the same site counts as history, whatever it reached.
     w = ibis.window(group_by=[base.user, base.src_site], order_by=[base.ts, base.event_id])
-    base = base.mutate(prev_ts=base.ts.lag().over(w))
-    t = base.filter(base.src_site != base.dst_site)
+    t = base.mutate(prev_in=base.ts.lag().over(w))
+    t = t.left_join(last, [t.user == last.user, t.src_site == last.site])
+    t = t.mutate(prev_ts=t.prev_in.fill_null(t.last_ts))
+    t = t.filter(t.src_site != t.dst_site)
     lookback = ibis.interval(days=int(p["lookback_days"]))
     novel = t.filter(t.prev_ts.isnull() | (t.ts > t.prev_ts + lookback))
     if ctx.data_start is not None:
         novel = novel.filter(novel.ts >= ctx.data_start + timedelta(days=int(p["warmup_days"])))
-    onsets = novel.select(
+    return novel.select(
         o_user=novel.user,
         o_site=novel.src_site,
         onset=novel.ts,
@@ -70,16 +118,26 @@ def query(ctx: DetectionContext) -> ibis.Table:
         prev_ts=novel.prev_ts,
         src_tz=novel.src_timezone,
     )
+
+
+def query(ctx: DetectionContext) -> ibis.Table:
+    p = ctx.params
+    base = _base(ctx)
+    follow = ibis.interval(days=int(p["follow_days"]))
+    # A pair's latest onset of an earlier day is still followed while its window lasts.
+    old = ctx.state["onsets"]
+    old = old.filter(old.onset + follow > ctx.slice_start).select(*_ONSET_COLS)
+    onsets = _onsets(ctx, base).union(old)
     # Everything the credential then does from that site is the analyst's next question (which
     # hosts, which data): follow the pair until its next new onset, at most follow_days.
     nxt = ibis.window(group_by=[onsets.o_user, onsets.o_site], order_by=onsets.onset)
-    follow = ibis.interval(days=int(p["follow_days"]))
     onsets = onsets.mutate(
         until=ibis.least(
             onsets.onset.lead().over(nxt).fill_null(onsets.onset + follow),
             onsets.onset + follow,
         )
     )
+    t = base.filter(base.src_site != base.dst_site)
     j = onsets.inner_join(
         t,
         [
@@ -89,7 +147,7 @@ def query(ctx: DetectionContext) -> ibis.Table:
             t.ts < onsets.until,
         ],
     )
-    return j.group_by("o_user", "o_site", "onset", "onset_id", "prev_ts", "src_tz").aggregate(
+    return j.group_by(*_ONSET_COLS).aggregate(
         first_seen=j.ts.min(),
         last_seen=j.ts.max(),
         n=j.count(),
@@ -102,6 +160,16 @@ def query(ctx: DetectionContext) -> ibis.Table:
         groups=j.groups.first(),
         home_site=j.home_site.first(),
     )
+
+
+def fold(ctx: DetectionContext) -> dict[str, ibis.Table]:
+    base = _base(ctx)
+    return {
+        "last_use": base.group_by(user=base.user, site=base.src_site).aggregate(
+            last_ts=base.ts.max()
+        ),
+        "onsets": _onsets(ctx, base),
+    }
 
 
 def explain(row: Mapping[str, Any], ctx: DetectionContext) -> Finding:

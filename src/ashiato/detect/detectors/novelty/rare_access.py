@@ -10,6 +10,13 @@ hosts all the time (their own breadth of destinations discounts them). The sourc
 too: whether the source site or source host had ever reached that destination, and whether the
 account had ever been used from that site. One finding per account and day, over the day's rare
 new destinations; the first ``warmup_days`` of data only build the baseline.
+
+It is judged one UTC day at a time against its state, the summaries of the days before: each
+pair's last access (the previous access of a pair's first event of the day), the first-seen sets
+(source and host, site and host, account and site, account, host), the cumulative counts
+(each account's new pairs, each host's and each (peer group, host)'s new pairs by narrow
+accounts), and which accounts each peer group has had. The words' denominators (accounts seen,
+peer group sizes) count up to the end of the judged day.
 """
 
 from __future__ import annotations
@@ -22,11 +29,16 @@ import ibis
 
 from ashiato.detect.common import CREDENTIAL_KINDS, earliest, fmt_ts, short_list, vals
 from ashiato.detect.spec import DetectionContext, DetectorSpec, Finding, Param
+from ashiato.detect.state import StateTable
+
+_FIRSTS = {"src_dst": ("src", "dst"), "site_dst": ("site", "dst"), "user_site": ("user", "site")}
+"""Whether an event is the first of its (source, host), (site, host) or (account, site)."""
+
 
 SPEC = DetectorSpec(
     id="novelty.rare_access",
     title="First-seen rare access",
-    version="1",
+    version="2",
     severity="medium",
     techniques=("T1078", "T1021"),
     needs=CREDENTIAL_KINDS,
@@ -43,13 +55,60 @@ SPEC = DetectorSpec(
         Param("max_collective", 3, "More accounts newly reaching the host that day: a migration."),
         Param("max_evidence", 2000, "Evidence event ids kept per finding."),
     ),
+    state=(
+        StateTable(
+            "pair_last",
+            keys={"user": "string", "dst": "string"},
+            values={"last_ts": "timestamp('UTC', 6)"},
+            combine={"last_ts": "max"},
+            description="Each (account, destination) pair's last access.",
+        ),
+        StateTable(
+            "firsts",
+            keys={"set": "string", "a": "string", "b": "string"},
+            values={"first_ts": "timestamp('UTC', 6)"},
+            combine={"first_ts": "min"},
+            description="First-seen sets: when each (source, host) (set src_dst), (site, host) "
+            "(site_dst) and (account, site) (user_site) was first seen, as (a, b).",
+        ),
+        StateTable(
+            "users",
+            keys={"user": "string"},
+            values={"first_ts": "timestamp('UTC', 6)", "n_new": "int64"},
+            combine={"first_ts": "min", "n_new": "sum"},
+            description="Each account's first use, and how many new pairs (onsets) it made: its "
+            "breadth.",
+        ),
+        StateTable(
+            "dsts",
+            keys={"dst": "string"},
+            values={"first_ts": "timestamp('UTC', 6)", "narrow": "int64"},
+            combine={"first_ts": "min", "narrow": "sum"},
+            description="Each destination's first access, and how many of its new pairs were "
+            "made by narrow accounts (at most ``max_breadth`` new pairs before).",
+        ),
+        StateTable(
+            "peer_dst",
+            keys={"peer": "string", "dst": "string"},
+            values={"narrow": "int64"},
+            combine={"narrow": "sum"},
+            description="New pairs made by narrow accounts, per peer group and destination.",
+        ),
+        StateTable(
+            "user_peer",
+            keys={"user": "string", "peer": "string"},
+            values={"first_ts": "timestamp('UTC', 6)"},
+            combine={"first_ts": "min"},
+            description="Which accounts were seen in which peer group (its size).",
+        ),
+    ),
 )
 
 SENSITIVE_ROLES = frozenset({"file-server", "database", "domain-controller"})
 
 
-def features(ctx: DetectionContext) -> ibis.Table:
-    """Every new (account, destination) pair with its rarity features (one row per pair onset)."""
+def _base(ctx: DetectionContext) -> ibis.Table:
+    """The day's successful credential uses of named hosts by judged accounts."""
     e = ctx.events
     t = e.filter(
         e.kind.isin([k.value for k in CREDENTIAL_KINDS]),
@@ -63,50 +122,147 @@ def features(ctx: DetectionContext) -> ibis.Table:
     groups = t.groups.fill_null(ibis.literal([], type="array<string>"))
     peer = ibis.ifelse(groups.length() > 0, "group " + groups.sort().join(","), ibis.null("string"))
     peer = peer.fill_null("home site " + t.home_site).fill_null("source site " + t.src_site)
-    t = t.mutate(
+    return t.mutate(
         dst=t.dst_asset.fill_null(t.dst_host),
         src=src,
         site=t.src_site.fill_null("?"),
         peer=peer,
         day=t.ts.truncate("D"),
     )
+
+
+def _novel(ctx: DetectionContext, base: ibis.Table) -> ibis.Table:
+    """The day's new (account, destination) pairs (none before, or none in the look-back
+    window), each with the account's breadth: how many new pairs it had before this one."""
+    p = ctx.params
+    pl = ctx.state["pair_last"].rename(pl_user="user", pl_dst="dst")
+    users = ctx.state["users"]
+    # (a stored sum may come back wider than declared: DuckDB sums int64 into a 128-bit integer)
+    users = users.select(u_user=users.user, before=users.n_new.cast("int64"))
+    order = [base.ts, base.event_id]
+    t = base.mutate(
+        prev_in=base.ts.lag().over(ibis.window(group_by=[base.user, base.dst], order_by=order))
+    )
+    t = t.left_join(pl, [t.user == pl.pl_user, t.dst == pl.pl_dst])
+    t = t.mutate(prev_pair=t.prev_in.fill_null(t.last_ts))
+    lookback = ibis.interval(days=int(p["lookback_days"]))
+    n = t.filter(t.prev_pair.isnull() | (t.ts > t.prev_pair + lookback))
+    n = n.left_join(users, n.user == users.u_user)
+    w = ibis.window(group_by=n.user, order_by=[n.ts, n.event_id])
+    n = n.mutate(breadth=n.before.fill_null(0) + ibis.row_number().over(w))
+    n = n.mutate(narrow=(n.breadth <= int(p["max_breadth"])).cast("int64"))
+    return n.drop("prev_in", "last_ts", "pl_user", "pl_dst", "u_user", "before")
+
+
+def _new_user_peers(ctx: DetectionContext, base: ibis.Table) -> ibis.Table:
+    """The day's (account, peer group) pairs not seen before."""
+    up = ctx.state["user_peer"]
+    d = base.group_by("user", "peer").aggregate(first_ts=base.ts.min())
+    old = up.select(o_user=up.user, o_peer=up.peer, seen=up.first_ts)
+    # a peer group may be unknown (null): it is one group, as a window over it would make it
+    d = d.left_join(old, [d.user == old.o_user, d.peer.identical_to(old.o_peer)])
+    return d.filter(d.seen.isnull()).select("user", "peer", "first_ts")
+
+
+def _firsts(ctx: DetectionContext, base: ibis.Table, name: str) -> ibis.Table:
+    """The ids of the day's events that are the first ever of their ``_FIRSTS[name]`` keys."""
+    ka, kb = _FIRSTS[name]
+    g = base.group_by(ka, kb).aggregate(fid=earliest(base.event_id, base.ts, 1)[0])
+    old = ctx.state["firsts"]
+    old = old.filter(old.set == name)
+    g = g.left_join(old, [g[ka] == old.a, g[kb] == old.b])
+    return g.filter(g.first_ts.isnull()).select(**{"fid_" + name: g.fid})
+
+
+def _first_ts(ctx: DetectionContext, base: ibis.Table, key: str, table: str) -> ibis.Table:
+    """Each ``key``'s first use: from the state, else the day's first."""
+    g = base.group_by(key).aggregate(today=base.ts.min())
+    old = ctx.state[table]
+    old = old.select(o_key=old[key], seen=old.first_ts)
+    g = g.left_join(old, g[key] == old.o_key)
+    return g.select(**{"k_" + key: g[key], key + "_first": g.seen.fill_null(g.today)})
+
+
+def features(ctx: DetectionContext) -> ibis.Table:
+    """The day's new (account, destination) pairs with their rarity features (one row per pair
+    onset), judged against the state of the days before."""
+    st = ctx.state
+    base = _base(ctx)
     # Only the pair's previous access needs a window (a sort per pair); whether an event is the
     # first of its (source, host), (site, host) or (account, site), and when an account or a
     # host was first seen, are hash aggregates joined onto the few new pairs afterwards: at
     # 100 M events each extra window was a full sort of the credential events that spilled.
-    base, order = t, [t.ts, t.event_id]
-    t = t.mutate(prev_pair=t.ts.lag().over(ibis.window(group_by=[t.user, t.dst], order_by=order)))
-    lookback = ibis.interval(days=int(ctx.params["lookback_days"]))
-    n = t.filter(t.prev_pair.isnull() | (t.ts > t.prev_pair + lookback))
-    for name, keys in {
-        "first_src_dst": ("src", "dst"),
-        "first_site_dst": ("site", "dst"),
-        "first_user_site": ("user", "site"),
-    }.items():
-        g = base.group_by(*keys).aggregate(fid=earliest(base.event_id, base.ts, 1)[0])
-        n = n.inner_join(g, list(keys)).mutate(**{name: lambda r: r.event_id == r.fid})
-        n = n.drop("fid")
-    for name, key in {"user_first": "user", "dst_first": "dst"}.items():
-        g = base.group_by(key).aggregate(**{name: base.ts.min()})
-        n = n.inner_join(g, key)
-    no = [n.ts, n.event_id]
-    breadth = ibis.row_number().over(ibis.window(group_by=n.user, order_by=no))
-    n = n.mutate(breadth=breadth, narrow=(breadth <= int(ctx.params["max_breadth"])).cast("int64"))
+    n = _novel(ctx, base)
+    firsts = {name: _firsts(ctx, base, name) for name in _FIRSTS}
+    uf, df = _first_ts(ctx, base, "user", "users"), _first_ts(ctx, base, "dst", "dsts")
+    dsts, pd = st["dsts"], st["peer_dst"]
+    dsts = dsts.select(o_dst=dsts.dst, dst_old=dsts.narrow.cast("int64"))
+    pd = pd.select(p_peer=pd.peer, p_dst=pd.dst, peer_old=pd.narrow.cast("int64"))
+    # Denominators for the words: the accounts seen so far, and each peer group's size so far.
+    known = st["user_peer"].select("user", "peer")
+    fresh = _new_user_peers(ctx, base).select("user", "peer")
+    members = known.union(fresh)
+    sizes = members.group_by(s_peer=members.peer).aggregate(peer_size=members.count())
+    j = n
+    for name, f in firsts.items():
+        j = j.left_join(f, n.event_id == f["fid_" + name])
+    j = (
+        j.inner_join(uf, n.user == uf.k_user)
+        .inner_join(df, n.dst == df.k_dst)
+        .left_join(dsts, n.dst == dsts.o_dst)
+        .left_join(pd, [n.peer.identical_to(pd.p_peer), n.dst == pd.p_dst])
+        .left_join(sizes, n.peer == sizes.s_peer)
+    )
+    n = j.select(
+        *n.columns,
+        *(j["fid_" + name].notnull().name("first_" + name) for name in _FIRSTS),
+        "user_first",
+        "dst_first",
+        "peer_size",
+        dst_old=j.dst_old.fill_null(0),
+        peer_old=j.peer_old.fill_null(0),
+    )
     # Precedent counts only narrow accounts: a scanner or help desk reaching everything is no
     # evidence that a host is commonly used, nor a peer precedent.
     before, no = n.narrow.sum(), [n.ts, n.event_id]
-    n = n.mutate(
-        dst_before=before.over(ibis.cumulative_window(group_by=n.dst, order_by=no)) - n.narrow,
-        peer_before=before.over(ibis.cumulative_window(group_by=[n.peer, n.dst], order_by=no))
+    accounts = st["users"].select("user").union(base.select("user"), distinct=True)
+    return n.mutate(
+        dst_before=n.dst_old
+        + before.over(ibis.cumulative_window(group_by=n.dst, order_by=no))
+        - n.narrow,
+        peer_before=n.peer_old
+        + before.over(ibis.cumulative_window(group_by=[n.peer, n.dst], order_by=no))
         - n.narrow,
         new_today=n.count().over(ibis.window(group_by=[n.user, n.day])),
         collective=n.count().over(ibis.window(group_by=[n.dst, n.day])),
+        n_accounts=accounts.count().as_scalar(),
     )
-    # Denominators for the words: the accounts seen so far, and each peer group's size.
-    users = base.group_by("user", "peer").aggregate(u_first=base.ts.min())
-    peers = users.group_by("peer").aggregate(peer_size=users.count())
-    n = n.left_join(peers, n.peer == peers.peer).drop("peer_right")
-    return n.mutate(n_accounts=users.user.nunique().as_scalar())
+
+
+def fold(ctx: DetectionContext) -> dict[str, ibis.Table]:
+    base = _base(ctx)
+    n = _novel(ctx, base)
+    out = {
+        "pair_last": base.group_by("user", "dst").aggregate(last_ts=base.ts.max()),
+        "user_peer": _new_user_peers(ctx, base),
+    }
+    firsts = [
+        base.group_by(set=ibis.literal(name), a=base[ka], b=base[kb]).aggregate(
+            first_ts=base.ts.min()
+        )
+        for name, (ka, kb) in _FIRSTS.items()
+    ]
+    out["firsts"] = ibis.union(*firsts)
+    u = base.group_by("user").aggregate(first_ts=base.ts.min())
+    un = n.group_by("user").aggregate(k=n.count())
+    u = u.left_join(un, "user")
+    out["users"] = u.select("user", "first_ts", n_new=u.k.fill_null(0))
+    d = base.group_by("dst").aggregate(first_ts=base.ts.min())
+    dn = n.group_by("dst").aggregate(k=n.narrow.sum())
+    d = d.left_join(dn, "dst")
+    out["dsts"] = d.select("dst", "first_ts", narrow=d.k.fill_null(0))
+    out["peer_dst"] = n.group_by("peer", "dst").aggregate(narrow=n.narrow.sum())
+    return out
 
 
 def query(ctx: DetectionContext) -> ibis.Table:
@@ -140,8 +296,10 @@ def query(ctx: DetectionContext) -> ibis.Table:
         site_first=rare.first_site_dst.any(),
         new_today=rare.new_today.max(),
         breadth=rare.breadth.min(),
-        peer=rare.peer.first(),
-        peer_size=rare.peer_size.max(),
+        # the peer group of the day's first rare access (an unknown account's peers are its
+        # source site's accounts, which may differ between its accesses)
+        peer=rare.peer.first(order_by=[rare.ts, rare.event_id]),
+        peer_size=rare.peer_size.first(order_by=[rare.ts, rare.event_id]),
         new_site=rare.first_user_site.any(),
         new_src=rare.first_src_dst.all(),
         privileged=rare.privileged.any(),

@@ -12,6 +12,15 @@ and a source computer at which the account's owner (inventory) logged on interac
 The store keeps the 4648's subject (who supplied the credentials) only in ``raw``, which
 detectors do not see, so "the subject differs from the target" is approximated by the owner's
 presence at the source computer.
+
+Judged one UTC day at a time against its state: each pair's last 4648 (``pair_last``), each
+account's first use (``user_first``), each account's last interactive logon per computer
+(``owner_last``: the owner's presence before the day) and the onsets (``onsets``). The owner may
+log on after the onset too, so an onset whose ``owner_hours`` reach past midnight is judged on the
+next day (``context_days=1`` shows it the onset's day again, so ``owner_hours`` is at most 24);
+a judged onset is then followed into later days for ``evidence_hours``. (Should the store hold
+no event at all on the day after, the onset is judged on the next day it holds, without the
+evidence of its own day.)
 """
 
 from __future__ import annotations
@@ -24,12 +33,15 @@ import ibis
 
 from ashiato.detect.common import CREDENTIAL_KINDS, earliest, fmt_ts, short_list, vals
 from ashiato.detect.spec import DetectionContext, DetectorSpec, Finding, Param
+from ashiato.detect.state import StateTable
 from ashiato.events import EventKind
+
+_TS = "timestamp('UTC', 6)"
 
 SPEC = DetectorSpec(
     id="privilege.explicit_credentials",
     title="Account's credentials supplied explicitly on a new computer",
-    version="1",
+    version="2",
     severity="medium",
     techniques=("T1078", "T1550"),
     needs=(EventKind.EXPLICIT_CREDENTIALS,),  # logons only qualify them (history, owner)
@@ -42,25 +54,117 @@ SPEC = DetectorSpec(
         Param("lookback_days", 30, "How far back an earlier 4648 from the same computer counts."),
         Param("min_history_days", 7, "Days the account must have been in use before the onset."),
         Param("warmup_days", 7, "Initial days that only build the baseline (no findings)."),
-        Param("owner_hours", 12, "Owner's interactive logon at the source this close excuses it."),
+        Param(
+            "owner_hours",
+            12,
+            "Owner's interactive logon at the source this close excuses it (at most 24).",
+        ),
         Param("evidence_hours", 24, "4648 events of the pair after the onset kept as evidence."),
         Param("max_evidence", 2000, "Evidence event ids kept per finding."),
     ),
+    state=(
+        StateTable(
+            "pair_last",
+            keys={"user": "string", "src": "string"},
+            values={"last_ts": _TS},
+            combine={"last_ts": "max"},
+            description="Each (account, source computer) pair's last explicit-credential use.",
+        ),
+        StateTable(
+            "user_first",
+            keys={"user": "string"},
+            values={"first_ts": _TS},
+            combine={"first_ts": "min"},
+            description="Each account's first successful credential use (its history begins).",
+        ),
+        StateTable(
+            "owner_last",
+            keys={"i_user": "string", "i_dst": "string"},
+            values={"last_ts": _TS},
+            combine={"last_ts": "max"},
+            description="Each account's last interactive logon at each computer.",
+        ),
+        StateTable(
+            "onsets",
+            keys={"o_user": "string", "o_src": "string", "onset_id": "string"},
+            values={
+                "onset": _TS,
+                "prev_ts": _TS,
+                "owner": "string",
+                "f_first": _TS,
+                "ok": "boolean",
+                "judged": "boolean",
+            },
+            combine={
+                "onset": "min",
+                "prev_ts": "min",
+                "owner": "min",
+                "f_first": "min",
+                "ok": "bool_or",
+                "judged": "bool_or",
+            },
+            description=(
+                "Onsets (first 4648 of a pair after the look-back); ``judged`` once the owner's "
+                "hours are over, ``ok`` when not excused: followed for ``evidence_hours``."
+            ),
+        ),
+    ),
+    context_days=1,
 )
 
 _SENSITIVE = {"file-server", "database", "domain-controller"}
+_ONSET = ("o_user", "o_src", "onset", "onset_id", "prev_ts", "owner", "f_first")
 
 
-def query(ctx: DetectionContext) -> ibis.Table:
+def _near(ctx: DetectionContext) -> ibis.IntervalScalar:
+    hours = int(ctx.params["owner_hours"])
+    if not 0 <= hours <= 24:
+        raise ValueError(f"{SPEC.id}: owner_hours must lie between 0 and 24, not {hours}")
+    return ibis.interval(hours=hours)
+
+
+def _explicit(ctx: DetectionContext) -> ibis.Table:
+    """Every visible 4648 (the judged day and the day before) with its source computer."""
     e = ctx.events
-    p = ctx.params
     ex = e.filter(
         e.kind == EventKind.EXPLICIT_CREDENTIALS.value, e.user.notnull(), ~e.user.endswith("$")
     )
     ex = ex.mutate(src=ex.src_asset.fill_null(ex.src_host).fill_null(ex.src_ip))
-    ex = ex.filter(ex.src.notnull())
+    return ex.filter(ex.src.notnull())
+
+
+def _today(ctx: DetectionContext, t: ibis.Table) -> ibis.Table:
+    assert ctx.slice_start is not None
+    return t.filter(t.ts >= ctx.slice_start)
+
+
+def _interactive(ctx: DetectionContext) -> ibis.Table:
+    """The judged day's interactive logons: where each account sat at a keyboard."""
+    e = _today(ctx, ctx.events)
+    inter = e.filter(
+        e.kind == EventKind.LOGON.value, e.outcome != "failure", e.logon_type.isin([2, 10, 11])
+    )
+    inter = inter.select(
+        i_user=inter.user, i_dst=inter.dst_asset.fill_null(inter.dst_host), i_ts=inter.ts
+    )
+    return inter.filter(inter.i_user.notnull(), inter.i_dst.notnull())
+
+
+def _used(ctx: DetectionContext) -> ibis.Table:
+    e = _today(ctx, ctx.events)
+    return e.filter(e.kind.isin([k.value for k in CREDENTIAL_KINDS]), e.outcome != "failure")
+
+
+def _fresh(ctx: DetectionContext) -> ibis.Table:
+    """The judged day's onsets of established accounts (the owner not yet asked about)."""
+    p = ctx.params
+    ex = _today(ctx, _explicit(ctx))
     w = ibis.window(group_by=[ex.user, ex.src], order_by=[ex.ts, ex.event_id])
-    ex = ex.mutate(prev_ts=ex.ts.lag().over(w))
+    ex = ex.mutate(prev_in=ex.ts.lag().over(w))
+    last = ctx.state["pair_last"]
+    last = last.select(l_user=last.user, l_src=last.src, l_ts=last.last_ts)
+    ex = ex.left_join(last, [ex.user == last.l_user, ex.src == last.l_src])
+    ex = ex.mutate(prev_ts=ex.prev_in.fill_null(ex.l_ts))
     lookback = ibis.interval(days=int(p["lookback_days"]))
     on = ex.filter(ex.prev_ts.isnull() | (ex.ts > ex.prev_ts + lookback))
     if ctx.data_start is not None:
@@ -72,38 +176,67 @@ def query(ctx: DetectionContext) -> ibis.Table:
         o_user=on.user, o_src=on.src, onset=on.ts, onset_id=on.event_id, prev_ts=on.prev_ts,
         owner=on.owner,
     )  # fmt: skip
+    # The account's history: its first use lies before the day (the state), days before the onset.
+    first = ctx.state["user_first"]
+    on = on.inner_join(first, on.o_user == first.user)
+    on = on.filter(on.first_ts <= on.onset - ibis.interval(days=int(p["min_history_days"])))
+    return on.select(*_ONSET[:-1], f_first=on.first_ts)
 
-    used = e.filter(e.kind.isin([k.value for k in CREDENTIAL_KINDS]), e.outcome != "failure")
-    first = used.group_by(f_user=used.user).aggregate(f_first=used.ts.min())
-    on = on.inner_join(first, on.o_user == first.f_user).select(on, first.f_first)
-    on = on.filter(on.f_first <= on.onset - ibis.interval(days=int(p["min_history_days"])))
 
-    # The owner at that computer: an interactive logon of theirs there, close in time.
-    inter = e.filter(
-        e.kind == EventKind.LOGON.value, e.outcome != "failure", e.logon_type.isin([2, 10, 11])
+def _due(ctx: DetectionContext, fresh: ibis.Table) -> ibis.Table:
+    """The onsets judged today: the day's whose ``owner_hours`` end before midnight, and those of
+    earlier days not judged yet (yesterday's, whose hours ran into today)."""
+    assert ctx.slice_start is not None
+    start = ctx.slice_start
+    due = fresh.filter(fresh.onset + _near(ctx) < start + ibis.interval(days=1))
+    old = ctx.state["onsets"]
+    pending = old.filter(~old.judged, old.onset < start)
+    return due.union(pending.select(*_ONSET))
+
+
+def _cleared(ctx: DetectionContext, due: ibis.Table) -> ibis.Table:
+    """The onsets judged today that the owner's presence does not excuse."""
+    near = _near(ctx)
+    # The owner at that computer: an interactive logon of theirs there, close in time (before
+    # the day from the state: any it holds lies within the hours of a pending onset).
+    seen = ctx.state["owner_last"]
+    due = due.anti_join(
+        seen,
+        [due.owner == seen.i_user, due.o_src == seen.i_dst, seen.last_ts >= due.onset - near],
     )
-    inter = inter.select(
-        i_user=inter.user, i_dst=inter.dst_asset.fill_null(inter.dst_host), i_ts=inter.ts
-    )
-    near = ibis.interval(hours=int(p["owner_hours"]))
-    on = on.anti_join(
+    inter = _interactive(ctx)
+    return due.anti_join(
         inter,
         [
-            on.owner == inter.i_user,
-            on.o_src == inter.i_dst,
-            inter.i_ts >= on.onset - near,
-            inter.i_ts <= on.onset + near,
+            due.owner == inter.i_user,
+            due.o_src == inter.i_dst,
+            inter.i_ts >= due.onset - near,
+            inter.i_ts <= due.onset + near,
         ],
     )
 
+
+def query(ctx: DetectionContext) -> ibis.Table:
+    assert ctx.slice_start is not None
+    p = ctx.params
     span = ibis.interval(hours=int(p["evidence_hours"]))
-    j = on.inner_join(
-        ex, [on.o_user == ex.user, on.o_src == ex.src, ex.ts >= on.onset, ex.ts < on.onset + span]
+    fresh = _fresh(ctx)
+    judged = _cleared(ctx, _due(ctx, fresh))
+    # Onsets judged on earlier days whose evidence window reaches into this one go on here.
+    old = ctx.state["onsets"]
+    old = old.filter(old.ok, old.onset + span > ctx.slice_start)
+    # (judged today: its evidence from the onset on, the day before included; followed: today's)
+    on = judged.mutate(followed=ibis.literal(False)).union(
+        old.select(*_ONSET, followed=ibis.literal(True))
     )
+    ex = _explicit(ctx)
+    j = on.inner_join(
+        ex,
+        [on.o_user == ex.user, on.o_src == ex.src, ex.ts >= on.onset, ex.ts < on.onset + span],
+    )
+    j = j.filter(~j.followed | (j.ts >= ctx.slice_start))
     dst = j.dst_asset.fill_null(j.dst_host).fill_null(j.dst_ip)
-    return j.group_by(
-        "o_user", "o_src", "onset", "onset_id", "prev_ts", "owner", "f_first"
-    ).aggregate(
+    return j.group_by(*_ONSET).aggregate(
         first_seen=j.ts.min(),
         last_seen=j.ts.max(),
         n=j.count(),
@@ -119,6 +252,24 @@ def query(ctx: DetectionContext) -> ibis.Table:
         src_ips=j.src_ip.collect(distinct=True),
         evidence=earliest(j.event_id, j.ts, int(p["max_evidence"])),
     )
+
+
+def fold(ctx: DetectionContext) -> dict[str, ibis.Table]:
+    fresh = _fresh(ctx)
+    due = _due(ctx, fresh)
+    no, yes = ibis.literal(False), ibis.literal(True)
+    ex = _today(ctx, _explicit(ctx))
+    used = _used(ctx)
+    inter = _interactive(ctx)
+    return {
+        "pair_last": ex.group_by("user", "src").aggregate(last_ts=ex.ts.max()),
+        "user_first": used.group_by("user").aggregate(first_ts=used.ts.min()),
+        "owner_last": inter.group_by("i_user", "i_dst").aggregate(last_ts=inter.i_ts.max()),
+        # every onset of the day; those judged today; those not excused (ok)
+        "onsets": fresh.mutate(ok=no, judged=no)
+        .union(due.mutate(ok=no, judged=yes))
+        .union(_cleared(ctx, due).mutate(ok=yes, judged=yes)),
+    }
 
 
 def explain(row: Mapping[str, Any], ctx: DetectionContext) -> Finding:

@@ -9,6 +9,13 @@ accounts and new offices have no baseline to break). Accounts that use NTLM habi
 onsets; machine accounts and anonymous logons are left out. Precision comes from who and how
 much: a privileged account's onset is a finding on its own, anyone else's only when the NTLM
 logons of the next ``evidence_hours`` reach ``min_hosts`` hosts (a hash sprayed across an office).
+
+Judged one UTC day at a time against its state: each account's last NTLM logon (``ntlm_last``),
+its Kerberos history before the day (``kerberos``: first day, days, events) and the onsets
+(``onsets``). An onset is a finding on its own day when it already qualifies there; one whose
+hosts are reached only after midnight is judged the next day over its whole window
+(``context_days=1`` shows the onset's day again, so ``evidence_hours`` is at most 24). A
+reported onset is followed into the next day for the rest of its window.
 """
 
 from __future__ import annotations
@@ -21,12 +28,15 @@ import ibis
 
 from ashiato.detect.common import earliest, fmt_ts, short_list, vals
 from ashiato.detect.spec import DetectionContext, DetectorSpec, Finding, Param
+from ashiato.detect.state import StateTable
 from ashiato.events import EventKind
+
+_TS = "timestamp('UTC', 6)"
 
 SPEC = DetectorSpec(
     id="privilege.ntlm_where_kerberos",
     title="NTLM logon by an account that uses Kerberos",
-    version="1",
+    version="2",
     severity="high",
     techniques=("T1550.002",),
     needs=(EventKind.LOGON,),  # the NTLM logons; the Kerberos baseline only qualifies them
@@ -39,13 +49,55 @@ SPEC = DetectorSpec(
         Param("lookback_days", 30, "How far back an earlier NTLM logon makes NTLM habitual."),
         Param("min_kerberos_days", 7, "Days of Kerberos use the account needs before the onset."),
         Param("warmup_days", 7, "Initial days that only build the baseline (no findings)."),
-        Param("evidence_hours", 24, "NTLM logons after the onset kept as evidence."),
+        Param("evidence_hours", 24, "NTLM logons after the onset kept as evidence (at most 24)."),
         Param("min_hosts", 5, "Hosts an unprivileged account's NTLM must reach to be a finding."),
         Param("max_evidence", 2000, "Evidence event ids kept per finding."),
     ),
+    state=(
+        StateTable(
+            "ntlm_last",
+            keys={"user": "string"},
+            values={"last_ts": _TS},
+            combine={"last_ts": "max"},
+            description="Each account's last successful NTLM network logon.",
+        ),
+        StateTable(
+            "kerberos",
+            keys={"k_user": "string"},
+            values={"k_first": _TS, "k_days": "int64", "k_n": "int64"},
+            combine={"k_first": "min", "k_days": "sum", "k_n": "sum"},
+            description="Each account's Kerberos use: its first day, days with any, events.",
+        ),
+        StateTable(
+            "onsets",
+            keys={"o_user": "string", "onset_id": "string"},
+            values={
+                "onset": _TS,
+                "prev_ntlm": _TS,
+                "k_first": _TS,
+                "k_days": "int64",
+                "k_n": "int64",
+                "reported": "boolean",
+            },
+            combine={
+                "onset": "min",
+                "prev_ntlm": "min",
+                "k_first": "min",
+                "k_days": "min",
+                "k_n": "min",
+                "reported": "bool_or",
+            },
+            description=(
+                "Onsets (an established Kerberos account's first NTLM after the look-back); "
+                "``reported`` once a finding: followed for the rest of ``evidence_hours``."
+            ),
+        ),
+    ),
+    context_days=1,
 )
 
 _SENSITIVE = {"file-server", "database", "domain-controller"}
+_ONSET = ("o_user", "onset", "onset_id", "prev_ntlm", "k_first", "k_days", "k_n")
 
 
 def _person(e: ibis.Table) -> ibis.ir.BooleanValue:
@@ -54,57 +106,100 @@ def _person(e: ibis.Table) -> ibis.ir.BooleanValue:
     return e.user.notnull() & ~name.endswith("$") & ~name.startswith("anonymous")
 
 
-def query(ctx: DetectionContext) -> ibis.Table:
+def _span(ctx: DetectionContext) -> ibis.IntervalScalar:
+    hours = int(ctx.params["evidence_hours"])
+    if not 0 < hours <= 24:
+        raise ValueError(f"{SPEC.id}: evidence_hours must lie between 1 and 24, not {hours}")
+    return ibis.interval(hours=hours)
+
+
+def _today(ctx: DetectionContext, t: ibis.Table) -> ibis.Table:
+    assert ctx.slice_start is not None
+    return t.filter(t.ts >= ctx.slice_start)
+
+
+def _ntlm(ctx: DetectionContext) -> ibis.Table:
+    """The visible (the judged day and the day before) successful NTLM network logons."""
     e = ctx.events
-    p = ctx.params
-    pkg = e.auth_package.upper()
-    ntlm = e.filter(
+    return e.filter(
         e.kind == EventKind.LOGON.value,
         e.outcome != "failure",
-        pkg.startswith("NTLM"),
+        e.auth_package.upper().startswith("NTLM"),
         e.logon_type.isnull() | (e.logon_type == 3),
         _person(e),
     )
+
+
+def _kerberos(ctx: DetectionContext) -> ibis.Table:
+    """The judged day's Kerberos use per account (a logon, a TGT or a service ticket)."""
+    e = _today(ctx, ctx.events)
+    kerb = e.filter(
+        e.outcome != "failure",
+        (e.auth_package.upper() == "KERBEROS")
+        | e.kind.isin([EventKind.KERBEROS_TGT.value, EventKind.KERBEROS_SERVICE.value]),
+        _person(e),
+    )
+    return kerb.group_by(k_user=kerb.user).aggregate(
+        k_first=kerb.ts.truncate("D").min(), k_days=ibis.literal(1, "int64"), k_n=kerb.count()
+    )
+
+
+def _fresh(ctx: DetectionContext) -> ibis.Table:
+    """The judged day's onsets of accounts with a Kerberos history before the day."""
+    p = ctx.params
+    ntlm = _today(ctx, _ntlm(ctx))
     w = ibis.window(group_by=ntlm.user, order_by=[ntlm.ts, ntlm.event_id])
-    ntlm = ntlm.mutate(prev_ts=ntlm.ts.lag().over(w))
+    ntlm = ntlm.mutate(prev_in=ntlm.ts.lag().over(w))
+    last = ctx.state["ntlm_last"]
+    last = last.select(l_user=last.user, l_ts=last.last_ts)
+    ntlm = ntlm.left_join(last, ntlm.user == last.l_user)
+    ntlm = ntlm.mutate(prev_ts=ntlm.prev_in.fill_null(ntlm.l_ts))
     lookback = ibis.interval(days=int(p["lookback_days"]))
     onsets = ntlm.filter(ntlm.prev_ts.isnull() | (ntlm.ts > ntlm.prev_ts + lookback))
     if ctx.data_start is not None:
         onsets = onsets.filter(onsets.ts >= ctx.data_start + timedelta(days=int(p["warmup_days"])))
-    onsets = onsets.select(
-        o_user=onsets.user, onset=onsets.ts, onset_id=onsets.event_id, prev_ntlm=onsets.prev_ts
-    )
-
-    # The Kerberos baseline, per account and day (small): logons, TGTs and service tickets.
-    kerb = e.filter(
-        e.outcome != "failure",
-        (pkg == "KERBEROS")
-        | e.kind.isin([EventKind.KERBEROS_TGT.value, EventKind.KERBEROS_SERVICE.value]),
-        _person(e),
-    )
-    kdays = kerb.group_by(k_user=kerb.user, k_day=kerb.ts.truncate("D")).aggregate(k_n=kerb.count())
-    kb = onsets.inner_join(
-        kdays, [onsets.o_user == kdays.k_user, kdays.k_day < onsets.onset.truncate("D")]
-    )
-    kb = kb.group_by("o_user", "onset", "onset_id").aggregate(
-        k_first=kb.k_day.min(), k_days=kb.k_day.nunique(), k_n=kb.k_n.sum()
-    )
-    onsets = onsets.inner_join(
-        kb, [onsets.o_user == kb.o_user, onsets.onset_id == kb.onset_id]
-    ).select(onsets, kb.k_first, kb.k_days, kb.k_n)
+    # The Kerberos baseline: the days before the onset's, that is the state before the day.
+    kb = ctx.state["kerberos"]
+    # (the engine's sum of int64 is wider: the state's sums come back as the declared type)
+    kb = kb.mutate(k_days=kb.k_days.cast("int64"), k_n=kb.k_n.cast("int64"))
+    onsets = onsets.inner_join(kb, onsets.user == kb.k_user)
     onsets = onsets.filter(
-        onsets.k_first <= onsets.onset - ibis.interval(days=int(p["min_kerberos_days"]))
+        onsets.k_first <= onsets.ts - ibis.interval(days=int(p["min_kerberos_days"]))
+    )
+    return onsets.select(
+        o_user=onsets.user,
+        onset=onsets.ts,
+        onset_id=onsets.event_id,
+        prev_ntlm=onsets.prev_ts,
+        k_first=onsets.k_first,
+        k_days=onsets.k_days,
+        k_n=onsets.k_n,
     )
 
-    span = ibis.interval(hours=int(p["evidence_hours"]))
-    j = onsets.inner_join(
-        ntlm,
-        [onsets.o_user == ntlm.user, ntlm.ts >= onsets.onset, ntlm.ts < onsets.onset + span],
+
+def _judged(ctx: DetectionContext) -> ibis.Table:
+    """Per onset with evidence today: its NTLM logons in the window, and whether it is reported
+    today (``report``: it qualifies) or went on from an earlier day's report (``followed``)."""
+    assert ctx.slice_start is not None
+    p, start = ctx.params, ctx.slice_start
+    span = _span(ctx)
+    old = ctx.state["onsets"]
+    old = old.filter(old.onset < start, old.onset + span > start)
+    # today's onsets and yesterday's unreported ones run into today (judged over their whole
+    # window, the day before included); yesterday's reported ones go on with today's logons
+    on = (
+        _fresh(ctx)
+        .mutate(followed=ibis.literal(False))
+        .union(old.filter(~old.reported).select(*_ONSET, followed=ibis.literal(False)))
+        .union(old.filter(old.reported).select(*_ONSET, followed=ibis.literal(True)))
     )
+    ntlm = _ntlm(ctx)
+    j = on.inner_join(
+        ntlm, [on.o_user == ntlm.user, ntlm.ts >= on.onset, ntlm.ts < on.onset + span]
+    )
+    j = j.filter(~j.followed | (j.ts >= start))
     dst = j.dst_asset.fill_null(j.dst_host).fill_null(j.dst_ip)
-    out = j.group_by(
-        "o_user", "onset", "onset_id", "prev_ntlm", "k_first", "k_days", "k_n"
-    ).aggregate(
+    out = j.group_by(*_ONSET, "followed").aggregate(
         first_seen=j.ts.min(),
         last_seen=j.ts.max(),
         n=j.count(),
@@ -119,7 +214,23 @@ def query(ctx: DetectionContext) -> ibis.Table:
         srcs=j.src_asset.fill_null(j.src_host).collect(distinct=True),
         src_ips=j.src_ip.collect(distinct=True),
     )
-    return out.filter(out.privileged | (out.n_dsts >= int(p["min_hosts"])))
+    return out.mutate(report=~out.followed & (out.privileged | (out.n_dsts >= int(p["min_hosts"]))))
+
+
+def query(ctx: DetectionContext) -> ibis.Table:
+    out = _judged(ctx)
+    return out.filter(out.report | out.followed).drop("report", "followed")
+
+
+def fold(ctx: DetectionContext) -> dict[str, ibis.Table]:
+    ntlm = _today(ctx, _ntlm(ctx))
+    rep = _judged(ctx)
+    rep = rep.filter(rep.report).select(*_ONSET, reported=ibis.literal(True))
+    return {
+        "ntlm_last": ntlm.group_by("user").aggregate(last_ts=ntlm.ts.max()),
+        "kerberos": _kerberos(ctx),
+        "onsets": _fresh(ctx).mutate(reported=ibis.literal(False)).union(rep),
+    }
 
 
 def explain(row: Mapping[str, Any], ctx: DetectionContext) -> Finding:

@@ -17,13 +17,21 @@ mail on a holiday is common; a full day's work is not, and what "full" means is 
 own. Off hours stay privileged-only.
 Service and machine accounts are left out: their jobs run at night by design. Local time and the
 calendar are worked out in Python over the few distinct (site, hour) pairs, not per event, and
-joined back as a small table, so the engine query stays portable.
+joined back as small tables, so the engine query stays portable.
+
+Judged one UTC day at a time against its state: the first day each account was used off hours
+and on a holiday from each site (``first_off``) and, per account, how many working days it
+reached how many hosts (``workdays``: the histogram its typical day, the median, is read from,
+over its days up to the judged one). Local time and holidays come from small tables the engine
+joins (each site's UTC offsets between clock changes, and its holidays from the year before the
+data begins to 20 years after), so that one compiled query serves every day.
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -33,13 +41,14 @@ import pyarrow as pa
 from ashiato.detect.bursts import warmup_end
 from ashiato.detect.common import CREDENTIAL_KINDS, earliest, local_time, short_list, vals
 from ashiato.detect.spec import DetectionContext, DetectorSpec, Finding, Param
+from ashiato.detect.state import StateTable
 from ashiato.events import EventKind
 from ashiato.inventory.calendar import site_holidays
 
 SPEC = DetectorSpec(
     id="privilege.off_hours",
     title="Privileged account used off hours for the first time",
-    version="5",
+    version="6",
     severity="medium",
     techniques=("T1078.002",),
     needs=CREDENTIAL_KINDS,
@@ -71,39 +80,139 @@ SPEC = DetectorSpec(
         ),
         Param("max_evidence", 2000, "Evidence event ids kept per finding."),
     ),
+    state=(
+        StateTable(
+            "first_off",
+            keys={"f_user": "string", "f_site": "string", "f_when": "boolean"},
+            values={"first_day": "timestamp('UTC', 6)"},
+            combine={"first_day": "min"},
+            description=(
+                "The first day each account was used off hours (f_when false) or on a holiday "
+                "(true) from each site, as judged."
+            ),
+        ),
+        StateTable(
+            "workdays",
+            keys={"w_user": "string", "nd": "int64"},
+            values={"days": "int64"},
+            combine={"days": "sum"},
+            description="Per account, how many working days it reached ``nd`` hosts.",
+        ),
+    ),
 )
 
+_YEARS = 20
+_EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
+_LATEST = datetime(2200, 1, 1, tzinfo=UTC)
 
-def _off_hours_table(ctx: DetectionContext, hours: pa.Table) -> pa.Table:
-    """Per (site, UTC hour): off working time or not, and the site's holiday that day if any."""
+
+def _local_tables(ctx: DetectionContext) -> tuple[pa.Table, pa.Table]:
+    """Each site's UTC offsets (one row per stretch between clock changes, with its working
+    hours) and its public holidays, for the engine to work local time out per event.
+
+    Holidays are those of the year before the data begins to ``_YEARS`` years after; the
+    clock changes are worked out over the same years (beyond them the last offset holds)."""
     inv = ctx.inventory
     assert inv is not None
-    sites = {s.name: s for s in inv.sites}
-    utc_hours: list[datetime] = hours["hour"].to_pylist()
-    years = {y for h in utc_hours for y in (h.year - 1, h.year, h.year + 1)}
-    calendar = site_holidays(inv, years)
-    off: list[bool] = []
-    holiday: list[str | None] = []
-    for site, hour in zip(hours["src_site"].to_pylist(), utc_hours, strict=True):
-        s = sites.get(site)
-        if s is None:
-            off.append(False)
-            holiday.append(None)
-            continue
-        local: datetime = hour.astimezone(ZoneInfo(s.timezone))
-        start, end = s.working_hours
-        name = calendar[site].get(local.date()) if local.weekday() < 5 else None
-        off.append(name is not None or local.weekday() >= 5 or not start <= local.hour < end)
-        holiday.append(name)
-    return hours.append_column("off", pa.array(off, pa.bool_())).append_column(
-        "holiday", pa.array(holiday, pa.string())
+    first = ctx.data_start.year if ctx.data_start is not None else 2000
+    years = range(first - 1, first + _YEARS + 1)
+    with warnings.catch_warnings():  # some calendars cover fewer years: those are unknown
+        warnings.simplefilter("ignore")
+        calendar = site_holidays(inv, years)
+    lo = datetime(years[0], 1, 1, tzinfo=UTC)
+    hi = datetime(years[-1] + 1, 1, 1, tzinfo=UTC)
+    zones: dict[str, list[tuple[datetime, datetime, int]]] = {}
+    offsets: dict[str, list[Any]] = {
+        k: [] for k in ("o_site", "o_from", "o_to", "o_secs", "o_start", "o_end")
+    }
+    for s in inv.sites:
+        if s.timezone not in zones:
+            zones[s.timezone] = _stretches(ZoneInfo(s.timezone), lo, hi)
+        for start, end, secs in zones[s.timezone]:
+            offsets["o_site"].append(s.name)
+            offsets["o_from"].append(start)
+            offsets["o_to"].append(end)
+            offsets["o_secs"].append(secs)
+            offsets["o_start"].append(s.working_hours[0])
+            offsets["o_end"].append(s.working_hours[1])
+    ts = pa.timestamp("us", tz="UTC")
+    off = pa.table(
+        {
+            "o_site": pa.array(offsets["o_site"], pa.string()),
+            "o_from": pa.array(offsets["o_from"], ts),
+            "o_to": pa.array(offsets["o_to"], ts),
+            "o_secs": pa.array(offsets["o_secs"], pa.int64()),
+            "o_start": pa.array(offsets["o_start"], pa.int64()),
+            "o_end": pa.array(offsets["o_end"], pa.int64()),
+        }
     )
+    days = [(site, d, name) for site, cal in calendar.items() for d, name in sorted(cal.items())]
+    hol = pa.table(
+        {
+            "h_site": pa.array([x[0] for x in days], pa.string()),
+            "h_date": pa.array([x[1] for x in days], pa.date32()),
+            "h_name": pa.array([x[2] for x in days], pa.string()),
+        }
+    )
+    return off, hol
 
 
-def query(ctx: DetectionContext) -> ibis.Table:
+def _stretches(zone: ZoneInfo, lo: datetime, hi: datetime) -> list[tuple[datetime, datetime, int]]:
+    """``zone``'s UTC offset (seconds) per stretch between its clock changes from ``lo`` to
+    ``hi``; the first and last stretches reach out to the ends of time."""
+
+    def secs(at: datetime) -> int:
+        delta = at.astimezone(zone).utcoffset()
+        return int(delta.total_seconds()) if delta is not None else 0
+
+    changes: list[tuple[datetime, int]] = [(_EARLIEST, secs(lo))]
+    day = lo
+    while day < hi:
+        nxt = day + timedelta(days=1)
+        if secs(nxt) != secs(day):  # the change lies in (day, nxt]: find its minute
+            a, b = day, nxt
+            while b - a > timedelta(minutes=1):
+                mid = a + (b - a) / 2
+                mid = mid.replace(second=0, microsecond=0)
+                if mid <= a:
+                    mid = a + timedelta(minutes=1)
+                if secs(mid) == secs(a):
+                    a = mid
+                else:
+                    b = mid
+            changes.append((b, secs(b)))
+        day = nxt
+    ends = [at for at, _ in changes[1:]] + [_LATEST]
+    return [(at, end, s) for (at, s), end in zip(changes, ends, strict=True)]
+
+
+def _flagged(ctx: DetectionContext, t: ibis.Table) -> ibis.Table:
+    """``t`` with ``off`` (outside its source site's working time) and ``holiday`` (the site's
+    public holiday on a weekday), from the local time of the event's UTC hour."""
+    off_t, hol_t = _local_tables(ctx)
+    offs, hols = ibis.memtable(off_t), ibis.memtable(hol_t)
+    t = t.mutate(hour=t.ts.truncate("h"))
+    t = t.left_join(
+        offs, [t.src_site == offs.o_site, t.hour >= offs.o_from, t.hour < offs.o_to]
+    ).drop("o_site", "o_from", "o_to")
+    local = t.hour + t.o_secs.as_interval("s")
+    t = t.mutate(l_hour=local.hour(), l_wday=local.day_of_week.index(), l_date=local.date())
+    t = t.left_join(hols, [t.src_site == hols.h_site, t.l_date == hols.h_date]).drop(
+        "h_site", "h_date"
+    )
+    holiday = ibis.ifelse(t.l_wday < 5, t.h_name, ibis.null(str))
+    off = holiday.notnull() | (t.l_wday >= 5) | ~((t.o_start <= t.l_hour) & (t.l_hour < t.o_end))
+    t = t.mutate(
+        off=t.o_secs.notnull() & off,
+        holiday=ibis.ifelse(t.o_secs.notnull(), holiday, ibis.null(str)),
+    )
+    return t.drop("o_secs", "o_start", "o_end", "l_hour", "l_wday", "l_date", "h_name")
+
+
+def _judged(ctx: DetectionContext) -> ibis.Table:
+    """The day's credential uses of the accounts judged, flagged off hours / holiday."""
     e = ctx.events
-    p = ctx.params
-    everyone = bool(p["holidays_all_accounts"])
+    everyone = bool(ctx.params["holidays_all_accounts"])
     t = e.filter(
         e.kind.isin([k.value for k in CREDENTIAL_KINDS]),
         e.outcome != "failure",
@@ -111,26 +220,52 @@ def query(ctx: DetectionContext) -> ibis.Table:
         e.account_kind.fill_null("human") != "service",  # their jobs run at night by design
         ~e.user.endswith("$"),
         e.src_site.notnull(),
-    ).mutate(hour=lambda r: r.ts.truncate("h"))
-    hours = ctx.execute(t.select("src_site", "hour").distinct())
-    flags = ibis.memtable(_off_hours_table(ctx, hours))
-    t = t.inner_join(flags, [t.src_site == flags.src_site, t.hour == flags.hour]).select(
-        t, flags.off, flags.holiday
     )
-    t = t.mutate(day=lambda r: r.ts.truncate("D"))
-    # Holidays are a baseline of their own: late evenings say nothing about holidays. Off hours
-    # are judged for privileged accounts; holidays, when told, for every person's account, on
-    # the days it does a day's work: as many hosts as on its own typical working day.
+    t = _flagged(ctx, t).mutate(day=lambda r: r.ts.truncate("D"))
     # Hosts reached: logons and share access, not the domain controllers every logon touches.
     reached = t.kind.isin([EventKind.LOGON.value, EventKind.SHARE_ACCESS.value]) & (
         t.dst_role.fill_null("") != "domain-controller"
     )
-    t = t.mutate(reached=ibis.ifelse(reached, t.dst_asset.fill_null(t.dst_host), ibis.null(str)))
-    daily = t.filter(~t.off).group_by("user", "day").aggregate(nd=t.reached.nunique())
-    typical = daily.group_by("user").aggregate(typical=daily.nd.median())
+    return t.mutate(reached=ibis.ifelse(reached, t.dst_asset.fill_null(t.dst_host), ibis.null(str)))
+
+
+def _workday(t: ibis.Table) -> ibis.Table:
+    """Hosts each account reached in the day's working time (its day in the histogram)."""
+    w = t.filter(~t.off)
+    return w.group_by(w_user=w.user).aggregate(nd=w.reached.nunique().cast("int64"))
+
+
+def _typical(ctx: DetectionContext, t: ibis.Table) -> ibis.Table:
+    """Each account's typical working day: the median of the hosts it reached per working day,
+    over its days up to the judged one (from the histogram of days per count)."""
+    h = ctx.state["workdays"]
+    today = _workday(t)
+    h = h.select(w_user=h.w_user, nd=h.nd, days=h.days.cast("int64")).union(
+        today.mutate(days=ibis.literal(1, "int64"))
+    )
+    h = h.group_by("w_user", "nd").aggregate(days=h.days.sum())
+    cum = ibis.cumulative_window(group_by=h.w_user, order_by=h.nd)
+    h = h.mutate(cum=h.days.sum().over(cum), total=h.days.sum().over(group_by=h.w_user))
+    # the middle day(s): one for an odd count, the mean of two for an even one
+    low, high = (h.total + 1) // 2, h.total // 2 + 1
+    m = h.group_by("w_user").aggregate(
+        v1=h.nd.min(where=h.cum >= low), v2=h.nd.min(where=h.cum >= high)
+    )
+    return m.select(t_user=m.w_user, typical=(m.v1 + m.v2) / 2.0)
+
+
+def _off(ctx: DetectionContext) -> ibis.Table:
+    """The day's off-hours and holiday uses that are judged (``when``: a holiday)."""
+    p = ctx.params
+    everyone = bool(p["holidays_all_accounts"])
+    t = _judged(ctx)
+    # Holidays are a baseline of their own: late evenings say nothing about holidays. Off hours
+    # are judged for privileged accounts; holidays, when told, for every person's account, on
+    # the days it does a day's work: as many hosts as on its own typical working day.
+    typical = _typical(ctx, t)
     hol = t.filter(t.holiday.notnull())
     hol_days = hol.group_by("user", "src_site", "day").aggregate(nd=hol.reached.nunique())
-    hol_days = hol_days.left_join(typical, hol_days.user == typical.user).select(
+    hol_days = hol_days.left_join(typical, hol_days.user == typical.t_user).select(
         hol_days, typical.typical
     )
     floor = int(p["holiday_min_destinations"])
@@ -142,22 +277,25 @@ def query(ctx: DetectionContext) -> ibis.Table:
     ).select(t, worked.w_worked)
     keep = t.privileged | t.w_worked.fill_null(False)
     t = t.filter(keep if everyone else t.privileged)
-    off = t.filter(t.off).mutate(when=lambda r: r.holiday.notnull())
-    first = off.group_by("user", "src_site", "when").aggregate(first_day=off.day.min())
+    return t.filter(t.off).mutate(when=lambda r: r.holiday.notnull())
+
+
+def query(ctx: DetectionContext) -> ibis.Table:
+    p = ctx.params
+    off = _off(ctx)
     # Holidays come in runs (Golden Week, Songkran, Lebaran, Japan's Silver Week): the days
     # worked in the run that holds the first one are part of the same novelty, each its own
     # finding, so that what the account reached on the second day is named too.
     stretch = ibis.interval(days=int(p["holiday_stretch_days"]))
-    novel = off.inner_join(
+    first = ctx.state["first_off"]
+    first = first.mutate(first_day=first.first_day.cast(off.day.type()))
+    off = off.left_join(
         first,
-        [
-            off.user == first.user,
-            off.src_site == first.src_site,
-            off.when == first.when,
-            (off.day == first.first_day)
-            | (off.when & (off.day > first.first_day) & (off.day <= first.first_day + stretch)),
-        ],
+        [off.user == first.f_user, off.src_site == first.f_site, off.when == first.f_when],
     ).select(off, first.first_day)
+    novel = off.filter(
+        off.first_day.isnull() | (off.when & (off.day <= off.first_day + stretch))
+    ).mutate(first_day=lambda r: r.first_day.fill_null(r.day))
     start = warmup_end(ctx.data_start, int(p["warmup_days"]))
     if start is not None:
         novel = novel.filter(novel.day >= start)
@@ -177,6 +315,16 @@ def query(ctx: DetectionContext) -> ibis.Table:
         src_ips=novel.src_ip.collect(distinct=True),
         evidence=earliest(novel.event_id, novel.ts, int(p["max_evidence"])),
     )
+
+
+def fold(ctx: DetectionContext) -> dict[str, ibis.Table]:
+    off = _off(ctx)
+    return {
+        "workdays": _workday(_judged(ctx)).mutate(days=ibis.literal(1, "int64")),
+        "first_off": off.group_by(f_user=off.user, f_site=off.src_site, f_when=off.when).aggregate(
+            first_day=off.day.min()
+        ),
+    }
 
 
 def explain(row: Mapping[str, Any], ctx: DetectionContext) -> Finding:

@@ -8,6 +8,10 @@ The baseline is every logon of the account before the day of the new session: it
 least ``min_logons`` logons spread over at least ``min_history_days`` and not one interactive
 logon (2, 7, 10 or 11) anywhere. A brand-new account has no baseline and is never flagged.
 Sessions on workstations are left out when the inventory says so: help desks log on to desks.
+
+Judged one UTC day at a time against its state (``baseline``): per account, its first day with a
+logon, its days with any, and its logons, interactive ones and network ones, summed over the
+days before the judged one.
 """
 
 from __future__ import annotations
@@ -20,12 +24,13 @@ import ibis
 
 from ashiato.detect.common import earliest, fmt_ts, short_list, vals
 from ashiato.detect.spec import DetectionContext, DetectorSpec, Finding, Param
+from ashiato.detect.state import StateTable
 from ashiato.events import EventKind
 
 SPEC = DetectorSpec(
     id="privilege.rdp_network_only",
     title="Interactive or RDP logon to a server by a network-only account",
-    version="1",
+    version="2",
     severity="high",
     techniques=("T1021.001", "T1078"),
     needs=(EventKind.LOGON,),
@@ -41,6 +46,30 @@ SPEC = DetectorSpec(
         Param("warmup_days", 7, "Initial days that only build the baseline (no findings)."),
         Param("max_evidence", 2000, "Evidence event ids kept per finding."),
     ),
+    state=(
+        StateTable(
+            "baseline",
+            keys={"b_user": "string"},
+            values={
+                "b_first": "timestamp('UTC', 6)",
+                "b_days": "int64",
+                "b_n": "int64",
+                "b_inter": "int64",
+                "b_net": "int64",
+            },
+            combine={
+                "b_first": "min",
+                "b_days": "sum",
+                "b_n": "sum",
+                "b_inter": "sum",
+                "b_net": "sum",
+            },
+            description=(
+                "Each account's logons: its first day, days with any, logons, interactive ones "
+                "(2, 7, 10, 11) and network ones (3)."
+            ),
+        ),
+    ),
 )
 
 _INTERACTIVE_EVER = (2, 7, 10, 11)  # 7 unlocks an interactive session
@@ -48,44 +77,40 @@ _TYPE_NAMES = {2: "interactive", 3: "network", 4: "batch", 5: "service", 10: "RD
 _SENSITIVE = {"file-server", "database", "domain-controller"}
 
 
-def query(ctx: DetectionContext) -> ibis.Table:
+def _logons(ctx: DetectionContext) -> ibis.Table:
+    """The judged day's successful logons by named accounts."""
     e = ctx.events
-    p = ctx.params
-    types = [int(x) for x in str(p["logon_types"]).split(",") if x.strip()]
-    logons = e.filter(
+    return e.filter(
         e.kind == EventKind.LOGON.value,
         e.outcome != "failure",
         e.user.notnull(),
         ~e.user.endswith("$"),
     ).mutate(day=lambda r: r.ts.truncate("D"))
-    daily = logons.group_by(b_user=logons.user, b_day=logons.day).aggregate(
-        b_n=logons.count(),
-        b_inter=logons.logon_type.isin(list(_INTERACTIVE_EVER)).sum(),
-        b_net=(logons.logon_type == 3).sum(),
-    )
+
+
+def query(ctx: DetectionContext) -> ibis.Table:
+    p = ctx.params
+    types = [int(x) for x in str(p["logon_types"]).split(",") if x.strip()]
+    logons = _logons(ctx)
     hits = logons.filter(
         logons.logon_type.isin(types),
         logons.dst_role.isnull() | (logons.dst_role != "workstation"),
     )
     if ctx.data_start is not None:
         hits = hits.filter(hits.ts >= ctx.data_start + timedelta(days=int(p["warmup_days"])))
-    cand = hits.select(c_user=hits.user, c_day=hits.day).distinct()
-    base = cand.inner_join(daily, [cand.c_user == daily.b_user, daily.b_day < cand.c_day])
-    base = base.group_by("c_user", "c_day").aggregate(
-        b_first=base.b_day.min(),
-        b_last=base.b_day.max(),
-        b_days=base.b_day.nunique(),
-        b_n=base.b_n.sum(),
-        b_inter=base.b_inter.sum(),
-        b_net=base.b_net.sum(),
+    # The baseline: the account's logons on the days before, that is the state before the day.
+    base = ctx.state["baseline"]
+    base = base.select(
+        "b_user",
+        "b_first",
+        # (the engine's sum of int64 is wider: the state's sums come back as the declared type)
+        *(base[c].cast("int64").name(c) for c in ("b_days", "b_n", "b_inter", "b_net")),
     )
-    base = base.filter(
-        base.b_inter == 0,
-        base.b_n >= int(p["min_logons"]),
-        base.b_first <= base.c_day - ibis.interval(days=int(p["min_history_days"])),
-    )
+    base = base.filter(base.b_inter == 0, base.b_n >= int(p["min_logons"]))
     # The first such day only: after it the account has an interactive logon in its history.
-    j = hits.inner_join(base, [hits.user == base.c_user, hits.day == base.c_day])
+    j = hits.inner_join(base, hits.user == base.b_user)
+    j = j.filter(j.b_first <= j.day - ibis.interval(days=int(p["min_history_days"])))
+    j = j.mutate(c_user=j.user, c_day=j.day)
     return j.group_by("c_user", "c_day", "b_first", "b_days", "b_n", "b_net").aggregate(
         first_seen=j.ts.min(),
         last_seen=j.ts.max(),
@@ -100,6 +125,19 @@ def query(ctx: DetectionContext) -> ibis.Table:
         src_ips=j.src_ip.collect(distinct=True),
         evidence=earliest(j.event_id, j.ts, int(p["max_evidence"])),
     )
+
+
+def fold(ctx: DetectionContext) -> dict[str, ibis.Table]:
+    logons = _logons(ctx)
+    return {
+        "baseline": logons.group_by(b_user=logons.user).aggregate(
+            b_first=logons.day.min(),
+            b_days=ibis.literal(1, "int64"),
+            b_n=logons.count(),
+            b_inter=logons.logon_type.isin(list(_INTERACTIVE_EVER)).sum().cast("int64"),
+            b_net=(logons.logon_type == 3).sum().cast("int64"),
+        )
+    }
 
 
 def explain(row: Mapping[str, Any], ctx: DetectionContext) -> Finding:

@@ -34,6 +34,7 @@ SPEC = DetectorSpec(
         Param("logon_types", "2,10,11", "Logon types that mean a person at a keyboard."),
         Param("max_evidence", 2000, "Evidence event ids kept per finding."),
     ),
+    by_day=True,
 )
 
 

@@ -10,6 +10,10 @@ coming from before that day, and each later day it comes back from a source it u
 first day (the same desk, once a week). Classes are ``workstation`` and ``server`` (every server
 role), or each inventory role when ``by_role`` is set. Sources the inventory cannot place are left
 out, as are accounts with no logon before that day (nothing to compare with).
+
+Judged one UTC day at a time against its state: each (account, class)'s first day
+(``class_first``), the sources of that first day (``origins``) and the day each (account, source
+role) was first seen (``role_first``: the roles it came from before).
 """
 
 from __future__ import annotations
@@ -23,13 +27,16 @@ import ibis.expr.types as ir
 from ashiato.detect.bursts import warmup_end
 from ashiato.detect.common import earliest, fmt_ts, short_list, vals
 from ashiato.detect.spec import DetectionContext, DetectorSpec, Finding, Param
+from ashiato.detect.state import StateTable
 from ashiato.events import EventKind
 from ashiato.inventory.model import SERVER_ROLES
+
+_TS = "timestamp('UTC', 6)"
 
 SPEC = DetectorSpec(
     id="privilege.service_account_new_source_class",
     title="Service account logs on from a new class of source",
-    version="2",
+    version="3",
     severity="high",
     techniques=("T1078.002", "T1021"),
     needs=(EventKind.LOGON,),
@@ -48,6 +55,29 @@ SPEC = DetectorSpec(
         ),
         Param("max_evidence", 2000, "Evidence event ids kept per finding."),
     ),
+    state=(
+        StateTable(
+            "class_first",
+            keys={"f_user": "string", "f_cls": "string"},
+            values={"first_day": _TS},
+            combine={"first_day": "min"},
+            description="The first day each service account came from each class of source.",
+        ),
+        StateTable(
+            "origins",
+            keys={"o_user": "string", "o_cls": "string", "o_src": "string"},
+            values={"o_day": _TS},
+            combine={"o_day": "min"},
+            description="The sources of each (service account, class)'s first day.",
+        ),
+        StateTable(
+            "role_first",
+            keys={"r_user": "string", "r_role": "string"},
+            values={"since": _TS},
+            combine={"since": "min"},
+            description="The first day each service account came from each source role.",
+        ),
+    ),
 )
 
 _SENSITIVE = {"file-server", "database", "domain-controller"}
@@ -62,32 +92,43 @@ def _source_class(role: ir.StringValue, by_role: bool) -> ir.StringValue:
     )
 
 
-def query(ctx: DetectionContext) -> ibis.Table:
+def _logons(ctx: DetectionContext) -> ibis.Table:
+    """The judged day's successful service-account logons from a source of a known class."""
     e = ctx.events
-    p = ctx.params
     t = e.filter(
         e.kind == EventKind.LOGON.value,
         e.outcome != "failure",
         e.account_kind == "service",
         e.src_role.notnull(),
     )
-    t = t.mutate(cls=_source_class(t.src_role, bool(p["by_role"])), day=t.ts.truncate("D"))
+    t = t.mutate(cls=_source_class(t.src_role, bool(ctx.params["by_role"])), day=t.ts.truncate("D"))
     t = t.filter(t.cls.notnull())
-    first = t.group_by("user", "cls").aggregate(first_day=t.day.min())
-    start = warmup_end(ctx.data_start, int(p["warmup_days"]))
-    if start is not None:
-        first = first.filter(first.first_day >= start)
-    t = t.mutate(src=t.src_asset.fill_null(t.src_host).fill_null(t.src_ip))
-    t1 = t.inner_join(first, [t.user == first.user, t.cls == first.cls]).select(t, first.first_day)
+    return t.mutate(src=t.src_asset.fill_null(t.src_host).fill_null(t.src_ip))
+
+
+def _new(ctx: DetectionContext, t: ibis.Table) -> ibis.Table:
+    """The day's logons of (account, class) pairs never seen before the day: their first day."""
+    seen = ctx.state["class_first"]
+    return t.anti_join(seen, [t.user == seen.f_user, t.cls == seen.f_cls])
+
+
+def query(ctx: DetectionContext) -> ibis.Table:
+    p = ctx.params
+    t = _logons(ctx)
     # The first day, and every later day the account comes back from a source it used on that
     # first day: a password read from a file is used again from the same desk (once a week,
     # in issue 13's svc-from-workstation), and each use names what it reached.
-    origin = t1.filter(t1.day == t1.first_day).select(o_user="user", o_cls="cls", o_src="src")
-    origin = origin.distinct()
-    # (every first-day source is an origin, so this holds the whole first day as well)
-    novel = t1.inner_join(
-        origin, [t1.user == origin.o_user, t1.cls == origin.o_cls, t1.src == origin.o_src]
-    ).select(t1)
+    first = _new(ctx, t).mutate(first_day=lambda r: r.day)
+    seen, origin = ctx.state["class_first"], ctx.state["origins"]
+    again = t.inner_join(
+        origin, [t.user == origin.o_user, t.cls == origin.o_cls, t.src == origin.o_src]
+    )
+    again = again.inner_join(seen, [again.user == seen.f_user, again.cls == seen.f_cls])
+    again = again.select(t, first_day=again.first_day.cast(t.day.type()))
+    novel = first.union(again)
+    start = warmup_end(ctx.data_start, int(p["warmup_days"]))
+    if start is not None:
+        novel = novel.filter(novel.first_day >= start)
     hits = novel.group_by("user", "cls", "day").aggregate(
         first_day=novel.first_day.min(),
         first_seen=novel.ts.min(),
@@ -105,14 +146,28 @@ def query(ctx: DetectionContext) -> ibis.Table:
     )
     # The account's own past: the source roles it came from before its first day of this class
     # (none: no finding).
-    past = t.group_by(t.user, t.src_role).aggregate(since=t.day.min())
-    before = hits.inner_join(past, [hits.user == past.user, past.since < hits.first_day])
+    past = ctx.state["role_first"]
+    past = past.mutate(since=past.since.cast(hits.first_day.type()))
+    before = hits.inner_join(past, [hits.user == past.r_user, past.since < hits.first_day])
     prior = before.group_by(before.user, before.cls, before.day).aggregate(
-        prior_roles=before.src_role.collect(distinct=True)
+        prior_roles=before.r_role.collect(distinct=True)
     )
     return hits.inner_join(
         prior, [hits.user == prior.user, hits.cls == prior.cls, hits.day == prior.day]
     ).select(hits, prior.prior_roles)
+
+
+def fold(ctx: DetectionContext) -> dict[str, ibis.Table]:
+    t = _logons(ctx)
+    new = _new(ctx, t)
+    new = new.filter(new.src.notnull())
+    return {
+        "class_first": t.group_by(f_user=t.user, f_cls=t.cls).aggregate(first_day=t.day.min()),
+        "origins": new.group_by(o_user=new.user, o_cls=new.cls, o_src=new.src).aggregate(
+            o_day=new.day.min()
+        ),
+        "role_first": t.group_by(r_user=t.user, r_role=t.src_role).aggregate(since=t.day.min()),
+    }
 
 
 def explain(row: Mapping[str, Any], ctx: DetectionContext) -> Finding:

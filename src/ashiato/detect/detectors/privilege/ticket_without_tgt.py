@@ -22,6 +22,14 @@ where U obtained a TGT or had its credentials within ``own_address_days`` (30) i
 machine. Machine accounts (``$``) are skipped, as are the domain controllers' own addresses
 (loopback, an address a KDC's own machine account asks from, a domain-controller asset).
 Delegation (S4U, a service asking on a user's behalf) can look the same.
+
+Judged one UTC day at a time against its state: each account's last TGT per address and first
+TGT, each address's first Kerberos event, the KDCs' addresses, the host at each address, each
+account's last logon or 4648 per host (what clears a ticket within ``own_address_days``, known
+up to the end of the ticket's day), and ``waiting``: the uncleared tickets of an (account,
+address) with one within ``follow_minutes`` (at least 5, the clock skew) of midnight, judged the
+next day with the logons that followed and a TGT logged just after (``context_days=1`` shows the
+day before; ``follow_minutes`` is at most a day).
 """
 
 from __future__ import annotations
@@ -33,12 +41,27 @@ import ibis
 
 from ashiato.detect.common import earliest, fmt_ts, short_list, vals
 from ashiato.detect.spec import DetectionContext, DetectorSpec, Finding, Param
+from ashiato.detect.state import StateTable
 from ashiato.events import EventKind
+
+_TS = "timestamp('UTC', 6)"
+_KERBEROS = [EventKind.KERBEROS_TGT.value, EventKind.KERBEROS_SERVICE.value]
+_TICKET = {
+    "user": "string",
+    "src_ip": "string",
+    "ts": _TS,
+    "service": "string",
+    "src_asset": "string",
+    "src_site": "string",
+    "log_host": "string",
+    "privileged": "boolean",
+}
+
 
 SPEC = DetectorSpec(
     id="privilege.ticket_without_tgt",
     title="Service tickets without a TGT from that address (pass-the-ticket)",
-    version="1",
+    version="2",
     severity="high",
     techniques=("T1550.003",),
     # TGTs and 4648s are read only to clear tickets (tests/detect/test_needs.py's QUALIFIERS).
@@ -67,6 +90,64 @@ SPEC = DetectorSpec(
         Param("min_tickets", 3, "Such service tickets in a day that raise on their own."),
         Param("max_evidence", 2000, "Evidence event ids kept per finding."),
     ),
+    state=(
+        StateTable(
+            "tgt_last",
+            keys={"user": "string", "ip": "string"},
+            values={"last_ts": _TS},
+            combine={"last_ts": "max"},
+            description="Each account's last TGT from each address.",
+        ),
+        StateTable(
+            "tgt_first",
+            keys={"user": "string"},
+            values={"first_ts": _TS},
+            combine={"first_ts": "min"},
+            description="Each account's first TGT in the store.",
+        ),
+        StateTable(
+            "ip_first",
+            keys={"ip": "string"},
+            values={"since": _TS},
+            combine={"since": "min"},
+            description="Each address's first Kerberos event (its data's start).",
+        ),
+        StateTable(
+            "kdc",
+            keys={"ip": "string"},
+            values={"first_ts": _TS},
+            combine={"first_ts": "min"},
+            description="The KDCs' own addresses (a DC's machine account asks from them).",
+        ),
+        StateTable(
+            "hosts",
+            keys={"ip": "string", "host": "string"},
+            values={"first_ts": _TS},
+            combine={"first_ts": "min"},
+            description="The host at each address (its machine account, the inventory's asset).",
+        ),
+        StateTable(
+            "owner_last",
+            keys={"user": "string", "host": "string"},
+            values={"last_ts": _TS},
+            combine={"last_ts": "max"},
+            description="Each account's last logon or 4648 on each host.",
+        ),
+        StateTable(
+            "waiting",
+            keys={"event_id": "string"},
+            values={**_TICKET, "judged": "boolean"},
+            combine={
+                **{c: "first:ts" if c != "ts" else "min" for c in _TICKET},
+                "judged": "bool_or",
+            },
+            description=(
+                "Uncleared service tickets of an (account, address) with one close to midnight, "
+                "judged the next day (a TGT logged late, logons that follow)."
+            ),
+        ),
+    ),
+    context_days=1,
 )
 
 _LOOPBACK = ["127.0.0.1", "::1"]
@@ -75,50 +156,51 @@ _SKEW = ibis.interval(minutes=5)  # DCs' clocks and log order: a TGT logged a mo
 _SENSITIVE = {"file-server", "database", "domain-controller"}
 
 
-def query(ctx: DetectionContext) -> ibis.Table:
-    e = ctx.events
+def _windows(ctx: DetectionContext) -> tuple[Any, Any, Any, Any]:
+    """(blind, life, follow, settle): how long a TGT before the data may live, how far back a
+    TGT or the owner's logon clears a ticket, how soon logons follow, and how close to midnight
+    a ticket waits for the next day (its follow-up and a TGT logged late run into it)."""
     p = ctx.params
     valid = max(float(p["ticket_lifetime_hours"]), 24.0 * float(p["renewal_days"]))
     blind = ibis.interval(minutes=int(valid * 60))  # a TGT before the data may live this long
     life = ibis.interval(minutes=int(max(valid, 24.0 * float(p["own_address_days"])) * 60))
-    follow = ibis.interval(minutes=int(p["follow_minutes"]))
-    kinds = [EventKind.KERBEROS_TGT.value, EventKind.KERBEROS_SERVICE.value]
-    k = e.filter(e.kind.isin(kinds), e.outcome != "failure", e.src_ip.notnull())
-    machine = k.user.endswith("$")
-    # Addresses of the KDCs themselves: where a DC's own machine account asks from.
-    kdc = k.filter(machine, k.user == k.log_host.lower().split(".")[0] + "$")
-    kdc = kdc.select(ip=kdc.src_ip).distinct()
-    # The host at each address: machine accounts asking from it, and the inventory's asset.
-    hosts = k.filter(machine).select(ip=k.src_ip, host=k.user.re_replace(r"\$$", ""))
-    assets = k.filter(k.src_asset.notnull()).select(ip=k.src_ip, host=k.src_asset)
-    hosts = hosts.union(assets)  # distinct
-    starts = k.group_by(ip=k.src_ip).aggregate(since=k.ts.min())
-    tgt = k.filter(k.kind == EventKind.KERBEROS_TGT.value).select("user", "src_ip", "ts")
-    # An account's first TGT in the store: before it, an absent 4768 says nothing (its AS
-    # exchanges are logged on a DC whose logs are missing, or came before the data).
-    known = tgt.group_by("user").aggregate(first_tgt=tgt.ts.min())
+    minutes = int(p["follow_minutes"])
+    if not 0 <= minutes <= 24 * 60:
+        raise ValueError(f"{SPEC.id}: follow_minutes must lie between 0 and 1440, not {minutes}")
+    settle = ibis.interval(minutes=max(minutes, 5))
+    return blind, life, ibis.interval(minutes=minutes), settle
 
-    t = k.filter(
-        k.kind == EventKind.KERBEROS_SERVICE.value,
-        k.user.notnull(),
-        ~machine,
-        ~k.src_ip.isin(_LOOPBACK),
-        k.src_role.isnull() | (k.src_role != "domain-controller"),
-    )
-    t = t.anti_join(kdc, t.src_ip == kdc.ip)
-    t = t.inner_join(known, [t.user == known.user, t.ts > known.first_tgt]).select(t)
-    t = t.inner_join(starts, [t.src_ip == starts.ip, t.ts >= starts.since + blind]).select(t)
-    t = t.anti_join(
-        tgt,
-        [
-            t.user == tgt.user,
-            t.src_ip == tgt.src_ip,
-            tgt.ts >= t.ts - life,
-            tgt.ts <= t.ts + _SKEW,
-        ],
-    )
-    # The account's own credentials on the host at that address: a logon there (interactive,
-    # unlock, RDP, cached, batch, service) or a process supplying them there (4648, runas).
+
+def _today(ctx: DetectionContext, t: ibis.Table) -> ibis.Table:
+    assert ctx.slice_start is not None
+    return t.filter(t.ts >= ctx.slice_start)
+
+
+def _kerberos(ctx: DetectionContext) -> ibis.Table:
+    """The judged day's TGTs and service tickets with an address."""
+    e = _today(ctx, ctx.events)
+    return e.filter(e.kind.isin(_KERBEROS), e.outcome != "failure", e.src_ip.notnull())
+
+
+def _kdc(k: ibis.Table) -> ibis.Table:
+    """Addresses of the KDCs themselves: where a DC's own machine account asks from."""
+    kdc = k.filter(k.user.endswith("$"), k.user == k.log_host.lower().split(".")[0] + "$")
+    return kdc.group_by(ip=kdc.src_ip).aggregate(first_ts=kdc.ts.min())
+
+
+def _hosts(k: ibis.Table) -> ibis.Table:
+    """The host at each address: machine accounts asking from it, and the inventory's asset."""
+    m = k.filter(k.user.endswith("$"))
+    hosts = m.select(ip=m.src_ip, host=m.user.re_replace(r"\$$", ""), ts=m.ts)
+    a = k.filter(k.src_asset.notnull())
+    hosts = hosts.union(a.select(ip=a.src_ip, host=a.src_asset, ts=a.ts), distinct=False)
+    return hosts.group_by("ip", "host").aggregate(first_ts=hosts.ts.min())
+
+
+def _owners(ctx: DetectionContext) -> ibis.Table:
+    """The judged day's credentials of an account on a host: a logon there (interactive, unlock,
+    RDP, cached, batch, service) or a process supplying them there (4648, runas)."""
+    e = _today(ctx, ctx.events)
     lg = e.filter(
         e.kind == EventKind.LOGON.value,
         e.outcome != "failure",
@@ -127,12 +209,98 @@ def query(ctx: DetectionContext) -> ibis.Table:
     lg = lg.select("user", "ts", host=lg.dst_host.fill_null(lg.log_host).lower())
     ex = e.filter(e.kind == EventKind.EXPLICIT_CREDENTIALS.value)
     ex = ex.select("user", "ts", host=ex.src_host.fill_null(ex.log_host).lower())
-    lg = lg.union(ex, distinct=False)
-    owner = lg.inner_join(hosts, lg.host == hosts.host).select(lg.user, lg.ts, hosts.ip)
-    t = t.anti_join(
-        owner,
-        [t.user == owner.user, t.src_ip == owner.ip, owner.ts >= t.ts - life, owner.ts <= t.ts],
+    return lg.union(ex, distinct=False)
+
+
+def _tgts(k: ibis.Table) -> ibis.Table:
+    tgt = k.filter(k.kind == EventKind.KERBEROS_TGT.value)
+    return tgt.select(g_user=tgt.user, g_ip=tgt.src_ip, g_ts=tgt.ts)
+
+
+def _tgt_cleared(t: ibis.Table, tgt: ibis.Table, life: Any) -> ibis.Table:
+    """``t`` without tickets whose account obtained a TGT from that address that could still be
+    valid (``tgt``: TGTs as (g_user, g_ip, g_ts))."""
+    return t.anti_join(
+        tgt,
+        [
+            t.user == tgt.g_user,
+            t.src_ip == tgt.g_ip,
+            tgt.g_ts >= t.ts - life,
+            tgt.g_ts <= t.ts + _SKEW,
+        ],
     )
+
+
+def _candidates(ctx: DetectionContext) -> ibis.Table:
+    """The judged day's service tickets not cleared by what is known at its end: the state (the
+    days before) and the day."""
+    st = ctx.state
+    blind, life, _, _ = _windows(ctx)
+    k = _kerberos(ctx)
+    t = k.filter(
+        k.kind == EventKind.KERBEROS_SERVICE.value,
+        k.user.notnull(),
+        ~k.user.endswith("$"),
+        ~k.src_ip.isin(_LOOPBACK),
+        k.src_role.isnull() | (k.src_role != "domain-controller"),
+    )
+    kdc = st["kdc"].select("ip").union(_kdc(k).select("ip"))
+    t = t.anti_join(kdc, t.src_ip == kdc.ip)
+    # An account's first TGT in the store: before it, an absent 4768 says nothing (its AS
+    # exchanges are logged on a DC whose logs are missing, or came before the data).
+    tgt = _tgts(k)
+    first = (
+        st["tgt_first"].select(g_user="user", g_ts="first_ts").union(tgt.select("g_user", "g_ts"))
+    )
+    known = first.group_by("g_user").aggregate(first_tgt=first.g_ts.min())
+    t = t.inner_join(known, [t.user == known.g_user, t.ts > known.first_tgt]).select(t)
+    ips = st["ip_first"].union(k.group_by(ip=k.src_ip).aggregate(since=k.ts.min()))
+    starts = ips.group_by("ip").aggregate(since=ips.since.min())
+    t = t.inner_join(starts, [t.src_ip == starts.ip, t.ts >= starts.since + blind]).select(t)
+    t = _tgt_cleared(t, tgt, life)
+    last = st["tgt_last"]
+    t = t.anti_join(last, [t.user == last.user, t.src_ip == last.ip, last.last_ts >= t.ts - life])
+    # The account's own credentials on the host at that address, before the ticket.
+    hosts = st["hosts"].select("ip", "host").union(_hosts(k).select("ip", "host"))
+    own = _owners(ctx)
+    own = own.inner_join(hosts, own.host == hosts.host).select(own.user, own.ts, hosts.ip)
+    t = t.anti_join(
+        own, [t.user == own.user, t.src_ip == own.ip, own.ts >= t.ts - life, own.ts <= t.ts]
+    )
+    seen = st["owner_last"]
+    seen = seen.inner_join(hosts, seen.host == hosts.host).select(seen.user, seen.last_ts, hosts.ip)
+    t = t.anti_join(seen, [t.user == seen.user, t.src_ip == seen.ip, seen.last_ts >= t.ts - life])
+    return t.select(*_TICKET, "event_id")
+
+
+def _split(ctx: DetectionContext) -> tuple[ibis.Table, ibis.Table]:
+    """The day's candidates as (settled, waiting): a ticket close to midnight makes its (account,
+    address) wait for the next day, where a late TGT may clear it and logons may follow it."""
+    assert ctx.slice_start is not None
+    _, _, _, settle = _windows(ctx)
+    t = _candidates(ctx)
+    end = ctx.slice_start + ibis.interval(days=1)
+    late = t.filter(t.ts + settle >= end).select(l_user="user", l_ip="src_ip").distinct()
+    keys = [t.user == late.l_user, t.src_ip == late.l_ip]
+    return t.anti_join(late, keys), t.semi_join(late, keys)
+
+
+def _waited(ctx: DetectionContext) -> ibis.Table:
+    """Tickets of an earlier day that waited for this one, less those a TGT logged just after
+    them (within the clock skew, today) clears."""
+    assert ctx.slice_start is not None
+    _, life, _, _ = _windows(ctx)
+    w = ctx.state["waiting"]
+    w = w.filter(~w.judged, w.ts < ctx.slice_start)
+    return _tgt_cleared(w.select(*_TICKET, "event_id"), _tgts(_kerberos(ctx)), life)
+
+
+def query(ctx: DetectionContext) -> ibis.Table:
+    e = ctx.events
+    p = ctx.params
+    _, _, follow, _ = _windows(ctx)
+    settled, _ = _split(ctx)
+    t = settled.union(_waited(ctx))
     t = t.mutate(day=t.ts.truncate("D"))
     cap = int(p["max_evidence"])
     tix = t.group_by("user", "src_ip", "day").aggregate(
@@ -146,7 +314,7 @@ def query(ctx: DetectionContext) -> ibis.Table:
         dcs=t.log_host.collect(distinct=True),
         evidence=earliest(t.event_id, t.ts, cap),
     )
-
+    # (the day before is in view: a waiting ticket's logons may have come before midnight)
     net = e.filter(
         e.kind == EventKind.LOGON.value,
         e.outcome != "failure",
@@ -185,6 +353,28 @@ def query(ctx: DetectionContext) -> ibis.Table:
         logon_evidence=logons.logon_evidence,
     )
     return out.filter((out.n_logons > 0) | (out.n_tickets >= int(p["min_tickets"])))
+
+
+def fold(ctx: DetectionContext) -> dict[str, ibis.Table]:
+    k = _kerberos(ctx)
+    tgt = k.filter(k.kind == EventKind.KERBEROS_TGT.value)
+    own = _owners(ctx)
+    _, waiting = _split(ctx)
+    w = ctx.state["waiting"]
+    judged = w.filter(~w.judged, w.ts < ctx.slice_start)
+    cols = [*_TICKET, "event_id"]
+    return {
+        "tgt_last": tgt.group_by("user", ip=tgt.src_ip).aggregate(last_ts=tgt.ts.max()),
+        "tgt_first": tgt.group_by("user").aggregate(first_ts=tgt.ts.min()),
+        "ip_first": k.group_by(ip=k.src_ip).aggregate(since=k.ts.min()),
+        "kdc": _kdc(k),
+        "hosts": _hosts(k),
+        "owner_last": own.group_by("user", "host").aggregate(last_ts=own.ts.max()),
+        # the day's waiting tickets; those of earlier days, judged today
+        "waiting": waiting.select(*cols, judged=ibis.literal(False)).union(
+            judged.select(*cols, judged=ibis.literal(True))
+        ),
+    }
 
 
 def explain(row: Mapping[str, Any], ctx: DetectionContext) -> Finding:

@@ -3,19 +3,27 @@
 The incident this product exists for was machines in overseas offices reaching Japan's servers; a
 written policy ("Thailand workstations do not log on to data-centre file servers") turns that into
 an alarm on the first event, whatever the credentials. One finding per (account, source, destination
-site); the policy is evaluated in Python over the few distinct paths, the events in the engine.
+site), judged day by day (a path broken on several days is one finding that goes on); the policy
+is compiled into an expression over the events (first matching rule, then ``intra_site``, then
+``default``, as ``ashiato.inventory.policy`` decides one path).
 
 A written policy and daily practice drift apart: when many ordinary (unprivileged, human) accounts
 break the same rule, that is a standing practice or a gap in the policy, not one intruder per
 account. Such accounts (``systemic_accounts`` or more, from any site, reaching one destination
 site and role) are reported together as one low-score finding that names them all, so
 the queue shows the gap once instead of burying the rare breaks — privileged or service
-accounts, whose breaks stay individual — under dozens of look-alike incidents.
+accounts, whose breaks stay individual — under dozens of look-alike incidents. The peers are
+counted up to the end of the judged day (state ``peers``): the first accounts of a practice that
+grows over days were alarms when they were alone, and stay so; from the day the practice has
+``systemic_accounts`` accounts its breaks are grouped. State ``pairs`` keeps the hosts those
+ordinary breaks ran between, so a later flow between them joins the group too.
 
 An admin account used from an overseas office's computer at which its owner (inventory) has just
 logged on interactively is most likely the owner on a business trip: still reported, with the
 score lowered by 40 and the reason saying so. Intruders with stolen credentials are not sitting
-at the owner's keyboard.
+at the owner's keyboard. The owner's last interactive logon at each computer before the judged
+day is state (``owner_desk``), so a desk logon before midnight counts for a use after it; a logon
+after the judged day cannot lower that day's score.
 """
 
 from __future__ import annotations
@@ -24,17 +32,17 @@ from collections.abc import Mapping
 from typing import Any
 
 import ibis
-import pyarrow as pa
 
 from ashiato.detect.common import ACCESS_KINDS, earliest, fmt_ts, short_list, vals
 from ashiato.detect.spec import DetectionContext, DetectorSpec, Finding, Param
+from ashiato.detect.state import StateTable
 from ashiato.events import EventKind
-from ashiato.inventory import policy as pol
+from ashiato.inventory.model import PolicyRule
 
 SPEC = DetectorSpec(
     id="segmentation.policy_violation",
     title="Segmentation-policy violation",
-    version="3",
+    version="4",
     severity="high",
     techniques=("T1021", "T1078"),
     needs=ACCESS_KINDS,
@@ -60,75 +68,167 @@ SPEC = DetectorSpec(
             "practice (one grouped low-score finding); 0 turns grouping off.",
         ),
     ),
+    state=(
+        StateTable(
+            "peers",
+            keys={"dst_site": "string", "dst_role": "string", "user": "string"},
+            values={"first_ts": "timestamp('UTC', 6)"},
+            combine={"first_ts": "min"},
+            description="Ordinary accounts that broke the policy to reach each destination "
+            "site and role (the peers that make a path a standing practice).",
+        ),
+        StateTable(
+            "pairs",
+            keys={"dst_site": "string", "dst_role": "string", "s_ep": "string", "d_ep": "string"},
+            values={"first_ts": "timestamp('UTC', 6)"},
+            combine={"first_ts": "min"},
+            description="Source and destination hosts of ordinary accounts' breaks, per "
+            "destination site and role (a flow between them is the network's view of one).",
+        ),
+        StateTable(
+            "owner_desk",
+            keys={"i_user": "string", "i_host": "string"},
+            values={"last_ts": "timestamp('UTC', 6)"},
+            combine={"last_ts": "max"},
+            description="Each account owner's last interactive logon at each computer.",
+        ),
+    ),
 )
 
-_PATH_COLS = ("src_site", "src_role", "dst_site", "dst_role", "user")
+
+def _rule_hit(rule: PolicyRule, t: ibis.Table) -> ibis.BooleanValue:
+    """``rule`` matches the event's path and account (``ashiato.inventory.policy``'s
+    ``_rule_matches``, as an expression: the policy is judged in the engine, day after day)."""
+
+    def match(pattern: str, col: ibis.Value) -> ibis.BooleanValue:
+        return ibis.literal(True) if pattern == "*" else (col == pattern).fill_null(False)
+
+    where = (
+        match(rule.from_site, t.src_site)
+        & match(rule.from_role, t.src_role)
+        & match(rule.to_site, t.dst_site)
+        & match(rule.to_role, t.dst_role)
+    )
+    sel = rule.accounts
+    unknown = ibis.literal(rule.action == "allow")  # an unknown account: the benefit of the doubt
+    known = t.account_kind.notnull()  # in the inventory's accounts
+    acc: ibis.BooleanValue
+    if sel == "any":
+        acc = ibis.literal(True)
+    elif sel.startswith("user:"):
+        acc = t.user.isnull().ifelse(unknown, (t.user == sel[5:].lower()).fill_null(False))
+    else:
+        if sel == "privileged":
+            have = t.privileged.fill_null(False)
+        elif sel == "unprivileged":
+            have = ~t.privileged.fill_null(False)
+        elif sel in ("human", "service"):
+            have = (t.account_kind == sel).fill_null(False)
+        elif sel.startswith("group:"):
+            have = t.groups.contains(sel[6:]).fill_null(False)
+        else:
+            have = ibis.literal(False)
+        acc = known.ifelse(have, unknown)
+    return where & acc
 
 
-def _violating_paths(ctx: DetectionContext, t: ibis.Table) -> pa.Table:
+def _verdicts(ctx: DetectionContext, t: ibis.Table) -> ibis.Table:
+    """``t`` with the policy's verdict per event: ``deny`` (bool) and the ``rule`` deciding it.
+
+    First matching rule wins, then ``intra_site``, then ``default`` (both sites are known)."""
     inv = ctx.inventory
     assert inv is not None  # the runner skips this detector without an inventory
-    paths = ctx.execute(t.select(*_PATH_COLS).distinct())
-    accounts = {a.user: a for a in inv.accounts}
-    rows: dict[str, list[Any]] = {c: [] for c in (*_PATH_COLS, "rule")}
-    for p in paths.to_pylist():
-        user = p["user"]
-        verdict = pol.evaluate(
-            inv.policy,
-            p["src_site"],
-            p["src_role"],
-            p["dst_site"],
-            p["dst_role"],
-            accounts.get(user) if user else None,
-            user,
-        )
-        if verdict.action == "deny":
-            for c in _PATH_COLS:
-                rows[c].append(p[c])
-            rows["rule"].append(verdict.rule)
-    return pa.table(rows, schema=pa.schema([(c, pa.string()) for c in (*_PATH_COLS, "rule")]))
+    policy = inv.policy
+    same = t.src_site == t.dst_site
+    fallback_rule = same.ifelse("intra_site", "default")
+    fallback_deny = same.ifelse(policy.intra_site == "deny", policy.default == "deny")
+    hits = [_rule_hit(r, t) for r in policy.rules]
+    if not hits:
+        return t.mutate(deny=fallback_deny, rule=fallback_rule)
+    rule = ibis.cases(*[(h, r.name) for h, r in zip(hits, policy.rules, strict=True)])
+    deny = ibis.cases(*[(h, r.action == "deny") for h, r in zip(hits, policy.rules, strict=True)])
+    return t.mutate(deny=deny.fill_null(fallback_deny), rule=rule.fill_null(fallback_rule))
 
 
-def query(ctx: DetectionContext) -> ibis.Table:
+def _breaks(ctx: DetectionContext) -> ibis.Table:
+    """The judged day's successful accesses that the policy denies, with their endpoints and
+    whether the account is an ordinary one (unprivileged, human, not a machine)."""
     e = ctx.events
     t = e.filter(
         e.kind.isin([k.value for k in ACCESS_KINDS]) & (e.outcome != "failure"),
         e.src_site.notnull(),
         e.dst_site.notnull(),
     )
-    bad = ibis.memtable(_violating_paths(ctx, t))
-    preds = [t[c].identical_to(bad[c]) for c in _PATH_COLS]
-    j = t.inner_join(bad, preds).select(t, bad.rule)
+    j = _verdicts(ctx, t)
+    j = j.filter(j.deny).drop("deny")
     ordinary = (
         j.user.notnull()
         & ~j.user.endswith("$")
         & ~j.privileged.fill_null(False)
         & (j.account_kind.isnull() | (j.account_kind == "human"))
     )
-    j = j.mutate(ordinary=ordinary)
-    k = int(ctx.params["systemic_accounts"])
-    # Peers are counted over every source site: a new office whose first users do what dozens
-    # of users elsewhere already do joins that practice instead of raising one alarm each.
-    peers = (
-        j.filter(j.ordinary)
-        .group_by("dst_site", "dst_role")
-        .aggregate(path_accounts=j.user.nunique())
+    src = j.src_asset.fill_null(j.src_host).fill_null(j.src_ip)
+    dst = j.dst_asset.fill_null(j.dst_host).fill_null(j.dst_ip)
+    return j.mutate(ordinary=ordinary, s_ep=src, d_ep=dst)
+
+
+def _peers_of_day(b: ibis.Table) -> ibis.Table:
+    o = b.filter(b.ordinary)
+    return o.group_by("dst_site", "dst_role", "user").aggregate(first_ts=o.ts.min())
+
+
+def _pairs_of_day(b: ibis.Table) -> ibis.Table:
+    o = b.filter(b.ordinary, b.s_ep.notnull(), b.d_ep.notnull())
+    return o.group_by("dst_site", "dst_role", "s_ep", "d_ep").aggregate(first_ts=o.ts.min())
+
+
+def _interactive(ctx: DetectionContext) -> ibis.Table:
+    """The day's interactive logons by the inventory's account owners (who sat where)."""
+    inv = ctx.inventory
+    owners = sorted({a.owner.lower() for a in inv.accounts if a.owner}) if inv else []
+    e = ctx.events
+    inter = e.filter(
+        e.kind == EventKind.LOGON.value,
+        e.outcome != "failure",
+        e.logon_type.isin([2, 10, 11]),
+        e.user.isin(owners) if owners else ibis.literal(False),
     )
+    return inter.select(
+        i_user=inter.user, i_host=inter.dst_asset.fill_null(inter.dst_host), i_ts=inter.ts
+    ).filter(lambda x: x.i_host.notnull())
+
+
+def query(ctx: DetectionContext) -> ibis.Table:
+    j = _breaks(ctx)
+    k = int(ctx.params["systemic_accounts"])
+    # Peers are counted over every source site and every day so far: a new office whose first
+    # users do what dozens of users elsewhere already do joins that practice instead of raising
+    # one alarm each.
+    seen = ctx.state["peers"].select("dst_site", "dst_role", "user")
+    seen = seen.union(_peers_of_day(j).select("dst_site", "dst_role", "user"))
+    peers = seen.group_by("dst_site", "dst_role").aggregate(path_accounts=seen.user.nunique())
     j = j.left_join(
         peers, [j.dst_site.identical_to(peers.dst_site), j.dst_role.identical_to(peers.dst_role)]
     ).select(j, peers.path_accounts)
-    src = j.src_asset.fill_null(j.src_host).fill_null(j.src_ip)
-    dst = j.dst_asset.fill_null(j.dst_host).fill_null(j.dst_ip)
-    j = j.mutate(s_ep=src, d_ep=dst, sys_acct=j.ordinary & (j.path_accounts.fill_null(0) >= k))
-    # A flow without an account between the same two hosts as a grouped account's access is
-    # the network's view of that access: it goes into the group too.
-    pairs = j.filter(j.sys_acct).select("s_ep", "d_ep").distinct()
+    j = j.mutate(sys_acct=j.ordinary & (j.path_accounts.fill_null(0) >= k))
+    # A flow without an account between the same two hosts as a grouped account's access (this
+    # day or before) is the network's view of that access: it goes into the group too.
+    known = ctx.state["pairs"].select("dst_site", "dst_role", "s_ep", "d_ep")
+    known = known.union(_pairs_of_day(j).select("dst_site", "dst_role", "s_ep", "d_ep"))
+    known = known.inner_join(
+        peers,
+        [
+            known.dst_site.identical_to(peers.dst_site),
+            known.dst_role.identical_to(peers.dst_role),
+        ],
+    ).select(known, peers.path_accounts)
+    pairs = known.filter(known.path_accounts >= k).select("s_ep", "d_ep").distinct()
     pairs = pairs.mutate(explained=ibis.literal(True))
     j = j.left_join(pairs, ["s_ep", "d_ep"]).select(j, pairs.explained)
     flow_explained = j.user.isnull() & j.explained.fill_null(False)
     systemic = (j.sys_acct | flow_explained) & (k > 0)
     j = j.mutate(
-        src_key=systemic.ifelse("*", src.fill_null("?")),
+        src_key=systemic.ifelse("*", j.s_ep.fill_null("?")),
         user_key=systemic.ifelse("*", j.user.fill_null("")),
     )
     g = j.group_by("user_key", "src_key", "src_site", "dst_site").aggregate(
@@ -148,13 +248,14 @@ def query(ctx: DetectionContext) -> ibis.Table:
         path_accounts=j.path_accounts.max(),
         owner=j.owner.max(),
     )
-    # The owner at the source computer: an interactive logon of theirs there, close in time.
-    e = ctx.events
-    inter = e.filter(
-        e.kind == EventKind.LOGON.value, e.outcome != "failure", e.logon_type.isin([2, 10, 11])
-    )
-    inter = inter.select(
-        i_user=inter.user, i_host=inter.dst_asset.fill_null(inter.dst_host), i_ts=inter.ts
+    # The owner at the source computer: an interactive logon of theirs there, close in time (the
+    # day's logons, or their last one there before the day).
+    day = _interactive(ctx)
+    before = ctx.state["owner_desk"]
+    inter = day.union(
+        before.select(
+            i_user=before.i_user, i_host=before.i_host, i_ts=before.last_ts.cast(day.i_ts.type())
+        )
     )
     near = ibis.interval(hours=int(ctx.params["owner_hours"]))
     present = g.inner_join(
@@ -170,6 +271,16 @@ def query(ctx: DetectionContext) -> ibis.Table:
     present = present.mutate(owner_present=ibis.literal(True))
     keys = ["user_key", "src_key", "src_site", "dst_site"]
     return g.left_join(present, keys).select(g, present.owner_present)
+
+
+def fold(ctx: DetectionContext) -> dict[str, ibis.Table]:
+    b = _breaks(ctx)
+    inter = _interactive(ctx)
+    return {
+        "peers": _peers_of_day(b),
+        "pairs": _pairs_of_day(b),
+        "owner_desk": inter.group_by("i_user", "i_host").aggregate(last_ts=inter.i_ts.max()),
+    }
 
 
 def _systemic(row: Mapping[str, Any], ctx: DetectionContext) -> Finding:

@@ -12,6 +12,12 @@ A computer's name is known from the Kerberos events themselves: the KDC that log
 (``log_host``), machine accounts (``NAME$``) asking for tickets, and services named ``NAME$``.
 A technique signature, not a baseline: no warm-up, no inventory. A user account that really
 shares its name with a computer (some kiosk set-ups) would match too.
+
+Judged day by day. State ``computers`` keeps every computer name the Kerberos events showed so
+far (a machine account seen last week names its computer today); state ``tickets`` keeps, per
+flagged account, how many tickets it was issued on earlier days, so an attack whose TGT comes
+before midnight and its ticket as the DC after is scored as one chain (both, for itself) and
+its words say what came before. One finding per account, going on over the days it is seen.
 """
 
 from __future__ import annotations
@@ -23,12 +29,13 @@ import ibis
 
 from ashiato.detect.common import earliest, fmt_ts, short_list, vals
 from ashiato.detect.spec import DetectionContext, DetectorSpec, Finding, Param
+from ashiato.detect.state import StateTable
 from ashiato.events import EventKind
 
 SPEC = DetectorSpec(
     id="technique.samaccountname_spoofing",
     title="Kerberos ticket for a user account named like a computer (sAMAccountName spoofing)",
-    version="1",
+    version="2",
     severity="high",
     techniques=("T1558", "T1068", "T1078.002"),
     needs=(EventKind.KERBEROS_TGT, EventKind.KERBEROS_SERVICE),
@@ -39,34 +46,74 @@ SPEC = DetectorSpec(
         "for tickets, or the service the ticket is for (CVE-2021-42278/42287, noPac)."
     ),
     params=(Param("max_evidence", 2000, "Evidence event ids kept per finding."),),
+    state=(
+        StateTable(
+            "computers",
+            keys={"name": "string"},
+            values={"first_ts": "timestamp('UTC', 6)"},
+            combine={"first_ts": "min"},
+            description="Computer names the Kerberos events showed (KDCs, machine accounts, "
+            "NAME$ services), lower case, without the $.",
+        ),
+        StateTable(
+            "tickets",
+            keys={"account": "string"},
+            values={
+                "p_n": "int64",
+                "p_tgt": "int64",
+                "p_self": "int64",
+                "p_first": "timestamp('UTC', 6)",
+            },
+            combine={"p_n": "sum", "p_tgt": "sum", "p_self": "sum", "p_first": "min"},
+            description="Per flagged account (a computer's name without the $): tickets issued "
+            "to it, TGTs among them, tickets for that very computer, and the first one.",
+        ),
+    ),
 )
 
 
-def query(ctx: DetectionContext) -> ibis.Table:
+def _kerberos(ctx: DetectionContext) -> ibis.Table:
     e = ctx.events
     kinds = [EventKind.KERBEROS_TGT.value, EventKind.KERBEROS_SERVICE.value]
     k = e.filter(e.kind.isin(kinds), e.outcome != "failure", e.user.notnull())
-    k = k.mutate(
+    return k.mutate(
         u=k.user.lower().split("@")[0],
         svc=k.service.lower(),
         kdc=k.log_host.lower().split(".")[0],
     )
-    machine = k.u.endswith("$")
-    # Computer names the Kerberos events themselves show.
+
+
+def _names(k: ibis.Table) -> ibis.Table:
+    """Computer names the day's Kerberos events show, with when they first did."""
     names = (
-        k.filter(machine)
-        .select(name=k.u.re_replace(r"\$$", ""))
-        .union(k.filter(k.svc.endswith("$")).select(name=k.svc.re_replace(r"\$$", "")))
-        .union(k.filter(k.kdc.notnull()).select(name=k.kdc))
+        k.filter(k.u.endswith("$"))
+        .select(name=k.u.re_replace(r"\$$", ""), ts=k.ts)
+        .union(k.filter(k.svc.endswith("$")).select(name=k.svc.re_replace(r"\$$", ""), ts=k.ts))
+        .union(k.filter(k.kdc.notnull()).select(name=k.kdc, ts=k.ts))
     )
-    cand = k.filter(~machine, k.u != "", k.u != "krbtgt")
-    cand = cand.semi_join(names, cand.u == names.name)
-    cand = cand.mutate(for_itself=(cand.svc == cand.u + "$").fill_null(False))
-    return cand.group_by(account=cand.u).aggregate(
+    return names.group_by("name").aggregate(first_ts=names.ts.min())
+
+
+def _flagged(ctx: DetectionContext) -> ibis.Table:
+    """The day's tickets issued to an account named like a computer known by the day's end."""
+    k = _kerberos(ctx)
+    known = ctx.state["computers"].select("name").union(_names(k).select("name"))
+    cand = k.filter(~k.u.endswith("$"), k.u != "", k.u != "krbtgt")
+    cand = cand.semi_join(known, cand.u == known.name)
+    return cand.mutate(
+        account=cand.u,
+        for_itself=(cand.svc == cand.u + "$").fill_null(False),
+        is_tgt=cand.kind == EventKind.KERBEROS_TGT.value,
+    )
+
+
+def query(ctx: DetectionContext) -> ibis.Table:
+    cand = _flagged(ctx)
+    g = cand.group_by("account").aggregate(
         first_seen=cand.ts.min(),
         last_seen=cand.ts.max(),
         n=cand.count(),
-        n_tgt=(cand.kind == EventKind.KERBEROS_TGT.value).sum(),
+        n_tgt=cand.is_tgt.sum(),
         n_self=cand.for_itself.sum(),
         services=cand.service.collect(distinct=True),
         kdcs=cand.log_host.collect(distinct=True),
@@ -75,15 +122,31 @@ def query(ctx: DetectionContext) -> ibis.Table:
         sites=cand.src_site.collect(distinct=True),
         evidence=earliest(cand.event_id, cand.ts, int(ctx.params["max_evidence"])),
     )
+    before = ctx.state["tickets"]  # the same account's tickets on earlier days
+    return g.left_join(before, g.account == before.account).drop("account_right")
+
+
+def fold(ctx: DetectionContext) -> dict[str, ibis.Table]:
+    cand = _flagged(ctx)
+    tickets = cand.group_by("account").aggregate(
+        p_n=cand.count(),
+        p_tgt=cand.is_tgt.sum().cast("int64"),
+        p_self=cand.for_itself.sum().cast("int64"),
+        p_first=cand.ts.min(),
+    )
+    return {"computers": _names(_kerberos(ctx)), "tickets": tickets}
 
 
 def explain(row: Mapping[str, Any], ctx: DetectionContext) -> Finding:
     cap = int(ctx.params["max_evidence"])
     account = str(row["account"])
     n, n_tgt, n_self = int(row["n"]), int(row["n_tgt"] or 0), int(row["n_self"] or 0)
+    p_n, p_tgt, p_self = (int(row[c] or 0) for c in ("p_n", "p_tgt", "p_self"))
     kdcs, ips, srcs = vals(row, "kdcs"), vals(row, "src_ips"), vals(row, "srcs")
     services = vals(row, "services")
-    score = 75.0 + (15 if n_self else 0) + (5 if n_tgt and n > n_tgt else 0)
+    # scored on the chain so far: a TGT before midnight and the ticket as the DC after it
+    all_n, all_tgt = n + p_n, n_tgt + p_tgt
+    score = 75.0 + (15 if n_self + p_self else 0) + (5 if all_tgt and all_n > all_tgt else 0)
     parts = []
     if n_tgt:
         parts.append(f"{n_tgt} TGT(s)")
@@ -97,6 +160,17 @@ def explain(row: Mapping[str, Any], ctx: DetectionContext) -> Finding:
         f" at {fmt_ts(row['first_seen'])}: a machine account renamed to a computer's name "
         "(CVE-2021-42278/42287, noPac) or a forged ticket under that name."
     )
+    if p_n:
+        before = [f"{p_tgt} TGT(s)"] if p_tgt else []
+        if p_n > p_tgt:
+            before.append(
+                f"{p_n - p_tgt} service ticket(s)"
+                + (f", {p_self} for that very computer" if p_self else "")
+            )
+        reason += (
+            f" Before that day it had been issued {' and '.join(before)} since "
+            f"{fmt_ts(row['p_first'])}."
+        )
     return Finding(
         detector=SPEC.id,
         detector_version=SPEC.version,
@@ -115,5 +189,10 @@ def explain(row: Mapping[str, Any], ctx: DetectionContext) -> Finding:
         evidence_count=n,
         key=account,
         actors=(account, *srcs, *ips),
-        details={"tgts": n_tgt, "tickets_for_itself": n_self, "services": services},
+        details={
+            "tgts": n_tgt,
+            "tickets_for_itself": n_self,
+            "services": services,
+            "earlier_tickets": p_n,
+        },
     )

@@ -16,6 +16,10 @@ logon) of one side's source host that day or the day before, that side is the ow
 desk, and the other side is someone else holding the credential: the finding says so, makes only
 the other side its actors, and flags ``rival_actors`` so that incident grouping does not join the
 owner's own work (their business trip) to the intruder's through the shared account.
+
+It is judged one UTC day at a time: its state is each account's last use (the use before an
+account's first of the day, whose switch may cross midnight), and the day before the judged one is
+read as context for the owner's desk logons.
 """
 
 from __future__ import annotations
@@ -29,12 +33,28 @@ import ibis
 from ashiato.detect.common import CREDENTIAL_KINDS, earliest, fmt_ts, short_list, vals
 from ashiato.detect.incidents import RIVALS
 from ashiato.detect.spec import DetectionContext, DetectorSpec, Finding, Param
+from ashiato.detect.state import StateTable
 from ashiato.events import EventKind
+
+_PREV = {
+    "p_ts": "ts",
+    "p_id": "event_id",
+    "p_site": "src_site",
+    "p_country": "src_country",
+    "p_src": "src",
+    "p_ip": "src_ip",
+    "p_dst": "dst",
+    "p_role": "dst_role",
+}
+"""The previous use's columns each judged use carries, and the columns they come from."""
+
+_PREV_TYPE = "struct<" + ", ".join(f"{n}: string" for n in list(_PREV)[1:]) + ">"
+
 
 SPEC = DetectorSpec(
     id="travel.concurrent_sites",
     title="Account used from two countries closer in time than travel allows",
-    version="2",
+    version="3",
     severity="high",
     techniques=("T1078", "T1078.002"),
     needs=CREDENTIAL_KINDS,
@@ -51,14 +71,27 @@ SPEC = DetectorSpec(
         ),
         Param("max_evidence", 2000, "Evidence event ids kept per finding."),
     ),
+    state=(
+        StateTable(
+            "last_use",
+            keys={"user": "string"},
+            values={"p_ts": "timestamp('UTC', 6)", "prev": _PREV_TYPE},
+            # one struct, not a column each: DuckDB's arg_max passes over null values, so a
+            # null role or address would be taken from an older use
+            combine={"p_ts": "max", "prev": "last:p_ts"},
+            description="Each judged account's last use (time; event, source and destination): "
+            "the previous use of its first use of a day.",
+        ),
+    ),
+    context_days=1,
 )
 
 SENSITIVE = {"file-server", "database", "domain-controller"}
 
 
-def query(ctx: DetectionContext) -> ibis.Table:
+def _judged(ctx: DetectionContext) -> ibis.Table:
+    """The judged day's successful credential uses by personal accounts, source country known."""
     e = ctx.events
-    p = ctx.params
     t = e.filter(
         e.kind.isin([k.value for k in CREDENTIAL_KINDS]),
         e.outcome != "failure",
@@ -68,20 +101,31 @@ def query(ctx: DetectionContext) -> ibis.Table:
         e.src_site.notnull(),
         e.src_country.notnull(),
     )
-    t = t.mutate(
+    if ctx.slice_start is not None:  # the day before is context only (the owner's desk)
+        t = t.filter(t.ts >= ctx.slice_start)
+    return t.mutate(
         src=t.src_asset.fill_null(t.src_host).fill_null(t.src_ip),
         dst=t.dst_asset.fill_null(t.dst_host).fill_null(t.dst_ip),
     )
+
+
+def query(ctx: DetectionContext) -> ibis.Table:
+    e = ctx.events
+    p = ctx.params
+    t = _judged(ctx)
     w = ibis.window(group_by=t.user, order_by=[t.ts, t.event_id])
-    t = t.mutate(
-        p_ts=t.ts.lag().over(w),
-        p_id=t.event_id.lag().over(w),
-        p_site=t.src_site.lag().over(w),
-        p_country=t.src_country.lag().over(w),
-        p_src=t.src.lag().over(w),
-        p_ip=t.src_ip.lag().over(w),
-        p_dst=t.dst.lag().over(w),
-        p_role=t.dst_role.lag().over(w),
+    t = t.mutate(**{name: t[col].lag().over(w) for name, col in _PREV.items()})
+    # The account's first use of the day follows its last use of an earlier day (the state).
+    last = ctx.state["last_use"]
+    last = last.select(
+        l_user=last.user,
+        l_p_ts=last.p_ts,
+        **{"l_" + name: last.prev[name] for name in list(_PREV)[1:]},
+    )
+    t = t.left_join(last, t.user == last.l_user)
+    first = t.p_ts.isnull()
+    t = t.mutate(**{name: ibis.ifelse(first, t["l_" + name], t[name]) for name in _PREV}).drop(
+        "l_user", *("l_" + name for name in _PREV)
     )
     span = ibis.interval(hours=int(p["min_travel_hours"]))
     pairs = t.filter(
@@ -154,6 +198,15 @@ def query(ctx: DetectionContext) -> ibis.Table:
     return closest.inner_join(ev, [closest.user == ev.user, closest.day == ev.day]).select(
         closest, *[ev[c] for c in ev.columns if c not in ("user", "day")]
     )
+
+
+def fold(ctx: DetectionContext) -> dict[str, ibis.Table]:
+    t = _judged(ctx)
+    w = ibis.window(group_by=t.user, order_by=[t.ts.desc(), t.event_id.desc()])
+    t = t.mutate(k=ibis.row_number().over(w))
+    t = t.filter(t.k == 0)
+    prev = ibis.struct({name: t[col].cast("string") for name, col in list(_PREV.items())[1:]})
+    return {"last_use": t.select("user", p_ts=t.ts, prev=prev)}
 
 
 def _owner_desks(e: ibis.Table, sides: ibis.Table, t: ibis.Table) -> ibis.Table:

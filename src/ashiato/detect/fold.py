@@ -1,0 +1,589 @@
+"""Run stateful detectors one UTC day at a time: judge the day against the state, fold it in.
+
+The same loop serves a first (batch) run and every later one: a batch run folds every day of the
+store in order; a later run finds the days whose event files changed since the state was written
+(new days after the watermark, or a late office's older day), rolls the state back to just before
+the earliest of them (from the per-day deltas) and judges from there. So 30 daily runs and one
+batch run make the same state and the same per-day findings, and a run over one new day reads
+that day and the state, not the history.
+
+Findings of one key judged on several days (a reactivation whose evidence runs past midnight, a
+pair followed for weeks) are kept per day (``parts``) and merged: earliest first seen, latest last
+seen, evidence counts summed, the words of the strongest day.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import defaultdict
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import ibis
+import pyarrow as pa
+
+from ashiato.detect.common import MAX_EVIDENCE, fmt_ts
+from ashiato.detect.enrich import enrich
+from ashiato.detect.spec import DetectionContext, DetectorModule, Finding, findings_table
+from ashiato.detect.sqlcache import SqlCache, cache_root
+from ashiato.detect.state import DetectorState, Meta, StateTable, fingerprint, reset
+from ashiato.errors import DetectError
+from ashiato.events import ACCESS_EVENT
+from ashiato.inventory.model import Inventory
+from ashiato.inventory.resolve import Resolver
+from ashiato.store.layout import StoreLayout
+
+
+@dataclass(frozen=True)
+class FoldRun:
+    """What the fold did for one detector."""
+
+    detector: str
+    findings: list[Finding]
+    days_judged: int
+    watermark: str | None
+    rebuilt: str | None  # why the state was begun afresh, if it was
+    seconds: float
+
+
+def event_files_by_day(layout: StoreLayout) -> dict[str, list[str]]:
+    """The store's event files per UTC day (``YYYY-MM-DD`` -> ``name:size:mtime``, sorted).
+
+    Ingest never rewrites a committed file (its name is its input's hash), but a store is a
+    plain directory: a file replaced in place under the same name is a changed day too."""
+    days: dict[str, list[str]] = defaultdict(list)
+    for f in layout.events_dir.glob("day=*/*.parquet"):
+        st = f.stat()
+        days[f.parent.name.removeprefix("day=")].append(f"{f.name}:{st.st_size}:{st.st_mtime_ns}")
+    return {d: sorted(v) for d, v in sorted(days.items())}
+
+
+def _state_name(i: int, table: StateTable) -> str:
+    return f"state_{i}_{table.name}"
+
+
+def _schema(table: StateTable) -> ibis.Schema:
+    return ibis.schema({n: ibis.dtype(t) for n, t in table.columns.items()})
+
+
+def run_stateful(
+    layout: StoreLayout,
+    con: Any,
+    detectors: Sequence[DetectorModule],
+    inventory: Inventory | None,
+    params: Mapping[str, Mapping[str, Any]],
+    data_start: datetime | None,
+    execute: Callable[[ibis.Expr], pa.Table],
+    progress: Callable[[str], None] | None = None,
+) -> list[FoldRun]:
+    """Bring every detector's state and findings up to the store's events (see the module)."""
+    raw = con.con
+    files = event_files_by_day(layout)
+    inv_json = inventory.model_dump_json() if inventory is not None else ""
+    start_iso = data_start.isoformat() if data_start is not None else None
+    plans = []
+    for i, det in enumerate(detectors):
+        spec = det.SPEC
+        merged = {**spec.defaults(), **params.get(spec.id, {})}
+        fp = fingerprint(spec.id, spec.version, merged, spec.state, inv_json)
+        ds = DetectorState(layout, spec.id)
+        meta, why, first = _open(ds, fp, start_iso, files, "detector, parameters or inventory")
+        for t in spec.state:
+            name = _state_name(i, t)
+            if first is not None and meta.watermark is not None and first <= meta.watermark:
+                # late or changed data: the state as it stood before that day, from the deltas
+                srcs = ds.delta_files(t.name, before=first)
+                _load(raw, name, t, [str(f) for f in srcs])
+            else:
+                snap = ds.snapshot_file(t.name)
+                _load(raw, name, t, [str(snap)] if snap.exists() else [])
+        if first is not None:
+            ds.drop_days_from(first, spec.state)
+            for d in [d for d in meta.days if d >= first]:
+                del meta.days[d]
+        plans.append((i, det, merged, ds, meta, first, why))
+    todo = sorted({d for *_, first, _ in plans if first is not None for d in files if d >= first})
+    judged: dict[str, int] = defaultdict(int)
+    elapsed: dict[str, float] = defaultdict(float)
+    ctx_days = max((det.SPEC.context_days for det in detectors), default=0)
+    day = _DayReader(raw, con, layout, inventory, execute)
+    compiled: dict[int, _Compiled] = {}
+    cache = SqlCache(cache_root() if todo else None, inventory)
+    for d in todo:
+        if progress:
+            progress(f"day {d}")
+        active = [p for p in plans if p[5] is not None and d >= p[5]]
+        read = [
+            x
+            for x in (
+                (date.fromisoformat(d) - timedelta(days=k)).isoformat()
+                for k in range(ctx_days, -1, -1)
+            )
+            if x in files
+        ]
+        day.load(d, {x: files[x] for x in read})
+        for i, det, merged, ds, meta, _first, _why in active:
+            t0 = time.perf_counter()
+            spec = det.SPEC
+            try:
+                if i not in compiled:  # built and compiled once: only the tables' rows change
+                    dctx = day.context(det, merged, data_start, i, ctx_days)
+                    compiled[i] = _compile(con, det, dctx, cache, i)
+                c = compiled[i]
+                rows = _run(raw, c.query).to_pylist()
+                found = [det.explain(r, c.ctx) for r in rows]
+                # every delta is read before any is added: they read the state as it was
+                deltas = {t.name: _combined(raw, _run(raw, c.folds[t.name]), t) for t in spec.state}
+                for t in spec.state:
+                    delta = deltas[t.name]
+                    if delta.num_rows:
+                        ds.write(ds.delta_file(t.name, d), delta)
+                        _add(raw, _state_name(i, t), t, delta)
+                    expire = t.expire_sql(_state_name(i, t))
+                    if expire:  # a storage bound only: queries filter to their window
+                        raw.execute(expire)
+            except DetectError:
+                raise
+            except Exception as exc:  # the engine's error, named after the detector and day
+                if isinstance(exc, (KeyboardInterrupt, MemoryError)):
+                    raise
+                raise DetectError(f"detector {spec.id} failed on {d}: {exc}") from exc
+            if found:
+                keys = pa.array([f.key for f in found], pa.string())
+                ds.write(ds.part_file(d), findings_table(found).append_column("key", keys))
+            meta.days[d] = files[d]
+            judged[spec.id] += 1
+            elapsed[spec.id] += time.perf_counter() - t0
+    day.close()
+    runs = []
+    for i, det, _merged, ds, meta, first, why in plans:
+        spec = det.SPEC
+        t0 = time.perf_counter()
+        if first is not None:
+            for t in spec.state:
+                name = _state_name(i, t)
+                ds.write(
+                    ds.snapshot_file(t.name), raw.sql(f"SELECT * FROM {name}").to_arrow_table()
+                )
+            ds.write_meta(meta)
+        for t in spec.state:
+            raw.execute(f"DROP TABLE IF EXISTS {_state_name(i, t)}")
+        parts = ds.read_parts()
+        found = merge_findings(parts, latest=spec.words == "latest") if parts is not None else []
+        runs.append(
+            FoldRun(
+                spec.id,
+                found,
+                judged[spec.id],
+                meta.watermark,
+                why,
+                elapsed[spec.id] + time.perf_counter() - t0,
+            )
+        )
+    return runs
+
+
+def _open(
+    ds: DetectorState,
+    fp: str,
+    start_iso: str | None,
+    files: Mapping[str, list[str]],
+    what: str,
+) -> tuple[Meta, str | None, str | None]:
+    """The state's record (begun afresh, and why, when it belongs to another fingerprint or
+    data start) and the first day whose event files changed since it was written."""
+    meta, why = ds.meta(), None
+    if meta is None:
+        why = "no state yet"
+    elif meta.fingerprint != fp:
+        why = f"{what} changed"
+    elif meta.data_start != start_iso:
+        why = "events before the state's first day arrived"
+    if meta is None or why is not None:
+        ds.reset()
+        meta = Meta(fp, start_iso)
+    changed = [d for d in files if meta.days.get(d) != files[d]]
+    changed += [d for d in meta.days if d not in files]  # a day whose events were removed
+    return meta, why, min(changed) if changed else None
+
+
+def _load(raw: Any, name: str, table: StateTable, files: list[str]) -> None:
+    """Make temp table ``name`` the combine of ``files`` (no files: empty, declared types)."""
+    cols = ", ".join(f'"{c}"' for c in table.columns)
+    if files:
+        listed = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
+        src = f"(SELECT {cols} FROM read_parquet([{listed}], union_by_name = true))"
+        raw.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {table.combine_sql(src)}")
+        return
+    empty = _schema(table).to_pyarrow().empty_table()
+    raw.register("_empty_state", empty)
+    raw.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM _empty_state")
+    raw.unregister("_empty_state")
+
+
+def _combined(raw: Any, delta: pa.Table, table: StateTable) -> pa.Table:
+    """A day's delta with one row per key, in the declared columns and types."""
+    if not delta.num_rows:
+        return _schema(table).to_pyarrow().empty_table()
+    raw.register("_delta", delta)
+    try:
+        cols = ", ".join(f'"{c}"' for c in table.columns)
+        out = raw.sql(table.combine_sql(f"(SELECT {cols} FROM _delta)")).to_arrow_table()
+    finally:
+        raw.unregister("_delta")
+    return out.select(list(table.columns)).cast(_schema(table).to_pyarrow())
+
+
+def _add(raw: Any, name: str, table: StateTable, delta: pa.Table) -> None:
+    """Fold ``delta`` into the state table ``name``."""
+    raw.register("_delta", delta)
+    try:
+        src = f"(SELECT * FROM {name} UNION ALL BY NAME SELECT * FROM _delta)"
+        raw.execute(f"CREATE OR REPLACE TEMP TABLE {name}_next AS {table.combine_sql(src)}")
+    finally:
+        raw.unregister("_delta")
+    raw.execute(f"DROP TABLE {name}")
+    raw.execute(f"ALTER TABLE {name}_next RENAME TO {name}")
+
+
+@dataclass(frozen=True)
+class _Compiled:
+    """A detector's day queries, compiled once: (SQL, result schema) for ``query`` and each
+    state table's ``fold``, and the context they were built in (``explain`` reads it)."""
+
+    ctx: DetectionContext
+    query: tuple[str, ibis.Schema]
+    folds: dict[str, tuple[str, ibis.Schema]]
+
+
+def _compile(
+    con: Any, det: DetectorModule, ctx: DetectionContext, cache: SqlCache, index: int
+) -> _Compiled:
+    """The detector's day queries: from ``cache`` when kept by an earlier run, else built,
+    compiled and kept (unless building read data or holds an in-memory table: ``SqlCache``)."""
+    spec = det.SPEC
+    names = ["query", *(t.name for t in spec.state)]
+    material = [
+        "fold",
+        spec.id,
+        spec.version,
+        index,  # the state tables' names carry it
+        sorted((k, repr(v)) for k, v in ctx.params.items()),
+        repr(ctx.data_start),
+        [(n, str(t)) for n, t in con.table("day_events").schema().items()],
+        str(ctx.events.op().__class__.__name__),
+    ]
+    keys = {n: cache.named_key([*material, n]) for n in names}
+    hits = {n: cache.get(k) for n, k in keys.items()}
+    got = {n: h for n, h in hits.items() if h is not None}
+    if len(got) == len(names):
+        return _Compiled(ctx, got.pop("query"), got)
+    reads = 0
+
+    def counting(expr: ibis.Expr) -> pa.Table:
+        nonlocal reads
+        reads += 1
+        return ctx.execute(expr)
+
+    built = replace(ctx, execute=counting)
+
+    def sql(name: str, expr: ibis.Table) -> tuple[str, ibis.Schema]:
+        con._run_pre_execute_hooks(expr)  # registers in-memory tables (the inventory's)
+        text = str(con.compile(expr))
+        if reads == 0:  # built without reading data: the same SQL next run
+            cache.put(keys[name], expr, text)
+        return text, expr.schema()
+
+    fold = getattr(det, "fold", None)  # a module with state tables defines it
+    exprs = fold(built) if fold is not None else {}
+    missing = {t.name for t in spec.state} - set(exprs)
+    if missing:
+        raise DetectError(f"detector {spec.id}: fold gives no {sorted(missing)}")
+    query = det.query(built)
+    return _Compiled(ctx, sql("query", query), {n: sql(n, e) for n, e in exprs.items()})
+
+
+def _run(raw: Any, compiled: tuple[str, ibis.Schema]) -> pa.Table:
+    from ibis.backends.duckdb.converter import DuckDBPyArrowData
+
+    sql, schema = compiled
+    table: pa.Table = DuckDBPyArrowData.convert_table(raw.sql(sql).to_arrow_table(), schema)
+    return table
+
+
+class _DayReader:
+    """One day's enriched events as the temp table ``day_events``, and the day's start in
+    ``fold_day``: the same names every day, so detectors' SQL is compiled once.
+
+    Endpoints are resolved against the inventory as they first appear (``fold_endpoints``
+    grows), not all at once: a run over one new day resolves that day's new hosts only."""
+
+    def __init__(
+        self,
+        raw: Any,
+        con: Any,
+        layout: StoreLayout,
+        inventory: Inventory | None,
+        execute: Callable[[ibis.Expr], pa.Table],
+    ) -> None:
+        self.raw, self.con, self.layout, self.inventory = raw, con, layout, inventory
+        self.execute = execute
+        self.resolver = Resolver(inventory) if inventory is not None else None
+        self.known: set[tuple[str | None, str | None]] = set()
+        self.sql: str | None = None
+        raw.register("_access_event_schema", ACCESS_EVENT.empty_table())
+        if self.resolver is not None:
+            raw.register("_endpoint_schema", self.resolver.endpoints_table([]))
+            raw.execute(
+                "CREATE OR REPLACE TEMP TABLE fold_endpoints AS SELECT * FROM _endpoint_schema"
+            )
+            raw.unregister("_endpoint_schema")
+
+    def load(self, day: str, files: Mapping[str, list[str]], *, enriched: bool = True) -> None:
+        """Make ``day_raw`` the events of ``files`` and ``fold_day`` the day's start; with
+        ``enriched``, ``day_events`` their enrichment too."""
+        raw = self.raw
+        paths = [
+            str(self.layout.day_dir(d) / f.split(":")[0]) for d, fs in files.items() for f in fs
+        ]
+        listed = ", ".join("'" + p.replace("'", "''") + "'" for p in paths)
+        # every column of the schema, whatever the files hold (older stores lack some)
+        raw.execute(
+            "CREATE OR REPLACE TEMP VIEW day_raw AS SELECT * FROM _access_event_schema "
+            "UNION ALL BY NAME SELECT * EXCLUDE (day) FROM "
+            f"read_parquet([{listed}], hive_partitioning = true, union_by_name = true)"
+        )
+        start = datetime.fromisoformat(day).replace(tzinfo=UTC)
+        raw.execute(
+            "CREATE OR REPLACE TEMP TABLE fold_day AS SELECT ?::TIMESTAMPTZ AS start", [start]
+        )
+        if not enriched:
+            return
+        if self.resolver is not None:
+            got = raw.execute(
+                "SELECT src_host, src_ip FROM day_raw UNION SELECT dst_host, dst_ip FROM day_raw"
+            ).fetchall()
+            new = {(h, i) for h, i in got} - self.known
+            if new:
+                ep = self.resolver.endpoints_table(
+                    sorted(new, key=lambda p: (p[0] or "", p[1] or ""))
+                )
+                raw.register("_new_endpoints", ep)
+                raw.execute("INSERT INTO fold_endpoints SELECT * FROM _new_endpoints")
+                raw.unregister("_new_endpoints")
+                self.known |= new
+        if self.sql is None:
+            con = self.con
+            endpoints = con.table("fold_endpoints") if self.resolver is not None else None
+            enriched = enrich(con, con.table("day_raw"), self.inventory, self.execute, endpoints)
+            con._run_pre_execute_hooks(enriched)  # registers the inventory's accounts table
+            self.sql = str(con.compile(enriched))
+        raw.execute(f"CREATE OR REPLACE TEMP TABLE day_events AS {self.sql}")
+
+    def context(
+        self,
+        det: DetectorModule,
+        params: Mapping[str, Any],
+        data_start: datetime | None,
+        index: int,
+        ctx_days: int,
+    ) -> DetectionContext:
+        """The context a stateful detector's queries are built in (before the first day)."""
+        con, spec = self.con, det.SPEC
+        events = con.table("day_events")
+        start = con.table("fold_day").start.as_scalar()
+        if spec.context_days < ctx_days:
+            events = events.filter(events.ts >= start - ibis.interval(days=spec.context_days))
+        return DetectionContext(
+            events=events,
+            inventory=self.inventory,
+            params=params,
+            execute=self.execute,
+            data_start=data_start,
+            state={t.name: con.table(_state_name(index, t)) for t in spec.state},
+            slice_start=start,
+        )
+
+    def close(self) -> None:
+        for stmt in (
+            "DROP TABLE IF EXISTS day_events",
+            "DROP TABLE IF EXISTS fold_day",
+            "DROP TABLE IF EXISTS fold_endpoints",
+            "DROP VIEW IF EXISTS day_raw",
+        ):
+            self.raw.execute(stmt)
+        self.raw.unregister("_access_event_schema")
+
+
+def finding_from_row(row: Mapping[str, Any]) -> Finding:
+    """A part's row (a FINDING row and the finding's ``key``) as a ``Finding`` again; a
+    FINDING row without a key keeps its stored id."""
+    details = json.loads(row["details"] or "{}")
+    actors = tuple(details.pop("actors", []) or ())
+    ent = row["entities"] or {}
+    return Finding(
+        detector=row["detector"],
+        detector_version=row["detector_version"],
+        title=row["title"],
+        severity=row["severity"],
+        score=float(row["score"]),
+        techniques=tuple(row["technique"] or ()),
+        first_seen=row["first_seen"],
+        last_seen=row["last_seen"],
+        accounts=tuple(ent.get("accounts") or ()),
+        hosts=tuple(ent.get("hosts") or ()),
+        sites=tuple(ent.get("sites") or ()),
+        ips=tuple(ent.get("ips") or ()),
+        reason=row["reason"],
+        evidence=tuple(row["evidence"] or ()),
+        evidence_count=int(row["evidence_count"]),
+        key=row.get("key") or "",
+        actors=actors,
+        details=details,
+        stored_id=None if row.get("key") else row["finding_id"],
+    )
+
+
+def merge_findings(parts: pa.Table, *, latest: bool = False) -> list[Finding]:
+    """The findings of a detector's per-day parts, one per finding id (see the module);
+    ``latest``: the words of the latest part rather than the strongest."""
+    by_id: dict[str, list[Finding]] = defaultdict(list)
+    for row in parts.to_pylist():
+        by_id[row["finding_id"]].append(finding_from_row(row))
+    return [_merge(group, latest) for group in by_id.values()]
+
+
+def _merge(parts: list[Finding], latest: bool = False) -> Finding:
+    if len(parts) == 1:
+        return parts[0]
+    parts = sorted(parts, key=lambda f: (f.first_seen, f.last_seen))
+    if latest:
+        best = max(parts, key=lambda f: (f.last_seen, f.score))
+    else:
+        best = max(parts, key=lambda f: (f.score, -f.first_seen.timestamp()))
+    evidence: list[str] = []
+    seen: set[str] = set()
+    for f in parts:
+        for e in f.evidence:
+            if e not in seen and len(evidence) < MAX_EVIDENCE:
+                seen.add(e)
+                evidence.append(e)
+    count = sum(f.evidence_count for f in parts)
+    first = min(f.first_seen for f in parts)
+    last = max(f.last_seen for f in parts)
+    days = len({f.first_seen.date() for f in parts})
+
+    def union(get: Callable[[Finding], tuple[str, ...]]) -> tuple[str, ...]:
+        return tuple(sorted({v for f in parts for v in get(f)}))
+
+    actors = list(best.actors) + sorted({a for f in parts for a in f.actors} - set(best.actors))
+    return replace(
+        best,
+        first_seen=first,
+        last_seen=last,
+        evidence=tuple(evidence),
+        evidence_count=count,
+        accounts=union(lambda f: f.accounts),
+        hosts=union(lambda f: f.hosts),
+        sites=union(lambda f: f.sites),
+        ips=union(lambda f: f.ips),
+        techniques=union(lambda f: f.techniques),
+        actors=tuple(actors),
+        reason=f"{best.reason} It went on from {fmt_ts(first)} to {fmt_ts(last)}: {count:,} "
+        f"events on {days} day(s).",
+        details={**best.details, "days": days},
+    )
+
+
+def rebuild(
+    store: Any,
+    inventory: Inventory | None,
+    detectors: Sequence[DetectorModule],
+    params: Mapping[str, Mapping[str, Any]] | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> list[FoldRun]:
+    """Fold every day again for ``detectors`` (stateful ones) from nothing: their state and
+    per-day findings are rebuilt; the next ``detect`` merges them without judging a day."""
+    from ashiato.store import Store
+
+    st = store if isinstance(store, Store) else Store(store)
+    chosen = [d for d in detectors if d.SPEC.stateful]
+    reset(st.layout, [d.SPEC.id for d in chosen])
+    raw = st.raw_connect()
+    try:
+        table = st.load_events(raw)
+        starts = [lo for _, n, lo, _ in st.kind_counts(raw, table) if n and lo]
+        con = st.connect(raw=raw)
+        if inventory is None:
+            chosen = [d for d in chosen if not d.SPEC.requires_inventory]
+
+        def execute(expr: ibis.Expr) -> pa.Table:
+            result: pa.Table = con.to_pyarrow(expr)
+            return result
+
+        return run_stateful(
+            st.layout,
+            con,
+            chosen,
+            inventory,
+            params or {},
+            min(starts, default=None),
+            execute,
+            progress,
+        )
+    finally:
+        raw.close()
+
+
+def run_day_step(
+    layout: StoreLayout,
+    con: Any,
+    step_id: str,
+    step_fingerprint: str,
+    judge: Callable[[str], list[Finding]],
+    data_start: datetime | None,
+    execute: Callable[[ibis.Expr], pa.Table],
+    progress: Callable[[str], None] | None = None,
+) -> FoldRun:
+    """Run a judge without state (the Sigma rules) over each changed day's raw events, as
+    ``run_stateful`` runs a detector: ``judge(table)`` gets the FROM item of one day's events;
+    its findings are kept per day and merged by finding id."""
+    t0 = time.perf_counter()
+    files = event_files_by_day(layout)
+    ds = DetectorState(layout, step_id)
+    start_iso = data_start.isoformat() if data_start is not None else None
+    meta, why, first = _open(ds, step_fingerprint, start_iso, files, "rules or rule engine")
+    todo: list[str] = []
+    if first is not None:
+        ds.drop_days_from(first, ())
+        for d in [d for d in meta.days if d >= first]:
+            del meta.days[d]
+        todo = [d for d in files if d >= first]
+    reader = _DayReader(con.con, con, layout, None, execute)
+    try:
+        for d in todo:
+            if progress:
+                progress(f"{step_id}: day {d}")
+            reader.load(d, {d: files[d]}, enriched=False)
+            try:
+                found = judge("day_raw")
+            except DetectError:
+                raise
+            except Exception as exc:
+                if isinstance(exc, (KeyboardInterrupt, MemoryError)):
+                    raise
+                raise DetectError(f"{step_id} failed on {d}: {exc}") from exc
+            if found:
+                keys = pa.array([f.key for f in found], pa.string())
+                ds.write(ds.part_file(d), findings_table(found).append_column("key", keys))
+            meta.days[d] = files[d]
+    finally:
+        reader.close()
+    if todo or why is not None:
+        ds.write_meta(meta)
+    parts = ds.read_parts()
+    found = merge_findings(parts) if parts is not None else []
+    return FoldRun(step_id, found, len(todo), meta.watermark, why, time.perf_counter() - t0)

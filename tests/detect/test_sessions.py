@@ -2,10 +2,36 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 from ashiato.detect.runner import detect
 from tests.conftest import event, ts
+
+
+def switch(at: datetime, subject: str, lid: str) -> dict[str, Any]:
+    """A 4648 on jp-osa-prx01: ``subject``, in session ``lid``, supplies svc-scan's credentials
+    for jp-osa-mail01."""
+    raw = {
+        "SubjectUserName": subject,
+        "SubjectLogonId": lid,
+        "TargetUserName": "svc-scan",
+        "TargetServerName": "jp-osa-mail01",
+        "ProcessName": "C:\\Windows\\System32\\runas.exe",
+        "EventID": "4648",
+        "Channel": "Security",
+    }
+    return event(
+        ts=at,
+        kind="explicit_credentials",
+        event_code=4648,
+        user="svc-scan",
+        src_host="jp-osa-prx01",
+        dst_host="jp-osa-mail01",
+        log_host="jp-osa-prx01",
+        logon_type=None,
+        raw=list(raw.items()),
+    )
 
 
 def test_privilege_grant_joins_the_cited_logon(inventory, write_events) -> None:
@@ -57,28 +83,6 @@ def test_account_switch_names_the_session_that_made_it(inventory, write_events) 
     t = ts(5, 6)
     rdp = {"TargetLogonId": "0x575672", "TargetUserName": "r.setiawan", "LogonType": "10"}
 
-    def switch(minutes: int, lid: str) -> dict:
-        raw = {
-            "SubjectUserName": "r.setiawan",
-            "SubjectLogonId": lid,
-            "TargetUserName": "svc-scan",
-            "TargetServerName": "jp-osa-mail01",
-            "ProcessName": "C:\\Windows\\System32\\runas.exe",
-            "EventID": "4648",
-            "Channel": "Security",
-        }
-        return event(
-            ts=t + timedelta(minutes=minutes),
-            kind="explicit_credentials",
-            event_code=4648,
-            user="svc-scan",
-            src_host="jp-osa-prx01",
-            dst_host="jp-osa-mail01",
-            log_host="jp-osa-prx01",
-            logon_type=None,
-            raw=list(raw.items()),
-        )
-
     rows = [
         event(
             ts=t,
@@ -107,7 +111,7 @@ def test_account_switch_names_the_session_that_made_it(inventory, write_events) 
             log_host="jp-osa-web01",
             raw=list(rdp.items()),
         ),
-        switch(23, "0x575672"),
+        switch(t + timedelta(minutes=23), "r.setiawan", "0x575672"),
     ]
     rule = PACK / "explicit_credentials_remote_host.yml"
     f = detect(write_events(rows), inventory, detectors=[], rules=[rule]).findings.to_pylist()
@@ -169,15 +173,6 @@ def test_the_session_origin_known_only_by_its_address_is_named_by_the_inventory(
     from ashiato.sigma.ruleset import PACK
 
     t = ts(5, 6)
-    raw = {
-        "SubjectUserName": "t.suzuki",
-        "SubjectLogonId": "0x4242",
-        "TargetUserName": "svc-scan",
-        "TargetServerName": "jp-osa-mail01",
-        "ProcessName": "C:\\Windows\\System32\\runas.exe",
-        "EventID": "4648",
-        "Channel": "Security",
-    }
     rows = [
         event(
             ts=t,
@@ -187,17 +182,7 @@ def test_the_session_origin_known_only_by_its_address_is_named_by_the_inventory(
             log_host="jp-osa-prx01",
             raw=[("TargetLogonId", "0x4242"), ("TargetUserName", "t.suzuki")],
         ),
-        event(
-            ts=t + timedelta(minutes=5),
-            kind="explicit_credentials",
-            event_code=4648,
-            user="svc-scan",
-            src_host="jp-osa-prx01",
-            dst_host="jp-osa-mail01",
-            log_host="jp-osa-prx01",
-            logon_type=None,
-            raw=list(raw.items()),
-        ),
+        switch(t + timedelta(minutes=5), "t.suzuki", "0x4242"),
     ]
     rule = PACK / "explicit_credentials_remote_host.yml"
     f = detect(write_events(rows), inventory, detectors=[], rules=[rule]).findings.to_pylist()

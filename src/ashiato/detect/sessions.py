@@ -145,14 +145,8 @@ def add_originating_logons(
             out.append(f)
             continue
         users = sorted({str(r["l_user"]) for r in found if r["l_user"]})
-        named = [name(r["l_src"], r["l_ip"]) if name else None for r in found]
-        srcs = sorted(
-            {
-                str(n or r["l_src"]).lower()
-                for n, r in zip(named, found, strict=True)
-                if n or r["l_src"]
-            }
-        )
+        named = [(name(r["l_src"], r["l_ip"]) if name else None) or r["l_src"] for r in found]
+        srcs = sorted({str(n).lower() for n in named if n})
         ips = sorted({str(r["l_ip"]) for r in found if r["l_ip"]})
         out.append(
             replace(

@@ -122,7 +122,7 @@ def query(ctx: DetectionContext) -> ibis.Table:
     pair = pair.left_join(known, pair.dst_ip == known.dst_ip).select(pair, prev_day=known.last_day)
     fresh = pair.prev_day.isnull() | (pair.prev_day < pair.day - lookback)
     hot = pair.filter(fresh, pair.volume >= int(p["min_bytes"]))
-    start = warmup_end(ctx.data_start, int(p["warmup_days"]))
+    start = warmup_end(ctx, int(p["warmup_days"]))
     if start is not None:
         hot = hot.filter(hot.day >= start)
     daily = ctx.state["daily"]

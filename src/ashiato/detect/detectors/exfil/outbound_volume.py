@@ -152,7 +152,7 @@ def query(ctx: DetectionContext) -> ibis.Table:
             & ((daily.volume >= daily.prev * ratio) | above_usual),
         )
     )
-    start = warmup_end(ctx.data_start, int(p["warmup_days"]))
+    start = warmup_end(ctx, int(p["warmup_days"]))
     if start is not None:
         hot = hot.filter(hot.day >= start)
     j = f.inner_join(hot, [f.src == hot.src, f.day == hot.day]).select(

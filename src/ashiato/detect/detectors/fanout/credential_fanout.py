@@ -79,7 +79,7 @@ def query(ctx: DetectionContext) -> ibis.Table:
         min_n=int(p["min_hosts"]),
         min_new=int(p["min_hosts_new"]),
         ratio=float(p["ratio"]),
-        not_before=warmup_end(ctx.data_start, int(p["warmup_days"])),
+        not_before=warmup_end(ctx, int(p["warmup_days"])),
         before=ctx.state["best"],
     )
     j = evidence_of(both, hours)

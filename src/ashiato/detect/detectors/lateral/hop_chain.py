@@ -355,7 +355,7 @@ def _hops(ctx: DetectionContext, t: ibis.Table) -> ibis.Table:
     cols = ("user", "src", "first_ts", "present")
     f = _new_firsts(ctx, t).select(*cols).union(old.select(*cols))
     f = f.filter(~f.present)
-    start = warmup_end(ctx.data_start, int(ctx.params["warmup_days"]))
+    start = warmup_end(ctx, int(ctx.params["warmup_days"]))
     if start is not None:
         f = f.filter(f.first_ts >= start)
     h = t.inner_join(f, ["user", "src"]).select(t, f.first_ts)
@@ -460,7 +460,7 @@ def _other(ctx: DetectionContext, t: ibis.Table, fk: ibis.Table) -> ibis.Table:
     b = b.group_by("host").aggregate(born=b.born.min())
     o = o.inner_join(b, o.src == b.host)
     o = o.filter(o.born <= o.first_ts - _interval(ctx, "warmup_days"))
-    start = warmup_end(ctx.data_start, int(ctx.params["warmup_days"]))
+    start = warmup_end(ctx, int(ctx.params["warmup_days"]))
     if start is not None:
         o = o.filter(o.a_first >= start)
     return o.select(

@@ -145,7 +145,8 @@ def _onsets(ctx: DetectionContext, t: ibis.Table) -> ibis.Table:
     seen = ctx.state["site_first"].union(_site_first(ctx))
     sf = seen.group_by("site").aggregate(site_first=seen.first_ts.min())
     first = first.left_join(sf, first.home_site == sf.site)
-    start = ibis.literal(ctx.data_start).cast(first.ts.type())
+    at = ctx.data_start_at if ctx.data_start_at is not None else ibis.literal(ctx.data_start)
+    start = at.cast(first.ts.type())
     first = first.mutate(watch_from=first.site_first.fill_null(start).cast(first.ts.type()))
     first = first.filter(first.ts >= first.watch_from + ibis.interval(days=int(p["warmup_days"])))
     return onsets.union(

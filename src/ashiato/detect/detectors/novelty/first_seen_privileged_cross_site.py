@@ -13,12 +13,12 @@ uses are followed for ``follow_days`` (until the pair's next onset) into the day
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import ibis
 
+from ashiato.detect.bursts import warmup_end
 from ashiato.detect.common import CREDENTIAL_KINDS, earliest, fmt_ts, local_time, short_list, vals
 from ashiato.detect.spec import DetectionContext, DetectorSpec, Finding, Param
 from ashiato.detect.state import StateTable
@@ -109,7 +109,7 @@ def _onsets(ctx: DetectionContext, base: ibis.Table) -> ibis.Table:
     lookback = ibis.interval(days=int(p["lookback_days"]))
     novel = t.filter(t.prev_ts.isnull() | (t.ts > t.prev_ts + lookback))
     if ctx.data_start is not None:
-        novel = novel.filter(novel.ts >= ctx.data_start + timedelta(days=int(p["warmup_days"])))
+        novel = novel.filter(novel.ts >= warmup_end(ctx, int(p["warmup_days"])))
     return novel.select(
         o_user=novel.user,
         o_site=novel.src_site,

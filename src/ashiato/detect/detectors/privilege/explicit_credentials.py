@@ -26,11 +26,11 @@ evidence of its own day.)
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import timedelta
 from typing import Any
 
 import ibis
 
+from ashiato.detect.bursts import warmup_end
 from ashiato.detect.common import CREDENTIAL_KINDS, earliest, fmt_ts, short_list, vals
 from ashiato.detect.spec import DetectionContext, DetectorSpec, Finding, Param
 from ashiato.detect.state import StateTable
@@ -168,7 +168,7 @@ def _fresh(ctx: DetectionContext) -> ibis.Table:
     lookback = ibis.interval(days=int(p["lookback_days"]))
     on = ex.filter(ex.prev_ts.isnull() | (ex.ts > ex.prev_ts + lookback))
     if ctx.data_start is not None:
-        on = on.filter(on.ts >= ctx.data_start + timedelta(days=int(p["warmup_days"])))
+        on = on.filter(on.ts >= warmup_end(ctx, int(p["warmup_days"])))
     on = on.filter(
         ~((on.account_kind == "service") & on.src_role.notnull() & (on.src_role != "workstation"))
     )

@@ -21,11 +21,11 @@ reported onset is followed into the next day for the rest of its window.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import timedelta
 from typing import Any
 
 import ibis
 
+from ashiato.detect.bursts import warmup_end
 from ashiato.detect.common import earliest, fmt_ts, short_list, vals
 from ashiato.detect.spec import DetectionContext, DetectorSpec, Finding, Param
 from ashiato.detect.state import StateTable
@@ -157,7 +157,7 @@ def _fresh(ctx: DetectionContext) -> ibis.Table:
     lookback = ibis.interval(days=int(p["lookback_days"]))
     onsets = ntlm.filter(ntlm.prev_ts.isnull() | (ntlm.ts > ntlm.prev_ts + lookback))
     if ctx.data_start is not None:
-        onsets = onsets.filter(onsets.ts >= ctx.data_start + timedelta(days=int(p["warmup_days"])))
+        onsets = onsets.filter(onsets.ts >= warmup_end(ctx, int(p["warmup_days"])))
     # The Kerberos baseline: the days before the onset's, that is the state before the day.
     kb = ctx.state["kerberos"]
     # (the engine's sum of int64 is wider: the state's sums come back as the declared type)

@@ -296,7 +296,7 @@ def query(ctx: DetectionContext) -> ibis.Table:
     novel = off.filter(
         off.first_day.isnull() | (off.when & (off.day <= off.first_day + stretch))
     ).mutate(first_day=lambda r: r.first_day.fill_null(r.day))
-    start = warmup_end(ctx.data_start, int(p["warmup_days"]))
+    start = warmup_end(ctx, int(p["warmup_days"]))
     if start is not None:
         novel = novel.filter(novel.day >= start)
     return novel.group_by("user", "src_site", "day").aggregate(

@@ -17,11 +17,11 @@ days before the judged one.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import timedelta
 from typing import Any
 
 import ibis
 
+from ashiato.detect.bursts import warmup_end
 from ashiato.detect.common import earliest, fmt_ts, short_list, vals
 from ashiato.detect.spec import DetectionContext, DetectorSpec, Finding, Param
 from ashiato.detect.state import StateTable
@@ -97,7 +97,7 @@ def query(ctx: DetectionContext) -> ibis.Table:
         logons.dst_role.isnull() | (logons.dst_role != "workstation"),
     )
     if ctx.data_start is not None:
-        hits = hits.filter(hits.ts >= ctx.data_start + timedelta(days=int(p["warmup_days"])))
+        hits = hits.filter(hits.ts >= warmup_end(ctx, int(p["warmup_days"])))
     # The baseline: the account's logons on the days before, that is the state before the day.
     base = ctx.state["baseline"]
     base = base.select(

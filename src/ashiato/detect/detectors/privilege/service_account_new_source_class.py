@@ -126,7 +126,7 @@ def query(ctx: DetectionContext) -> ibis.Table:
     again = again.inner_join(seen, [again.user == seen.f_user, again.cls == seen.f_cls])
     again = again.select(t, first_day=again.first_day.cast(t.day.type()))
     novel = first.union(again)
-    start = warmup_end(ctx.data_start, int(p["warmup_days"]))
+    start = warmup_end(ctx, int(p["warmup_days"]))
     if start is not None:
         novel = novel.filter(novel.first_day >= start)
     hits = novel.group_by("user", "cls", "day").aggregate(

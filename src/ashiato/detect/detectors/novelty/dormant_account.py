@@ -26,9 +26,10 @@ from ashiato.detect.state import StateTable
 SPEC = DetectorSpec(
     id="novelty.dormant_account",
     title="Dormant account used again",
-    version="2",
+    version="3",
     severity="medium",
     techniques=("T1078", "T1078.002"),
+    multi_day=True,
     needs=CREDENTIAL_KINDS,
     requires_inventory=False,
     description=(
@@ -174,7 +175,8 @@ def query(ctx: DetectionContext) -> ibis.Table:
         t,
         [onsets.o_user == t.user, t.ts >= onsets.onset, t.ts < onsets.onset + span],
     )
-    return j.group_by(*cols).aggregate(
+    # one row per day of evidence, as day-by-day runs give it
+    return j.group_by(*cols, part_day=j.ts.truncate("D")).aggregate(
         first_seen=j.ts.min(),
         last_seen=j.ts.max(),
         n=j.count(),

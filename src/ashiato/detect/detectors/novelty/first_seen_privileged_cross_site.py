@@ -26,9 +26,10 @@ from ashiato.detect.state import StateTable
 SPEC = DetectorSpec(
     id="novelty.first_seen_privileged_cross_site",
     title="Privileged account used from a new site",
-    version="3",
+    version="4",
     severity="high",
     techniques=("T1078.002", "T1021"),
+    multi_day=True,
     needs=CREDENTIAL_KINDS,
     requires_inventory=True,
     description=(
@@ -147,7 +148,8 @@ def query(ctx: DetectionContext) -> ibis.Table:
             t.ts < onsets.until,
         ],
     )
-    return j.group_by(*_ONSET_COLS).aggregate(
+    # one row per day of evidence, as day-by-day runs give it
+    return j.group_by(*_ONSET_COLS, part_day=j.ts.truncate("D")).aggregate(
         first_seen=j.ts.min(),
         last_seen=j.ts.max(),
         n=j.count(),

@@ -38,9 +38,10 @@ _FIRSTS = {"src_dst": ("src", "dst"), "site_dst": ("site", "dst"), "user_site": 
 SPEC = DetectorSpec(
     id="novelty.rare_access",
     title="First-seen rare access",
-    version="2",
+    version="3",
     severity="medium",
     techniques=("T1078", "T1021"),
+    multi_day=True,
     needs=CREDENTIAL_KINDS,
     requires_inventory=False,
     description=(
@@ -282,7 +283,7 @@ def query(ctx: DetectionContext) -> ibis.Table:
     )
     if ctx.data_start is not None:
         rare = rare.filter(rare.ts >= warmup_end(ctx, int(p["warmup_days"])))
-    return rare.group_by("user", "day").aggregate(
+    return rare.group_by("user", "day", part_day=rare.day).aggregate(
         first_seen=rare.ts.min(),
         last_seen=rare.ts.max(),
         n=rare.count(),

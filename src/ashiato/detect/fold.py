@@ -168,7 +168,7 @@ def run_stateful(
                     compiled[i] = _compile(con, det, dctx, cache, i)
                 c = compiled[i]
                 rows = _run(raw, c.query).to_pylist()
-                parts = _by_part_day(spec.id, rows, chunk, spec.multi_day)
+                by_day = _by_part_day(spec.id, rows, chunk, spec.multi_day)
                 # every delta is read before any is added: they read the state as it was
                 deltas = {t.name: _combined(raw, _run(raw, c.folds[t.name]), t) for t in spec.state}
                 for t in spec.state:
@@ -179,7 +179,7 @@ def run_stateful(
                     expire = t.expire_sql(_state_name(i, t))
                     if expire:  # a storage bound only: queries filter to their window
                         raw.execute(expire)
-                for pday, prow in parts.items():
+                for pday, prow in by_day.items():
                     found = [det.explain(r, c.ctx) for r in prow]
                     keys = pa.array([f.key for f in found], pa.string())
                     table = findings_table(found).append_column("key", keys)
@@ -329,12 +329,13 @@ def _compile(
         spec.version,
         index,  # the state tables' names carry it
         sorted((k, repr(v)) for k, v in ctx.params.items()),
-        ctx.data_start is None,  # the start itself is a table value (``fold_day``)
+        # the start is a table value (``fold_day``); its year picks the holiday calendars
+        None if ctx.data_start is None else ctx.data_start.year,
         [(n, str(t)) for n, t in con.table("day_events").schema().items()],
         str(ctx.events.op().__class__.__name__),
     ]
     keys = {n: cache.named_key([*material, n]) for n in names}
-    hits = {n: cache.get(k) for n, k in keys.items()}
+    hits = {n: cache.get(k, con.con.register) for n, k in keys.items()}
     got = {n: h for n, h in hits.items() if h is not None}
     if len(got) == len(names):
         return _Compiled(ctx, got.pop("query"), got)
@@ -351,7 +352,7 @@ def _compile(
         con._run_pre_execute_hooks(expr)  # registers in-memory tables (the inventory's)
         text = str(con.compile(expr))
         if reads == 0:  # built without reading data: the same SQL next run
-            cache.put(keys[name], expr, text)
+            cache.put(keys[name], expr, text, keep_tables=True)
         return text, expr.schema()
 
     fold = getattr(det, "fold", None)  # a module with state tables defines it

@@ -336,7 +336,7 @@ def _compile(
     ]
     keys = {n: cache.named_key([*material, n]) for n in names}
     hits = {n: cache.get(k, con.con.register) for n, k in keys.items()}
-    got = {n: h for n, h in hits.items() if h is not None}
+    got = {n: h for n, h in hits.items() if h is not None and _binds(con.con, h)}
     if len(got) == len(names):
         return _Compiled(ctx, got.pop("query"), got)
     reads = 0
@@ -362,6 +362,16 @@ def _compile(
         raise DetectError(f"detector {spec.id}: fold gives no {sorted(missing)}")
     query = det.query(built)
     return _Compiled(ctx, sql("query", query), {n: sql(n, e) for n, e in exprs.items()})
+
+
+def _binds(raw: Any, compiled: tuple[str, ibis.Schema]) -> bool:
+    """Whether kept SQL still binds to the tables, giving its columns (a damaged or stale
+    entry is built afresh): binding plans the query without running it."""
+    sql, schema = compiled
+    try:
+        return list(raw.sql(sql).columns) == list(schema.names)
+    except Exception:  # any engine error: the entry is not usable
+        return False
 
 
 def _run(raw: Any, compiled: tuple[str, ibis.Schema]) -> pa.Table:

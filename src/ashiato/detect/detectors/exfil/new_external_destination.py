@@ -16,7 +16,8 @@ contacted, and the last day they did), ``daily`` (each host's outbound bytes per
 go changes nothing) and ``host_names`` (``_staging``). The raw events of the day before are read
 too, for the staging session of an early-morning upload. A slice of several days is judged as
 its days one at a time: a destination's previous contact and a host's earlier days are the
-state's and the slice's earlier days'.
+state's and the slice's earlier days', and its staging session is looked for as that day's
+alone would be (``staging(day=)``).
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from ashiato.detect.detectors.exfil._staging import (
     names_of,
     staging,
 )
-from ashiato.detect.detectors.exfil.outbound_volume import PRIVATE, staging_from
+from ashiato.detect.detectors.exfil.outbound_volume import PRIVATE
 from ashiato.detect.spec import DetectionContext, DetectorSpec, Finding, Param
 from ashiato.detect.state import StateTable
 from ashiato.events import EventKind
@@ -50,7 +51,7 @@ beyond it counts as this many for the host's usual day)."""
 SPEC = DetectorSpec(
     id="exfil.new_external_destination",
     title="Large upload to an external address never used before",
-    version="4",
+    version="5",
     severity="high",
     techniques=("T1048", "T1567"),
     needs=(EventKind.NETWORK_FLOW,),
@@ -175,12 +176,18 @@ def query(ctx: DetectionContext) -> ibis.Table:
         "day",
         host=res.src,
         host_ip=res.src_ips[0],
-        t0=staging_from(res.first_seen, res.day, hours),
+        t0=res.first_seen,
         t1=res.last_seen,
     )
     keys = ("src", "dst_ip", "day")
     staged = staging(
-        ctx.events, hot_uploads, keys, hours, int(p["max_evidence"]), ctx.state[NAMES.name]
+        ctx.events,
+        hot_uploads,
+        keys,
+        hours,
+        int(p["max_evidence"]),
+        ctx.state[NAMES.name],
+        day="day",
     )
     out = attach(res, staged, keys)
     return out.mutate(part_day=out.day)

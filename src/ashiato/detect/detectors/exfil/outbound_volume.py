@@ -19,7 +19,8 @@ so the state stays that big however long the history), ``dests`` (every external
 each host ever sent to, for "never used before") and ``host_names`` (``_staging``). The raw
 events of the day before are read too, for the staging session of an early-morning upload.
 A slice of several days is judged as its days one at a time: a day's largest earlier day, usual
-day and used destinations are the state's and the slice's earlier days'.
+day and used destinations are the state's and the slice's earlier days', and its staging
+session is looked for as that day's alone would be (``staging(day=)``).
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ from ashiato.events import EventKind
 SPEC = DetectorSpec(
     id="exfil.outbound_volume",
     title="Outbound volume far above the host's history",
-    version="4",
+    version="5",
     severity="high",
     techniques=("T1048", "T1567.002", "T1041"),
     needs=(EventKind.NETWORK_FLOW,),
@@ -216,23 +217,21 @@ def query(ctx: DetectionContext) -> ibis.Table:
         "day",
         host=res.src,
         host_ip=res.src_ips[0],
-        t0=staging_from(res.first_seen, res.day, hours),
+        t0=res.first_seen,
         t1=res.last_seen,
     )
     keys = ("src", "day")
     staged = staging(
-        ctx.events, hot_uploads, keys, hours, int(p["max_evidence"]), ctx.state[NAMES.name]
+        ctx.events,
+        hot_uploads,
+        keys,
+        hours,
+        int(p["max_evidence"]),
+        ctx.state[NAMES.name],
+        day="day",
     )
     out = attach(res, staged, keys)
     return out.mutate(part_day=out.day)
-
-
-def staging_from(t0: ibis.Value, day: ibis.Value, hours: float) -> ibis.Value:
-    """The ``t0`` to hand ``staging`` for an upload judged on ``day``: its own, or, when
-    ``hours`` reach back past the ``CONTEXT_DAYS`` a one-day run reads, as far as those go
-    (a slice also holds the days before ``day``)."""
-    back = ibis.interval(seconds=int(hours * 3600))
-    return ibis.greatest(t0, day - ibis.interval(days=CONTEXT_DAYS) + back)
 
 
 def fold(ctx: DetectionContext) -> dict[str, ibis.Table]:

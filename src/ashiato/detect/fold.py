@@ -319,8 +319,10 @@ class _Compiled:
 def _compile(
     con: Any, det: DetectorModule, ctx: DetectionContext, cache: SqlCache, index: int
 ) -> _Compiled:
-    """The detector's day queries: from ``cache`` when kept by an earlier run, else built,
-    compiled and kept (unless building read data or holds an in-memory table: ``SqlCache``)."""
+    """The detector's slice queries: from ``cache`` when kept by an earlier run, else built,
+    compiled and kept (unless building read data: ``SqlCache``). SQL that calls a Python
+    function is kept too; the function is registered by building the expression (cheap next
+    to compiling it) before the kept SQL is used."""
     spec = det.SPEC
     names = ["query", *(t.name for t in spec.state)]
     material = [
@@ -348,20 +350,24 @@ def _compile(
 
     built = replace(ctx, execute=counting)
 
-    def sql(name: str, expr: ibis.Table) -> tuple[str, ibis.Schema]:
-        con._run_pre_execute_hooks(expr)  # registers in-memory tables (the inventory's)
-        text = str(con.compile(expr))
-        if reads == 0:  # built without reading data: the same SQL next run
-            cache.put(keys[name], expr, text, keep_tables=True)
-        return text, expr.schema()
-
     fold = getattr(det, "fold", None)  # a module with state tables defines it
     exprs = fold(built) if fold is not None else {}
     missing = {t.name for t in spec.state} - set(exprs)
     if missing:
         raise DetectError(f"detector {spec.id}: fold gives no {sorted(missing)}")
-    query = det.query(built)
-    return _Compiled(ctx, sql("query", query), {n: sql(n, e) for n, e in exprs.items()})
+    exprs = {"query": det.query(built), **exprs}
+    out: dict[str, tuple[str, ibis.Schema]] = {}
+    for name, expr in exprs.items():
+        con._run_pre_execute_hooks(expr)  # registers in-memory tables and Python functions
+        hit = hits[name]
+        if reads == 0 and hit is not None and _binds(con.con, hit):  # kept SQL calling a
+            out[name] = hit  # Python function binds once the function is registered
+            continue
+        text = str(con.compile(expr))
+        if reads == 0:  # built without reading data: the same SQL next run
+            cache.put(keys[name], expr, text, keep_tables=True, keep_udfs=True)
+        out[name] = (text, expr.schema())
+    return _Compiled(ctx, out.pop("query"), out)
 
 
 def _binds(raw: Any, compiled: tuple[str, ibis.Schema]) -> bool:

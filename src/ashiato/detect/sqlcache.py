@@ -117,17 +117,24 @@ class SqlCache:
             return None
 
     def put(
-        self, key: str | None, expr: ibis.Table, sql: str, *, keep_tables: bool = False
+        self,
+        key: str | None,
+        expr: ibis.Table,
+        sql: str,
+        *,
+        keep_tables: bool = False,
+        keep_udfs: bool = False,
     ) -> None:
         """Keep ``sql`` (compiled from ``expr``) unless the expression holds data of this run
         (an in-memory table: kept too with ``keep_tables``, the caller's word that they come
-        from the key's material alone) or its schema would not read back as it is."""
+        from the key's material alone), calls a Python function (kept with ``keep_udfs``: the
+        caller registers it before using the SQL) or its schema would not read back as it is."""
         if key is None or self.root is None:
             return
         mem = list(expr.op().find(ops.InMemoryTable))
         if mem and not keep_tables:
             return
-        if any(
+        if not keep_udfs and any(
             getattr(u, "__input_type__", None) is not None and u.__input_type__.name != "BUILTIN"
             for u in expr.op().find(ops.ScalarUDF)
         ):  # a Python function the connection learns when the expression runs, not from SQL

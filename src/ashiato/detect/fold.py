@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
@@ -62,8 +63,10 @@ def event_files_by_day(layout: StoreLayout) -> dict[str, list[str]]:
     return {d: sorted(v) for d, v in sorted(days.items())}
 
 
-def _state_name(i: int, table: StateTable) -> str:
-    return f"state_{i}_{table.name}"
+def _state_name(detector: str, table: StateTable) -> str:
+    """The temp table holding ``detector``'s state table: named by the detector, not by its
+    place in the run, so its SQL is the same whichever detectors a store's kinds call for."""
+    return "state_" + re.sub(r"[^0-9A-Za-z]", "_", detector) + "_" + table.name
 
 
 def _schema(table: StateTable) -> ibis.Schema:
@@ -114,7 +117,7 @@ def run_stateful(
         ds = DetectorState(layout, spec.id)
         meta, why, first = _open(ds, fp, start_iso, files, "detector, parameters or inventory")
         for t in spec.state:
-            name = _state_name(i, t)
+            name = _state_name(spec.id, t)
             if first is not None and meta.watermark is not None and first <= meta.watermark:
                 # late or changed data: the state as it stood before that day, from the deltas
                 srcs = ds.delta_files(t.name, before=first)
@@ -164,8 +167,8 @@ def run_stateful(
             spec = det.SPEC
             try:
                 if i not in compiled:  # built and compiled once: only the tables' rows change
-                    dctx = day.context(det, merged, data_start, i, ctx_days)
-                    compiled[i] = _compile(con, det, dctx, cache, i)
+                    dctx = day.context(det, merged, data_start)
+                    compiled[i] = _compile(con, det, dctx, cache)
                 c = compiled[i]
                 rows = _run(raw, c.query).to_pylist()
                 by_day = _by_part_day(spec.id, rows, chunk, spec.multi_day)
@@ -175,8 +178,8 @@ def run_stateful(
                     delta = deltas[t.name]
                     if delta.num_rows:
                         ds.write(ds.delta_file(t.name, d), delta)
-                        _add(raw, _state_name(i, t), t, delta)
-                    expire = t.expire_sql(_state_name(i, t))
+                        _add(raw, _state_name(spec.id, t), t, delta)
+                    expire = t.expire_sql(_state_name(spec.id, t))
                     if expire:  # a storage bound only: queries filter to their window
                         raw.execute(expire)
                 for pday, prow in by_day.items():
@@ -197,18 +200,18 @@ def run_stateful(
             elapsed[spec.id] += time.perf_counter() - t0
     day.close()
     runs = []
-    for i, det, _merged, ds, meta, first, why in plans:
+    for _i, det, _merged, ds, meta, first, why in plans:
         spec = det.SPEC
         t0 = time.perf_counter()
         if first is not None:
             for t in spec.state:
-                name = _state_name(i, t)
+                name = _state_name(spec.id, t)
                 ds.write(
                     ds.snapshot_file(t.name), raw.sql(f"SELECT * FROM {name}").to_arrow_table()
                 )
             ds.write_meta(meta)
         for t in spec.state:
-            raw.execute(f"DROP TABLE IF EXISTS {_state_name(i, t)}")
+            raw.execute(f"DROP TABLE IF EXISTS {_state_name(spec.id, t)}")
         parts = ds.read_parts()
         found = merge_findings(parts, latest=spec.words == "latest") if parts is not None else []
         runs.append(
@@ -316,9 +319,7 @@ class _Compiled:
     folds: dict[str, tuple[str, ibis.Schema]]
 
 
-def _compile(
-    con: Any, det: DetectorModule, ctx: DetectionContext, cache: SqlCache, index: int
-) -> _Compiled:
+def _compile(con: Any, det: DetectorModule, ctx: DetectionContext, cache: SqlCache) -> _Compiled:
     """The detector's slice queries: from ``cache`` when kept by an earlier run, else built,
     compiled and kept (unless building read data: ``SqlCache``). SQL that calls a Python
     function is kept too; the function is registered by building the expression (cheap next
@@ -329,7 +330,6 @@ def _compile(
         "fold",
         spec.id,
         spec.version,
-        index,  # the state tables' names carry it
         sorted((k, repr(v)) for k, v in ctx.params.items()),
         # the start is a table value (``fold_day``); its year picks the holiday calendars
         None if ctx.data_start is None else ctx.data_start.year,
@@ -471,16 +471,15 @@ class _DayReader:
         det: DetectorModule,
         params: Mapping[str, Any],
         data_start: datetime | None,
-        index: int,
-        ctx_days: int,
     ) -> DetectionContext:
         """The context a stateful detector's queries are built in (before the first day)."""
         con, spec = self.con, det.SPEC
         events = con.table("day_events")
         fold_day = con.table("fold_day")
         start = fold_day.start.as_scalar()
-        if spec.context_days < ctx_days:
-            events = events.filter(events.ts >= start - ibis.interval(days=spec.context_days))
+        # its own context days only, filtered even when they are all the run reads: the SQL
+        # is then the same whichever detectors (and context) a store's kinds call for
+        events = events.filter(events.ts >= start - ibis.interval(days=spec.context_days))
         return DetectionContext(
             events=events,
             inventory=self.inventory,
@@ -488,7 +487,7 @@ class _DayReader:
             execute=self.execute,
             data_start=data_start,
             data_start_at=fold_day.data_start.as_scalar(),
-            state={t.name: con.table(_state_name(index, t)) for t in spec.state},
+            state={t.name: con.table(_state_name(spec.id, t)) for t in spec.state},
             slice_start=start,
         )
 

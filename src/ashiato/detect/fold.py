@@ -338,6 +338,10 @@ def _compile(con: Any, det: DetectorModule, ctx: DetectionContext, cache: SqlCac
     ]
     keys = {n: cache.named_key([*material, n]) for n in names}
     hits = {n: cache.get(k, con.con.register) for n, k in keys.items()}
+    functions = getattr(det, "functions", None)  # a module calling Python functions has it
+    if functions is not None and all(hits.values()):  # registered on this connection
+        for expr in functions():
+            con._register_udfs(expr)
     got = {n: h for n, h in hits.items() if h is not None and _binds(con.con, h)}
     if len(got) == len(names):
         return _Compiled(ctx, got.pop("query"), got)
@@ -370,14 +374,26 @@ def _compile(con: Any, det: DetectorModule, ctx: DetectionContext, cache: SqlCac
     return _Compiled(ctx, out.pop("query"), out)
 
 
+_BOUND: set[tuple[str, tuple[str, ...]]] = set()
+"""Kept SQL already seen to bind in this process: the tables it reads have fixed names and
+declared columns, and the in-memory tables and Python functions it calls are registered on
+each connection before it runs (``SqlCache.get``, ``functions``)."""
+
+
 def _binds(raw: Any, compiled: tuple[str, ibis.Schema]) -> bool:
     """Whether kept SQL still binds to the tables, giving its columns (a damaged or stale
     entry is built afresh): binding plans the query without running it."""
     sql, schema = compiled
+    seen = (sql, tuple(schema.names))
+    if seen in _BOUND:
+        return True
     try:
-        return list(raw.sql(sql).columns) == list(schema.names)
+        ok = list(raw.sql(sql).columns) == list(schema.names)
     except Exception:  # any engine error: the entry is not usable
         return False
+    if ok:
+        _BOUND.add(seen)
+    return ok
 
 
 def _run(raw: Any, compiled: tuple[str, ibis.Schema]) -> pa.Table:

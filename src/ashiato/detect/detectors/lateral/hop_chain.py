@@ -238,6 +238,13 @@ def _assemble(links, window_days, min_novelty):  # type: ignore[no-untyped-def]
     return hp.assemble_days(links, window_days, min_novelty)
 
 
+def functions() -> list[ibis.Expr]:
+    """Expressions calling this module's Python functions: the runner registers them with
+    the engine from these before running kept SQL, rather than building the whole query."""
+    links = ibis.null(dt.Array(_LINK_ROW))
+    return [_assemble(links, ibis.literal(0, "int64"), ibis.literal(0.0, "float64"))]
+
+
 def _credential_events(ctx: DetectionContext) -> ibis.Table:
     e = ctx.events
     t = e.filter(

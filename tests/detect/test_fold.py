@@ -41,7 +41,13 @@ def test_daily_runs_and_a_late_day_equal_one_batch_run(
 ) -> None:
     params = {DORMANT: {"dormant_days": 20}}
     got = runs(
-        tmp_path, _dormant_month(), inventory, [DORMANT], params, late=("2026-09-12", "2026-09-20")
+        tmp_path,
+        _dormant_month(),
+        inventory,
+        [DORMANT],
+        params,
+        late=("2026-09-12", "2026-09-20"),
+        daily_runs=True,
     )
     batch = got["batch"]
     assert batch.findings.num_rows == 1, "t.suzuki's day-12 use breaks the silence"

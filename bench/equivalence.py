@@ -108,7 +108,10 @@ def _inputs(sim: Path, work: Path, site: str, late_day: str) -> tuple[dict[str, 
 def _ingest(store: Path, path: Path) -> None:
     exe = Path(sys.executable).parent / "ashiato"
     out = subprocess.run(
-        [str(exe), "ingest", str(path), "--store", str(store)], capture_output=True, text=True
+        [str(exe), "ingest", str(path), "--store", str(store)],
+        check=False,
+        capture_output=True,
+        text=True,
     )
     if out.returncode:
         raise SystemExit(f"ingest of {path} failed:\n{out.stdout[-2000:]}{out.stderr[-2000:]}")

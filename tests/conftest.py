@@ -84,6 +84,9 @@ def user_dirs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Pa
     with pytest.MonkeyPatch.context() as mp:
         for name, path in dirs.items():
             mp.setenv(name, str(path))
+        # A test store spans at most a month: one slice (each slice has a fixed cost per
+        # detector). The fold checks (``tests/detect/foldcheck.py``) set their own slices.
+        mp.setenv("ASHIATO_SLICE_DAYS", "31")
         yield dirs
 
 

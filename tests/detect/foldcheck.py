@@ -1,14 +1,20 @@
 """Check that a stateful detector judges the same whether the days come at once or one by one.
 
-``runs`` writes the same events into three stores: all days at once (one batch run), one day per
-detect run, and one day held back and delivered late (after a later day). The findings and
-incidents each leaves are compared on what an analyst sees: ids, times, evidence, score, words.
+``runs`` writes the same events into three stores: all days at once (one batch run, in slices of
+``SLICE_DAYS``: 7 by default), the days one by one (by default one run that judges each
+day as its own slice, as a run after each day would; ``daily_runs=True``: a detect run after each
+day), and one day held back and delivered late (a run after a later day, then a run with the held
+day). The findings and incidents each leaves are compared on what an analyst sees: ids, times,
+evidence, score, words. A run after each day costs a run's fixed cost per day, so only the tests
+of the runs themselves (``test_fold``) and ``bench/equivalence.py`` (a whole estate) pay it.
 """
 
 from __future__ import annotations
 
+import os
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -71,6 +77,24 @@ def seen(rep: runner.DetectReport) -> tuple[list[tuple[Any, ...]], list[tuple[An
     return sorted(f), sorted(i)
 
 
+SLICE_DAYS = int(os.environ.get("ASHIATO_FOLDCHECK_SLICE_DAYS", "7"))
+"""The batch run's slices: the product's default, so a store of a few weeks crosses slices
+(``ASHIATO_FOLDCHECK_SLICE_DAYS=2`` or ``366`` checks other slicings)."""
+
+
+@contextmanager
+def _slices(days: int) -> Iterator[None]:
+    old = os.environ.get("ASHIATO_SLICE_DAYS")
+    os.environ["ASHIATO_SLICE_DAYS"] = str(days)
+    try:
+        yield
+    finally:
+        if old is None:
+            del os.environ["ASHIATO_SLICE_DAYS"]
+        else:
+            os.environ["ASHIATO_SLICE_DAYS"] = old
+
+
 def runs(
     tmp: Path,
     rows: Rows,
@@ -79,20 +103,27 @@ def runs(
     params: Mapping[str, Mapping[str, Any]] | None = None,
     late: tuple[str, str] | None = None,
     rules: Sequence[Path] | None = None,
+    *,
+    daily_runs: bool = False,
 ) -> dict[str, runner.DetectReport]:
-    """Reports of the batch run, the last daily run and (``late``: (held day, delivered after
-    day)) the last run of the late delivery."""
+    """Reports of the batch run, the days one by one and (``late``: (held day, delivered
+    after day)) the last run of the late delivery (see the module)."""
     days = by_day(numbered(rows))
     kw: dict[str, Any] = {"detectors": list(detectors), "params": params, "rules": rules}
     out: dict[str, runner.DetectReport] = {}
     batch = tmp / "batch"
     for day, day_rows in days.items():
         add_day(batch, day, day_rows)
-    out["batch"] = runner.detect(batch, inventory, **kw)
+    with _slices(SLICE_DAYS):
+        out["batch"] = runner.detect(batch, inventory, **kw)
     daily = tmp / "daily"
     for day, day_rows in days.items():
         add_day(daily, day, day_rows)
-        out["daily"] = runner.detect(daily, inventory, **kw)
+        if daily_runs:
+            out["daily"] = runner.detect(daily, inventory, **kw)
+    if not daily_runs:
+        with _slices(1):
+            out["daily"] = runner.detect(daily, inventory, **kw)
     if late is not None:
         held, after = late
         store = tmp / "late"
@@ -102,5 +133,6 @@ def runs(
             if day == after:
                 runner.detect(store, inventory, **kw)
                 add_day(store, held, days[held])
-            out["late"] = runner.detect(store, inventory, **kw)
+            if daily_runs or day == list(days)[-1]:
+                out["late"] = runner.detect(store, inventory, **kw)
     return out

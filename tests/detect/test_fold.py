@@ -41,7 +41,13 @@ def test_daily_runs_and_a_late_day_equal_one_batch_run(
 ) -> None:
     params = {DORMANT: {"dormant_days": 20}}
     got = runs(
-        tmp_path, _dormant_month(), inventory, [DORMANT], params, late=("2026-09-12", "2026-09-20")
+        tmp_path,
+        _dormant_month(),
+        inventory,
+        [DORMANT],
+        params,
+        late=("2026-09-12", "2026-09-20"),
+        daily_runs=True,
     )
     batch = got["batch"]
     assert batch.findings.num_rows == 1, "t.suzuki's day-12 use breaks the silence"
@@ -52,11 +58,19 @@ def test_daily_runs_and_a_late_day_equal_one_batch_run(
     assert seen(got["late"]) == seen(batch)
 
 
+@pytest.mark.parametrize(("slice_days", "judged"), [(1, 19), (31, 30)])
 def test_a_late_day_rolls_the_state_back_and_judges_again(
-    tmp_path: Path, inventory: Inventory
+    tmp_path: Path,
+    inventory: Inventory,
+    monkeypatch: pytest.MonkeyPatch,
+    slice_days: int,
+    judged: int,
 ) -> None:
     """Without day 12, t.suzuki's day-25 use ends 23 days of silence; day 12 arriving after
-    day 25 was judged takes the finding away, as a batch run over all days would."""
+    day 25 was judged takes the finding away, as a batch run over all days would. The days
+    judged again run from the start of the slice that held day 12: day 12 itself when each
+    day was its own slice, day 1 when the month was one slice."""
+    monkeypatch.setenv("ASHIATO_SLICE_DAYS", str(slice_days))
     params = {DORMANT: {"dormant_days": 20}}
     rows = _dormant_month()
     days = by_day(numbered(rows))
@@ -71,7 +85,7 @@ def test_a_late_day_rolls_the_state_back_and_judges_again(
     after = runner.detect(store, inventory, detectors=[DORMANT], params=params)
     assert [r["entities"]["accounts"][0] for r in after.findings.to_pylist()] == ["adm-sato"]
     run = next(r for r in after.runs if r.detector == DORMANT)
-    assert "19 day(s) judged" in run.detail, "day 12 and every later day, not days 1 to 11"
+    assert f"{judged} day(s) judged" in run.detail
 
 
 def test_a_run_with_nothing_new_judges_no_day(tmp_path: Path, inventory: Inventory) -> None:
@@ -226,7 +240,15 @@ def test_sigma_rules_judge_each_day_once_and_as_a_batch_would(
 
     rows = [rdp(d, 9, "adm-sato", "jp-dc-fs01") for d in (2, 5, 9, 12, 16)]
     rows += [rdp(12, 23, "k.ito", "jp-tky-ws001"), rdp(13, 1, "k.ito", "jp-tky-ws001")]
-    got = runs(tmp_path, rows, inventory, [], late=("2026-09-12", "2026-09-16"), rules=[rule])
+    got = runs(
+        tmp_path,
+        rows,
+        inventory,
+        [],
+        late=("2026-09-12", "2026-09-16"),
+        rules=[rule],
+        daily_runs=True,
+    )
     batch = got["batch"].findings.to_pylist()
     assert sorted((f["entities"]["accounts"], f["evidence_count"]) for f in batch) == [
         (["adm-sato"], 5),

@@ -46,6 +46,7 @@ def test_an_engine_error_names_the_detector(write_events, monkeypatch) -> None:
         SPEC=failure_burst.SPEC, query=boom, fold=failure_burst.fold, explain=None
     )
     monkeypatch.setattr(runner, "DETECTORS", (broken,))
+    monkeypatch.setenv("ASHIATO_CACHE_DIR", "off")  # the real detector's SQL is kept: build
     # a kind the detector needs: a store without one skips it, never compiling its query
     root = write_events(
         [event(ts=ts(3), kind="logon_failure", outcome="failure", user="a", src_ip="10.1.0.101")]

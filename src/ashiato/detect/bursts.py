@@ -13,10 +13,14 @@ their state (``best``, a max per entity, ``BEST``), folded from ``best_of``.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 import ibis
 
 from ashiato.detect.state import StateTable
+
+if TYPE_CHECKING:
+    from ashiato.detect.spec import DetectionContext
 
 KEYS = ["entity_kind", "entity"]
 
@@ -49,7 +53,7 @@ def flagged_hours(
     min_n: int,
     min_new: int,
     ratio: float,
-    not_before: datetime | None,
+    not_before: ibis.Scalar | datetime | None,
     before: ibis.Table | None = None,
 ) -> ibis.Table:
     """(entity_kind, entity, hour, n, prev) for every hour that bursts; ``before`` (a ``best``
@@ -78,7 +82,10 @@ def flagged_hours(
     if not_before is not None:
         # Compare hour buckets with the hour bucket of the warm-up's end: the data's first hour
         # starts before its first event (a store that begins at 19:27 has the 19:00 bucket).
-        out = out.filter(out.hour >= not_before.replace(minute=0, second=0, microsecond=0))
+        if isinstance(not_before, datetime):
+            out = out.filter(out.hour >= not_before.replace(minute=0, second=0, microsecond=0))
+        else:
+            out = out.filter(out.hour >= not_before.truncate("h"))
     return out.select(*KEYS, "hour", "n", "prev")
 
 
@@ -95,5 +102,11 @@ def evidence_of(rows: ibis.Table, hours: ibis.Table) -> ibis.Table:
     return j.mutate(day=j.hour.truncate("D"))
 
 
-def warmup_end(start: datetime | None, days: int) -> datetime | None:
-    return None if start is None else start + timedelta(days=days)
+def warmup_end(ctx: DetectionContext, days: int) -> ibis.Scalar | datetime | None:
+    """When the warm-up of ``days`` after the data's start ends (an expression when the
+    context has the start as one, so the SQL does not embed the store's start)."""
+    if ctx.data_start is None:
+        return None
+    if ctx.data_start_at is not None:
+        return ctx.data_start_at + ibis.interval(days=days)
+    return ctx.data_start + timedelta(days=days)

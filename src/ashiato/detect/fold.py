@@ -15,6 +15,8 @@ seen, evidence counts summed, the words of the strongest day.
 from __future__ import annotations
 
 import json
+import os
+import re
 import time
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
@@ -61,12 +63,35 @@ def event_files_by_day(layout: StoreLayout) -> dict[str, list[str]]:
     return {d: sorted(v) for d, v in sorted(days.items())}
 
 
-def _state_name(i: int, table: StateTable) -> str:
-    return f"state_{i}_{table.name}"
+def _state_name(detector: str, table: StateTable) -> str:
+    """The temp table holding ``detector``'s state table: named by the detector, not by its
+    place in the run, so its SQL is the same whichever detectors a store's kinds call for."""
+    return "state_" + re.sub(r"[^0-9A-Za-z]", "_", detector) + "_" + table.name
 
 
 def _schema(table: StateTable) -> ibis.Schema:
     return ibis.schema({n: ibis.dtype(t) for n, t in table.columns.items()})
+
+
+def slice_days() -> int:
+    """The most days a ``multi_day`` detector judges in one slice (``ASHIATO_SLICE_DAYS``,
+    default 7): fewer, larger queries for a batch run; a late day re-judges at most the slice
+    that held it; a slice's events are one temp table, so its size bounds memory."""
+    try:
+        return max(1, int(os.environ.get("ASHIATO_SLICE_DAYS", "7")))
+    except ValueError:
+        return 7
+
+
+def _slices(days: Sequence[str], size: int) -> list[tuple[str, ...]]:
+    """``days`` (sorted) in runs of at most ``size`` consecutive calendar days."""
+    out: list[list[str]] = []
+    for d in days:
+        if out and (date.fromisoformat(d) - date.fromisoformat(out[-1][0])).days < size:
+            out[-1].append(d)
+        else:
+            out.append([d])
+    return [tuple(x) for x in out]
 
 
 def run_stateful(
@@ -92,7 +117,7 @@ def run_stateful(
         ds = DetectorState(layout, spec.id)
         meta, why, first = _open(ds, fp, start_iso, files, "detector, parameters or inventory")
         for t in spec.state:
-            name = _state_name(i, t)
+            name = _state_name(spec.id, t)
             if first is not None and meta.watermark is not None and first <= meta.watermark:
                 # late or changed data: the state as it stood before that day, from the deltas
                 srcs = ds.delta_files(t.name, before=first)
@@ -104,73 +129,89 @@ def run_stateful(
             ds.drop_days_from(first, spec.state)
             for d in [d for d in meta.days if d >= first]:
                 del meta.days[d]
+            for a in [a for a in meta.slices if a >= first]:
+                del meta.slices[a]
         plans.append((i, det, merged, ds, meta, first, why))
-    todo = sorted({d for *_, first, _ in plans if first is not None for d in files if d >= first})
+    # each detector's slices: runs of days for a multi-day one, single days for the others;
+    # the events of a slice are read once for every detector judging that slice
+    size = slice_days()
+    by_slice: dict[tuple[str, ...], list[Any]] = defaultdict(list)
+    for plan in plans:
+        first = plan[5]
+        if first is None:
+            continue
+        mine = [d for d in files if d >= first]
+        for sl in _slices(mine, size if plan[1].SPEC.multi_day else 1):
+            by_slice[sl].append(plan)
     judged: dict[str, int] = defaultdict(int)
     elapsed: dict[str, float] = defaultdict(float)
     ctx_days = max((det.SPEC.context_days for det in detectors), default=0)
     day = _DayReader(raw, con, layout, inventory, execute)
     compiled: dict[int, _Compiled] = {}
-    cache = SqlCache(cache_root() if todo else None, inventory)
-    for d in todo:
+    cache = SqlCache(cache_root() if by_slice else None, inventory)
+    for chunk in sorted(by_slice, key=lambda sl: (sl[0], len(sl))):
+        d = chunk[0]
         if progress:
-            progress(f"day {d}")
-        active = [p for p in plans if p[5] is not None and d >= p[5]]
+            progress(f"day {d}" if len(chunk) == 1 else f"days {d} to {chunk[-1]}")
         read = [
             x
             for x in (
                 (date.fromisoformat(d) - timedelta(days=k)).isoformat()
-                for k in range(ctx_days, -1, -1)
+                for k in range(ctx_days, 0, -1)
             )
             if x in files
-        ]
-        day.load(d, {x: files[x] for x in read})
-        for i, det, merged, ds, meta, _first, _why in active:
+        ] + list(chunk)
+        day.load(d, {x: files[x] for x in read}, data_start)
+        for i, det, merged, ds, meta, _first, _why in by_slice[chunk]:
             t0 = time.perf_counter()
             spec = det.SPEC
             try:
                 if i not in compiled:  # built and compiled once: only the tables' rows change
-                    dctx = day.context(det, merged, data_start, i, ctx_days)
-                    compiled[i] = _compile(con, det, dctx, cache, i)
+                    dctx = day.context(det, merged, data_start)
+                    compiled[i] = _compile(con, det, dctx, cache)
                 c = compiled[i]
                 rows = _run(raw, c.query).to_pylist()
-                found = [det.explain(r, c.ctx) for r in rows]
+                by_day = _by_part_day(spec.id, rows, chunk, spec.multi_day)
                 # every delta is read before any is added: they read the state as it was
                 deltas = {t.name: _combined(raw, _run(raw, c.folds[t.name]), t) for t in spec.state}
                 for t in spec.state:
                     delta = deltas[t.name]
                     if delta.num_rows:
                         ds.write(ds.delta_file(t.name, d), delta)
-                        _add(raw, _state_name(i, t), t, delta)
-                    expire = t.expire_sql(_state_name(i, t))
+                        _add(raw, _state_name(spec.id, t), t, delta)
+                    expire = t.expire_sql(_state_name(spec.id, t))
                     if expire:  # a storage bound only: queries filter to their window
                         raw.execute(expire)
+                for pday, prow in by_day.items():
+                    found = [det.explain(r, c.ctx) for r in prow]
+                    keys = pa.array([f.key for f in found], pa.string())
+                    table = findings_table(found).append_column("key", keys)
+                    ds.write(ds.part_file(pday), table)
             except DetectError:
                 raise
             except Exception as exc:  # the engine's error, named after the detector and day
                 if isinstance(exc, (KeyboardInterrupt, MemoryError)):
                     raise
                 raise DetectError(f"detector {spec.id} failed on {d}: {exc}") from exc
-            if found:
-                keys = pa.array([f.key for f in found], pa.string())
-                ds.write(ds.part_file(d), findings_table(found).append_column("key", keys))
-            meta.days[d] = files[d]
-            judged[spec.id] += 1
+            for x in chunk:
+                meta.days[x] = files[x]
+            meta.slices[d] = chunk[-1]
+            judged[spec.id] += len(chunk)
             elapsed[spec.id] += time.perf_counter() - t0
     day.close()
     runs = []
-    for i, det, _merged, ds, meta, first, why in plans:
+    for _i, det, _merged, ds, meta, first, why in plans:
         spec = det.SPEC
         t0 = time.perf_counter()
         if first is not None:
             for t in spec.state:
-                name = _state_name(i, t)
+                name = _state_name(spec.id, t)
                 ds.write(
                     ds.snapshot_file(t.name), raw.sql(f"SELECT * FROM {name}").to_arrow_table()
                 )
             ds.write_meta(meta)
         for t in spec.state:
-            raw.execute(f"DROP TABLE IF EXISTS {_state_name(i, t)}")
+            raw.execute(f"DROP TABLE IF EXISTS {_state_name(spec.id, t)}")
         parts = ds.read_parts()
         found = merge_findings(parts, latest=spec.words == "latest") if parts is not None else []
         runs.append(
@@ -184,6 +225,25 @@ def run_stateful(
             )
         )
     return runs
+
+
+def _by_part_day(
+    detector: str, rows: list[dict[str, Any]], chunk: Sequence[str], multi_day: bool
+) -> dict[str, list[dict[str, Any]]]:
+    """A slice's rows per the day each is judged on (a one-day slice's: that day)."""
+    if not multi_day:
+        return {chunk[0]: rows} if rows else {}
+    out: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for r in rows:
+        pd = r.pop("part_day", None)
+        key = pd.isoformat()[:10] if pd is not None else None
+        if key is None or key not in chunk:
+            raise DetectError(
+                f"detector {detector}: a row judged on {key} is outside its slice "
+                f"{chunk[0]} to {chunk[-1]} (a multi-day query must give each row its part_day)"
+            )
+        out[key].append(r)
+    return dict(out)
 
 
 def _open(
@@ -207,7 +267,7 @@ def _open(
         meta = Meta(fp, start_iso)
     changed = [d for d in files if meta.days.get(d) != files[d]]
     changed += [d for d in meta.days if d not in files]  # a day whose events were removed
-    return meta, why, min(changed) if changed else None
+    return meta, why, meta.rollback_day(min(changed)) if changed else None
 
 
 def _load(raw: Any, name: str, table: StateTable, files: list[str]) -> None:
@@ -259,26 +319,30 @@ class _Compiled:
     folds: dict[str, tuple[str, ibis.Schema]]
 
 
-def _compile(
-    con: Any, det: DetectorModule, ctx: DetectionContext, cache: SqlCache, index: int
-) -> _Compiled:
-    """The detector's day queries: from ``cache`` when kept by an earlier run, else built,
-    compiled and kept (unless building read data or holds an in-memory table: ``SqlCache``)."""
+def _compile(con: Any, det: DetectorModule, ctx: DetectionContext, cache: SqlCache) -> _Compiled:
+    """The detector's slice queries: from ``cache`` when kept by an earlier run, else built,
+    compiled and kept (unless building read data: ``SqlCache``). SQL that calls a Python
+    function is kept too; the function is registered by building the expression (cheap next
+    to compiling it) before the kept SQL is used."""
     spec = det.SPEC
     names = ["query", *(t.name for t in spec.state)]
     material = [
         "fold",
         spec.id,
         spec.version,
-        index,  # the state tables' names carry it
         sorted((k, repr(v)) for k, v in ctx.params.items()),
-        repr(ctx.data_start),
+        # the start is a table value (``fold_day``); its year picks the holiday calendars
+        None if ctx.data_start is None else ctx.data_start.year,
         [(n, str(t)) for n, t in con.table("day_events").schema().items()],
         str(ctx.events.op().__class__.__name__),
     ]
     keys = {n: cache.named_key([*material, n]) for n in names}
-    hits = {n: cache.get(k) for n, k in keys.items()}
-    got = {n: h for n, h in hits.items() if h is not None}
+    hits = {n: cache.get(k, con.con.register) for n, k in keys.items()}
+    functions = getattr(det, "functions", None)  # a module calling Python functions has it
+    if functions is not None and all(hits.values()):  # registered on this connection
+        for expr in functions():
+            con._register_udfs(expr)
+    got = {n: h for n, h in hits.items() if h is not None and _binds(con.con, h)}
     if len(got) == len(names):
         return _Compiled(ctx, got.pop("query"), got)
     reads = 0
@@ -290,20 +354,46 @@ def _compile(
 
     built = replace(ctx, execute=counting)
 
-    def sql(name: str, expr: ibis.Table) -> tuple[str, ibis.Schema]:
-        con._run_pre_execute_hooks(expr)  # registers in-memory tables (the inventory's)
-        text = str(con.compile(expr))
-        if reads == 0:  # built without reading data: the same SQL next run
-            cache.put(keys[name], expr, text)
-        return text, expr.schema()
-
     fold = getattr(det, "fold", None)  # a module with state tables defines it
     exprs = fold(built) if fold is not None else {}
     missing = {t.name for t in spec.state} - set(exprs)
     if missing:
         raise DetectError(f"detector {spec.id}: fold gives no {sorted(missing)}")
-    query = det.query(built)
-    return _Compiled(ctx, sql("query", query), {n: sql(n, e) for n, e in exprs.items()})
+    exprs = {"query": det.query(built), **exprs}
+    out: dict[str, tuple[str, ibis.Schema]] = {}
+    for name, expr in exprs.items():
+        con._run_pre_execute_hooks(expr)  # registers in-memory tables and Python functions
+        hit = hits[name]
+        if reads == 0 and hit is not None and _binds(con.con, hit):  # kept SQL calling a
+            out[name] = hit  # Python function binds once the function is registered
+            continue
+        text = str(con.compile(expr))
+        if reads == 0:  # built without reading data: the same SQL next run
+            cache.put(keys[name], expr, text, keep_tables=True, keep_udfs=True)
+        out[name] = (text, expr.schema())
+    return _Compiled(ctx, out.pop("query"), out)
+
+
+_BOUND: set[tuple[str, tuple[str, ...]]] = set()
+"""Kept SQL already seen to bind in this process: the tables it reads have fixed names and
+declared columns, and the in-memory tables and Python functions it calls are registered on
+each connection before it runs (``SqlCache.get``, ``functions``)."""
+
+
+def _binds(raw: Any, compiled: tuple[str, ibis.Schema]) -> bool:
+    """Whether kept SQL still binds to the tables, giving its columns (a damaged or stale
+    entry is built afresh): binding plans the query without running it."""
+    sql, schema = compiled
+    seen = (sql, tuple(schema.names))
+    if seen in _BOUND:
+        return True
+    try:
+        ok = list(raw.sql(sql).columns) == list(schema.names)
+    except Exception:  # any engine error: the entry is not usable
+        return False
+    if ok:
+        _BOUND.add(seen)
+    return ok
 
 
 def _run(raw: Any, compiled: tuple[str, ibis.Schema]) -> pa.Table:
@@ -342,9 +432,16 @@ class _DayReader:
             )
             raw.unregister("_endpoint_schema")
 
-    def load(self, day: str, files: Mapping[str, list[str]], *, enriched: bool = True) -> None:
-        """Make ``day_raw`` the events of ``files`` and ``fold_day`` the day's start; with
-        ``enriched``, ``day_events`` their enrichment too."""
+    def load(
+        self,
+        day: str,
+        files: Mapping[str, list[str]],
+        data_start: datetime | None = None,
+        *,
+        enriched: bool = True,
+    ) -> None:
+        """Make ``day_raw`` the events of ``files`` and ``fold_day`` the judged slice's start
+        (and the data's); with ``enriched``, ``day_events`` their enrichment too."""
         raw = self.raw
         paths = [
             str(self.layout.day_dir(d) / f.split(":")[0]) for d, fs in files.items() for f in fs
@@ -358,7 +455,9 @@ class _DayReader:
         )
         start = datetime.fromisoformat(day).replace(tzinfo=UTC)
         raw.execute(
-            "CREATE OR REPLACE TEMP TABLE fold_day AS SELECT ?::TIMESTAMPTZ AS start", [start]
+            "CREATE OR REPLACE TEMP TABLE fold_day AS "
+            "SELECT ?::TIMESTAMPTZ AS start, ?::TIMESTAMPTZ AS data_start",
+            [start, data_start],
         )
         if not enriched:
             return
@@ -388,22 +487,23 @@ class _DayReader:
         det: DetectorModule,
         params: Mapping[str, Any],
         data_start: datetime | None,
-        index: int,
-        ctx_days: int,
     ) -> DetectionContext:
         """The context a stateful detector's queries are built in (before the first day)."""
         con, spec = self.con, det.SPEC
         events = con.table("day_events")
-        start = con.table("fold_day").start.as_scalar()
-        if spec.context_days < ctx_days:
-            events = events.filter(events.ts >= start - ibis.interval(days=spec.context_days))
+        fold_day = con.table("fold_day")
+        start = fold_day.start.as_scalar()
+        # its own context days only, filtered even when they are all the run reads: the SQL
+        # is then the same whichever detectors (and context) a store's kinds call for
+        events = events.filter(events.ts >= start - ibis.interval(days=spec.context_days))
         return DetectionContext(
             events=events,
             inventory=self.inventory,
             params=params,
             execute=self.execute,
             data_start=data_start,
-            state={t.name: con.table(_state_name(index, t)) for t in spec.state},
+            data_start_at=fold_day.data_start.as_scalar(),
+            state={t.name: con.table(_state_name(spec.id, t)) for t in spec.state},
             slice_start=start,
         )
 
@@ -567,7 +667,7 @@ def run_day_step(
         for d in todo:
             if progress:
                 progress(f"{step_id}: day {d}")
-            reader.load(d, {d: files[d]}, enriched=False)
+            reader.load(d, {d: files[d]}, data_start, enriched=False)
             try:
                 found = judge("day_raw")
             except DetectError:

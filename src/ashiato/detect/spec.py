@@ -61,6 +61,12 @@ class DetectorSpec:
     """Whose words a finding judged on several days keeps: its ``strongest`` day's (the
     highest score, the earliest of equals) or its ``latest`` day's (a path that grows each day
     and says all of it each time)."""
+    multi_day: bool = False
+    """Judges a slice of several UTC days as it would judge them one at a time: each event is
+    held against the state plus the slice's earlier days, and ``query`` gives each row the
+    ``part_day`` (a date) it would be judged on alone. A batch or catch-up run then reads
+    its days in a few slices rather than one query per day (``ashiato.detect.fold``); a
+    detector without it is judged one day at a time. ``tests/detect/foldcheck.py`` proves it."""
     by_day: bool = False
     """Judged one UTC day at a time even without state: its findings need no history (a
     per-day signature), so a run over one new day reads that day only."""
@@ -86,6 +92,9 @@ class DetectionContext:
     report_since: datetime | None = None  # only findings whose evidence reaches past this
     state: Mapping[str, ibis.Table] = field(default_factory=dict)
     """A stateful detector's tables as they stood before the judged day."""
+    data_start_at: ibis.Scalar | None = None
+    """``data_start`` as a timestamp expression (read from a table, so a stateful detector's
+    SQL is the same for every store and compiled once)."""
     slice_start: ibis.Scalar | None = None
     """A stateful detector's judged day begins here (a timestamp expression: the detector's SQL
     is compiled once and run for each day); ``events`` before it are context only."""

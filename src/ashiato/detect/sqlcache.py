@@ -8,7 +8,9 @@ detector and its version, the source of the whole ``ashiato`` package, the versi
 sqlglot and DuckDB, the parameters, the data's start, ``report_since``, the inventory and the
 enriched events' schema. A query that reads data while it is built (``ctx.execute``: the paths,
 hours or links it then judges) or holds an in-memory table is never cached; it is built and
-compiled afresh each run. ``ASHIATO_CACHE_DIR`` (as for the Sigma rules; ``off`` disables) or
+compiled afresh each run, except (``keep_tables``) an in-memory table built from the inventory or
+the parameters alone (both in the key): its rows are kept beside the SQL and registered again on
+a hit. ``ASHIATO_CACHE_DIR`` (as for the Sigma rules; ``off`` disables) or
 ``$XDG_CACHE_HOME/ashiato`` holds the entries, under ``detectors/``.
 """
 
@@ -19,16 +21,18 @@ import importlib.metadata
 import json
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import ibis
 import ibis.expr.operations as ops
+import pyarrow.parquet as pq
 
 import ashiato
 from ashiato.inventory.model import Inventory
 
-FORMAT = 1
+FORMAT = 2
 """Bumped when what an entry holds changes."""
 
 
@@ -91,22 +95,46 @@ class SqlCache:
             return None
         return hashlib.sha256(json.dumps([self._base, material]).encode()).hexdigest()
 
-    def get(self, key: str | None) -> tuple[str, ibis.Schema] | None:
-        """The SQL and result schema stored under ``key``; None when absent or unreadable."""
+    def get(
+        self, key: str | None, register: Callable[[str, Any], Any] | None = None
+    ) -> tuple[str, ibis.Schema] | None:
+        """The SQL and result schema stored under ``key``; None when absent or unreadable.
+        An entry with in-memory tables hits only with ``register`` (the DuckDB connection's),
+        which is given each table under the name its SQL reads."""
         if key is None or self.root is None:
             return None
         try:
             entry = json.loads((self.root / f"{key}.json").read_text(encoding="utf-8"))
+            tables = list(entry.get("tables") or [])
+            if tables and register is None:
+                return None
+            got = {n: pq.read_table(self.root / f"{key}.{n}.parquet") for n in tables}
+            for n, t in got.items():
+                assert register is not None
+                register(n, t)
             return entry["sql"], ibis.schema({n: ibis.dtype(t) for n, t in entry["schema"]})
         except (OSError, ValueError, KeyError, TypeError):
             return None
 
-    def put(self, key: str | None, expr: ibis.Table, sql: str) -> None:
+    def put(
+        self,
+        key: str | None,
+        expr: ibis.Table,
+        sql: str,
+        *,
+        keep_tables: bool = False,
+        keep_udfs: bool = False,
+    ) -> None:
         """Keep ``sql`` (compiled from ``expr``) unless the expression holds data of this run
-        (an in-memory table) or its schema would not read back as it is."""
-        if key is None or self.root is None or expr.op().find(ops.InMemoryTable):
+        (an in-memory table: kept too with ``keep_tables``, the caller's word that they come
+        from the key's material alone), calls a Python function (kept with ``keep_udfs``: the
+        caller registers it before using the SQL) or its schema would not read back as it is."""
+        if key is None or self.root is None:
             return
-        if any(
+        mem = list(expr.op().find(ops.InMemoryTable))
+        if mem and not keep_tables:
+            return
+        if not keep_udfs and any(
             getattr(u, "__input_type__", None) is not None and u.__input_type__.name != "BUILTIN"
             for u in expr.op().find(ops.ScalarUDF)
         ):  # a Python function the connection learns when the expression runs, not from SQL
@@ -116,7 +144,13 @@ class SqlCache:
         if any(ibis.dtype(t) != schema[n] for n, t in names):
             return
         self.root.mkdir(parents=True, exist_ok=True)
+        tables = sorted({m.name for m in mem})
+        for m in {m.name: m for m in mem}.values():  # written before the entry that names them
+            fd, tmp = tempfile.mkstemp(dir=self.root, suffix=".tmp")
+            os.close(fd)
+            pq.write_table(m.data.to_pyarrow(m.schema), tmp)
+            Path(tmp).replace(self.root / f"{key}.{m.name}.parquet")
         fd, tmp = tempfile.mkstemp(dir=self.root, suffix=".tmp")
         with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump({"sql": sql, "schema": names}, f)
+            json.dump({"sql": sql, "schema": names, "tables": tables}, f)
         Path(tmp).replace(self.root / f"{key}.json")

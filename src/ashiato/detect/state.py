@@ -152,6 +152,14 @@ class Meta:
     fingerprint: str
     data_start: str | None = None  # ISO time of the first event when the state was begun
     days: dict[str, list[str]] = field(default_factory=dict)  # day -> event files folded
+    slices: dict[str, str] = field(default_factory=dict)
+    """The slices the days were judged in (first day -> last day): a slice's state change is
+    one delta, so a changed day is judged again from the start of the slice that holds it."""
+
+    def rollback_day(self, changed: str) -> str:
+        """The day to judge again from when ``changed`` changed: the start of its slice."""
+        held = [a for a, b in self.slices.items() if a <= changed <= b]
+        return min(held) if held else changed
 
     @property
     def watermark(self) -> str | None:
@@ -170,13 +178,23 @@ class DetectorState:
     def meta(self) -> Meta | None:
         try:
             raw = json.loads((self.root / "meta.json").read_text(encoding="utf-8"))
-            return Meta(raw["fingerprint"], raw.get("data_start"), dict(raw.get("days") or {}))
+            return Meta(
+                raw["fingerprint"],
+                raw.get("data_start"),
+                dict(raw.get("days") or {}),
+                dict(raw.get("slices") or {}),
+            )
         except (OSError, ValueError, KeyError, TypeError):
             return None
 
     def write_meta(self, meta: Meta) -> None:
         body = json.dumps(
-            {"fingerprint": meta.fingerprint, "data_start": meta.data_start, "days": meta.days},
+            {
+                "fingerprint": meta.fingerprint,
+                "data_start": meta.data_start,
+                "days": meta.days,
+                "slices": meta.slices,
+            },
             indent=1,
             sort_keys=True,
         )

@@ -67,3 +67,41 @@ def test_the_previous_active_days_are_a_ring_in_daily_runs(inventory, tmp_path) 
     assert f["evidence_count"] == 300
     assert seen(got["daily"]) == seen(got["batch"])
     assert seen(got["late"]) == seen(got["batch"])
+
+
+def test_the_days_of_one_slice_are_each_judged_as_alone(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Without an inventory, one slice: s.chai reads 300 objects just after midnight on day 12
+    at 10.3.0.101 (named th-bkk-ws001 on day 2), reached over RDP at 23:30 the evening before:
+    cited; 300 again on day 13 is no longer 10x its busiest previous day (day 12). k.tan reads
+    300 on day 12 at 10.3.0.102, reached over RDP by the name th-bkk-ws002, which events give
+    that address only on day 13: the session is not cited, as a day-12 run alone knows no name."""
+    from tests.detect.foldcheck import runs, seen
+
+    rows = [r for d in range(1, 11) for r in _reads("s.chai", d, 8)]
+    rows += [r for d in range(1, 11) for r in _reads("k.tan", d, 8, "10.3.0.102")]
+    rows += _reads("s.chai", 12, 300, hour=0) + _reads("s.chai", 13, 300)
+    rows += _reads("k.tan", 12, 300, "10.3.0.102", hour=6)
+    for t, n, host in ((ts(11, 23, 30), 1, "th-bkk-ws001"), (ts(12, 5), 2, "th-bkk-ws002")):
+        rows.append(
+            event(
+                event_id=f"rdp{n}",
+                ts=t,
+                logon_type=10,
+                user=f"adm-{n}",
+                src_ip=f"10.1.0.10{n}",
+                dst_host=host,
+            )
+        )
+    for d, n in ((2, 1), (13, 2)):  # the events that name the reading hosts' addresses
+        rows.append(
+            event(ts=ts(d), user="t.suzuki", src_host=f"th-bkk-ws00{n}", src_ip=f"10.3.0.10{n}")
+        )
+    got = runs(tmp_path, rows, None, DET, late=("2026-09-02", "2026-09-12"))
+    found = {f["entities"]["accounts"][-1]: f for f in got["batch"].findings.to_pylist()}
+    assert sorted(found) == ["k.tan", "s.chai"]
+    assert "rdp1" in found["s.chai"]["evidence"] and found["s.chai"]["evidence_count"] == 301
+    assert "1 interactive or RDP logon(s) reached 10.3.0.101 as adm-1" in found["s.chai"]["reason"]
+    assert found["s.chai"]["first_seen"] == ts(11, 23, 30)
+    assert found["k.tan"]["evidence_count"] == 300 and "interactive" not in found["k.tan"]["reason"]
+    assert seen(got["daily"]) == seen(got["batch"])
+    assert seen(got["late"]) == seen(got["batch"])

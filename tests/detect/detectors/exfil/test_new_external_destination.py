@@ -48,3 +48,27 @@ def test_new_destination_positive_and_negatives(inventory, write_events) -> None
     assert round(f[0]["score"], 2) == 76.02  # 60 + 10 x log10(2000 MB / 50 MB)
     assert f[0]["severity"] == "high"
     assert f[0]["evidence_count"] == 5
+
+
+def test_daily_runs_and_a_late_day_equal_one_batch_run(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A destination another host contacted on day 9 is known on day 11, and one a host
+    uploaded to on day 10 is known on day 11 (in a slice of 7 days: an earlier day of the
+    same slice); the host's median day on day 12 counts the slice's days 8 to 11 too. With
+    day 9 held back, the late run's day 11 first raises 198.51.100.78, then not."""
+    from tests.detect.foldcheck import runs, seen
+
+    rows = _history()
+    rows += [_flow(ts(9, 9), "10.3.0.102", "198.51.100.78", MB)]
+    rows += [_flow(ts(11, 9), "10.1.0.101", "198.51.100.78", 900 * MB)]
+    rows += [_flow(ts(d, 10), "10.1.0.101", "198.51.100.79", 1000 * MB) for d in (10, 11)]
+    rows += [_flow(ts(12, 14), "10.1.0.101", "198.51.100.77", 2000 * MB)]
+    det = [new_external_destination.SPEC.id]
+    got = runs(tmp_path, rows, None, det, late=("2026-09-09", "2026-09-12"))
+    found = sorted((r["title"], r["reason"]) for r in got["batch"].findings.to_pylist())
+    assert [t for t, _ in found] == [
+        "10.1.0.101 uploaded 1.0 GB to new destination 198.51.100.79",
+        "10.1.0.101 uploaded 2.0 GB to new destination 198.51.100.77",
+    ]
+    assert "its median day sends 6.0 MB out (11 earlier day(s))." in found[1][1]
+    assert seen(got["daily"]) == seen(got["batch"])
+    assert seen(got["late"]) == seen(got["batch"])

@@ -169,3 +169,21 @@ def test_daily_runs_and_a_late_day_equal_one_batch_run(det, tmp_path) -> None:  
     assert STAGER in f["entities"]["hosts"] and f["first_seen"] == ts(11, 23, 30)
     assert seen(got["daily"]) == seen(got["batch"])
     assert seen(got["late"]) == seen(got["batch"])
+
+
+@pytest.mark.parametrize("det", ["exfil.outbound_volume", "exfil.new_external_destination"])
+def test_a_name_given_after_the_upload_day_is_not_used_in_a_slice(det, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    # the logon knows the uploading host by name, its flows by address; the events pair the two
+    # only on the day after the upload: a one-day run of the upload day cannot cite the session,
+    # so neither may a slice that also holds the day after
+    from tests.detect.foldcheck import runs, seen
+
+    rows = [r for r in _estate() if r["event_id"] not in {"early-rdp", "net"}]
+    rows.append(
+        event(ts=ts(13), user="t.suzuki", src_host=HOST, src_ip=HOST_IP, dst_host="jp-dc-fs01")
+    )
+    got = runs(tmp_path, rows, None, [det])
+    (f,) = got["batch"].findings.to_pylist()
+    assert not {"rdp", "tgs", "rdpflow"} & set(f["evidence"]) and f["evidence_count"] == 5
+    assert STAGER not in f["entities"]["hosts"]
+    assert seen(got["daily"]) == seen(got["batch"])

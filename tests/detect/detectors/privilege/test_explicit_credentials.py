@@ -98,3 +98,28 @@ def test_explicit_day_by_day_equals_batch(tmp_path: Path, inventory_dir: Path) -
     assert "It went on from 2026-09-14 03:00 UTC to 2026-09-15 01:00 UTC" in b["reason"]
     assert seen(got["daily"]) == seen(got["batch"])
     assert seen(got["late"]) == seen(got["batch"])
+
+
+def test_explicit_judged_on_the_next_day_held(tmp_path: Path, inventory_dir: Path) -> None:
+    """An onset whose owner hours run past midnight into a day the store does not hold is judged
+    on the next day it holds (inside one slice, or in the next), with that day's evidence only."""
+    from tests.detect.foldcheck import runs, seen
+
+    rows = _admin_baseline()
+    rows.append(_explicit("adm-sato", 12, "th-bkk-ws002", "jp-dc-fs01", hour=23, event_id="a1"))
+    # no event at all on day 13
+    rows.append(_explicit("adm-sato", 14, "th-bkk-ws002", "jp-dc-dc01", hour=2, event_id="a2"))
+    rows.append(_explicit("adm-sato", 14, "th-bkk-ws002", "jp-dc-fs01", hour=21, event_id="a3"))
+    got = runs(
+        tmp_path,
+        rows,
+        _owned_inventory(inventory_dir),
+        [explicit_credentials.SPEC.id],
+        params={explicit_credentials.SPEC.id: {"evidence_hours": 48}},
+        late=("2026-09-12", "2026-09-14"),
+    )
+    batch = got["batch"].findings.to_pylist()
+    assert [f["evidence"] for f in batch] == [["a2", "a3"]]
+    assert "at 2026-09-12 23:00 UTC, never before in the data" in batch[0]["reason"]
+    assert seen(got["daily"]) == seen(got["batch"])
+    assert seen(got["late"]) == seen(got["batch"])

@@ -174,3 +174,29 @@ def test_day_by_day_equals_batch(inventory, tmp_path) -> None:
     assert batch[0]["last_seen"] == ts(4, 0, 10)
     assert seen(got["daily"]) == seen(got["batch"])
     assert seen(got["late"]) == seen(got["batch"])
+
+
+def test_a_slices_earlier_days_clear_and_its_later_days_do_not(inventory, tmp_path) -> None:
+    """Days judged in one slice know the slice's earlier days, never its later ones: s.chai's
+    logon at th-bkk-ws002 and adm-sato's TGT from there two days before clear their tickets;
+    t.suzuki's TGT from there the day after does not. Day 2 delivered late changes the verdict
+    on day 4 back to the batch's."""
+    from tests.detect.foldcheck import runs, seen
+
+    rows = _estate()
+    rows += [tgt(ts(1, 2), u, DESK) for u in ("s.chai", "adm-sato", "t.suzuki")]
+    rows += [
+        event(ts=ts(2, 2), user="s.chai", logon_type=2, dst_host="th-bkk-ws002"),
+        tgt(ts(2, 3), "adm-sato", FOREIGN),
+    ]
+    for i, user in enumerate(("s.chai", "adm-sato", "t.suzuki")):
+        rows += [tgs(ts(4, 3 + i, m), user, FOREIGN, f"srv{m}") for m in range(3)]
+    rows.append(tgt(ts(5, 1), "t.suzuki", FOREIGN))
+    params = {DET[0]: {"renewal_days": 0, "own_address_days": 3}}  # clears for 72 h
+    got = runs(tmp_path, rows, inventory, DET, params, late=("2026-09-02", "2026-09-04"))
+    batch = got["batch"].findings.to_pylist()
+    assert [(r["entities"]["accounts"][0], r["first_seen"]) for r in batch] == [
+        ("t.suzuki", ts(4, 5))
+    ]
+    assert seen(got["daily"]) == seen(got["batch"])
+    assert seen(got["late"]) == seen(got["batch"])

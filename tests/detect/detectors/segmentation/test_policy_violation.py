@@ -262,3 +262,27 @@ def test_daily_runs_and_a_late_day_equal_one_batch_run(inventory_dir, tmp_path) 
     assert "on 2 day(s)" in admin["reason"]
     assert seen(got["daily"]) == seen(got["batch"])
     assert seen(got["late"]) == seen(got["batch"])
+
+
+def test_a_desk_logon_on_a_later_day_of_the_slice_lowers_nothing_before_it(
+    inventory_dir, write_events
+) -> None:
+    """Days 5 and 6 judged in one slice: adm-sato is used from the Bangkok desk at 22:00 on day
+    5, its owner k.sato logs on there at 02:00 on day 6 (within 12 h, but the next day) and the
+    admin is used again at 03:00. Day 5 is judged as alone (full score, the strongest day's words
+    kept); day 6's use is the lowered one."""
+    acc = inventory_dir / "accounts.csv"
+    acc.write_text(
+        acc.read_text().replace("adm-sato,CORP,Domain Admins,,human,JP-TKY,", "")
+        + "adm-sato,CORP,Domain Admins,,human,JP-TKY,k.sato\n"
+    )
+    inv = load_inventory(inventory_dir)
+    hop = {"user": "adm-sato", "src_ip": "10.3.0.102", "dst_host": "jp-dc-fs01"}
+    rows = [
+        event(ts=ts(5, 22), **hop),
+        event(ts=ts(6, 2), user="k.sato", logon_type=2, dst_host="th-bkk-ws002"),
+        event(ts=ts(6, 3), **hop),
+    ]
+    (f,) = detect(write_events(rows), inv, detectors=DET).findings.to_pylist()
+    assert f["score"] == 92.0 and "owner k.sato" not in f["reason"]
+    assert f["evidence_count"] == 2 and "on 2 day(s)" in f["reason"]

@@ -95,3 +95,21 @@ def test_daily_runs_and_a_late_day_equal_one_batch_run(tmp_path) -> None:
     assert batch["jp-tky-ws001"]["evidence"] == ["e000006"]
     assert seen(got["daily"]) == seen(got["batch"])
     assert seen(got["late"]) == seen(got["batch"])
+
+
+def test_a_computer_first_seen_later_in_the_slice_flags_only_its_day_on(tmp_path) -> None:
+    """A ticket is held against the computers known by the end of its own day: 'jp-osa-ws009'
+    asking on day 2, before any JP-OSA-WS009$ was seen (day 3), is not flagged; on day 4 it is."""
+    from tests.detect.foldcheck import runs, seen
+
+    rows = [
+        *_estate(),
+        tgt(ts(2, 10, 0), "jp-osa-ws009"),
+        tgt(ts(3, 9, 0), "jp-osa-ws009$", "10.1.0.109"),
+        tgt(ts(4, 10, 0), "jp-osa-ws009"),
+    ]
+    got = runs(tmp_path, rows, None, DET)
+    f = got["batch"].findings.to_pylist()
+    assert [r["evidence"] for r in f] == [["e000006"]]
+    assert "Before that day" not in f[0]["reason"]
+    assert seen(got["daily"]) == seen(got["batch"])

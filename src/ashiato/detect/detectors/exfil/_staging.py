@@ -14,9 +14,12 @@ accounts and a sentence.
 The exfil detectors are judged day by day with ``CONTEXT_DAYS`` of raw events before the judged
 day: an upload early in the morning was staged the evening before. ``judged`` is the judged
 day's part of the events (what the detectors count); ``staging`` reads all of them, so a
-``staging_hours`` beyond a day reaches back one day at most. Without an inventory the flows know
-the uploading host by address and its logons by name: the names events gave each address on
-any day so far are state (``NAMES``, folded from ``names_of``).
+``staging_hours`` beyond a day reaches back one day at most. A detector judging a slice of
+several days at once (``SPEC.multi_day``) names each candidate's judged day (``staging(day=)``):
+its window then stops at that day's context, as a one-day run's would. Without an inventory the
+flows know the uploading host by address and its logons by name: the names events gave each
+address on any day so far are state (``NAMES``, folded from ``names_of``), and of the slice's
+days, those up to the judged one.
 """
 
 from __future__ import annotations
@@ -103,6 +106,7 @@ def staging(
     hours: float,
     cap: int,
     names: ibis.Table | None = None,
+    day: str | None = None,
 ) -> ibis.Table:
     """Per ``keys`` of ``hot``, the session that staged its upload (see the module docstring).
 
@@ -110,26 +114,47 @@ def staging(
     ``host_ip`` (one of its addresses, or null), ``t0`` and ``t1`` (the upload's first and last
     flagged event). Keys with no interactive logon in the window have no row. The result's key
     columns are named ``_k0``, ``_k1``... (``attach`` joins them back). ``names``: a ``NAMES``
-    state, the host names of addresses on days before ``events``.
+    state, the host names of addresses on days before ``events``. ``day``: the column of
+    ``hot`` holding the UTC day its upload is judged on, for a slice of several days judged as
+    each day alone would be (``SPEC.multi_day``): the window reaches back ``CONTEXT_DAYS`` before
+    that day at most, and the names are those given up to that day's end.
     """
     ks = [f"_k{i}" for i in range(len(keys))]
+    back = ibis.interval(seconds=int(float(hours) * 3600))
+    lo = hot.t0 - back
+    extra: dict[str, ibis.Value] = {}
+    if day is not None:  # the judged day's own window: its context days, its names so far
+        lo = ibis.greatest(lo, hot[day] - ibis.interval(days=CONTEXT_DAYS))
+        extra["_until"] = hot[day] + ibis.interval(days=1)
     h = hot.select(
         *[hot[k].name(n) for k, n in zip(keys, ks, strict=True)],
         _host=hot.host,
         _hip=hot.host_ip,
         _t0=hot.t0,
         _t1=hot.t1,
+        _lo=lo,
+        **extra,
     ).distinct()
-    back = ibis.interval(seconds=int(float(hours) * 3600))
     e = _endpoints(events)
     # the names the events give the uploading host's address (no inventory: flows know it by
     # address, its own logons by name)
-    named = _named(events).select("_ip", "_name")
-    if names is not None:  # the names of the days before ``events``
-        named = named.union(names.select(_ip=names.ip, _name=names.name))
-    named = named.distinct()
-    named = named.semi_join(h, named._ip == h._hip)
-    h = h.left_join(named, h._hip == named._ip).drop("_ip")
+    if day is None:
+        named = _named(events).select("_ip", "_name")
+        if names is not None:  # the names of the days before ``events``
+            named = named.union(names.select(_ip=names.ip, _name=names.name))
+        named = named.distinct()
+        named = named.semi_join(h, named._ip == h._hip)
+        h = h.left_join(named, h._hip == named._ip).drop("_ip")
+    else:
+        nt = _named(events)
+        if names is not None:
+            nt = nt.union(
+                names.select(_ip=names.ip, _name=names.name, ts=names.last_ts.cast(nt.ts.type()))
+            )
+        nt = nt.semi_join(h, nt._ip == h._hip)
+        nt = nt.group_by("_ip", "_name").aggregate(_named_at=nt.ts.min())
+        h = h.left_join(nt, [h._hip == nt._ip, nt._named_at < h._until])
+        h = h.select(*ks, "_host", "_hip", "_t0", "_t1", "_lo", "_until", "_name").distinct()
     lg = e.filter(
         e.kind == EventKind.LOGON.value,
         e.outcome != "failure",
@@ -140,7 +165,7 @@ def staging(
         | (lg.dst_host.notnull() & (lg.dst_host == h._name))
         | (lg.dst_ip.notnull() & (lg.dst_ip == h._hip))
     )
-    sess = lg.inner_join(h, [onto, lg.ts >= h._t0 - back, lg.ts <= h._t1])
+    sess = lg.inner_join(h, [onto, lg.ts >= h._lo, lg.ts <= h._t1])
     local = (
         sess.s.isnull()
         | sess.s.lower().isin(list(NOT_A_SOURCE))
@@ -154,6 +179,7 @@ def staging(
         "_name",
         "_t0",
         "_t1",
+        "_lo",
         "event_id",
         "ts",
         "user",
@@ -161,7 +187,7 @@ def staging(
         _sip=ibis.ifelse(local, ibis.null("string"), sess.src_ip),
     )
     pairs = sess.filter(sess._stager.notnull())
-    pairs = pairs.select(*ks, "_host", "_hip", "_name", "_t0", "_t1", "_stager", "_sip")
+    pairs = pairs.select(*ks, "_host", "_hip", "_name", "_lo", "_t1", "_stager", "_sip")
     pairs = pairs.distinct()
     r = e.filter(e.kind.isin([k.value for k in RECORD_KINDS]))
 
@@ -173,7 +199,7 @@ def staging(
     stager_src = _is(r.s, r.src_ip, pairs._stager, pairs._sip)
     stager_dst = _is(r.d, r.dst_ip, pairs._stager, pairs._sip)
     between = (stager_src & host_dst) | (stager_dst & host_src)
-    rec = r.inner_join(pairs, [between, r.ts >= pairs._t0 - back, r.ts <= pairs._t1])
+    rec = r.inner_join(pairs, [between, r.ts >= pairs._lo, r.ts <= pairs._t1])
     cited = sess.select(*ks, "event_id", "ts").union(
         rec.select(*ks, "event_id", "ts"), distinct=True
     )

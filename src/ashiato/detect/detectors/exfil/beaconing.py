@@ -17,6 +17,9 @@ internal hosts each external destination was used by, at most ``max_sources`` + 
 to know it is fleet software, which it then stays) and ``beacons`` (per host, destination and
 port, how many earlier days were as regular, and since when). A destination's popularity is
 known up to the end of the judged day: a beacon judged before the fleet arrived stays a finding.
+A slice of several days is judged as its days one at a time: a day's destination users are the
+state's and the slice's up to that day, its pair's earlier regular days the state's and the
+slice's before it.
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ from ashiato.events import EventKind
 SPEC = DetectorSpec(
     id="exfil.beaconing",
     title="Beacon-like periodic connections to an external address",
-    version="2",
+    version="3",
     severity="high",
     techniques=("T1071", "T1029"),
     needs=(EventKind.NETWORK_FLOW,),
@@ -70,6 +73,7 @@ SPEC = DetectorSpec(
             "the threshold, and the first flow of the first of them.",
         ),
     ),
+    multi_day=True,
 )
 
 PAIR = ["src", "dst_ip", "dst_port"]
@@ -96,7 +100,7 @@ def _regularity(mad: ibis.ir.NumericValue, med: ibis.ir.NumericValue) -> ibis.ir
 
 
 def _flows(ctx: DetectionContext) -> ibis.Table:
-    """The judged day's flows to external destinations, periodic-by-design services left out."""
+    """The judged days' flows to external destinations, periodic-by-design services left out."""
     e = ctx.events
     p = ctx.params
     f = e.filter(
@@ -115,22 +119,38 @@ def _flows(ctx: DetectionContext) -> ibis.Table:
 
 
 def _users(f: ibis.Table) -> ibis.Table:
-    """(dst_ip, src, first_ts): which hosts used which destination on the day."""
+    """(dst_ip, src, first_ts): which hosts used which destination, and when first."""
     return f.group_by("dst_ip", "src").aggregate(first_ts=f.ts.min())
 
 
+def _new_users(f: ibis.Table, known: ibis.Table) -> ibis.Table:
+    """The slice's users of each destination that the state does not hold, with the day
+    (``first_day``) of their first use."""
+    new = _users(f).anti_join(known, ["dst_ip", "src"])
+    return new.mutate(first_day=new.first_ts.truncate("D"))
+
+
 def _scored(ctx: DetectionContext) -> tuple[ibis.Table, ibis.Table]:
-    """The day's flows of pairs busy enough to judge (``c``) and the pairs (per ``KEYS``) whose
-    rhythm reaches the threshold, with their scores (``d``)."""
+    """The flows of pairs busy enough to judge on a day (``c``) and the pairs and days (per
+    ``KEYS``) whose rhythm reaches the threshold, with their scores (``d``)."""
     p = ctx.params
     f = _flows(ctx)
-    known = ctx.state["sources"]
-    users = known.select("dst_ip", "src").union(_users(f).select("dst_ip", "src"), distinct=True)
-    popular = users.group_by("dst_ip").aggregate(n_src=users.src.nunique())
-    popular = popular.filter(popular.n_src > int(p["max_sources"]))
-    f = f.anti_join(popular, "dst_ip")
     busy = f.group_by(KEYS).aggregate(n=f.count())
     busy = busy.filter(busy.n >= int(p["min_connections"]))
+    # a destination is fleet software on a day when the state's users and the slice's new
+    # users up to that day's end are more than max_sources
+    known = ctx.state["sources"]
+    have = known.group_by(h_dst="dst_ip").aggregate(have=known.count())
+    new = _new_users(f, known)
+    days = busy.select(b_dst=busy.dst_ip, b_day=busy.day).distinct()
+    upto = days.inner_join(new, [days.b_dst == new.dst_ip, new.first_day <= days.b_day])
+    upto = upto.group_by("b_dst", "b_day").aggregate(added=upto.count())
+    users = days.left_join(upto, ["b_dst", "b_day"]).select(days, added=upto.added)
+    users = users.left_join(have, users.b_dst == have.h_dst).select(
+        users, n_src=users.added.fill_null(0) + have.have.fill_null(0)
+    )
+    popular = users.filter(users.n_src > int(p["max_sources"]))
+    busy = busy.anti_join(popular, [busy.dst_ip == popular.b_dst, busy.day == popular.b_day])
     c = f.semi_join(busy, KEYS)
     w = ibis.window(group_by=KEYS, order_by=[c.ts, c.event_id])
     c = c.mutate(gap=c.t - c.t.lag().over(w), hour=(c.t / 3600).floor())
@@ -169,11 +189,17 @@ def _scored(ctx: DetectionContext) -> tuple[ibis.Table, ibis.Table]:
 def query(ctx: DetectionContext) -> ibis.Table:
     p = ctx.params
     c, d = _scored(ctx)
-    before = ctx.state["beacons"]  # the pair's earlier days as regular
+    # the pair's earlier days as regular: the state's, then the slice's
+    w = ibis.window(group_by=[d[k] for k in PAIR], order_by=d.day, rows=(None, 0))
+    d = d.mutate(
+        _earlier=ibis.row_number().over(group_by=[d[k] for k in PAIR], order_by=d.day),
+        _since=d.first_seen.min().over(w),
+    )
+    before = ctx.state["beacons"]
     top = d.left_join(before, [d[k] == before[k] for k in PAIR]).select(
         *(d[k] for k in PAIR),
-        days=before.days.fill_null(0) + 1,
-        since=before.since.fill_null(d.first_seen),
+        days=before.days.fill_null(0) + d._earlier + 1,
+        since=before.since.fill_null(d._since),
         first_seen=d.first_seen,
         last_seen=d.last_seen,
         day=d.day,
@@ -191,24 +217,28 @@ def query(ctx: DetectionContext) -> ibis.Table:
         size_score=d.size_score,
     )
     ev = c.semi_join(d, KEYS)
-    ev = ev.group_by(PAIR).aggregate(
+    ev = ev.group_by(KEYS).aggregate(
         flows=ev.count(),
         src_ips=ev.src_ip.collect(distinct=True),
         src_site=ev.src_site.max(),
         protocol=ev.protocol.max(),
         evidence=earliest(ev.event_id, ev.ts, int(p["max_evidence"])),
     )
-    return top.inner_join(ev, PAIR)
+    out = top.inner_join(ev, KEYS)
+    return out.mutate(part_day=out.day)
 
 
 def fold(ctx: DetectionContext) -> dict[str, ibis.Table]:
     cap = int(ctx.params["max_sources"]) + 1
     known = ctx.state["sources"]
     have = known.group_by("dst_ip").aggregate(have=known.count())
-    new = _users(_flows(ctx)).anti_join(known, ["dst_ip", "src"])
+    new = _new_users(_flows(ctx), known)
     new = new.left_join(have, "dst_ip").select(new, have=have.have.fill_null(0))
-    # a destination's first max_sources + 1 users (by name, so every run keeps the same)
-    new = new.mutate(rank=ibis.row_number().over(group_by=new.dst_ip, order_by=new.src))
+    # a destination's first max_sources + 1 users (day by day, by name within a day, as daily
+    # runs add them, so every run keeps the same)
+    new = new.mutate(
+        rank=ibis.row_number().over(group_by=new.dst_ip, order_by=[new.first_day, new.src])
+    )
     new = new.filter(new.rank < cap - new.have)
     _, d = _scored(ctx)
     return {

@@ -11,11 +11,13 @@ finding also cites the session that staged the collection (``_staging``): intera
 logons onto the hosts the reads came from in the ``staging_hours`` before, their source hosts, and
 the records between.
 
-Judged day by day against its state: ``active`` (how many days each account read share
+Judged as day by day against its state: ``active`` (how many days each account read share
 objects) and ``recent`` (its last ``history_days`` active days' reads, a ring of that many slots:
-the day after the account's k-th active day goes to slot k mod ``history_days``, so the state
-stays that big however long the history), and ``host_names`` (``_staging``). The raw events of
-the day before are read too, for the staging session of reads early in the morning.
+the account's k-th active day, counting from 0, goes to slot k mod ``history_days``, so the
+state stays that big however long the history), and ``host_names`` (``_staging``). A slice of
+several days is judged at once (``multi_day``): each day against the state's active days and
+the slice's earlier ones. The raw events of the day before are read too, for the staging session
+of reads early in the morning.
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ from ashiato.events import EventKind
 SPEC = DetectorSpec(
     id="exfil.bulk_collection",
     title="Bulk collection from file shares",
-    version="3",
+    version="4",
     severity="high",
     techniques=("T1039", "T1074"),
     needs=(EventKind.SHARE_OBJECT,),
@@ -80,6 +82,7 @@ SPEC = DetectorSpec(
         NAMES,
     ),
     context_days=CONTEXT_DAYS,
+    multi_day=True,
 )
 
 
@@ -104,13 +107,19 @@ def query(ctx: DetectionContext) -> ibis.Table:
     p = ctx.params
     t = _reads(ctx)
     daily = _daily(t)
+    # each judged day against the account's previous history_days active days: the state's
+    # (the last ones before the slice) and the slice's own earlier days
     recent = ctx.state["recent"]
-    prior = recent.group_by(p_user=recent.user).aggregate(
-        prior_max=recent.reads.max(), prior_days=recent.reads.count()
+    past = recent.select(
+        "user",
+        day=recent.day.cast(daily.day.type()),
+        reads=recent.reads,
+        _judged=ibis.literal(False),
     )
-    daily = daily.left_join(prior, daily.user == prior.p_user).select(
-        daily, prior.prior_max, prior_days=prior.prior_days.fill_null(0)
-    )
+    both = past.union(daily.mutate(_judged=ibis.literal(True)))
+    w = ibis.window(group_by="user", order_by="day", rows=(-int(p["history_days"]), -1))
+    both = both.mutate(prior_max=both.reads.max().over(w), prior_days=both.reads.count().over(w))
+    daily = both.filter(both._judged).drop("_judged")
     hit = daily.filter(
         daily.reads >= int(p["min_reads"]),
         daily.prior_days >= int(p["min_history"]),
@@ -118,7 +127,7 @@ def query(ctx: DetectionContext) -> ibis.Table:
     )
     j = t.inner_join(hit, ["user", "day"])
     j = j.mutate(reader=j.src_asset.fill_null(j.src_host).fill_null(j.src_ip))
-    res = j.group_by("user", "day").aggregate(
+    res = j.group_by("user", "day", part_day=j.day).aggregate(
         first_seen=j.ts.min(),
         last_seen=j.ts.max(),
         n=j.count(),
@@ -144,6 +153,7 @@ def query(ctx: DetectionContext) -> ibis.Table:
         float(p["staging_hours"]),
         int(p["max_evidence"]),
         ctx.state[NAMES.name],
+        day="day",
     )
     return attach(res, staged, keys)
 
@@ -152,11 +162,14 @@ def fold(ctx: DetectionContext) -> dict[str, ibis.Table]:
     daily = _daily(_reads(ctx))
     active = ctx.state["active"]
     ring = daily.left_join(active, daily.user == active.user).select(daily, before=active.days)
+    # the slice's k-th active day of the account follows the state's: a later one replaces an
+    # earlier in the same slot (``last:day``)
+    kth = ibis.row_number().over(group_by=ring.user, order_by=ring.day)
     return {
         "active": daily.select("user", days=ibis.literal(1, "int64")),
         "recent": ring.select(
             "user",
-            slot=ring.before.fill_null(0) % int(ctx.params["history_days"]),
+            slot=(ring.before.fill_null(0) + kth) % int(ctx.params["history_days"]),
             day=ring.day,
             reads=ring.reads,
         ),

@@ -14,7 +14,10 @@ Judged day by day against its state: ``dests`` (every external address internal 
 contacted, and the last day they did), ``daily`` (each host's outbound bytes per day, kept for
 ``LOOKBACK_KEPT`` days: the query reads only the look-back of the judged day, so when older rows
 go changes nothing) and ``host_names`` (``_staging``). The raw events of the day before are read
-too, for the staging session of an early-morning upload.
+too, for the staging session of an early-morning upload. A slice of several days is judged as
+its days one at a time: a destination's previous contact and a host's earlier days are the
+state's and the slice's earlier days', and its staging session is looked for as that day's
+alone would be (``staging(day=)``).
 """
 
 from __future__ import annotations
@@ -48,7 +51,7 @@ beyond it counts as this many for the host's usual day)."""
 SPEC = DetectorSpec(
     id="exfil.new_external_destination",
     title="Large upload to an external address never used before",
-    version="3",
+    version="5",
     severity="high",
     techniques=("T1048", "T1567"),
     needs=(EventKind.NETWORK_FLOW,),
@@ -92,11 +95,12 @@ SPEC = DetectorSpec(
         NAMES,
     ),
     context_days=CONTEXT_DAYS,
+    multi_day=True,
 )
 
 
 def _flows(ctx: DetectionContext) -> ibis.Table:
-    """The judged day's flows to external addresses, with their source host."""
+    """The judged days' flows to external addresses, with their source host."""
     e = judged(ctx)
     f = e.filter(
         (e.kind == EventKind.NETWORK_FLOW.value)
@@ -117,15 +121,28 @@ def query(ctx: DetectionContext) -> ibis.Table:
     lookback = ibis.interval(days=int(p["lookback_days"]))
     usual_days = ibis.interval(days=min(int(p["lookback_days"]), LOOKBACK_KEPT))
     pair = f.group_by("src", "dst_ip", "day").aggregate(volume=f.out.sum().cast("int64"))
-    # the destination's previous contact by any internal host, if any
+    # the destination's previous contact by any internal host, if any: an earlier day of the
+    # slice, else the state's last
+    seen = f.select("dst_ip", "day").distinct()
+    seen = seen.mutate(
+        s_prev=seen.day.lag().over(ibis.window(group_by=seen.dst_ip, order_by=seen.day))
+    )
     known = ctx.state["dests"]
-    pair = pair.left_join(known, pair.dst_ip == known.dst_ip).select(pair, prev_day=known.last_day)
+    pair = pair.inner_join(seen, ["dst_ip", "day"]).select(pair, "s_prev")
+    pair = pair.left_join(known, pair.dst_ip == known.dst_ip).select(
+        pair, prev_day=pair.s_prev.cast(known.last_day.type()).fill_null(known.last_day)
+    )
+    pair = pair.drop("s_prev")
     fresh = pair.prev_day.isnull() | (pair.prev_day < pair.day - lookback)
     hot = pair.filter(fresh, pair.volume >= int(p["min_bytes"]))
-    start = warmup_end(ctx.data_start, int(p["warmup_days"]))
+    start = warmup_end(ctx, int(p["warmup_days"]))
     if start is not None:
         hot = hot.filter(hot.day >= start)
-    daily = ctx.state["daily"]
+    # the host's days before: the state's and the slice's own
+    state = ctx.state["daily"]
+    daily = state.select("src", day=state.day.cast(f.day.type()), total=state.total).union(
+        f.group_by("src", "day").aggregate(total=f.out.sum().cast("int64"))
+    )
     base = hot.left_join(
         daily,
         [
@@ -152,6 +169,7 @@ def query(ctx: DetectionContext) -> ibis.Table:
         src_site=j.src_site.max(),
         evidence=earliest(j.event_id, j.ts, int(p["max_evidence"])),
     )
+    hours = float(p["staging_hours"])
     hot_uploads = res.select(
         "src",
         "dst_ip",
@@ -166,11 +184,13 @@ def query(ctx: DetectionContext) -> ibis.Table:
         ctx.events,
         hot_uploads,
         keys,
-        float(p["staging_hours"]),
+        hours,
         int(p["max_evidence"]),
         ctx.state[NAMES.name],
+        day="day",
     )
-    return attach(res, staged, keys)
+    out = attach(res, staged, keys)
+    return out.mutate(part_day=out.day)
 
 
 def fold(ctx: DetectionContext) -> dict[str, ibis.Table]:

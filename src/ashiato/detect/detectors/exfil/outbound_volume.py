@@ -18,6 +18,9 @@ that many slots: the day after the host's k-th active day goes to slot k mod ``h
 so the state stays that big however long the history), ``dests`` (every external address
 each host ever sent to, for "never used before") and ``host_names`` (``_staging``). The raw
 events of the day before are read too, for the staging session of an early-morning upload.
+A slice of several days is judged as its days one at a time: a day's largest earlier day, usual
+day and used destinations are the state's and the slice's earlier days', and its staging
+session is looked for as that day's alone would be (``staging(day=)``).
 """
 
 from __future__ import annotations
@@ -46,7 +49,7 @@ from ashiato.events import EventKind
 SPEC = DetectorSpec(
     id="exfil.outbound_volume",
     title="Outbound volume far above the host's history",
-    version="3",
+    version="5",
     severity="high",
     techniques=("T1048", "T1567.002", "T1041"),
     needs=(EventKind.NETWORK_FLOW,),
@@ -97,6 +100,7 @@ SPEC = DetectorSpec(
         NAMES,
     ),
     context_days=CONTEXT_DAYS,
+    multi_day=True,
 )
 
 PRIVATE = (
@@ -107,7 +111,7 @@ PRIVATE = (
 
 
 def _flows(ctx: DetectionContext) -> ibis.Table:
-    """The judged day's flows sending bytes to external addresses, with their source host."""
+    """The judged days' flows sending bytes to external addresses, with their source host."""
     e = judged(ctx)
     f = e.filter(
         (e.kind == EventKind.NETWORK_FLOW.value)
@@ -125,18 +129,44 @@ def _daily(f: ibis.Table) -> ibis.Table:
     return f.group_by("src", "day").aggregate(volume=f.bytes_out.sum().cast("int64"))
 
 
+def _earlier_best(daily: ibis.Table, sent: ibis.Table) -> ibis.Table:
+    """``daily`` with ``prev``: the host's largest day before each (the state's, or an earlier
+    day of the slice), null for a host with none."""
+    w = ibis.window(group_by=daily.src, order_by=daily.day, rows=(None, -1))
+    daily = daily.mutate(_slice_best=daily.volume.max().over(w))
+    daily = daily.left_join(sent, daily.src == sent.src).select(daily, _state_best=sent.best)
+    return daily.mutate(
+        prev=ibis.greatest(
+            daily._slice_best.fill_null(daily._state_best),
+            daily._state_best.fill_null(daily._slice_best),
+        )
+    ).drop("_slice_best", "_state_best")
+
+
+def _usual(days: ibis.Table, daily: ibis.Table, recent: ibis.Table, n: int) -> ibis.Table:
+    """Per host and day of ``days``: the median (``usual``) and number (``history``) of its
+    last ``n`` active days before it: the state's ring and the slice's earlier ``daily``."""
+    past = recent.select("src", day=recent.day.cast(daily.day.type()), volume=recent.volume)
+    past = past.union(daily.select("src", "day", "volume"))
+    d = days.select("src", "day")
+    past = past.rename(p_src="src", p_day="day")
+    j = d.inner_join(past, [d.src == past.p_src, past.p_day < d.day])
+    j = j.mutate(_rank=ibis.row_number().over(group_by=[j.src, j.day], order_by=ibis.desc(j.p_day)))
+    j = j.filter(j._rank < n)
+    return j.group_by(u_src=j.src, u_day=j.day).aggregate(
+        usual=j.volume.median(), history=j.volume.count()
+    )
+
+
 def query(ctx: DetectionContext) -> ibis.Table:
     p = ctx.params
     f = _flows(ctx)
-    daily = _daily(f)
-    sent = ctx.state["sent"]
-    recent = ctx.state["recent"]
-    usual = recent.group_by(u_src=recent.src).aggregate(
-        usual=recent.volume.median(), history=recent.volume.count()
-    )
-    daily = daily.left_join(sent, daily.src == sent.src).select(daily, prev=sent.best)
-    daily = daily.left_join(usual, daily.src == usual.u_src).select(
-        daily, usual.usual, history=usual.history.fill_null(0)
+    daily = _earlier_best(_daily(f), ctx.state["sent"])
+    # only a day that could reach a threshold needs its usual day
+    big = daily.filter(daily.volume >= min(int(p["min_bytes"]), int(p["min_bytes_new"])))
+    usual = _usual(big, _daily(f), ctx.state["recent"], int(p["history_days"]))
+    daily = big.left_join(usual, [big.src == usual.u_src, big.day == usual.u_day]).select(
+        big, usual.usual, history=usual.history.fill_null(0)
     )
     ratio, median_ratio = float(p["ratio"]), float(p["median_ratio"])
     above_usual = (
@@ -152,15 +182,22 @@ def query(ctx: DetectionContext) -> ibis.Table:
             & ((daily.volume >= daily.prev * ratio) | above_usual),
         )
     )
-    start = warmup_end(ctx.data_start, int(p["warmup_days"]))
+    start = warmup_end(ctx, int(p["warmup_days"]))
     if start is not None:
         hot = hot.filter(hot.day >= start)
     j = f.inner_join(hot, [f.src == hot.src, f.day == hot.day]).select(
         f, hot.volume, hot.prev, hot.usual
     )
-    used = ctx.state["dests"]  # the host's external addresses of the days before
+    # the host's external addresses of the days before: the state's, or an earlier day of the
+    # slice
+    used = ctx.state["dests"]
+    firsts = f.group_by(f_src=f.src, f_dst=f.dst_ip).aggregate(f_day=f.day.min())
     j = j.left_join(used, [j.src == used.src, j.dst_ip == used.dst_ip]).select(j, used.first_ts)
-    j = j.mutate(new_dst=ibis.ifelse(j.first_ts.isnull(), j.dst_ip, ibis.null("string")))
+    j = j.left_join(firsts, [j.src == firsts.f_src, j.dst_ip == firsts.f_dst]).select(
+        j, firsts.f_day
+    )
+    new = j.first_ts.isnull() & (j.f_day >= j.day)
+    j = j.mutate(new_dst=ibis.ifelse(new, j.dst_ip, ibis.null("string")))
     res = j.group_by("src", "day").aggregate(
         first_seen=j.ts.min(),
         last_seen=j.ts.max(),
@@ -174,19 +211,27 @@ def query(ctx: DetectionContext) -> ibis.Table:
         src_site=j.src_site.max(),
         evidence=earliest(j.event_id, j.ts, int(p["max_evidence"])),
     )
+    hours = float(p["staging_hours"])
     hot_uploads = res.select(
-        "src", "day", host=res.src, host_ip=res.src_ips[0], t0=res.first_seen, t1=res.last_seen
+        "src",
+        "day",
+        host=res.src,
+        host_ip=res.src_ips[0],
+        t0=res.first_seen,
+        t1=res.last_seen,
     )
     keys = ("src", "day")
     staged = staging(
         ctx.events,
         hot_uploads,
         keys,
-        float(p["staging_hours"]),
+        hours,
         int(p["max_evidence"]),
         ctx.state[NAMES.name],
+        day="day",
     )
-    return attach(res, staged, keys)
+    out = attach(res, staged, keys)
+    return out.mutate(part_day=out.day)
 
 
 def fold(ctx: DetectionContext) -> dict[str, ibis.Table]:
@@ -194,11 +239,13 @@ def fold(ctx: DetectionContext) -> dict[str, ibis.Table]:
     daily = _daily(f)
     sent = ctx.state["sent"]
     ring = daily.left_join(sent, daily.src == sent.src).select(daily, before=sent.days)
+    # the k-th active day of the host (the state's days, then the slice's in order)
+    k = ring.before.fill_null(0) + ibis.row_number().over(group_by=ring.src, order_by=ring.day)
     return {
         "sent": daily.select("src", best=daily.volume, days=ibis.literal(1, "int64")),
         "recent": ring.select(
             "src",
-            slot=ring.before.fill_null(0) % int(ctx.params["history_days"]),
+            slot=k % int(ctx.params["history_days"]),
             day=ring.day,
             volume=ring.volume,
         ),

@@ -28,9 +28,10 @@ from ashiato.events import EventKind
 SPEC = DetectorSpec(
     id="fanout.credential_fanout",
     title="Credential fan-out",
-    version="2",
+    version="3",
     severity="high",
     techniques=("T1021", "T1550.002", "T1078"),
+    multi_day=True,
     needs=tuple(k for k in CREDENTIAL_KINDS if k is not EventKind.KERBEROS_TGT),
     requires_inventory=False,
     description=(
@@ -79,11 +80,11 @@ def query(ctx: DetectionContext) -> ibis.Table:
         min_n=int(p["min_hosts"]),
         min_new=int(p["min_hosts_new"]),
         ratio=float(p["ratio"]),
-        not_before=warmup_end(ctx.data_start, int(p["warmup_days"])),
+        not_before=warmup_end(ctx, int(p["warmup_days"])),
         before=ctx.state["best"],
     )
     j = evidence_of(both, hours)
-    return j.group_by("entity_kind", "entity", "day").aggregate(
+    return j.group_by("entity_kind", "entity", "day", part_day=j.day).aggregate(
         first_seen=j.ts.min(),
         last_seen=j.ts.max(),
         events=j.count(),

@@ -33,10 +33,11 @@ from ashiato.events import EventKind
 SPEC = DetectorSpec(
     id="fanout.failure_burst",
     title="Password spraying or guessing",
-    version="3",
+    version="4",
     severity="high",
     techniques=("T1110.003", "T1110.001"),
     # logons only add which accounts then succeeded from the source
+    multi_day=True,
     needs=(EventKind.LOGON_FAILURE, EventKind.KERBEROS_TGT, EventKind.EXPLICIT_CREDENTIALS),
     requires_inventory=False,
     description=(
@@ -88,11 +89,11 @@ def query(ctx: DetectionContext) -> ibis.Table:
         min_n=int(p["min_accounts"]),
         min_new=int(p["min_accounts_new"]),
         ratio=float(p["ratio"]),
-        not_before=warmup_end(ctx.data_start, int(p["warmup_days"])),
+        not_before=warmup_end(ctx, int(p["warmup_days"])),
         before=ctx.state["best"],
     )
     j = evidence_of(rows, hours)
-    bursts = j.group_by("entity_kind", "entity", "day").aggregate(
+    bursts = j.group_by("entity_kind", "entity", "day", part_day=j.day).aggregate(
         first_seen=j.ts.min(),
         last_seen=j.ts.max(),
         events=j.count(),

@@ -7,14 +7,16 @@ its account reached its target (counted when the hop was judged, and kept with t
 
 Judged day by day, the links of a day come with the links of earlier days still open (kept in the
 detector's state): a path that grows on a later day is reported again, whole, under the same key;
-its evidence then holds only the events no earlier day reported.
+its evidence then holds only the events no earlier day reported. A slice of several days is judged
+as its days one after the other (``assemble_days``): each day's paths are assembled from its own
+links and the links still open after the days before it, as the day's fold would have left them.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import pyarrow as pa
@@ -46,6 +48,8 @@ COMPONENT = pa.schema(
         ("members", _STR),  # the row ids of every link of the movement
         ("on_path", _STR),  # the row ids of the links on the reported path
         ("comp_last", TS),  # the movement's last event
+        ("part_day", TS),  # the day it was judged on
+        ("report", pa.bool_()),  # its rarest hop is novel enough to report
     ]
 )
 
@@ -184,6 +188,43 @@ def assemble(rows: Sequence[Mapping[str, Any]] | None) -> list[dict[str, Any]]:
                 "comp_last": max(k["last_ts"] for k in ms),
             }
         )
+    return out
+
+
+def assemble_days(
+    rows: Sequence[Mapping[str, Any]] | None, window_days: int, min_novelty: float
+) -> list[dict[str, Any]]:
+    """``assemble`` for each day of a slice in turn: the day's links (``new``, their ``day``)
+    with the links still open (``keep_until`` not before the day) as the days before left them.
+    After each day, as its fold does, every link of a movement the day touched is kept open
+    ``window_days`` past the movement's last event, and marked ``shown`` when it is on a
+    reported path; the day's links join the open ones (no longer new, no first event)."""
+    window = timedelta(days=window_days)
+    rows = rows or ()
+    kept: dict[str, dict[str, Any]] = {r["rid"]: dict(r) for r in rows if not r["new"]}
+    out: list[dict[str, Any]] = []
+    for day in sorted({r["day"] for r in rows if r["new"]}):
+        judged = [r for r in rows if r["new"] and r["day"] == day]
+        judged += [r for r in kept.values() if r["keep_until"] >= day]
+        comps = assemble(judged)
+        until: dict[str, datetime] = {}
+        shown: dict[str, bool] = {}
+        for c in comps:
+            c["part_day"] = day
+            c["report"] = c["novelty"] >= min_novelty
+            on = set(c["on_path"])
+            for rid in c["members"]:
+                end = c["comp_last"] + window
+                until[rid] = max(until.get(rid, end), end)
+                shown[rid] = shown.get(rid, False) or (c["report"] and rid in on)
+        for r in judged:
+            rid = r["rid"]
+            if rid in until:
+                k = kept.get(rid) or {**r, "new": False, "h_first": None}
+                k["shown"] = bool(r["shown"]) or shown[rid]
+                k["keep_until"] = max(r["keep_until"], until[rid])
+                kept[rid] = k
+        out.extend(comps)
     return out
 
 

@@ -24,6 +24,13 @@ first account, first host and start), whole, with the evidence no earlier day re
 runner merges the days into one finding. The links are joined into paths by ``_hop_paths`` (plain
 Python over a few rows), called from the query as an Ibis Python UDF over the day's links and
 the open ones: the query stays one compiled statement that runs for every day.
+
+A slice of several days is judged as its days one at a time: each event is held against the
+state and the slice's days before its own (the first acts, first arrivals and day counts of the
+earlier days, their last desk logons, the earliest ``max_evidence`` of each earlier day's
+arrivals as the state keeps them); each day's hops and links are grouped by that day
+(``part_day``), and the paths are assembled day after day in the UDF, each day seeing the open
+links as the days before left them.
 """
 
 from __future__ import annotations
@@ -69,7 +76,7 @@ _LINK_KEYS = {**dict.fromkeys(hp.IDENTITY, "string"), "day": _TS}
 SPEC = DetectorSpec(
     id="lateral.hop_chain",
     title="Lateral-movement path through hosts",
-    version="6",
+    version="7",
     severity="high",
     techniques=("T1021", "T1078", "T1570", "T1550"),
     needs=tuple(k for k in CREDENTIAL_KINDS if k is not EventKind.KERBEROS_TGT),
@@ -88,6 +95,7 @@ SPEC = DetectorSpec(
         Param("max_evidence", 2000, "Evidence event ids kept per finding."),
     ),
     words="latest",  # a path grows day by day and each day says all of it
+    multi_day=True,
     state=(
         StateTable(
             "acted",
@@ -216,16 +224,25 @@ _LINK_ROW = dt.Struct(
         "rid": dt.string,
         "new": dt.boolean,
         "h_first": dt.Timestamp(timezone="UTC", scale=6),
-        **{c: ibis.dtype(t) for c, t in _LINK_VALUES.items() if c != "keep_until"},
+        "day": dt.Timestamp(timezone="UTC", scale=6),
+        **{c: ibis.dtype(t) for c, t in _LINK_VALUES.items()},
     }
 )
 _COMPONENTS = dt.Array(dt.Struct({f.name: dt.dtype(f.type) for f in hp.COMPONENT}))
 
 
-@ibis.udf.scalar.python(signature=((dt.Array(_LINK_ROW),), _COMPONENTS))
-def _assemble(links):  # type: ignore[no-untyped-def]
-    """The movements that the day's links touch, assembled into paths (``_hop_paths``)."""
-    return hp.assemble(links)
+@ibis.udf.scalar.python(signature=((dt.Array(_LINK_ROW), dt.int64, dt.float64), _COMPONENTS))
+def _assemble(links, window_days, min_novelty):  # type: ignore[no-untyped-def]
+    """The movements that each day's links touch, assembled into paths, day after day
+    (``_hop_paths.assemble_days``)."""
+    return hp.assemble_days(links, window_days, min_novelty)
+
+
+def functions() -> list[ibis.Expr]:
+    """Expressions calling this module's Python functions: the runner registers them with
+    the engine from these before running kept SQL, rather than building the whole query."""
+    links = ibis.null(dt.Array(_LINK_ROW))
+    return [_assemble(links, ibis.literal(0, "int64"), ibis.literal(0.0, "float64"))]
 
 
 def _credential_events(ctx: DetectionContext) -> ibis.Table:
@@ -251,15 +268,17 @@ def _int(x: ir.IntegerValue) -> ir.IntegerValue:
     return x.cast("decimal(38, 0)").cast("int64")
 
 
-def _desk_today(ctx: DetectionContext) -> ibis.Table:
-    """The day's interactive logons (at the keyboard), per account and host."""
+def _desk_days(ctx: DetectionContext) -> ibis.Table:
+    """The slice's interactive logons (at the keyboard), per account, host and day."""
     e = ctx.events
     d = e.filter(
         (e.kind == EventKind.LOGON.value) & e.logon_type.isin([2, 11]) & (e.outcome != "failure")
     )
     d = d.select(d_user=d.user, d_host=d.dst_asset.fill_null(d.dst_host), d_ts=d.ts)
     d = d.filter(d.d_user.notnull() & d.d_host.notnull())
-    return d.group_by("d_user", "d_host").aggregate(first_ts=d.d_ts.min(), last_ts=d.d_ts.max())
+    return d.group_by("d_user", "d_host", d_day=d.d_ts.truncate("D")).aggregate(
+        first_ts=d.d_ts.min(), last_ts=d.d_ts.max()
+    )
 
 
 def _at_desk(
@@ -269,21 +288,28 @@ def _at_desk(
     the ``window_days`` up to ``ts`` (a person at the keyboard of the source host is someone
     working on that host, not a credential moving through it: an admin on a business trip runs
     admin tools from the desk they sit at). Every earlier day's logons are before ``ts``: the
-    state's last one says; of the day's, the first."""
+    last one of each says (the state's, and the slice's days before ``ts``'s); of ``ts``'s own
+    day, the first (as the day judged alone saw it)."""
     window = _interval(ctx, "window_days")
-    s, today = ctx.state["desk"], _desk_today(ctx)
-    facts = s.select("d_user", "d_host", d_ts=s.last_ts).union(
-        today.select("d_user", "d_host", d_ts=today.first_ts)
-    )
+    s, days = ctx.state["desk"], _desk_days(ctx)
+    facts = s.select(
+        "d_user", "d_host", d_day=s.last_ts.truncate("D"), d_first=s.last_ts, d_last=s.last_ts
+    ).union(days.select("d_user", "d_host", "d_day", d_first=days.first_ts, d_last=days.last_ts))
     hits = []
     for who in (user, owner):
+        x_day = x[ts].truncate("D")
+        d_ts = ibis.cases(
+            (facts.d_day == x_day, facts.d_first),
+            (facts.d_day < x_day, facts.d_last),
+            else_=ibis.null(facts.d_last.type()),
+        )
         j = x.inner_join(
             facts,
             [
                 facts.d_host == x[host],
                 facts.d_user == x[who],
-                facts.d_ts <= x[ts],
-                facts.d_ts >= x[ts] - window,
+                d_ts <= x[ts],
+                d_ts >= x[ts] - window,
             ],
         )
         hits.append(j.select(*[x[k] for k in keys]))
@@ -291,15 +317,27 @@ def _at_desk(
     return x.left_join(hit, keys).select(x, desk=hit.desk.fill_null(False))
 
 
-def _rarity(ctx: DetectionContext, x: ibis.Table, src: str, user: str, dst: str) -> ibis.Table:
-    """``x`` with ``host_days`` / ``acct_days``: on how many days before the judged one ``src``
-    reached ``dst``, and ``user`` reached ``dst``."""
-    pd, ad = ctx.state["pair_days"], ctx.state["acct_days"]
-    j = x.left_join(pd, [pd.src == x[src], pd.dst == x[dst]]).select(
-        x, host_days=_int(pd.days).fill_null(0)
+def _day_counts(ctx: DetectionContext, t: ibis.Table, who: str, table: str) -> ibis.Table:
+    """Each (``who``, dst) and slice day it occurs on, with on how many days before it
+    (``n``: the state's ``table`` and the slice's earlier days) it occurred."""
+    d = t.select(who_=t[who], dst_=t.dst, day_=t.ts.truncate("D")).distinct()
+    s = ctx.state[table]
+    d = d.left_join(s, [s[who] == d.who_, s.dst == d.dst_]).select(d, n0=_int(s.days).fill_null(0))
+    earlier = ibis.row_number().over(group_by=[d.who_, d.dst_], order_by=d.day_)
+    return d.select("who_", "dst_", "day_", n=d.n0 + earlier)
+
+
+def _rarity(
+    ctx: DetectionContext, t: ibis.Table, x: ibis.Table, src: str, user: str, dst: str, day: str
+) -> ibis.Table:
+    """``x`` with ``host_days`` / ``acct_days``: on how many days before ``day`` (the state's
+    and those of the slice's ``t``) ``src`` reached ``dst``, and ``user`` reached ``dst``."""
+    hd, ad = _day_counts(ctx, t, "src", "pair_days"), _day_counts(ctx, t, "user", "acct_days")
+    j = x.left_join(hd, [hd.who_ == x[src], hd.dst_ == x[dst], hd.day_ == x[day]]).select(
+        x, host_days=hd.n.fill_null(0)
     )
-    return j.left_join(ad, [ad.user == j[user], ad.dst == j[dst]]).select(
-        j, acct_days=_int(ad.days).fill_null(0)
+    return j.left_join(ad, [ad.who_ == j[user], ad.dst_ == j[dst], ad.day_ == j[day]]).select(
+        j, acct_days=ad.n.fill_null(0)
     )
 
 
@@ -313,13 +351,18 @@ def _arrivals(t: ibis.Table) -> ibis.Table:
         a_event=t.event_id,
         a_site=t.src_site,
         a_owner=t.owner,
+        a_day=t.ts.truncate("D"),
     )
 
 
 def _new_firsts(ctx: DetectionContext, t: ibis.Table) -> ibis.Table:
-    """The accounts acting from a host for the first time on the judged day, and whether they
-    (or their owner) then sat at its keyboard."""
-    f = t.group_by("user", "src").aggregate(first_ts=t.ts.min(), owner=t.owner.max())
+    """The accounts acting from a host for the first time in the slice (and ever), and
+    whether they (or their owner) then sat at its keyboard."""
+    g = t.group_by("user", "src", day=t.ts.truncate("D")).aggregate(
+        first_ts=t.ts.min(), owner=t.owner.max()
+    )
+    g = g.mutate(nth=ibis.row_number().over(group_by=[g.user, g.src], order_by=g.day))
+    f = g.filter(g.nth == 0).select("user", "src", "first_ts", "owner")  # its first day's
     f = f.anti_join(ctx.state["acted"], ["user", "src"])
     return _at_desk(ctx, f, ["user", "src"], "user", "owner", "src", "first_ts").rename(
         present="desk"
@@ -327,7 +370,8 @@ def _new_firsts(ctx: DetectionContext, t: ibis.Table) -> ibis.Table:
 
 
 def _first_arrivals(ctx: DetectionContext, t: ibis.Table) -> ibis.Table:
-    """The accounts arriving on a host for the first time on the judged day."""
+    """The accounts arriving on a host for the first time in the slice (and ever), with the
+    rarity of that arrival on its day."""
     a = _arrivals(t)
     key = ibis.struct({"ts": a.a_ts, "id": a.a_event})
     f = a.group_by("a_user", "via").aggregate(
@@ -337,7 +381,8 @@ def _first_arrivals(ctx: DetectionContext, t: ibis.Table) -> ibis.Table:
         a_site=a.a_site.argmin(key),
     )
     f = f.anti_join(ctx.state["first_arrival"], ["a_user", "via"])
-    return _rarity(ctx, f, "a_from", "a_user", "via")
+    f = f.mutate(a_day=f.a_first.truncate("D"))
+    return _rarity(ctx, t, f, "a_from", "a_user", "via", "a_day").drop("a_day")
 
 
 def _born_today(t: ibis.Table) -> ibis.Table:
@@ -346,8 +391,8 @@ def _born_today(t: ibis.Table) -> ibis.Table:
 
 
 def _hops(ctx: DetectionContext, t: ibis.Table) -> ibis.Table:
-    """Per (account, source, target): the account's first acts from the source (after the
-    warm-up, not at its desk) and its events in the ``onward_hours`` after (the day's, also of a
+    """Per (account, source, target, day): the account's first act from the source (after the
+    warm-up, not at its desk) and its events of the day in the ``onward_hours`` after (also of a
     first act of the day before whose hours run past midnight)."""
     acted = ctx.state["acted"]
     onward = _interval(ctx, "onward_hours")
@@ -355,12 +400,12 @@ def _hops(ctx: DetectionContext, t: ibis.Table) -> ibis.Table:
     cols = ("user", "src", "first_ts", "present")
     f = _new_firsts(ctx, t).select(*cols).union(old.select(*cols))
     f = f.filter(~f.present)
-    start = warmup_end(ctx.data_start, int(ctx.params["warmup_days"]))
+    start = warmup_end(ctx, int(ctx.params["warmup_days"]))
     if start is not None:
         f = f.filter(f.first_ts >= start)
     h = t.inner_join(f, ["user", "src"]).select(t, f.first_ts)
     h = h.filter(h.ts <= h.first_ts + onward)
-    h = h.group_by("user", "src", "dst", "first_ts").aggregate(
+    h = h.group_by("user", "src", "dst", "first_ts", part_day=h.ts.truncate("D")).aggregate(
         h_first=h.ts.min(),
         last_ts=h.ts.max(),
         h_events=earliest(h.event_id, h.ts, int(ctx.params["max_evidence"])),
@@ -370,13 +415,16 @@ def _hops(ctx: DetectionContext, t: ibis.Table) -> ibis.Table:
         privileged=h.privileged.max(),
     )
     # the rarity of the hop before its day (its first event's: all of the judged day)
-    h = _rarity(ctx, h, "src", "user", "dst")
+    h = _rarity(ctx, t, h, "src", "user", "dst", "part_day")
     return h.rename(h_host_days="host_days", h_acct_days="acct_days")
 
 
 def _same(ctx: DetectionContext, t: ibis.Table, fk: ibis.Table) -> ibis.Table:
     """The arrivals of the acting account on the host it acts from, in the ``window_days``
-    before (the day's and the state's), per (account, host, first act, arrived from)."""
+    before, per (account, host, first act, judged day, arrived from): the judged day's own
+    arrivals, the earliest ``max_evidence`` of each earlier day's (as the state keeps them) from
+    the slice, and the state's."""
+    cap = int(ctx.params["max_evidence"])
     window, switch = _interval(ctx, "window_days"), _interval(ctx, "switch_hours")
     # An arrival from the arriving account's own desk (it, or its owner, logged on there at the
     # keyboard) is someone at work reaching a machine: an administrator fixing a branch PC from
@@ -386,16 +434,25 @@ def _same(ctx: DetectionContext, t: ibis.Table, fk: ibis.Table) -> ibis.Table:
     a = a.semi_join(fk, [a.a_user == fk.user, a.via == fk.src])
     a = _rarity(
         ctx,
+        t,
         _at_desk(ctx, a, ["a_event"], "a_user", "a_owner", "a_from", "a_ts"),
         "a_from",
         "a_user",
         "via",
+        "a_day",
+    )
+    a = a.mutate(
+        nth=ibis.row_number().over(
+            group_by=[a.a_user, a.via, a.a_from, a.a_day], order_by=[a.a_ts, a.a_event]
+        )
     )
     fv = fk.view()
-    today = a.inner_join(fv, [a.a_user == fv.user, a.via == fv.src]).select(
+    on_day = (a.a_day == fv.part_day) | ((a.a_day < fv.part_day) & (a.nth < cap))
+    today = a.inner_join(fv, [a.a_user == fv.user, a.via == fv.src, on_day]).select(
         fv.user,
         fv.src,
         fv.first_ts,
+        fv.part_day,
         a.a_from,
         ts=a.a_ts,
         id=a.a_event,
@@ -406,12 +463,20 @@ def _same(ctx: DetectionContext, t: ibis.Table, fk: ibis.Table) -> ibis.Table:
     )
     s = ctx.state["arrived"]
     past = s.inner_join(fk, [s.a_user == fk.user, s.via == fk.src, s.a_min < fk.first_ts]).select(
-        fk.user, fk.src, fk.first_ts, s.a_from, s.host_days, s.acct_days, e=s.arrivals.unnest()
+        fk.user,
+        fk.src,
+        fk.first_ts,
+        fk.part_day,
+        s.a_from,
+        s.host_days,
+        s.acct_days,
+        e=s.arrivals.unnest(),
     )
     past = past.select(
         "user",
         "src",
         "first_ts",
+        "part_day",
         "a_from",
         ts=past.e.ts,
         id=past.e.id,
@@ -426,9 +491,9 @@ def _same(ctx: DetectionContext, t: ibis.Table, fk: ibis.Table) -> ibis.Table:
         & (j.ts >= j.first_ts - window)
         & (~j.desk | (j.ts >= j.first_ts - switch))
     )
-    return j.group_by("user", "src", "first_ts", "a_from").aggregate(
+    return j.group_by("user", "src", "first_ts", "part_day", "a_from").aggregate(
         a_ts=j.ts.min(),
-        a_events=earliest(j.id, j.ts, int(ctx.params["max_evidence"])),
+        a_events=earliest(j.id, j.ts, cap),
         sites=j.site.collect(distinct=True),
         a_host_days=j.host_days.argmin(j.ts),
         a_acct_days=j.acct_days.argmin(j.ts),
@@ -454,19 +519,20 @@ def _other(ctx: DetectionContext, t: ibis.Table, fk: ibis.Table) -> ibis.Table:
     # A switch is a guess at cause; it is only made when it is unambiguous (exactly one other
     # account arrived) and when the host has a baseline (a host that just appeared, like a new
     # office being set up, has every account arriving and acting for the first time).
-    n_in = o.group_by("user", "src").aggregate(n_in=o.a_user.nunique())
-    o = o.semi_join(n_in.filter(n_in.n_in == 1).view(), ["user", "src"])
+    n_in = o.group_by("user", "src", "part_day").aggregate(n_in=o.a_user.nunique())
+    o = o.semi_join(n_in.filter(n_in.n_in == 1).view(), ["user", "src", "part_day"])
     b = ctx.state["born"].union(_born_today(t), distinct=False)
     b = b.group_by("host").aggregate(born=b.born.min())
     o = o.inner_join(b, o.src == b.host)
     o = o.filter(o.born <= o.first_ts - _interval(ctx, "warmup_days"))
-    start = warmup_end(ctx.data_start, int(ctx.params["warmup_days"]))
+    start = warmup_end(ctx, int(ctx.params["warmup_days"]))
     if start is not None:
         o = o.filter(o.a_first >= start)
     return o.select(
         "user",
         "src",
         "first_ts",
+        "part_day",
         "a_user",
         "a_from",
         a_ts=o.a_first,
@@ -481,18 +547,19 @@ def _links_today(ctx: DetectionContext, t: ibis.Table) -> ibis.Table:
     """The day's links, one row per (arriving account, from, via, acting account, to), in the
     ``links`` state's columns."""
     h = _hops(ctx, t)
-    fk = h.select("user", "src", "first_ts").distinct()
+    fk = h.select("user", "src", "first_ts", "part_day").distinct()
     same = _same(ctx, t, fk)
-    came = same.select("user", "src").distinct()
-    other = _other(ctx, t, fk.anti_join(came.view(), ["user", "src"]))
+    came = same.select("user", "src", "part_day").distinct()
+    other = _other(ctx, t, fk.anti_join(came.view(), ["user", "src", "part_day"]))
     arr_cols = ("a_from", "a_ts", "a_events", "sites", "a_host_days", "a_acct_days")
+    keys = ("user", "src", "first_ts", "part_day")
     arr = (
         same.mutate(a_user=same.user)
-        .select("user", "src", "first_ts", "a_user", *arr_cols)
-        .union(other.select("user", "src", "first_ts", "a_user", *arr_cols), distinct=False)
+        .select(*keys, "a_user", *arr_cols)
+        .union(other.select(*keys, "a_user", *arr_cols), distinct=False)
     )
     h = h.view()
-    j = arr.inner_join(h, ["user", "src", "first_ts"])
+    j = arr.inner_join(h, list(keys))
     window = _interval(ctx, "window_days")
     return j.select(
         a_user=j.a_user,
@@ -522,7 +589,7 @@ def _links_today(ctx: DetectionContext, t: ibis.Table) -> ibis.Table:
 
 
 def _link_rows(ctx: DetectionContext, t: ibis.Table) -> ibis.Table:
-    """The day's links and the earlier days' links of paths still moving, with a row id."""
+    """The slice's links and the earlier days' links of paths still moving, with a row id."""
     s = ctx.state["links"]
     cols = [*_LINK_KEYS, *_LINK_VALUES]
     today = _links_today(ctx, t)
@@ -536,24 +603,27 @@ def _link_rows(ctx: DetectionContext, t: ibis.Table) -> ibis.Table:
 
 
 def _components(ctx: DetectionContext, rows: ibis.Table) -> ibis.Table:
-    """The movements the day's links touch, assembled into paths (``_hop_paths.assemble``)."""
+    """The movements each day's links touch, assembled into paths day after day
+    (``_hop_paths.assemble_days``); paths whose rarest hop is routine are not ``report``ed
+    (their links are kept all the same)."""
     link = ibis.struct({n: rows[n] for n in _LINK_ROW.names})
     agg = rows.aggregate(links=link.collect())
-    c = agg.select(c=_assemble(agg.links).unnest())
-    c = c.select(**{f.name: c.c[f.name] for f in hp.COMPONENT})
-    # paths whose rarest hop is routine are not reported (their links are kept all the same)
-    return c.mutate(report=c.novelty >= float(ctx.params["min_novelty"]))
+    window = ibis.literal(int(ctx.params["window_days"]), "int64")
+    novelty = ibis.literal(float(ctx.params["min_novelty"]), "float64")
+    c = agg.select(c=_assemble(agg.links, window, novelty).unnest())
+    return c.select(**{f.name: c.c[f.name] for f in hp.COMPONENT})
 
 
 def query(ctx: DetectionContext) -> ibis.Table:
     c = _components(ctx, _link_rows(ctx, _credential_events(ctx)))
-    return c.filter(c.report).select(*hp.SCHEMA.names)
+    return c.filter(c.report).select(*hp.SCHEMA.names, "part_day")
 
 
 def fold(ctx: DetectionContext) -> dict[str, ibis.Table]:
     t = _credential_events(ctx)
     window, onward = _interval(ctx, "window_days"), _interval(ctx, "onward_hours")
-    # the links of the movements the day touched: the day's, and the earlier ones kept open
+    # the links of the movements the slice's days touched: its own, and the earlier ones kept
+    # open (as each day left them: the latest keep and whether any day reported them)
     rows = _link_rows(ctx, t)
     c = _components(ctx, rows)
     m = c.select("comp_last", "on_path", "report", rid=c.members.unnest())
@@ -567,11 +637,11 @@ def fold(ctx: DetectionContext) -> dict[str, ibis.Table]:
         shown=links.shown | links.shown_right,
         keep_until=ibis.greatest(links.keep_until, links.until),
     )
-    # every arrival of the day, with whether it came from the arriving account's own desk
+    # every arrival of the slice, with whether it came from the arriving account's own desk
     a = _at_desk(ctx, _arrivals(t), ["a_event"], "a_user", "a_owner", "a_from", "a_ts")
-    a = _rarity(ctx, a, "a_from", "a_user", "via")
+    a = _rarity(ctx, t, a, "a_from", "a_user", "via", "a_day")
     elem = ibis.struct({"ts": a.a_ts, "id": a.a_event, "desk": a.desk, "site": a.a_site})
-    arrived = a.group_by("a_user", "via", "a_from", day=a.a_ts.truncate("D")).aggregate(
+    arrived = a.group_by("a_user", "via", "a_from", day=a.a_day).aggregate(
         a_min=a.a_ts.min(),
         arrivals=_min_by_n(
             elem,
@@ -582,16 +652,17 @@ def fold(ctx: DetectionContext) -> dict[str, ibis.Table]:
         acct_days=a.acct_days.max(),
         keep_until=a.a_ts.max() + window + onward,
     )
-    desk = _desk_today(ctx)
-    one = ibis.literal(1, "int64")
+    desk = _desk_days(ctx)
+    desk = desk.group_by("d_user", "d_host").aggregate(last_ts=desk.last_ts.max())
+    days = t.mutate(day=t.ts.truncate("D"))
     return {
         "acted": _new_firsts(ctx, t).select("user", "src", "first_ts", "present"),
         "arrived": arrived,
         "first_arrival": _first_arrivals(ctx, t),
         "born": _born_today(t),
         "desk": desk.select("d_user", "d_host", "last_ts", keep_until=desk.last_ts + window),
-        "pair_days": t.select("src", "dst").distinct().mutate(days=one),
-        "acct_days": t.select("user", "dst").distinct().mutate(days=one),
+        "pair_days": days.group_by("src", "dst").aggregate(days=days.day.nunique().cast("int64")),
+        "acct_days": days.group_by("user", "dst").aggregate(days=days.day.nunique().cast("int64")),
         "links": links,
     }
 

@@ -26,9 +26,10 @@ from ashiato.detect.state import StateTable
 SPEC = DetectorSpec(
     id="novelty.dormant_account",
     title="Dormant account used again",
-    version="2",
+    version="3",
     severity="medium",
     techniques=("T1078", "T1078.002"),
+    multi_day=True,
     needs=CREDENTIAL_KINDS,
     requires_inventory=False,
     description=(
@@ -145,7 +146,8 @@ def _onsets(ctx: DetectionContext, t: ibis.Table) -> ibis.Table:
     seen = ctx.state["site_first"].union(_site_first(ctx))
     sf = seen.group_by("site").aggregate(site_first=seen.first_ts.min())
     first = first.left_join(sf, first.home_site == sf.site)
-    start = ibis.literal(ctx.data_start).cast(first.ts.type())
+    at = ctx.data_start_at if ctx.data_start_at is not None else ibis.literal(ctx.data_start)
+    start = at.cast(first.ts.type())
     first = first.mutate(watch_from=first.site_first.fill_null(start).cast(first.ts.type()))
     first = first.filter(first.ts >= first.watch_from + ibis.interval(days=int(p["warmup_days"])))
     return onsets.union(
@@ -173,7 +175,8 @@ def query(ctx: DetectionContext) -> ibis.Table:
         t,
         [onsets.o_user == t.user, t.ts >= onsets.onset, t.ts < onsets.onset + span],
     )
-    return j.group_by(*cols).aggregate(
+    # one row per day of evidence, as day-by-day runs give it
+    return j.group_by(*cols, part_day=j.ts.truncate("D")).aggregate(
         first_seen=j.ts.min(),
         last_seen=j.ts.max(),
         n=j.count(),

@@ -13,12 +13,12 @@ uses are followed for ``follow_days`` (until the pair's next onset) into the day
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import ibis
 
+from ashiato.detect.bursts import warmup_end
 from ashiato.detect.common import CREDENTIAL_KINDS, earliest, fmt_ts, local_time, short_list, vals
 from ashiato.detect.spec import DetectionContext, DetectorSpec, Finding, Param
 from ashiato.detect.state import StateTable
@@ -26,9 +26,10 @@ from ashiato.detect.state import StateTable
 SPEC = DetectorSpec(
     id="novelty.first_seen_privileged_cross_site",
     title="Privileged account used from a new site",
-    version="3",
+    version="4",
     severity="high",
     techniques=("T1078.002", "T1021"),
+    multi_day=True,
     needs=CREDENTIAL_KINDS,
     requires_inventory=True,
     description=(
@@ -109,7 +110,7 @@ def _onsets(ctx: DetectionContext, base: ibis.Table) -> ibis.Table:
     lookback = ibis.interval(days=int(p["lookback_days"]))
     novel = t.filter(t.prev_ts.isnull() | (t.ts > t.prev_ts + lookback))
     if ctx.data_start is not None:
-        novel = novel.filter(novel.ts >= ctx.data_start + timedelta(days=int(p["warmup_days"])))
+        novel = novel.filter(novel.ts >= warmup_end(ctx, int(p["warmup_days"])))
     return novel.select(
         o_user=novel.user,
         o_site=novel.src_site,
@@ -147,7 +148,8 @@ def query(ctx: DetectionContext) -> ibis.Table:
             t.ts < onsets.until,
         ],
     )
-    return j.group_by(*_ONSET_COLS).aggregate(
+    # one row per day of evidence, as day-by-day runs give it
+    return j.group_by(*_ONSET_COLS, part_day=j.ts.truncate("D")).aggregate(
         first_seen=j.ts.min(),
         last_seen=j.ts.max(),
         n=j.count(),

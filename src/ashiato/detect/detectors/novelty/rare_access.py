@@ -22,11 +22,11 @@ peer group sizes) count up to the end of the judged day.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import timedelta
 from typing import Any
 
 import ibis
 
+from ashiato.detect.bursts import warmup_end
 from ashiato.detect.common import CREDENTIAL_KINDS, earliest, fmt_ts, short_list, vals
 from ashiato.detect.spec import DetectionContext, DetectorSpec, Finding, Param
 from ashiato.detect.state import StateTable
@@ -38,9 +38,10 @@ _FIRSTS = {"src_dst": ("src", "dst"), "site_dst": ("site", "dst"), "user_site": 
 SPEC = DetectorSpec(
     id="novelty.rare_access",
     title="First-seen rare access",
-    version="2",
+    version="3",
     severity="medium",
     techniques=("T1078", "T1021"),
+    multi_day=True,
     needs=CREDENTIAL_KINDS,
     requires_inventory=False,
     description=(
@@ -281,8 +282,8 @@ def query(ctx: DetectionContext) -> ibis.Table:
         n.ts >= n.dst_first + warm,
     )
     if ctx.data_start is not None:
-        rare = rare.filter(rare.ts >= ctx.data_start + timedelta(days=int(p["warmup_days"])))
-    return rare.group_by("user", "day").aggregate(
+        rare = rare.filter(rare.ts >= warmup_end(ctx, int(p["warmup_days"])))
+    return rare.group_by("user", "day", part_day=rare.day).aggregate(
         first_seen=rare.ts.min(),
         last_seen=rare.ts.max(),
         n=rare.count(),

@@ -21,16 +21,22 @@ next day (``context_days=1`` shows it the onset's day again, so ``owner_hours`` 
 a judged onset is then followed into later days for ``evidence_hours``. (Should the store hold
 no event at all on the day after, the onset is judged on the next day it holds, without the
 evidence of its own day.)
+
+A slice of several days (``multi_day``) judges each of its days as that day's run would: a pair's
+previous 4648 and an account's first use may lie on the slice's earlier days, an onset whose
+hours run past midnight is judged on the slice's next day (or, on its last day, in the next
+slice), the owner's logons count up to the end of the day it is judged on, and a finding gives
+one row (``part_day``) for the day it is judged and one for each later day it is followed on.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import timedelta
 from typing import Any
 
 import ibis
 
+from ashiato.detect.bursts import warmup_end
 from ashiato.detect.common import CREDENTIAL_KINDS, earliest, fmt_ts, short_list, vals
 from ashiato.detect.spec import DetectionContext, DetectorSpec, Finding, Param
 from ashiato.detect.state import StateTable
@@ -41,7 +47,7 @@ _TS = "timestamp('UTC', 6)"
 SPEC = DetectorSpec(
     id="privilege.explicit_credentials",
     title="Account's credentials supplied explicitly on a new computer",
-    version="2",
+    version="3",
     severity="medium",
     techniques=("T1078", "T1550"),
     needs=(EventKind.EXPLICIT_CREDENTIALS,),  # logons only qualify them (history, owner)
@@ -110,6 +116,7 @@ SPEC = DetectorSpec(
         ),
     ),
     context_days=1,
+    multi_day=True,
 )
 
 _SENSITIVE = {"file-server", "database", "domain-controller"}
@@ -139,7 +146,7 @@ def _today(ctx: DetectionContext, t: ibis.Table) -> ibis.Table:
 
 
 def _interactive(ctx: DetectionContext) -> ibis.Table:
-    """The judged day's interactive logons: where each account sat at a keyboard."""
+    """The slice's interactive logons: where each account sat at a keyboard."""
     e = _today(ctx, ctx.events)
     inter = e.filter(
         e.kind == EventKind.LOGON.value, e.outcome != "failure", e.logon_type.isin([2, 10, 11])
@@ -156,9 +163,10 @@ def _used(ctx: DetectionContext) -> ibis.Table:
 
 
 def _fresh(ctx: DetectionContext) -> ibis.Table:
-    """The judged day's onsets of established accounts (the owner not yet asked about)."""
+    """The slice's onsets of established accounts (the owner not yet asked about)."""
     p = ctx.params
     ex = _today(ctx, _explicit(ctx))
+    # the pair's previous 4648: an earlier one of the slice, else the state's last
     w = ibis.window(group_by=[ex.user, ex.src], order_by=[ex.ts, ex.event_id])
     ex = ex.mutate(prev_in=ex.ts.lag().over(w))
     last = ctx.state["pair_last"]
@@ -168,42 +176,62 @@ def _fresh(ctx: DetectionContext) -> ibis.Table:
     lookback = ibis.interval(days=int(p["lookback_days"]))
     on = ex.filter(ex.prev_ts.isnull() | (ex.ts > ex.prev_ts + lookback))
     if ctx.data_start is not None:
-        on = on.filter(on.ts >= ctx.data_start + timedelta(days=int(p["warmup_days"])))
+        on = on.filter(on.ts >= warmup_end(ctx, int(p["warmup_days"])))
     on = on.filter(
         ~((on.account_kind == "service") & on.src_role.notnull() & (on.src_role != "workstation"))
     )
     on = on.select(
         o_user=on.user, o_src=on.src, onset=on.ts, onset_id=on.event_id, prev_ts=on.prev_ts,
-        owner=on.owner,
+        owner=on.owner, o_day=on.ts.truncate("D"),
     )  # fmt: skip
-    # The account's history: its first use lies before the day (the state), days before the onset.
+    # The account's history: its first use lies before the onset's day (the state's, else the
+    # slice's earlier days'), days before the onset.
+    used = _used(ctx)
+    ud = used.group_by(u_user=used.user, u_day=used.ts.truncate("D")).aggregate(
+        u_first=used.ts.min()
+    )
+    j = on.left_join(ud, [on.o_user == ud.u_user, ud.u_day < on.o_day])
+    on = j.group_by(*_ONSET[:-1]).aggregate(s_first=j.u_first.min())
     first = ctx.state["user_first"]
-    on = on.inner_join(first, on.o_user == first.user)
-    on = on.filter(on.first_ts <= on.onset - ibis.interval(days=int(p["min_history_days"])))
-    return on.select(*_ONSET[:-1], f_first=on.first_ts)
+    on = on.left_join(first, on.o_user == first.user)
+    # (every state value lies before the slice: the state's first use, if any, is the first)
+    on = on.mutate(f_first=on.first_ts.fill_null(on.s_first))
+    on = on.filter(on.f_first <= on.onset - ibis.interval(days=int(p["min_history_days"])))
+    return on.select(*_ONSET)
 
 
 def _due(ctx: DetectionContext, fresh: ibis.Table) -> ibis.Table:
-    """The onsets judged today: the day's whose ``owner_hours`` end before midnight, and those of
-    earlier days not judged yet (yesterday's, whose hours ran into today)."""
+    """The onsets judged in the slice, with the day each is judged on (``j_day``): an onset
+    whose ``owner_hours`` end before midnight on its own day, one whose hours run past it on
+    the next day the store holds (left to the next slice when that is not in this one), and
+    the state's not judged yet on the slice's first day."""
     assert ctx.slice_start is not None
     start = ctx.slice_start
-    due = fresh.filter(fresh.onset + _near(ctx) < start + ibis.interval(days=1))
+    one = ibis.interval(days=1)
+    day = fresh.onset.truncate("D")
+    fresh = fresh.mutate(o_day=day, soon=fresh.onset + _near(ctx) < day + one)
+    e = _today(ctx, ctx.events)
+    days = e.select(d_day=e.ts.truncate("D")).distinct()
+    j = fresh.left_join(days, [~fresh.soon, days.d_day > fresh.o_day])
+    due = j.group_by(*_ONSET, "o_day", "soon").aggregate(next_day=j.d_day.min())
+    due = due.mutate(j_day=ibis.ifelse(due.soon, due.o_day, due.next_day))
+    due = due.filter(due.j_day.notnull()).select(*_ONSET, "j_day")
     old = ctx.state["onsets"]
     pending = old.filter(~old.judged, old.onset < start)
-    return due.union(pending.select(*_ONSET))
+    return due.union(pending.select(*_ONSET, j_day=start.cast(due.j_day.type())))
 
 
 def _cleared(ctx: DetectionContext, due: ibis.Table) -> ibis.Table:
-    """The onsets judged today that the owner's presence does not excuse."""
+    """The onsets judged in the slice that the owner's presence does not excuse."""
     near = _near(ctx)
     # The owner at that computer: an interactive logon of theirs there, close in time (before
-    # the day from the state: any it holds lies within the hours of a pending onset).
+    # the slice from the state: any it holds lies within the hours of a pending onset)...
     seen = ctx.state["owner_last"]
     due = due.anti_join(
         seen,
         [due.owner == seen.i_user, due.o_src == seen.i_dst, seen.last_ts >= due.onset - near],
     )
+    # ... or in the slice up to the end of the day the onset is judged on
     inter = _interactive(ctx)
     return due.anti_join(
         inter,
@@ -212,31 +240,39 @@ def _cleared(ctx: DetectionContext, due: ibis.Table) -> ibis.Table:
             due.o_src == inter.i_dst,
             inter.i_ts >= due.onset - near,
             inter.i_ts <= due.onset + near,
+            inter.i_ts < due.j_day + ibis.interval(days=1),
         ],
     )
 
 
 def query(ctx: DetectionContext) -> ibis.Table:
     assert ctx.slice_start is not None
-    p = ctx.params
+    p, start = ctx.params, ctx.slice_start
     span = ibis.interval(hours=int(p["evidence_hours"]))
-    fresh = _fresh(ctx)
-    judged = _cleared(ctx, _due(ctx, fresh))
-    # Onsets judged on earlier days whose evidence window reaches into this one go on here.
+    one = ibis.interval(days=1)
+    judged = _cleared(ctx, _due(ctx, _fresh(ctx)))
+    # Onsets judged before the slice whose evidence window reaches into it go on here.
     old = ctx.state["onsets"]
-    old = old.filter(old.ok, old.onset + span > ctx.slice_start)
-    # (judged today: its evidence from the onset on, the day before included; followed: today's)
+    old = old.filter(old.ok, old.onset + span > start)
     on = judged.mutate(followed=ibis.literal(False)).union(
-        old.select(*_ONSET, followed=ibis.literal(True))
+        old.select(*_ONSET, j_day=ibis.null(judged.j_day.type()), followed=ibis.literal(True))
     )
     ex = _explicit(ctx)
     j = on.inner_join(
         ex,
         [on.o_user == ex.user, on.o_src == ex.src, ex.ts >= on.onset, ex.ts < on.onset + span],
     )
-    j = j.filter(~j.followed | (j.ts >= ctx.slice_start))
+    # judged on j_day: its evidence from the onset on as that day's run sees it (the day before
+    # included), then followed on each later day with that day's events
+    e_day = j.ts.truncate("D")
+    j = j.filter(
+        ibis.ifelse(j.followed, j.ts >= start, j.ts >= j.j_day - one),
+    )
+    j = j.mutate(
+        part_day=ibis.ifelse(j.followed | (e_day > j.j_day), e_day, j.j_day),
+    )
     dst = j.dst_asset.fill_null(j.dst_host).fill_null(j.dst_ip)
-    return j.group_by(*_ONSET).aggregate(
+    return j.group_by(*_ONSET, "part_day").aggregate(
         first_seen=j.ts.min(),
         last_seen=j.ts.max(),
         n=j.count(),
@@ -265,10 +301,10 @@ def fold(ctx: DetectionContext) -> dict[str, ibis.Table]:
         "pair_last": ex.group_by("user", "src").aggregate(last_ts=ex.ts.max()),
         "user_first": used.group_by("user").aggregate(first_ts=used.ts.min()),
         "owner_last": inter.group_by("i_user", "i_dst").aggregate(last_ts=inter.i_ts.max()),
-        # every onset of the day; those judged today; those not excused (ok)
+        # every onset of the slice; those judged in it; those not excused (ok)
         "onsets": fresh.mutate(ok=no, judged=no)
-        .union(due.mutate(ok=no, judged=yes))
-        .union(_cleared(ctx, due).mutate(ok=yes, judged=yes)),
+        .union(due.select(*_ONSET, ok=no, judged=yes))
+        .union(_cleared(ctx, due).select(*_ONSET, ok=yes, judged=yes)),
     }
 
 

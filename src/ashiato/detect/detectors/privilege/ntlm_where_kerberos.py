@@ -16,16 +16,21 @@ its Kerberos history before the day (``kerberos``: first day, days, events) and 
 hosts are reached only after midnight is judged the next day over its whole window
 (``context_days=1`` shows the onset's day again, so ``evidence_hours`` is at most 24). A
 reported onset is followed into the next day for the rest of its window.
+
+A slice of several days (``multi_day``) judges each of its days as that day's run would: the
+account's previous NTLM logon and its Kerberos history may lie on the slice's earlier days; an
+onset gives a row (``part_day``) on its day when it qualifies there (then one on the next day
+with that day's logons), or else on the next day over its whole window when it qualifies then.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import timedelta
 from typing import Any
 
 import ibis
 
+from ashiato.detect.bursts import warmup_end
 from ashiato.detect.common import earliest, fmt_ts, short_list, vals
 from ashiato.detect.spec import DetectionContext, DetectorSpec, Finding, Param
 from ashiato.detect.state import StateTable
@@ -36,7 +41,7 @@ _TS = "timestamp('UTC', 6)"
 SPEC = DetectorSpec(
     id="privilege.ntlm_where_kerberos",
     title="NTLM logon by an account that uses Kerberos",
-    version="2",
+    version="3",
     severity="high",
     techniques=("T1550.002",),
     needs=(EventKind.LOGON,),  # the NTLM logons; the Kerberos baseline only qualifies them
@@ -94,6 +99,7 @@ SPEC = DetectorSpec(
         ),
     ),
     context_days=1,
+    multi_day=True,
 )
 
 _SENSITIVE = {"file-server", "database", "domain-controller"}
@@ -131,7 +137,7 @@ def _ntlm(ctx: DetectionContext) -> ibis.Table:
 
 
 def _kerberos(ctx: DetectionContext) -> ibis.Table:
-    """The judged day's Kerberos use per account (a logon, a TGT or a service ticket)."""
+    """The slice's Kerberos use per account and day (a logon, a TGT or a service ticket)."""
     e = _today(ctx, ctx.events)
     kerb = e.filter(
         e.outcome != "failure",
@@ -139,15 +145,14 @@ def _kerberos(ctx: DetectionContext) -> ibis.Table:
         | e.kind.isin([EventKind.KERBEROS_TGT.value, EventKind.KERBEROS_SERVICE.value]),
         _person(e),
     )
-    return kerb.group_by(k_user=kerb.user).aggregate(
-        k_first=kerb.ts.truncate("D").min(), k_days=ibis.literal(1, "int64"), k_n=kerb.count()
-    )
+    return kerb.group_by(k_user=kerb.user, k_day=kerb.ts.truncate("D")).aggregate(k_n=kerb.count())
 
 
 def _fresh(ctx: DetectionContext) -> ibis.Table:
-    """The judged day's onsets of accounts with a Kerberos history before the day."""
+    """The slice's onsets of accounts with a Kerberos history before the onset's day."""
     p = ctx.params
     ntlm = _today(ctx, _ntlm(ctx))
+    # the account's previous NTLM logon: an earlier one of the slice, else the state's last
     w = ibis.window(group_by=ntlm.user, order_by=[ntlm.ts, ntlm.event_id])
     ntlm = ntlm.mutate(prev_in=ntlm.ts.lag().over(w))
     last = ctx.state["ntlm_last"]
@@ -157,78 +162,124 @@ def _fresh(ctx: DetectionContext) -> ibis.Table:
     lookback = ibis.interval(days=int(p["lookback_days"]))
     onsets = ntlm.filter(ntlm.prev_ts.isnull() | (ntlm.ts > ntlm.prev_ts + lookback))
     if ctx.data_start is not None:
-        onsets = onsets.filter(onsets.ts >= ctx.data_start + timedelta(days=int(p["warmup_days"])))
-    # The Kerberos baseline: the days before the onset's, that is the state before the day.
-    kb = ctx.state["kerberos"]
-    # (the engine's sum of int64 is wider: the state's sums come back as the declared type)
-    kb = kb.mutate(k_days=kb.k_days.cast("int64"), k_n=kb.k_n.cast("int64"))
-    onsets = onsets.inner_join(kb, onsets.user == kb.k_user)
-    onsets = onsets.filter(
-        onsets.k_first <= onsets.ts - ibis.interval(days=int(p["min_kerberos_days"]))
-    )
-    return onsets.select(
+        onsets = onsets.filter(onsets.ts >= warmup_end(ctx, int(p["warmup_days"])))
+    onsets = onsets.select(
         o_user=onsets.user,
         onset=onsets.ts,
         onset_id=onsets.event_id,
         prev_ntlm=onsets.prev_ts,
-        k_first=onsets.k_first,
-        k_days=onsets.k_days,
-        k_n=onsets.k_n,
+        o_day=onsets.ts.truncate("D"),
     )
+    # The Kerberos baseline: the days before the onset's, that is the state before the slice
+    # and the slice's days before the onset's.
+    kd = _kerberos(ctx)
+    j = onsets.left_join(kd, [onsets.o_user == kd.k_user, kd.k_day < onsets.o_day])
+    slice_kb = j.group_by("o_user", "onset", "onset_id", "prev_ntlm").aggregate(
+        s_first=j.k_day.min(), s_days=j.k_day.count(), s_n=j.k_n.sum()
+    )
+    kb = ctx.state["kerberos"]
+    on = slice_kb.left_join(kb, slice_kb.o_user == kb.k_user)
+    # (every state value lies before the slice; the engine's sum of int64 is wider: the
+    # state's sums come back as the declared type)
+    on = on.select(
+        "o_user",
+        "onset",
+        "onset_id",
+        "prev_ntlm",
+        k_first=on.k_first.fill_null(on.s_first.cast(_TS)),
+        k_days=(on.k_days.fill_null(0) + on.s_days).cast("int64"),
+        k_n=(on.k_n.fill_null(0) + on.s_n.fill_null(0)).cast("int64"),
+    )
+    return on.filter(on.k_first <= on.onset - ibis.interval(days=int(p["min_kerberos_days"])))
 
 
 def _judged(ctx: DetectionContext) -> ibis.Table:
-    """Per onset with evidence today: its NTLM logons in the window, and whether it is reported
-    today (``report``: it qualifies) or went on from an earlier day's report (``followed``)."""
+    """Per onset judged in the slice: the rows reported (``report``) or followed on each day
+    (``part_day``), with its NTLM logons in the window as the one-day run judges them.
+
+    A one-day run judges an onset on its day over its window up to midnight, and reports it when
+    it qualifies; one not reported is judged again on the next day over its whole window (the
+    day before is context); a reported one is followed on the next day with that day's logons.
+    Onsets of the slice's last day, and the state's, go on in the next slice as the state's."""
     assert ctx.slice_start is not None
     p, start = ctx.params, ctx.slice_start
     span = _span(ctx)
     old = ctx.state["onsets"]
     old = old.filter(old.onset < start, old.onset + span > start)
-    # today's onsets and yesterday's unreported ones run into today (judged over their whole
-    # window, the day before included); yesterday's reported ones go on with today's logons
+    no, yes = ibis.literal(False), ibis.literal(True)
     on = (
-        _fresh(ctx)
-        .mutate(followed=ibis.literal(False))
-        .union(old.filter(~old.reported).select(*_ONSET, followed=ibis.literal(False)))
-        .union(old.filter(old.reported).select(*_ONSET, followed=ibis.literal(True)))
+        _fresh(ctx).mutate(fresh=yes, was=no).union(old.select(*_ONSET, fresh=no, was=old.reported))
     )
     ntlm = _ntlm(ctx)
     j = on.inner_join(
         ntlm, [on.o_user == ntlm.user, ntlm.ts >= on.onset, ntlm.ts < on.onset + span]
     )
-    j = j.filter(~j.followed | (j.ts >= start))
+    j = j.mutate(e_day=j.ts.truncate("D"))
     dst = j.dst_asset.fill_null(j.dst_host).fill_null(j.dst_ip)
-    out = j.group_by(*_ONSET, "followed").aggregate(
-        first_seen=j.ts.min(),
-        last_seen=j.ts.max(),
-        n=j.count(),
-        n_dsts=dst.nunique(),
-        privileged=j.privileged.max(),
-        groups=j.groups.first(),
-        evidence=earliest(j.event_id, j.ts, int(p["max_evidence"])),
-        dsts=dst.collect(distinct=True),
-        dst_roles=j.dst_role.collect(distinct=True),
-        dst_sites=j.dst_site.collect(distinct=True),
-        src_sites=j.src_site.collect(distinct=True),
-        srcs=j.src_asset.fill_null(j.src_host).collect(distinct=True),
-        src_ips=j.src_ip.collect(distinct=True),
+    aggs = {
+        "first_seen": j.ts.min(),
+        "last_seen": j.ts.max(),
+        "n": j.count(),
+        "n_dsts": dst.nunique(),
+        "privileged": j.privileged.max(),
+        "groups": j.groups.first(),
+        "evidence": earliest(j.event_id, j.ts, int(p["max_evidence"])),
+        "dsts": dst.collect(distinct=True),
+        "dst_roles": j.dst_role.collect(distinct=True),
+        "dst_sites": j.dst_site.collect(distinct=True),
+        "src_sites": j.src_site.collect(distinct=True),
+        "srcs": j.src_asset.fill_null(j.src_host).collect(distinct=True),
+        "src_ips": j.src_ip.collect(distinct=True),
+    }
+    min_hosts = int(p["min_hosts"])
+    # each day's logons of the window, and the whole window's (the last day's part)
+    daily = j.group_by(*_ONSET, "fresh", "was", "e_day").aggregate(**aggs)
+    daily = daily.mutate(qual=daily.privileged | (daily.n_dsts >= min_hosts))
+    whole = j.group_by(*_ONSET, "fresh", "was").aggregate(last_day=j.e_day.max(), **aggs)
+    whole = whole.mutate(qual=whole.privileged | (whole.n_dsts >= min_hosts))
+    # a fresh onset on its own day: reported there, or not
+    own = daily.filter(daily.fresh, daily.e_day == daily.onset.truncate("D"))
+    own = own.select(r_user=own.o_user, r_id=own.onset_id, r_own=own.qual)
+    daily = daily.left_join(own, [daily.o_user == own.r_user, daily.onset_id == own.r_id])
+    whole = whole.left_join(own, [whole.o_user == own.r_user, whole.onset_id == own.r_id])
+    cols = [*_ONSET, *aggs]
+    # reported on its day, then followed the next; the state's reported ones followed
+    day_rows = daily.filter((daily.fresh & daily.r_own) | (~daily.fresh & daily.was))
+    day_rows = day_rows.filter(day_rows.fresh | (day_rows.e_day >= start))
+    day_rows = day_rows.select(
+        *cols,
+        part_day=day_rows.e_day,
+        report=day_rows.fresh & (day_rows.e_day == day_rows.onset.truncate("D")),
     )
-    return out.mutate(report=~out.followed & (out.privileged | (out.n_dsts >= int(p["min_hosts"]))))
+    # judged again over the whole window on the next day: a fresh one not reported on its
+    # day (when the next day is in the slice: it has logons of the window), the state's
+    late = whole.filter(
+        whole.qual,
+        (whole.fresh & ~whole.r_own & (whole.last_day > whole.onset.truncate("D")))
+        | (~whole.fresh & ~whole.was),
+    )
+    late = late.select(
+        *cols,
+        part_day=ibis.ifelse(late.fresh, late.last_day, start.cast(late.last_day.type())),
+        report=yes,
+    )
+    return day_rows.union(late)
 
 
 def query(ctx: DetectionContext) -> ibis.Table:
-    out = _judged(ctx)
-    return out.filter(out.report | out.followed).drop("report", "followed")
+    return _judged(ctx).drop("report")
 
 
 def fold(ctx: DetectionContext) -> dict[str, ibis.Table]:
     ntlm = _today(ctx, _ntlm(ctx))
+    kd = _kerberos(ctx)
     rep = _judged(ctx)
     rep = rep.filter(rep.report).select(*_ONSET, reported=ibis.literal(True))
     return {
         "ntlm_last": ntlm.group_by("user").aggregate(last_ts=ntlm.ts.max()),
-        "kerberos": _kerberos(ctx),
+        "kerberos": kd.group_by("k_user").aggregate(
+            k_first=kd.k_day.min(), k_days=kd.count().cast("int64"), k_n=kd.k_n.sum().cast("int64")
+        ),
         "onsets": _fresh(ctx).mutate(reported=ibis.literal(False)).union(rep),
     }
 

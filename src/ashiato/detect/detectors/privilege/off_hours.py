@@ -19,10 +19,11 @@ Service and machine accounts are left out: their jobs run at night by design. Lo
 calendar are worked out in Python over the few distinct (site, hour) pairs, not per event, and
 joined back as small tables, so the engine query stays portable.
 
-Judged one UTC day at a time against its state: the first day each account was used off hours
-and on a holiday from each site (``first_off``) and, per account, how many working days it
-reached how many hosts (``workdays``: the histogram its typical day, the median, is read from,
-over its days up to the judged one). Local time and holidays come from small tables the engine
+Judged in slices of days against its state, each day as if alone (it knows the state and the
+slice's earlier days): the first day each account was used off hours and on a holiday from each
+site (``first_off``) and, per account, how many working days it reached how many hosts
+(``workdays``: the histogram its typical day, the median, is read from, over its days up to the
+judged one). Local time and holidays come from small tables the engine
 joins (each site's UTC offsets between clock changes, and its holidays from the year before the
 data begins to 20 years after), so that one compiled query serves every day.
 """
@@ -48,7 +49,7 @@ from ashiato.inventory.calendar import site_holidays
 SPEC = DetectorSpec(
     id="privilege.off_hours",
     title="Privileged account used off hours for the first time",
-    version="6",
+    version="7",
     severity="medium",
     techniques=("T1078.002",),
     needs=CREDENTIAL_KINDS,
@@ -99,6 +100,7 @@ SPEC = DetectorSpec(
             description="Per account, how many working days it reached ``nd`` hosts.",
         ),
     ),
+    multi_day=True,
 )
 
 _YEARS = 20
@@ -210,7 +212,7 @@ def _flagged(ctx: DetectionContext, t: ibis.Table) -> ibis.Table:
 
 
 def _judged(ctx: DetectionContext) -> ibis.Table:
-    """The day's credential uses of the accounts judged, flagged off hours / holiday."""
+    """The slice's credential uses of the accounts judged, flagged off hours / holiday."""
     e = ctx.events
     everyone = bool(ctx.params["holidays_all_accounts"])
     t = e.filter(
@@ -230,44 +232,50 @@ def _judged(ctx: DetectionContext) -> ibis.Table:
 
 
 def _workday(t: ibis.Table) -> ibis.Table:
-    """Hosts each account reached in the day's working time (its day in the histogram)."""
+    """Hosts each account reached in each day's working time (its day in the histogram)."""
     w = t.filter(~t.off)
-    return w.group_by(w_user=w.user).aggregate(nd=w.reached.nunique().cast("int64"))
+    return w.group_by(w_user=w.user, w_day=w.day).aggregate(nd=w.reached.nunique().cast("int64"))
 
 
-def _typical(ctx: DetectionContext, t: ibis.Table) -> ibis.Table:
-    """Each account's typical working day: the median of the hosts it reached per working day,
-    over its days up to the judged one (from the histogram of days per count)."""
-    h = ctx.state["workdays"]
-    today = _workday(t)
-    h = h.select(w_user=h.w_user, nd=h.nd, days=h.days.cast("int64")).union(
-        today.mutate(days=ibis.literal(1, "int64"))
+def _typical(ctx: DetectionContext, t: ibis.Table, keys: ibis.Table) -> ibis.Table:
+    """Each account's typical working day on each of ``keys``' days (k_user, k_day): the median
+    of the hosts it reached per working day, over its days up to that one (the state's and the
+    slice's), from the histogram of days per count."""
+    state = ctx.state["workdays"]
+    days = _workday(t)
+    mine = keys.inner_join(days, [keys.k_user == days.w_user, days.w_day <= keys.k_day]).select(
+        "k_user", "k_day", nd=days.nd, days=ibis.literal(1, "int64")
     )
-    h = h.group_by("w_user", "nd").aggregate(days=h.days.sum())
-    cum = ibis.cumulative_window(group_by=h.w_user, order_by=h.nd)
-    h = h.mutate(cum=h.days.sum().over(cum), total=h.days.sum().over(group_by=h.w_user))
+    past = keys.inner_join(state, keys.k_user == state.w_user).select(
+        "k_user", "k_day", nd=state.nd, days=state.days.cast("int64")
+    )
+    h = mine.union(past)
+    h = h.group_by("k_user", "k_day", "nd").aggregate(days=h.days.sum())
+    cum = ibis.cumulative_window(group_by=[h.k_user, h.k_day], order_by=h.nd)
+    h = h.mutate(cum=h.days.sum().over(cum), total=h.days.sum().over(group_by=[h.k_user, h.k_day]))
     # the middle day(s): one for an odd count, the mean of two for an even one
     low, high = (h.total + 1) // 2, h.total // 2 + 1
-    m = h.group_by("w_user").aggregate(
+    m = h.group_by("k_user", "k_day").aggregate(
         v1=h.nd.min(where=h.cum >= low), v2=h.nd.min(where=h.cum >= high)
     )
-    return m.select(t_user=m.w_user, typical=(m.v1 + m.v2) / 2.0)
+    return m.select(t_user=m.k_user, t_day=m.k_day, typical=(m.v1 + m.v2) / 2.0)
 
 
 def _off(ctx: DetectionContext) -> ibis.Table:
-    """The day's off-hours and holiday uses that are judged (``when``: a holiday)."""
+    """The slice's off-hours and holiday uses that are judged (``when``: a holiday)."""
     p = ctx.params
     everyone = bool(p["holidays_all_accounts"])
     t = _judged(ctx)
     # Holidays are a baseline of their own: late evenings say nothing about holidays. Off hours
     # are judged for privileged accounts; holidays, when told, for every person's account, on
     # the days it does a day's work: as many hosts as on its own typical working day.
-    typical = _typical(ctx, t)
     hol = t.filter(t.holiday.notnull())
     hol_days = hol.group_by("user", "src_site", "day").aggregate(nd=hol.reached.nunique())
-    hol_days = hol_days.left_join(typical, hol_days.user == typical.t_user).select(
-        hol_days, typical.typical
-    )
+    keys = hol_days.select(k_user=hol_days.user, k_day=hol_days.day).distinct()
+    typical = _typical(ctx, t, keys)
+    hol_days = hol_days.left_join(
+        typical, [hol_days.user == typical.t_user, hol_days.day == typical.t_day]
+    ).select(hol_days, typical.typical)
     floor = int(p["holiday_min_destinations"])
     worked = hol_days.filter(
         (hol_days.nd >= floor) & (hol_days.nd >= hol_days.typical.fill_null(floor))
@@ -289,17 +297,25 @@ def query(ctx: DetectionContext) -> ibis.Table:
     stretch = ibis.interval(days=int(p["holiday_stretch_days"]))
     first = ctx.state["first_off"]
     first = first.mutate(first_day=first.first_day.cast(off.day.type()))
+    # each day knows the state and the slice's earlier days: the first of the slice's days, if
+    # earlier than its own, when the state has none
+    off = off.mutate(s_first=off.day.min().over(group_by=[off.user, off.src_site, off.when]))
     off = off.left_join(
         first,
         [off.user == first.f_user, off.src_site == first.f_site, off.when == first.f_when],
     ).select(off, first.first_day)
+    off = off.mutate(
+        first_day=off.first_day.fill_null(
+            ibis.ifelse(off.s_first < off.day, off.s_first, ibis.null(off.day.type()))
+        )
+    )
     novel = off.filter(
         off.first_day.isnull() | (off.when & (off.day <= off.first_day + stretch))
     ).mutate(first_day=lambda r: r.first_day.fill_null(r.day))
-    start = warmup_end(ctx.data_start, int(p["warmup_days"]))
+    start = warmup_end(ctx, int(p["warmup_days"]))
     if start is not None:
         novel = novel.filter(novel.day >= start)
-    return novel.group_by("user", "src_site", "day").aggregate(
+    out = novel.group_by("user", "src_site", "day").aggregate(
         first_seen=novel.ts.min(),
         last_seen=novel.ts.max(),
         n=novel.count(),
@@ -315,12 +331,14 @@ def query(ctx: DetectionContext) -> ibis.Table:
         src_ips=novel.src_ip.collect(distinct=True),
         evidence=earliest(novel.event_id, novel.ts, int(p["max_evidence"])),
     )
+    return out.mutate(part_day=out.day)
 
 
 def fold(ctx: DetectionContext) -> dict[str, ibis.Table]:
     off = _off(ctx)
+    days = _workday(_judged(ctx))
     return {
-        "workdays": _workday(_judged(ctx)).mutate(days=ibis.literal(1, "int64")),
+        "workdays": days.group_by("w_user", "nd").aggregate(days=days.count().cast("int64")),
         "first_off": off.group_by(f_user=off.user, f_site=off.src_site, f_when=off.when).aggregate(
             first_day=off.day.min()
         ),

@@ -9,19 +9,20 @@ least ``min_logons`` logons spread over at least ``min_history_days`` and not on
 logon (2, 7, 10 or 11) anywhere. A brand-new account has no baseline and is never flagged.
 Sessions on workstations are left out when the inventory says so: help desks log on to desks.
 
-Judged one UTC day at a time against its state (``baseline``): per account, its first day with a
-logon, its days with any, and its logons, interactive ones and network ones, summed over the
-days before the judged one.
+Judged against its state (``baseline``): per account, its first day with a logon, its days with
+any, and its logons, interactive ones and network ones, summed over the days before the judged
+one. A slice of several days holds each day's sessions against the state plus the slice's
+earlier days (``multi_day``): a finding is one account's sessions of one day.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import timedelta
 from typing import Any
 
 import ibis
 
+from ashiato.detect.bursts import warmup_end
 from ashiato.detect.common import earliest, fmt_ts, short_list, vals
 from ashiato.detect.spec import DetectionContext, DetectorSpec, Finding, Param
 from ashiato.detect.state import StateTable
@@ -30,7 +31,7 @@ from ashiato.events import EventKind
 SPEC = DetectorSpec(
     id="privilege.rdp_network_only",
     title="Interactive or RDP logon to a server by a network-only account",
-    version="2",
+    version="3",
     severity="high",
     techniques=("T1021.001", "T1078"),
     needs=(EventKind.LOGON,),
@@ -70,6 +71,7 @@ SPEC = DetectorSpec(
             ),
         ),
     ),
+    multi_day=True,
 )
 
 _INTERACTIVE_EVER = (2, 7, 10, 11)  # 7 unlocks an interactive session
@@ -78,7 +80,7 @@ _SENSITIVE = {"file-server", "database", "domain-controller"}
 
 
 def _logons(ctx: DetectionContext) -> ibis.Table:
-    """The judged day's successful logons by named accounts."""
+    """The slice's successful logons by named accounts, with their day."""
     e = ctx.events
     return e.filter(
         e.kind == EventKind.LOGON.value,
@@ -97,21 +99,16 @@ def query(ctx: DetectionContext) -> ibis.Table:
         logons.dst_role.isnull() | (logons.dst_role != "workstation"),
     )
     if ctx.data_start is not None:
-        hits = hits.filter(hits.ts >= ctx.data_start + timedelta(days=int(p["warmup_days"])))
-    # The baseline: the account's logons on the days before, that is the state before the day.
-    base = ctx.state["baseline"]
-    base = base.select(
-        "b_user",
-        "b_first",
-        # (the engine's sum of int64 is wider: the state's sums come back as the declared type)
-        *(base[c].cast("int64").name(c) for c in ("b_days", "b_n", "b_inter", "b_net")),
-    )
-    base = base.filter(base.b_inter == 0, base.b_n >= int(p["min_logons"]))
+        hits = hits.filter(hits.ts >= warmup_end(ctx, int(p["warmup_days"])))
+    # The baseline: the account's logons on the days before, that is the state before the
+    # slice plus the slice's earlier days.
+    base = _baseline(ctx, logons)
+    j = hits.inner_join(base, [hits.user == base.b_user, hits.day == base.b_day])
+    j = j.filter(j.b_inter == 0, j.b_n >= int(p["min_logons"]))
     # The first such day only: after it the account has an interactive logon in its history.
-    j = hits.inner_join(base, hits.user == base.b_user)
     j = j.filter(j.b_first <= j.day - ibis.interval(days=int(p["min_history_days"])))
-    j = j.mutate(c_user=j.user, c_day=j.day)
-    return j.group_by("c_user", "c_day", "b_first", "b_days", "b_n", "b_net").aggregate(
+    j = j.mutate(c_user=j.user, c_day=j.day, part_day=j.day)
+    return j.group_by("c_user", "c_day", "part_day", "b_first", "b_days", "b_n", "b_net").aggregate(
         first_seen=j.ts.min(),
         last_seen=j.ts.max(),
         n=j.count(),
@@ -127,15 +124,56 @@ def query(ctx: DetectionContext) -> ibis.Table:
     )
 
 
+def _baseline(ctx: DetectionContext, logons: ibis.Table) -> ibis.Table:
+    """Per account and day of the slice with a logon: its baseline before that day (the state,
+    then the slice's earlier days; ``b_*``, keyed by ``b_user`` and ``b_day``)."""
+    per = _per_day(logons)
+    w = ibis.window(group_by=per.b_user, order_by=per.b_day, rows=(None, -1))
+    per = per.select(
+        "b_user",
+        "b_day",
+        s_first=per.b_day.min().over(w),
+        s_days=per.b_day.count().over(w),
+        **{f"s_{c}": per[f"d_{c}"].sum().over(w) for c in ("n", "inter", "net")},
+    )
+    base = ctx.state["baseline"]
+    base = base.select(
+        k_user=base.b_user,
+        k_first=base.b_first,
+        # (the engine's sum of int64 is wider: the state's sums come back as the declared type)
+        **{f"k_{c}": base[f"b_{c}"].cast("int64") for c in ("days", "n", "inter", "net")},
+    )
+    j = per.left_join(base, per.b_user == base.k_user)
+    # every state value lies before the slice: its first day, if any, is the account's first
+    return j.select(
+        "b_user",
+        "b_day",
+        b_first=j.k_first.fill_null(j.s_first),
+        **{
+            f"b_{c}": (j[f"k_{c}"].fill_null(0) + j[f"s_{c}"].fill_null(0)).cast("int64")
+            for c in ("days", "n", "inter", "net")
+        },
+    )
+
+
+def _per_day(logons: ibis.Table) -> ibis.Table:
+    """Each account's logons per day of the slice: all, interactive ones, network ones."""
+    return logons.group_by(b_user=logons.user, b_day=logons.day).aggregate(
+        d_n=logons.count(),
+        d_inter=logons.logon_type.isin(list(_INTERACTIVE_EVER)).sum().cast("int64"),
+        d_net=(logons.logon_type == 3).sum().cast("int64"),
+    )
+
+
 def fold(ctx: DetectionContext) -> dict[str, ibis.Table]:
-    logons = _logons(ctx)
+    per = _per_day(_logons(ctx))
     return {
-        "baseline": logons.group_by(b_user=logons.user).aggregate(
-            b_first=logons.day.min(),
-            b_days=ibis.literal(1, "int64"),
-            b_n=logons.count(),
-            b_inter=logons.logon_type.isin(list(_INTERACTIVE_EVER)).sum().cast("int64"),
-            b_net=(logons.logon_type == 3).sum().cast("int64"),
+        "baseline": per.group_by("b_user").aggregate(
+            b_first=per.b_day.min(),
+            b_days=per.count().cast("int64"),
+            b_n=per.d_n.sum().cast("int64"),
+            b_inter=per.d_inter.sum().cast("int64"),
+            b_net=per.d_net.sum().cast("int64"),
         )
     }
 

@@ -21,9 +21,10 @@ from ashiato.events import EventKind
 SPEC = DetectorSpec(
     id="privilege.service_account_interactive",
     title="Service account used interactively",
-    version="2",
+    version="3",
     severity="high",
     techniques=("T1078.002", "T1021.001"),
+    multi_day=True,
     needs=(EventKind.LOGON, EventKind.EXPLICIT_CREDENTIALS),
     requires_inventory=True,
     description=(
@@ -50,7 +51,7 @@ def query(ctx: DetectionContext) -> ibis.Table:
         where=t.src_asset.fill_null(t.src_host).fill_null(t.src_ip).fill_null(t.dst_host),
         day=t.ts.truncate("D"),
     )
-    return t.group_by("user", "day").aggregate(
+    return t.group_by("user", "day", part_day=t.day).aggregate(
         first_seen=t.ts.min(),
         last_seen=t.ts.max(),
         n=t.count(),

@@ -11,9 +11,10 @@ first day (the same desk, once a week). Classes are ``workstation`` and ``server
 role), or each inventory role when ``by_role`` is set. Sources the inventory cannot place are left
 out, as are accounts with no logon before that day (nothing to compare with).
 
-Judged one UTC day at a time against its state: each (account, class)'s first day
-(``class_first``), the sources of that first day (``origins``) and the day each (account, source
-role) was first seen (``role_first``: the roles it came from before).
+Judged in slices of days against its state, each day as if alone (it knows the state and the
+slice's earlier days): each (account, class)'s first day (``class_first``), the sources of that
+first day (``origins``) and the day each (account, source role) was first seen (``role_first``:
+the roles it came from before).
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ _TS = "timestamp('UTC', 6)"
 SPEC = DetectorSpec(
     id="privilege.service_account_new_source_class",
     title="Service account logs on from a new class of source",
-    version="3",
+    version="4",
     severity="high",
     techniques=("T1078.002", "T1021"),
     needs=(EventKind.LOGON,),
@@ -78,6 +79,7 @@ SPEC = DetectorSpec(
             description="The first day each service account came from each source role.",
         ),
     ),
+    multi_day=True,
 )
 
 _SENSITIVE = {"file-server", "database", "domain-controller"}
@@ -93,7 +95,7 @@ def _source_class(role: ir.StringValue, by_role: bool) -> ir.StringValue:
 
 
 def _logons(ctx: DetectionContext) -> ibis.Table:
-    """The judged day's successful service-account logons from a source of a known class."""
+    """The slice's successful service-account logons from a source of a known class."""
     e = ctx.events
     t = e.filter(
         e.kind == EventKind.LOGON.value,
@@ -106,27 +108,46 @@ def _logons(ctx: DetectionContext) -> ibis.Table:
     return t.mutate(src=t.src_asset.fill_null(t.src_host).fill_null(t.src_ip))
 
 
-def _new(ctx: DetectionContext, t: ibis.Table) -> ibis.Table:
-    """The day's logons of (account, class) pairs never seen before the day: their first day."""
+def _firsts(ctx: DetectionContext, t: ibis.Table) -> ibis.Table:
+    """``t`` with each (account, class)'s ``first_day`` as the slice's days know it (the
+    state's, else its first day in the slice: a day on or before that first day sees no
+    earlier one) and ``new``: that first day lies in the slice."""
     seen = ctx.state["class_first"]
-    return t.anti_join(seen, [t.user == seen.f_user, t.cls == seen.f_cls])
+    sl = t.group_by(s_user=t.user, s_cls=t.cls).aggregate(s_first=t.day.min())
+    sl = sl.left_join(seen, [sl.s_user == seen.f_user, sl.s_cls == seen.f_cls]).select(
+        "s_user",
+        "s_cls",
+        s_first_day=seen.first_day.cast(sl.s_first.type()).fill_null(sl.s_first),
+        s_new=seen.first_day.isnull(),
+    )
+    return t.inner_join(sl, [t.user == sl.s_user, t.cls == sl.s_cls]).select(
+        t, first_day=sl.s_first_day, new=sl.s_new
+    )
+
+
+def _first_sources(t: ibis.Table) -> ibis.Table:
+    """The sources of the first days that lie in the slice (``t`` from ``_firsts``)."""
+    f = t.filter(t.new, t.day == t.first_day, t.src.notnull())
+    return f.group_by(o_user=f.user, o_cls=f.cls, o_src=f.src).aggregate(o_day=f.day.min())
 
 
 def query(ctx: DetectionContext) -> ibis.Table:
     p = ctx.params
-    t = _logons(ctx)
+    t = _firsts(ctx, _logons(ctx))
     # The first day, and every later day the account comes back from a source it used on that
     # first day: a password read from a file is used again from the same desk (once a week,
-    # in issue 13's svc-from-workstation), and each use names what it reached.
-    first = _new(ctx, t).mutate(first_day=lambda r: r.day)
-    seen, origin = ctx.state["class_first"], ctx.state["origins"]
-    again = t.inner_join(
-        origin, [t.user == origin.o_user, t.cls == origin.o_cls, t.src == origin.o_src]
+    # in issue 13's svc-from-workstation), and each use names what it reached. A day of the
+    # slice knows the state and the slice's earlier days: a first day in the slice names the
+    # sources a later day of the slice comes back from.
+    first = t.filter(t.day == t.first_day)
+    origin = ctx.state["origins"].select("o_user", "o_cls", "o_src")
+    origin = origin.union(_first_sources(t).select("o_user", "o_cls", "o_src"))
+    later = t.filter(t.day > t.first_day)
+    again = later.semi_join(
+        origin, [later.user == origin.o_user, later.cls == origin.o_cls, later.src == origin.o_src]
     )
-    again = again.inner_join(seen, [again.user == seen.f_user, again.cls == seen.f_cls])
-    again = again.select(t, first_day=again.first_day.cast(t.day.type()))
     novel = first.union(again)
-    start = warmup_end(ctx.data_start, int(p["warmup_days"]))
+    start = warmup_end(ctx, int(p["warmup_days"]))
     if start is not None:
         novel = novel.filter(novel.first_day >= start)
     hits = novel.group_by("user", "cls", "day").aggregate(
@@ -145,28 +166,30 @@ def query(ctx: DetectionContext) -> ibis.Table:
         evidence=earliest(novel.event_id, novel.ts, int(p["max_evidence"])),
     )
     # The account's own past: the source roles it came from before its first day of this class
-    # (none: no finding).
+    # (none: no finding), from the state and the slice's days.
     past = ctx.state["role_first"]
-    past = past.mutate(since=past.since.cast(hits.first_day.type()))
+    past = past.select("r_user", "r_role", since=past.since.cast(hits.first_day.type()))
+    past = past.union(_roles(_logons(ctx)).mutate(since=lambda r: r.since.cast(past.since.type())))
     before = hits.inner_join(past, [hits.user == past.r_user, past.since < hits.first_day])
     prior = before.group_by(before.user, before.cls, before.day).aggregate(
         prior_roles=before.r_role.collect(distinct=True)
     )
-    return hits.inner_join(
+    out = hits.inner_join(
         prior, [hits.user == prior.user, hits.cls == prior.cls, hits.day == prior.day]
     ).select(hits, prior.prior_roles)
+    return out.mutate(part_day=out.day)
+
+
+def _roles(t: ibis.Table) -> ibis.Table:
+    return t.group_by(r_user=t.user, r_role=t.src_role).aggregate(since=t.day.min())
 
 
 def fold(ctx: DetectionContext) -> dict[str, ibis.Table]:
     t = _logons(ctx)
-    new = _new(ctx, t)
-    new = new.filter(new.src.notnull())
     return {
         "class_first": t.group_by(f_user=t.user, f_cls=t.cls).aggregate(first_day=t.day.min()),
-        "origins": new.group_by(o_user=new.user, o_cls=new.cls, o_src=new.src).aggregate(
-            o_day=new.day.min()
-        ),
-        "role_first": t.group_by(r_user=t.user, r_role=t.src_role).aggregate(since=t.day.min()),
+        "origins": _first_sources(_firsts(ctx, t)),
+        "role_first": _roles(t),
     }
 
 

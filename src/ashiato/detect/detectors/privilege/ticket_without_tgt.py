@@ -23,13 +23,15 @@ machine. Machine accounts (``$``) are skipped, as are the domain controllers' ow
 (loopback, an address a KDC's own machine account asks from, a domain-controller asset).
 Delegation (S4U, a service asking on a user's behalf) can look the same.
 
-Judged one UTC day at a time against its state: each account's last TGT per address and first
-TGT, each address's first Kerberos event, the KDCs' addresses, the host at each address, each
-account's last logon or 4648 per host (what clears a ticket within ``own_address_days``, known
-up to the end of the ticket's day), and ``waiting``: the uncleared tickets of an (account,
-address) with one within ``follow_minutes`` (at least 5, the clock skew) of midnight, judged the
-next day with the logons that followed and a TGT logged just after (``context_days=1`` shows the
-day before; ``follow_minutes`` is at most a day).
+Judged in slices of days against its state, each day as if alone (what is known at the end of
+the ticket's day: the state and the slice's days up to it): each account's last TGT per address
+and first TGT, each address's first Kerberos event, the KDCs' addresses, the host at each
+address, each account's last logon or 4648 per host (what clears a ticket within
+``own_address_days``), and ``waiting``: the uncleared tickets of an (account, address) with one
+within ``follow_minutes`` (at least 5, the clock skew) of midnight, judged the next day with
+events (in the slice, or the next slice's first) with the logons that followed and a TGT logged
+just after (``context_days=1`` shows the day before the slice; ``follow_minutes`` is at most a
+day).
 """
 
 from __future__ import annotations
@@ -61,7 +63,7 @@ _TICKET = {
 SPEC = DetectorSpec(
     id="privilege.ticket_without_tgt",
     title="Service tickets without a TGT from that address (pass-the-ticket)",
-    version="2",
+    version="3",
     severity="high",
     techniques=("T1550.003",),
     # TGTs and 4648s are read only to clear tickets (tests/detect/test_needs.py's QUALIFIERS).
@@ -148,6 +150,7 @@ SPEC = DetectorSpec(
         ),
     ),
     context_days=1,
+    multi_day=True,
 )
 
 _LOOPBACK = ["127.0.0.1", "::1"]
@@ -171,13 +174,17 @@ def _windows(ctx: DetectionContext) -> tuple[Any, Any, Any, Any]:
     return blind, life, ibis.interval(minutes=minutes), settle
 
 
+_DAY = ibis.interval(days=1)
+
+
 def _today(ctx: DetectionContext, t: ibis.Table) -> ibis.Table:
+    """``t``'s rows of the judged days (the slice; the day before it is context)."""
     assert ctx.slice_start is not None
     return t.filter(t.ts >= ctx.slice_start)
 
 
 def _kerberos(ctx: DetectionContext) -> ibis.Table:
-    """The judged day's TGTs and service tickets with an address."""
+    """The judged days' TGTs and service tickets with an address."""
     e = _today(ctx, ctx.events)
     return e.filter(e.kind.isin(_KERBEROS), e.outcome != "failure", e.src_ip.notnull())
 
@@ -198,8 +205,8 @@ def _hosts(k: ibis.Table) -> ibis.Table:
 
 
 def _owners(ctx: DetectionContext) -> ibis.Table:
-    """The judged day's credentials of an account on a host: a logon there (interactive, unlock,
-    RDP, cached, batch, service) or a process supplying them there (4648, runas)."""
+    """The judged days' credentials of an account on a host: a logon there (interactive,
+    unlock, RDP, cached, batch, service) or a process supplying them there (4648, runas)."""
     e = _today(ctx, ctx.events)
     lg = e.filter(
         e.kind == EventKind.LOGON.value,
@@ -214,26 +221,37 @@ def _owners(ctx: DetectionContext) -> ibis.Table:
 
 def _tgts(k: ibis.Table) -> ibis.Table:
     tgt = k.filter(k.kind == EventKind.KERBEROS_TGT.value)
-    return tgt.select(g_user=tgt.user, g_ip=tgt.src_ip, g_ts=tgt.ts)
+    return tgt.select(g_user=tgt.user, g_ip=tgt.src_ip, g_ts=tgt.ts, g_day=tgt.ts.truncate("D"))
 
 
-def _tgt_cleared(t: ibis.Table, tgt: ibis.Table, life: Any) -> ibis.Table:
+def _tgt_cleared(t: ibis.Table, tgt: ibis.Table, life: Any, on: str) -> ibis.Table:
     """``t`` without tickets whose account obtained a TGT from that address that could still be
-    valid (``tgt``: TGTs as (g_user, g_ip, g_ts))."""
+    valid, logged on the day in ``t``'s column ``on`` (``tgt``: TGTs as (g_user, g_ip, g_ts,
+    g_day))."""
     return t.anti_join(
         tgt,
         [
             t.user == tgt.g_user,
             t.src_ip == tgt.g_ip,
+            tgt.g_day == t[on],
             tgt.g_ts >= t.ts - life,
             tgt.g_ts <= t.ts + _SKEW,
         ],
     )
 
 
+def _last_before(keys: ibis.Table, hist: ibis.Table) -> ibis.Table:
+    """Per (k_user, k_ip, k_day) of ``keys``, the latest ``h_last`` of ``hist`` (h_user, h_ip,
+    h_day, h_last: per-day maxima, the state's on its last day) on a day before ``k_day``."""
+    j = keys.inner_join(
+        hist, [keys.k_user == hist.h_user, keys.k_ip == hist.h_ip, hist.h_day < keys.k_day]
+    )
+    return j.group_by("k_user", "k_ip", "k_day").aggregate(p_last=j.h_last.max())
+
+
 def _candidates(ctx: DetectionContext) -> ibis.Table:
-    """The judged day's service tickets not cleared by what is known at its end: the state (the
-    days before) and the day."""
+    """The slice's service tickets, each not cleared by what is known at the end of its day:
+    the state (the days before the slice), the slice's earlier days and its own day."""
     st = ctx.state
     blind, life, _, _ = _windows(ctx)
     k = _kerberos(ctx)
@@ -243,11 +261,12 @@ def _candidates(ctx: DetectionContext) -> ibis.Table:
         ~k.user.endswith("$"),
         ~k.src_ip.isin(_LOOPBACK),
         k.src_role.isnull() | (k.src_role != "domain-controller"),
-    )
-    kdc = st["kdc"].select("ip").union(_kdc(k).select("ip"))
-    t = t.anti_join(kdc, t.src_ip == kdc.ip)
+    ).mutate(day=lambda r: r.ts.truncate("D"))
+    kdc = st["kdc"].union(_kdc(k))
+    t = t.anti_join(kdc, [t.src_ip == kdc.ip, kdc.first_ts < t.day + _DAY])
     # An account's first TGT in the store: before it, an absent 4768 says nothing (its AS
-    # exchanges are logged on a DC whose logs are missing, or came before the data).
+    # exchanges are logged on a DC whose logs are missing, or came before the data). (The
+    # slice's later days change neither minimum: their events come after the ticket.)
     tgt = _tgts(k)
     first = (
         st["tgt_first"].select(g_user="user", g_ts="first_ts").union(tgt.select("g_user", "g_ts"))
@@ -257,53 +276,125 @@ def _candidates(ctx: DetectionContext) -> ibis.Table:
     ips = st["ip_first"].union(k.group_by(ip=k.src_ip).aggregate(since=k.ts.min()))
     starts = ips.group_by("ip").aggregate(since=ips.since.min())
     t = t.inner_join(starts, [t.src_ip == starts.ip, t.ts >= starts.since + blind]).select(t)
-    t = _tgt_cleared(t, tgt, life)
+    # A TGT of the ticket's own day; else the last TGT of an earlier day (state or slice).
+    t = _tgt_cleared(t, tgt, life, "day")
     last = st["tgt_last"]
-    t = t.anti_join(last, [t.user == last.user, t.src_ip == last.ip, last.last_ts >= t.ts - life])
-    # The account's own credentials on the host at that address, before the ticket.
-    hosts = st["hosts"].select("ip", "host").union(_hosts(k).select("ip", "host"))
-    own = _owners(ctx)
-    own = own.inner_join(hosts, own.host == hosts.host).select(own.user, own.ts, hosts.ip)
+    daily = tgt.group_by(h_user="g_user", h_ip="g_ip", h_day="g_day").aggregate(
+        h_last=tgt.g_ts.max()
+    )
+    hist = last.select(
+        h_user=last.user, h_ip=last.ip, h_day=last.last_ts.truncate("D"), h_last=last.last_ts
+    ).union(daily.mutate(h_last=daily.h_last.cast(last.last_ts.type())))
+    keys = t.select(k_user=t.user, k_ip=t.src_ip, k_day=t.day).distinct()
+    prev = _last_before(keys, hist)
     t = t.anti_join(
-        own, [t.user == own.user, t.src_ip == own.ip, own.ts >= t.ts - life, own.ts <= t.ts]
+        prev,
+        [
+            t.user == prev.k_user,
+            t.src_ip == prev.k_ip,
+            t.day == prev.k_day,
+            prev.p_last >= t.ts - life,
+        ],
+    )
+    # The account's own credentials on the host at that address, before the ticket: the host
+    # at an address as known at the end of the ticket's day.
+    hosts = st["hosts"].union(_hosts(k))
+    own = _owners(ctx)
+    own = own.mutate(day=own.ts.truncate("D"))
+    same = own.inner_join(hosts, [own.host == hosts.host, hosts.first_ts < own.day + _DAY]).select(
+        own.user, own.ts, own.day, hosts.ip
+    )
+    t = t.anti_join(
+        same,
+        [
+            t.user == same.user,
+            t.src_ip == same.ip,
+            t.day == same.day,
+            same.ts >= t.ts - life,
+            same.ts <= t.ts,
+        ],
     )
     seen = st["owner_last"]
-    seen = seen.inner_join(hosts, seen.host == hosts.host).select(seen.user, seen.last_ts, hosts.ip)
-    t = t.anti_join(seen, [t.user == seen.user, t.src_ip == seen.ip, seen.last_ts >= t.ts - life])
-    return t.select(*_TICKET, "event_id")
+    od = own.group_by("user", "host", "day").aggregate(last=own.ts.max())
+    ohist = seen.select(
+        o_user=seen.user, o_host=seen.host, o_day=seen.last_ts.truncate("D"), o_last=seen.last_ts
+    ).union(
+        od.select(
+            o_user=od.user, o_host=od.host, o_day=od.day, o_last=od.last.cast(seen.last_ts.type())
+        )
+    )
+    keys = t.select(k_user=t.user, k_ip=t.src_ip, k_day=t.day).distinct()
+    at = keys.inner_join(hosts, [keys.k_ip == hosts.ip, hosts.first_ts < keys.k_day + _DAY])
+    at = at.select(h_user=at.k_user, h_ip=at.k_ip, k_day=at.k_day, h_host=at.host).distinct()
+    oj = at.inner_join(ohist, [at.h_user == ohist.o_user, at.h_host == ohist.o_host])
+    oj = oj.select(h_user="h_user", h_ip="h_ip", h_day="o_day", h_last="o_last", k_day="k_day")
+    oj = oj.filter(oj.h_day < oj.k_day)
+    prev = oj.group_by(k_user=oj.h_user, k_ip=oj.h_ip, k_day=oj.k_day).aggregate(
+        p_last=oj.h_last.max()
+    )
+    t = t.anti_join(
+        prev,
+        [
+            t.user == prev.k_user,
+            t.src_ip == prev.k_ip,
+            t.day == prev.k_day,
+            prev.p_last >= t.ts - life,
+        ],
+    )
+    return t.select(*_TICKET, "event_id", "day")
+
+
+def _days(ctx: DetectionContext) -> ibis.Table:
+    """The slice's days with events (n_day) and the next such day in the slice (next_day):
+    each is judged on its own, as one day's run would be, and tickets waiting from one day
+    are judged on the next."""
+    e = _today(ctx, ctx.events)
+    d = e.select(n_day=e.ts.truncate("D")).distinct()
+    return d.mutate(next_day=d.n_day.lead().over(ibis.window(order_by=d.n_day)))
 
 
 def _split(ctx: DetectionContext) -> tuple[ibis.Table, ibis.Table]:
-    """The day's candidates as (settled, waiting): a ticket close to midnight makes its (account,
-    address) wait for the next day, where a late TGT may clear it and logons may follow it."""
-    assert ctx.slice_start is not None
+    """The candidates as (settled, waiting): a ticket close to midnight makes its (account,
+    address) wait for the next day, where a late TGT may clear it and logons may follow it;
+    waiting has ``next_day``, the slice's next day with events (null: after the slice)."""
     _, _, _, settle = _windows(ctx)
     t = _candidates(ctx)
-    end = ctx.slice_start + ibis.interval(days=1)
-    late = t.filter(t.ts + settle >= end).select(l_user="user", l_ip="src_ip").distinct()
-    keys = [t.user == late.l_user, t.src_ip == late.l_ip]
-    return t.anti_join(late, keys), t.semi_join(late, keys)
+    late = t.filter(t.ts + settle >= t.day + _DAY)
+    late = late.select(l_user=late.user, l_ip=late.src_ip, l_day=late.day).distinct()
+    keys = [t.user == late.l_user, t.src_ip == late.l_ip, t.day == late.l_day]
+    waiting = t.semi_join(late, keys)
+    days = _days(ctx)
+    waiting = waiting.left_join(days, waiting.day == days.n_day).select(waiting, days.next_day)
+    return t.anti_join(late, keys), waiting
 
 
-def _waited(ctx: DetectionContext) -> ibis.Table:
-    """Tickets of an earlier day that waited for this one, less those a TGT logged just after
-    them (within the clock skew, today) clears."""
+def _waited(ctx: DetectionContext, waiting: ibis.Table) -> ibis.Table:
+    """Tickets that waited for a later day, with the day they are judged on (``part_day``): the
+    state's, on the slice's first day; the slice's, on its next day with events. Less those a
+    TGT logged just after them (within the clock skew, on that day) clears."""
     assert ctx.slice_start is not None
     _, life, _, _ = _windows(ctx)
     w = ctx.state["waiting"]
     w = w.filter(~w.judged, w.ts < ctx.slice_start)
-    return _tgt_cleared(w.select(*_TICKET, "event_id"), _tgts(_kerberos(ctx)), life)
+    day_type = waiting.day.type()
+    w = w.select(*_TICKET, "event_id", part_day=ctx.slice_start.cast(day_type))
+    mine = waiting.filter(waiting.next_day.notnull())
+    mine = mine.select(*_TICKET, "event_id", part_day=mine.next_day.cast(day_type))
+    both = w.union(mine.cast(w.schema()))
+    return _tgt_cleared(both, _tgts(_kerberos(ctx)), life, "part_day")
 
 
 def query(ctx: DetectionContext) -> ibis.Table:
     e = ctx.events
     p = ctx.params
     _, _, follow, _ = _windows(ctx)
-    settled, _ = _split(ctx)
-    t = settled.union(_waited(ctx))
+    settled, waiting = _split(ctx)
+    waited = _waited(ctx, waiting)
+    t = settled.select(*_TICKET, "event_id", part_day=settled.day).cast(waited.schema())
+    t = t.union(waited)
     t = t.mutate(day=t.ts.truncate("D"))
     cap = int(p["max_evidence"])
-    tix = t.group_by("user", "src_ip", "day").aggregate(
+    tix = t.group_by("user", "src_ip", "day", "part_day").aggregate(
         first_seen=t.ts.min(),
         last_seen=t.ts.max(),
         n_tickets=t.count(),
@@ -314,7 +405,8 @@ def query(ctx: DetectionContext) -> ibis.Table:
         dcs=t.log_host.collect(distinct=True),
         evidence=earliest(t.event_id, t.ts, cap),
     )
-    # (the day before is in view: a waiting ticket's logons may have come before midnight)
+    # (the day before the judging one is in view: a waiting ticket's logons may have come
+    # before midnight; a later day is not)
     net = e.filter(
         e.kind == EventKind.LOGON.value,
         e.outcome != "failure",
@@ -323,18 +415,26 @@ def query(ctx: DetectionContext) -> ibis.Table:
     )
     used = t.inner_join(
         net,
-        [t.user == net.user, t.src_ip == net.src_ip, net.ts >= t.ts, net.ts <= t.ts + follow],
+        [
+            t.user == net.user,
+            t.src_ip == net.src_ip,
+            net.ts >= t.ts,
+            net.ts <= t.ts + follow,
+            net.ts >= t.part_day - _DAY,
+            net.ts < t.part_day + _DAY,
+        ],
     )
     used = used.select(
         user=t.user,
         src_ip=t.src_ip,
         day=t.day,
+        part_day=t.part_day,
         lid=net.event_id,
         lts=net.ts,
         dst=net.dst_asset.fill_null(net.dst_host),
         dst_role=net.dst_role,
     ).distinct()
-    logons = used.group_by("user", "src_ip", "day").aggregate(
+    logons = used.group_by("user", "src_ip", "day", "part_day").aggregate(
         n_logons=used.count(),
         logon_last=used.lts.max(),
         dsts=used.dst.collect(distinct=True),
@@ -343,7 +443,12 @@ def query(ctx: DetectionContext) -> ibis.Table:
     )
     out = tix.left_join(
         logons,
-        [tix.user == logons.user, tix.src_ip == logons.src_ip, tix.day == logons.day],
+        [
+            tix.user == logons.user,
+            tix.src_ip == logons.src_ip,
+            tix.day == logons.day,
+            tix.part_day == logons.part_day,
+        ],
     ).select(
         tix,
         n_logons=logons.n_logons.fill_null(0),
@@ -356,6 +461,7 @@ def query(ctx: DetectionContext) -> ibis.Table:
 
 
 def fold(ctx: DetectionContext) -> dict[str, ibis.Table]:
+    assert ctx.slice_start is not None
     k = _kerberos(ctx)
     tgt = k.filter(k.kind == EventKind.KERBEROS_TGT.value)
     own = _owners(ctx)
@@ -370,8 +476,9 @@ def fold(ctx: DetectionContext) -> dict[str, ibis.Table]:
         "kdc": _kdc(k),
         "hosts": _hosts(k),
         "owner_last": own.group_by("user", "host").aggregate(last_ts=own.ts.max()),
-        # the day's waiting tickets; those of earlier days, judged today
-        "waiting": waiting.select(*cols, judged=ibis.literal(False)).union(
+        # the slice's waiting tickets (judged when a later day of the slice judged them); those
+        # of earlier slices, judged on its first day
+        "waiting": waiting.select(*cols, judged=waiting.next_day.notnull()).union(
             judged.select(*cols, judged=ibis.literal(True))
         ),
     }

@@ -24,6 +24,9 @@ score lowered by 40 and the reason saying so. Intruders with stolen credentials 
 at the owner's keyboard. The owner's last interactive logon at each computer before the judged
 day is state (``owner_desk``), so a desk logon before midnight counts for a use after it; a logon
 after the judged day cannot lower that day's score.
+
+A slice of several days is judged at once (``multi_day``), each day as it would be alone: its
+peers, grouped pairs and desk logons are the state's plus those of the slice's days up to it.
 """
 
 from __future__ import annotations
@@ -42,7 +45,7 @@ from ashiato.inventory.model import PolicyRule
 SPEC = DetectorSpec(
     id="segmentation.policy_violation",
     title="Segmentation-policy violation",
-    version="4",
+    version="5",
     severity="high",
     techniques=("T1021", "T1078"),
     needs=ACCESS_KINDS,
@@ -93,6 +96,7 @@ SPEC = DetectorSpec(
             description="Each account owner's last interactive logon at each computer.",
         ),
     ),
+    multi_day=True,
 )
 
 
@@ -198,40 +202,65 @@ def _interactive(ctx: DetectionContext) -> ibis.Table:
     ).filter(lambda x: x.i_host.notnull())
 
 
+def _first_days(state: ibis.Table, slice_rows: ibis.Table, keys: list[str]) -> ibis.Table:
+    """Per ``keys``, when first seen: the state's first time (before the slice) or the first
+    ``part_day`` of the slice's rows."""
+    day = slice_rows.part_day
+    both = state.select(*keys, fd=state.first_ts.cast(day.type())).union(
+        slice_rows.select(*keys, fd=day)
+    )
+    return both.group_by(keys).aggregate(fd=both.fd.min())
+
+
 def query(ctx: DetectionContext) -> ibis.Table:
     j = _breaks(ctx)
+    # each event is judged on its UTC day, against the state and the slice's days up to its own
+    j = j.mutate(part_day=j.ts.truncate("D"))
     k = int(ctx.params["systemic_accounts"])
-    # Peers are counted over every source site and every day so far: a new office whose first
-    # users do what dozens of users elsewhere already do joins that practice instead of raising
-    # one alarm each.
-    seen = ctx.state["peers"].select("dst_site", "dst_role", "user")
-    seen = seen.union(_peers_of_day(j).select("dst_site", "dst_role", "user"))
-    peers = seen.group_by("dst_site", "dst_role").aggregate(path_accounts=seen.user.nunique())
+    days = j.select(d_day=j.part_day).distinct()
+    # Peers are counted over every source site and every day so far (the state's, the slice's up
+    # to the judged day): a new office whose first users do what dozens of users elsewhere
+    # already do joins that practice instead of raising one alarm each.
+    path = ["dst_site", "dst_role"]
+    o = j.filter(j.ordinary)
+    first = _first_days(ctx.state["peers"], o, [*path, "user"])
+    first = first.group_by(*path, "fd").aggregate(n=first.count())
+    upto = first.inner_join(days, first.fd <= days.d_day)
+    peers = upto.group_by(*path, part_day=upto.d_day).aggregate(
+        path_accounts=upto.n.sum().cast("int64")
+    )
     j = j.left_join(
-        peers, [j.dst_site.identical_to(peers.dst_site), j.dst_role.identical_to(peers.dst_role)]
+        peers,
+        [
+            j.dst_site.identical_to(peers.dst_site),
+            j.dst_role.identical_to(peers.dst_role),
+            j.part_day == peers.part_day,
+        ],
     ).select(j, peers.path_accounts)
     j = j.mutate(sys_acct=j.ordinary & (j.path_accounts.fill_null(0) >= k))
     # A flow without an account between the same two hosts as a grouped account's access (this
     # day or before) is the network's view of that access: it goes into the group too.
-    known = ctx.state["pairs"].select("dst_site", "dst_role", "s_ep", "d_ep")
-    known = known.union(_pairs_of_day(j).select("dst_site", "dst_role", "s_ep", "d_ep"))
+    op = j.filter(j.ordinary, j.s_ep.notnull(), j.d_ep.notnull())
+    known = _first_days(ctx.state["pairs"], op, [*path, "s_ep", "d_ep"])
+    grouped = peers.filter(peers.path_accounts >= k)
     known = known.inner_join(
-        peers,
+        grouped,
         [
-            known.dst_site.identical_to(peers.dst_site),
-            known.dst_role.identical_to(peers.dst_role),
+            known.dst_site.identical_to(grouped.dst_site),
+            known.dst_role.identical_to(grouped.dst_role),
+            known.fd <= grouped.part_day,
         ],
-    ).select(known, peers.path_accounts)
-    pairs = known.filter(known.path_accounts >= k).select("s_ep", "d_ep").distinct()
+    )
+    pairs = known.select("s_ep", "d_ep", "part_day").distinct()
     pairs = pairs.mutate(explained=ibis.literal(True))
-    j = j.left_join(pairs, ["s_ep", "d_ep"]).select(j, pairs.explained)
+    j = j.left_join(pairs, ["s_ep", "d_ep", "part_day"]).select(j, pairs.explained)
     flow_explained = j.user.isnull() & j.explained.fill_null(False)
     systemic = (j.sys_acct | flow_explained) & (k > 0)
     j = j.mutate(
         src_key=systemic.ifelse("*", j.s_ep.fill_null("?")),
         user_key=systemic.ifelse("*", j.user.fill_null("")),
     )
-    g = j.group_by("user_key", "src_key", "src_site", "dst_site").aggregate(
+    g = j.group_by("user_key", "src_key", "src_site", "dst_site", "part_day").aggregate(
         first_seen=j.ts.min(),
         last_seen=j.ts.max(),
         n=j.count(),
@@ -249,7 +278,8 @@ def query(ctx: DetectionContext) -> ibis.Table:
         owner=j.owner.max(),
     )
     # The owner at the source computer: an interactive logon of theirs there, close in time (the
-    # day's logons, or their last one there before the day).
+    # judged day's logons and those of the slice's days before it, or their last one there
+    # before the slice); never a logon of a later day.
     day = _interactive(ctx)
     before = ctx.state["owner_desk"]
     inter = day.union(
@@ -265,11 +295,12 @@ def query(ctx: DetectionContext) -> ibis.Table:
             g.src_key == inter.i_host,
             inter.i_ts >= g.first_seen - near,
             inter.i_ts <= g.first_seen + near,
+            inter.i_ts < g.part_day + ibis.interval(days=1),
         ],
     )
-    present = present.select("user_key", "src_key", "src_site", "dst_site").distinct()
+    keys = ["user_key", "src_key", "src_site", "dst_site", "part_day"]
+    present = present.select(*keys).distinct()
     present = present.mutate(owner_present=ibis.literal(True))
-    keys = ["user_key", "src_key", "src_site", "dst_site"]
     return g.left_join(present, keys).select(g, present.owner_present)
 
 

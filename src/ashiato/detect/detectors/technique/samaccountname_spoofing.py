@@ -18,6 +18,8 @@ far (a machine account seen last week names its computer today); state ``tickets
 flagged account, how many tickets it was issued on earlier days, so an attack whose TGT comes
 before midnight and its ticket as the DC after is scored as one chain (both, for itself) and
 its words say what came before. One finding per account, going on over the days it is seen.
+A slice of several days is judged as its days one at a time: a ticket is held against the
+computers known by the end of its own day and the account's tickets on the days before it.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from ashiato.events import EventKind
 SPEC = DetectorSpec(
     id="technique.samaccountname_spoofing",
     title="Kerberos ticket for a user account named like a computer (sAMAccountName spoofing)",
-    version="2",
+    version="3",
     severity="high",
     techniques=("T1558", "T1068", "T1078.002"),
     needs=(EventKind.KERBEROS_TGT, EventKind.KERBEROS_SERVICE),
@@ -46,6 +48,7 @@ SPEC = DetectorSpec(
         "for tickets, or the service the ticket is for (CVE-2021-42278/42287, noPac)."
     ),
     params=(Param("max_evidence", 2000, "Evidence event ids kept per finding."),),
+    multi_day=True,
     state=(
         StateTable(
             "computers",
@@ -84,7 +87,7 @@ def _kerberos(ctx: DetectionContext) -> ibis.Table:
 
 
 def _names(k: ibis.Table) -> ibis.Table:
-    """Computer names the day's Kerberos events show, with when they first did."""
+    """Computer names the slice's Kerberos events show, with when they first did."""
     names = (
         k.filter(k.u.endswith("$"))
         .select(name=k.u.re_replace(r"\$$", ""), ts=k.ts)
@@ -95,11 +98,15 @@ def _names(k: ibis.Table) -> ibis.Table:
 
 
 def _flagged(ctx: DetectionContext) -> ibis.Table:
-    """The day's tickets issued to an account named like a computer known by the day's end."""
+    """The slice's tickets issued to an account named like a computer known by the end of the
+    ticket's own day: in the state, or shown by the slice's events of that day or before."""
     k = _kerberos(ctx)
-    known = ctx.state["computers"].select("name").union(_names(k).select("name"))
+    known = ctx.state["computers"].union(_names(k))  # the state's: before the slice
+    known = known.group_by("name").aggregate(since=known.first_ts.min().truncate("D"))
     cand = k.filter(~k.u.endswith("$"), k.u != "", k.u != "krbtgt")
-    cand = cand.semi_join(known, cand.u == known.name)
+    cand = cand.mutate(part_day=cand.ts.truncate("D"))
+    on = [cand.u == known.name, known.since <= cand.part_day]
+    cand = cand.semi_join(known, on)
     return cand.mutate(
         account=cand.u,
         for_itself=(cand.svc == cand.u + "$").fill_null(False),
@@ -108,8 +115,10 @@ def _flagged(ctx: DetectionContext) -> ibis.Table:
 
 
 def query(ctx: DetectionContext) -> ibis.Table:
+    """One row per flagged account and day, with its tickets on earlier days (the state's
+    and the slice's own earlier days')."""
     cand = _flagged(ctx)
-    g = cand.group_by("account").aggregate(
+    g = cand.group_by("account", "part_day").aggregate(
         first_seen=cand.ts.min(),
         last_seen=cand.ts.max(),
         n=cand.count(),
@@ -122,8 +131,23 @@ def query(ctx: DetectionContext) -> ibis.Table:
         sites=cand.src_site.collect(distinct=True),
         evidence=earliest(cand.event_id, cand.ts, int(ctx.params["max_evidence"])),
     )
-    before = ctx.state["tickets"]  # the same account's tickets on earlier days
-    return g.left_join(before, g.account == before.account).drop("account_right")
+    earlier = ibis.window(group_by=g.account, order_by=g.part_day, rows=(None, -1))
+    g = g.mutate(
+        s_n=g.n.sum().over(earlier),
+        s_tgt=g.n_tgt.sum().over(earlier),
+        s_self=g.n_self.sum().over(earlier),
+        s_first=g.first_seen.min().over(earlier),
+    )
+    before = ctx.state["tickets"]  # the same account's tickets on days before the slice
+    j = g.left_join(before, g.account == before.account)
+    p_first = ibis.least(j.p_first.fill_null(j.s_first), j.s_first.fill_null(j.p_first))
+    return j.select(
+        *(c for c in g.columns if not c.startswith("s_")),
+        p_n=j.p_n.fill_null(0) + j.s_n.fill_null(0),
+        p_tgt=j.p_tgt.fill_null(0) + j.s_tgt.fill_null(0),
+        p_self=j.p_self.fill_null(0) + j.s_self.fill_null(0),
+        p_first=p_first,
+    )
 
 
 def fold(ctx: DetectionContext) -> dict[str, ibis.Table]:

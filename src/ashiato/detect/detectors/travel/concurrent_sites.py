@@ -54,9 +54,10 @@ _PREV_TYPE = "struct<" + ", ".join(f"{n}: string" for n in list(_PREV)[1:]) + ">
 SPEC = DetectorSpec(
     id="travel.concurrent_sites",
     title="Account used from two countries closer in time than travel allows",
-    version="3",
+    version="4",
     severity="high",
     techniques=("T1078", "T1078.002"),
+    multi_day=True,
     needs=CREDENTIAL_KINDS,
     requires_inventory=True,
     description=(
@@ -195,9 +196,10 @@ def query(ctx: DetectionContext) -> ibis.Table:
         country_roles=sides.country_role.collect(distinct=True),
     )
     ev = ev.left_join(_owner_desks(e, sides, t), ["user", "day"]).select(ev, "owner_desks")
-    return closest.inner_join(ev, [closest.user == ev.user, closest.day == ev.day]).select(
+    out = closest.inner_join(ev, [closest.user == ev.user, closest.day == ev.day]).select(
         closest, *[ev[c] for c in ev.columns if c not in ("user", "day")]
     )
+    return out.mutate(part_day=out.day)
 
 
 def fold(ctx: DetectionContext) -> dict[str, ibis.Table]:

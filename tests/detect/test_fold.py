@@ -300,7 +300,7 @@ def test_post_steps_see_only_findings_that_changed_or_reach_new_days(
 def test_merged_parts_take_the_strongest_or_the_latest_words() -> None:
     import pyarrow as pa
 
-    from ashiato.detect.fold import merge_findings
+    from ashiato.detect.parts import merge_findings
     from ashiato.detect.spec import Finding, findings_table
 
     def part(day: int, score: float, words: str) -> Finding:

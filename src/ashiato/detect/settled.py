@@ -19,7 +19,8 @@ from datetime import UTC, datetime, timedelta
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ashiato.detect.fold import event_files_by_day, finding_from_row
+from ashiato.detect.fold import event_files_by_day
+from ashiato.detect.parts import finding_from_row
 from ashiato.detect.spec import Finding
 from ashiato.store.atomic import atomic_write_bytes, atomic_write_parquet
 from ashiato.store.layout import StoreLayout

@@ -30,7 +30,7 @@ from ashiato.detect.enrich import enrich
 from ashiato.detect.parts import merge_findings
 from ashiato.detect.spec import DetectionContext, DetectorModule, Finding, findings_table
 from ashiato.detect.sqlcache import SqlCache, cache_root
-from ashiato.detect.state import DetectorState, Meta, StateTable, fingerprint, reset
+from ashiato.detect.state import DetectorState, Meta, StateTable, fingerprint, reset, sql_name
 from ashiato.errors import DetectError
 from ashiato.events import ACCESS_EVENT
 from ashiato.inventory.model import Inventory
@@ -115,9 +115,9 @@ def run_stateful(
         fp = fingerprint(spec.id, spec.version, merged, spec.state, inv_json)
         ds = DetectorState(layout, spec.id)
         meta, why, first = _open(ds, fp, start_iso, files, "detector, parameters or inventory")
-        for t in spec.state:
+        for t in spec.state if first is not None else ():  # nothing new: the state stays put
             name = _state_name(spec.id, t)
-            if first is not None and meta.watermark is not None and first <= meta.watermark:
+            if meta.watermark is not None and first <= meta.watermark:
                 # late or changed data: the state as it stood before that day, from the deltas
                 srcs = ds.delta_files(t.name, before=first)
                 _load(raw, name, t, [str(f) for f in srcs])
@@ -209,8 +209,8 @@ def run_stateful(
                     ds.snapshot_file(t.name), raw.sql(f"SELECT * FROM {name}").to_arrow_table()
                 )
             ds.write_meta(meta)
-        for t in spec.state:
-            raw.execute(f"DROP TABLE IF EXISTS {_state_name(spec.id, t)}")
+            for t in spec.state:
+                raw.execute(f"DROP TABLE IF EXISTS {_state_name(spec.id, t)}")
         parts = ds.read_parts()
         found = merge_findings(parts, latest=spec.words == "latest") if parts is not None else []
         runs.append(
@@ -297,15 +297,28 @@ def _combined(raw: Any, delta: pa.Table, table: StateTable) -> pa.Table:
 
 
 def _add(raw: Any, name: str, table: StateTable, delta: pa.Table) -> None:
-    """Fold ``delta`` into the state table ``name``."""
+    """Fold ``delta`` into the state table ``name``: the rows of the delta's keys are combined
+    with it and replaced; the rest of the state is not rewritten, so a slice costs its delta
+    and one probe of the state, not a regrouping of everything the history left in it."""
     raw.register("_delta", delta)
     try:
-        src = f"(SELECT * FROM {name} UNION ALL BY NAME SELECT * FROM _delta)"
-        raw.execute(f"CREATE OR REPLACE TEMP TABLE {name}_next AS {table.combine_sql(src)}")
+        if not table.keys:  # one row: combine it with the delta
+            src = f"(SELECT * FROM {name} UNION ALL BY NAME SELECT * FROM _delta)"
+            raw.execute(f"CREATE OR REPLACE TEMP TABLE _next AS {table.combine_sql(src)}")
+            raw.execute(f"DELETE FROM {name}")
+        else:
+            # keys may be null: a null key is one group, as GROUP BY makes it
+            on = " AND ".join(
+                f"s.{sql_name(k)} IS NOT DISTINCT FROM d.{sql_name(k)}" for k in table.keys
+            )
+            hit = f"SELECT s.* FROM {name} s SEMI JOIN _delta d ON {on}"
+            src = f"({hit} UNION ALL BY NAME SELECT * FROM _delta)"
+            raw.execute(f"CREATE OR REPLACE TEMP TABLE _next AS {table.combine_sql(src)}")
+            raw.execute(f"DELETE FROM {name} s USING _delta d WHERE {on}")
+        raw.execute(f"INSERT INTO {name} BY NAME SELECT * FROM _next")
+        raw.execute("DROP TABLE _next")
     finally:
         raw.unregister("_delta")
-    raw.execute(f"DROP TABLE {name}")
-    raw.execute(f"ALTER TABLE {name}_next RENAME TO {name}")
 
 
 @dataclass(frozen=True)

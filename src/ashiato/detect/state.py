@@ -86,16 +86,16 @@ class StateTable:
         """SQL that combines the rows of ``source`` (a subquery or table) per key."""
         from ibis.backends.sql.datatypes import DuckDBType
 
-        keys = [_q(k) for k in self.keys]
+        keys = [sql_name(k) for k in self.keys]
         aggs = []
         for col, how in self.combine.items():
-            c = _q(col)
+            c = sql_name(col)
             if how in COMBINES:
                 agg = f"{how}({c})"
             else:  # the extreme row's value, null included (arg_min skips null values)
                 kind, _, by = how.partition(":")
                 fn = "arg_min_null" if kind == "first" else "arg_max_null"
-                agg = f"{fn}({c}, {_q(by)})"
+                agg = f"{fn}({c}, {sql_name(by)})"
             # the declared type: DuckDB's sum of BIGINT is a HUGEINT, which a later union with
             # the declared delta would refuse
             aggs.append(
@@ -117,12 +117,13 @@ class StateTable:
         if self.keep_days is None or self.keep_by is None:
             return None
         return (
-            f"DELETE FROM {name} WHERE CAST({_q(self.keep_by)} AS TIMESTAMPTZ) < "
+            f"DELETE FROM {name} WHERE CAST({sql_name(self.keep_by)} AS TIMESTAMPTZ) < "
             f"(SELECT start FROM fold_day) - INTERVAL {int(self.keep_days)} DAY"
         )
 
 
-def _q(name: str) -> str:
+def sql_name(name: str) -> str:
+    """``name`` as a quoted SQL identifier (column names are declared, not from logs)."""
     return '"' + name.replace('"', '""') + '"'
 
 

@@ -115,16 +115,16 @@ def run_stateful(
         fp = fingerprint(spec.id, spec.version, merged, spec.state, inv_json)
         ds = DetectorState(layout, spec.id)
         meta, why, first = _open(ds, fp, start_iso, files, "detector, parameters or inventory")
-        for t in spec.state if first is not None else ():  # nothing new: the state stays put
-            name = _state_name(spec.id, t)
-            if meta.watermark is not None and first <= meta.watermark:
-                # late or changed data: the state as it stood before that day, from the deltas
-                srcs = ds.delta_files(t.name, before=first)
-                _load(raw, name, t, [str(f) for f in srcs])
-            else:
-                snap = ds.snapshot_file(t.name)
-                _load(raw, name, t, [str(snap)] if snap.exists() else [])
-        if first is not None:
+        if first is not None:  # else nothing new: the state stays put, unread
+            for t in spec.state:
+                name = _state_name(spec.id, t)
+                if meta.watermark is not None and first <= meta.watermark:
+                    # late or changed data: the state as it stood before that day (deltas)
+                    srcs = ds.delta_files(t.name, before=first)
+                    _load(raw, name, t, [str(f) for f in srcs])
+                else:
+                    snap = ds.snapshot_file(t.name)
+                    _load(raw, name, t, [str(snap)] if snap.exists() else [])
             ds.drop_days_from(first, spec.state)
             for d in [d for d in meta.days if d >= first]:
                 del meta.days[d]

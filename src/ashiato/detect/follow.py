@@ -36,13 +36,17 @@ FOLLOW_HOURS = 24
 def follow_credentials(
     findings: list[Finding],
     events: ibis.Table,
+    enriched: Callable[[ibis.Table], ibis.Table],
     execute: Callable[[ibis.Expr], pa.Table],
     *,
     min_score: float | None = None,
     hours: int = FOLLOW_HOURS,
     cap: int = MAX_EVIDENCE,
 ) -> list[Finding]:
-    """Findings extended with their credential's new destinations from the hosts they name."""
+    """Findings extended with their credential's new destinations from the hosts they name.
+
+    ``events`` are the stored events; ``enriched`` joins rows of them with the inventory (done
+    here on the followed accounts' rows only, not on the whole history)."""
     min_score = MIN_SCORE if min_score is None else min_score
     rows: dict[str, list[object]] = {k: [] for k in ("fid", "f_user", "f_host", "t0", "t1")}
     for f in findings:
@@ -73,10 +77,12 @@ def follow_credentials(
     )
     users = sorted(set(rows["f_user"]))  # type: ignore[type-var]
     e = events
-    t = e.filter(
-        e.kind.isin([k.value for k in CREDENTIAL_KINDS]),
-        e.outcome != "failure",
-        e.user.isin(users),
+    t = enriched(
+        e.filter(
+            e.kind.isin([k.value for k in CREDENTIAL_KINDS]),
+            e.outcome != "failure",
+            e.user.isin(users),
+        )
     )
     t = t.mutate(
         src=t.src_asset.fill_null(t.src_host).fill_null(t.src_ip),

@@ -16,6 +16,7 @@ Usage: ``.venv/bin/python bench/detect_new_day.py --source STORE --inventory INV
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import resource
 import shutil
@@ -84,14 +85,25 @@ def main() -> None:
     ap.add_argument("--copies", type=int, nargs="+", default=[1, 3])
     ap.add_argument("--out", type=Path, help="where to build the stores (default: temp)")
     ap.add_argument("--no-rules", action="store_true", help="detectors only, no Sigma set")
+    ap.add_argument(
+        "--keep", action="store_true", help="keep the built stores in --out (to measure again)"
+    )
     a = ap.parse_args()
     results = []
-    with tempfile.TemporaryDirectory(dir=a.out) as tmp_name:
+    where = (
+        contextlib.nullcontext(tempfile.mkdtemp(dir=a.out))
+        if a.keep
+        else tempfile.TemporaryDirectory(dir=a.out)
+    )
+    with where as tmp_name:
         tmp = Path(tmp_name)
         src, inv = (a.source, a.inventory) if a.source else _source(tmp)
         for c in a.copies:
             results.append(measure(src, inv, c, tmp, not a.no_rules))
-            shutil.rmtree(tmp / f"x{c}")
+            if not a.keep:
+                shutil.rmtree(tmp / f"x{c}")
+            else:
+                print(f"kept: {tmp / f'x{c}'}", file=sys.stderr)
     print(json.dumps(results, indent=1))
     print(
         "| history | events | base s | fold of history s | one new day s | nothing new s "

@@ -23,8 +23,11 @@ import ibis
 import pyarrow as pa
 
 from ashiato.detect.common import CREDENTIAL_KINDS, MAX_EVIDENCE, short_list
+from ashiato.detect.links import Links, LinkStep
 from ashiato.detect.spec import Finding
 from ashiato.events import EventKind
+
+Execute = Callable[[ibis.Expr], pa.Table]
 
 MIN_SCORE = 60.0
 """Findings at least this strong have their credential followed."""
@@ -132,26 +135,31 @@ def follow_credentials(
     return out
 
 
-def name_ticket_servers(
-    findings: list[Finding],
-    events: ibis.Table,
-    execute: Callable[[ibis.Expr], pa.Table],
-) -> list[Finding]:
+def _servers(ids: ibis.Table, events: ibis.Table, execute: Execute) -> pa.Table:
+    """The controller that logged each cited Kerberos event (``cid``, ``log_host``)."""
+    k = events.filter(events.kind.isin(_KERBEROS), events.log_host.notnull())
+    k = k.inner_join(ids, k.event_id == ids.cid).select(cid=k.event_id, log_host=k.log_host)
+    return execute(k)
+
+
+_KERBEROS = (EventKind.KERBEROS_TGT.value, EventKind.KERBEROS_SERVICE.value)
+SERVERS = LinkStep(
+    "servers", _KERBEROS, {"log_host": pa.string()}, timedelta(0), timedelta(0), _servers
+)
+
+
+def name_ticket_servers(findings: list[Finding], links: Links) -> list[Finding]:
     """Findings whose cited Kerberos events gain the domain controllers that logged them.
 
     A 4768/4769 names the service the ticket is for as its destination; the domain controller
     that issued it is only the recording host. Yet that controller served the credential (its
     logs hold the evidence and it is in the incident's scope), so it is named with the hosts.
     """
-    cited = sorted({e for f in findings for e in f.evidence})
+    cited = {e for f in findings for e in f.evidence}
     if not cited:
         return findings
-    ids = ibis.memtable(pa.table({"cid": pa.array(cited, pa.string())}))
-    kinds = [EventKind.KERBEROS_TGT.value, EventKind.KERBEROS_SERVICE.value]
-    k = events.filter(events.kind.isin(kinds), events.log_host.notnull())
-    k = k.inner_join(ids, k.event_id == ids.cid).select("event_id", "log_host")
-    got = execute(k)
-    kdc = dict(zip(got["event_id"].to_pylist(), got["log_host"].to_pylist(), strict=True))
+    got = links(SERVERS, cited)
+    kdc = dict(zip(got["cid"].to_pylist(), got["log_host"].to_pylist(), strict=True))
     if not kdc:
         return findings
     out = []

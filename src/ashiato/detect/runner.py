@@ -7,9 +7,9 @@ data's own start), persistence, skipping detectors whose inputs are missing, and
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,12 +21,12 @@ from ashiato.detect.common import CREDENTIAL_KINDS
 from ashiato.detect.enrich import enrich
 from ashiato.detect.entity_risk import entity_risk_table
 from ashiato.detect.fold import run_day_step, run_stateful
-from ashiato.detect.follow import FOLLOW_HOURS, follow_credentials, name_ticket_servers
+from ashiato.detect.follow import follow_credentials, name_ticket_servers
 from ashiato.detect.incidents import incidents_table
 from ashiato.detect.infer import infer_inventory
+from ashiato.detect.links import LinkCache, LinkStep
 from ashiato.detect.registry import DETECTORS
 from ashiato.detect.sessions import (
-    SESSION_HOURS,
     add_logon_tickets,
     add_originating_logons,
     add_session_events,
@@ -362,12 +362,15 @@ def detect(
     findings, kept = settled.split(findings)
 
     # Each step reads events of its own kinds (see the modules); with none in the store, or no
-    # finding to extend, it has nothing to do. The session steps look only near the findings'
-    # own times (``post_span``): a run over a new day reads that day's neighbourhood, not the
-    # history. Following a credential asks what it had never reached before, so it reads the
-    # history of the followed accounts only, and enriches just those rows.
-    if findings:
-        near = _near(engine.events, findings)
+    # finding to extend, it has nothing to do. The session steps' answers are kept per cited
+    # event (``links``): a run asks about new events only, reading the events near them.
+    # Following a credential asks what it had never reached before, so it reads the history
+    # of the followed accounts only, and enriches just those rows.
+    cache = LinkCache(st.layout, settled.changed_from, fresh=not settled.known)
+
+    def links(step: LinkStep, cited: Iterable[str]) -> pa.Table:
+        return cache.links(step, cited, engine.events, execute)
+
     if findings and present.keys() & set(CREDENTIAL_KINDS):
 
         def enriched(rows: ibis.Table) -> ibis.Table:
@@ -375,13 +378,13 @@ def detect(
 
         findings = follow_credentials(findings, engine.events, enriched, execute)
     if findings and {EventKind.LOGON, EventKind.PRIVILEGE_GRANT} <= present.keys():
-        findings = add_session_events(findings, near, execute)
+        findings = add_session_events(findings, links)
     if findings and {EventKind.LOGON, EventKind.EXPLICIT_CREDENTIALS} <= present.keys():
-        findings = add_originating_logons(findings, near, execute, name=asset_of)
+        findings = add_originating_logons(findings, links, name=asset_of)
     if findings and {EventKind.LOGON, EventKind.KERBEROS_SERVICE} <= present.keys():
-        findings = add_logon_tickets(findings, near, execute)
+        findings = add_logon_tickets(findings, links)
     if findings and present.keys() & {EventKind.KERBEROS_TGT, EventKind.KERBEROS_SERVICE}:
-        findings = name_ticket_servers(findings, near, execute)
+        findings = name_ticket_servers(findings, links)
     findings = [*findings, *kept]
     findings.sort(key=lambda f: (-f.score, f.first_seen, f.finding_id))
     ftable = findings_table(findings)
@@ -393,6 +396,7 @@ def detect(
     st.write_findings(ftable)
     st.write_incidents(itable)
     st.write_entity_risk(risk)
+    cache.save()  # before the record of event files it is valid for (``links``)
     settled.remember(pre)
     engine.close()
     new = None
@@ -413,21 +417,6 @@ def detect(
         suppressed=n_suppressed,
         new_findings=new,
     )
-
-
-POST_MARGIN = timedelta(hours=SESSION_HOURS + FOLLOW_HOURS + 48)
-"""How far beyond the findings' own times the session steps look: a logon session begun up to
-``SESSION_HOURS`` before a cited 4648, evidence a followed credential adds up to
-``FOLLOW_HOURS`` after a finding's last event, and a day each side for evidence a detector
-cites outside its finding's first and last seen."""
-
-
-def _near(events: ibis.Table, findings: Sequence[Finding]) -> ibis.Table:
-    """``events`` within ``POST_MARGIN`` of the findings' first and last seen: literal bounds,
-    so the engine skips the Parquet row groups outside them."""
-    lo = min(f.first_seen for f in findings) - POST_MARGIN
-    hi = max(f.last_seen for f in findings) + POST_MARGIN
-    return events.filter(events.ts >= lo, events.ts <= hi)
 
 
 def _query(

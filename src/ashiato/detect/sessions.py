@@ -12,33 +12,28 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import replace
+from datetime import timedelta
 
 import ibis
 import pyarrow as pa
 
+from ashiato.detect.links import Links, LinkStep
 from ashiato.detect.spec import Finding
 from ashiato.events import EventKind
+
+Execute = Callable[[ibis.Expr], pa.Table]
 
 WINDOW_SECONDS = 2
 """How soon after the logon its 4672 is written (same second in practice; 2 s for clock steps)."""
 
 
-def _cited(findings: list[Finding]) -> ibis.Table | None:
-    """Every event id the findings cite, as a one-column table ``cid`` (None when none)."""
-    cited = sorted({e for f in findings for e in f.evidence})
-    return ibis.memtable(pa.table({"cid": pa.array(cited, pa.string())})) if cited else None
+def _cited(findings: list[Finding]) -> set[str]:
+    """Every event id the findings cite."""
+    return {e for f in findings for e in f.evidence}
 
 
-def add_session_events(
-    findings: list[Finding],
-    events: ibis.Table,
-    execute: Callable[[ibis.Expr], pa.Table],
-    cap: int = 2000,
-) -> list[Finding]:
-    """Findings whose cited logons gain the privilege grants of the same sessions."""
-    ids = _cited(findings)
-    if ids is None:
-        return findings
+def _grants(ids: ibis.Table, events: ibis.Table, execute: Execute) -> pa.Table:
+    """Each cited logon's privilege grants (``cid``, ``g_id``)."""
     logons = events.filter(events.kind == EventKind.LOGON.value)
     logons = logons.inner_join(ids, logons.event_id == ids.cid).select(
         l_id=logons.event_id, l_host=logons.log_host, l_user=logons.user, l_ts=logons.ts
@@ -52,10 +47,28 @@ def add_session_events(
             grants.ts >= logons.l_ts,
             grants.ts <= logons.l_ts + ibis.interval(seconds=WINDOW_SECONDS),
         ],
-    ).select("l_id", g_id=grants.event_id)
-    pairs = execute(j)
+    ).select(cid="l_id", g_id=grants.event_id)
+    return execute(j)
+
+
+GRANTS = LinkStep(
+    "grants",
+    (EventKind.LOGON.value,),
+    {"g_id": pa.string()},
+    timedelta(0),
+    timedelta(seconds=WINDOW_SECONDS),
+    _grants,
+)
+
+
+def add_session_events(findings: list[Finding], links: Links, cap: int = 2000) -> list[Finding]:
+    """Findings whose cited logons gain the privilege grants of the same sessions."""
+    cited = _cited(findings)
+    if not cited:
+        return findings
+    pairs = links(GRANTS, cited)
     extra: dict[str, list[str]] = defaultdict(list)
-    for lid, gid in zip(pairs["l_id"].to_pylist(), pairs["g_id"].to_pylist(), strict=True):
+    for lid, gid in zip(pairs["cid"].to_pylist(), pairs["g_id"].to_pylist(), strict=True):
         extra[lid].append(gid)
     if not extra:
         return findings
@@ -80,26 +93,8 @@ SESSION_HOURS = 72
 """How long before a 4648 its logon session may have begun (an RDP session left open for days)."""
 
 
-def add_originating_logons(
-    findings: list[Finding],
-    events: ibis.Table,
-    execute: Callable[[ibis.Expr], pa.Table],
-    cap: int = 2000,
-    name: Callable[[str | None, str | None], str | None] | None = None,
-) -> list[Finding]:
-    """Findings citing explicit-credential events (4648) gain the logon whose session made them.
-
-    A 4648 names the account whose credentials were supplied; the person at the keyboard is its
-    subject, logged on to that host in the session ``SubjectLogonId`` (the ``TargetLogonId`` of
-    that session's 4624). An account switch along allowed hops (A logs on to B, then supplies C's
-    credentials there) is one actor's work: the finding should name A, A's logon and the host A
-    came from, or the intrusion's first hop and its source stay invisible. ``events`` are the
-    stored events (with ``raw``), not the enriched ones, which drop it. ``name`` (host, address)
-    -> the inventory's asset: a network logon often gives only the source's address, and the
-    host behind it is what the analyst (and the containment plan) needs."""
-    ids = _cited(findings)
-    if ids is None:
-        return findings
+def _origins(ids: ibis.Table, events: ibis.Table, execute: Execute) -> pa.Table:
+    """Each cited 4648's logon session (``cid``, ``l_id``, ``l_user``, ``l_src``, ``l_ip``)."""
     raw = events.raw
     ec = events.filter(events.kind == EventKind.EXPLICIT_CREDENTIALS.value)
     ec = ec.inner_join(ids, ec.event_id == ids.cid).select(
@@ -129,13 +124,44 @@ def add_originating_logons(
             lg.l_ts <= ec.c_ts,
             lg.l_ts >= ec.c_ts - ibis.interval(hours=SESSION_HOURS),
         ],
-    ).select("c_id", "l_id", "l_user", "l_src", "l_ip")
-    rows = execute(j).to_pylist()
+    ).select(cid="c_id", l_id="l_id", l_user="l_user", l_src="l_src", l_ip="l_ip")
+    return execute(j)
+
+
+ORIGINS = LinkStep(
+    "origins",
+    (EventKind.EXPLICIT_CREDENTIALS.value,),
+    {"l_id": pa.string(), "l_user": pa.string(), "l_src": pa.string(), "l_ip": pa.string()},
+    timedelta(hours=SESSION_HOURS),
+    timedelta(0),
+    _origins,
+)
+
+
+def add_originating_logons(
+    findings: list[Finding],
+    links: Links,
+    cap: int = 2000,
+    name: Callable[[str | None, str | None], str | None] | None = None,
+) -> list[Finding]:
+    """Findings citing explicit-credential events (4648) gain the logon whose session made them.
+
+    A 4648 names the account whose credentials were supplied; the person at the keyboard is its
+    subject, logged on to that host in the session ``SubjectLogonId`` (the ``TargetLogonId`` of
+    that session's 4624). An account switch along allowed hops (A logs on to B, then supplies C's
+    credentials there) is one actor's work: the finding should name A, A's logon and the host A
+    came from, or the intrusion's first hop and its source stay invisible. ``name`` (host, address)
+    -> the inventory's asset: a network logon often gives only the source's address, and the
+    host behind it is what the analyst (and the containment plan) needs."""
+    cited = _cited(findings)
+    if not cited:
+        return findings
+    rows = links(ORIGINS, cited).to_pylist()
     if not rows:
         return findings
     by: dict[str, list[dict[str, str | None]]] = defaultdict(list)
     for r in rows:
-        by[str(r["c_id"])].append(r)
+        by[str(r["cid"])].append(r)
     out = []
     for f in findings:
         found = [r for e in f.evidence for r in by.get(e, ())]
@@ -167,22 +193,8 @@ TICKET_HOURS = 10
 """How old a service ticket a logon presents may be (a TGS lasts for its TGT's 10 h)."""
 
 
-def add_logon_tickets(
-    findings: list[Finding],
-    events: ibis.Table,
-    execute: Callable[[ibis.Expr], pa.Table],
-    cap: int = 2000,
-) -> list[Finding]:
-    """Findings citing a Kerberos logon gain the service ticket it presented.
-
-    A network or RDP logon by Kerberos presents a ticket the domain controller issued for that
-    host, to that account, at that client address, shortly before (the latest one within
-    ``TICKET_HOURS``). Citing it names the controller that served the credential (with
-    ``follow.name_ticket_servers``), which is in the intrusion's scope even when no detector's
-    own evidence reached it: an account switch's first hop, a flagged RDP session."""
-    ids = _cited(findings)
-    if ids is None:
-        return findings
+def _tickets(ids: ibis.Table, events: ibis.Table, execute: Execute) -> pa.Table:
+    """Each cited Kerberos logon's latest service ticket (``cid``, ``t_id``)."""
     lg = events.filter(
         (events.kind == EventKind.LOGON.value)
         & (events.auth_package.fill_null("").upper() != "NTLM")
@@ -219,9 +231,33 @@ def add_logon_tickets(
     # The latest ticket per logon, picked in the engine: a busy account's logons each match
     # hundreds of its tickets in 10 h, far too many rows to bring back (44.6 M events: the
     # pairs alone exhausted 24 GiB).
-    j = j.group_by("l_id").aggregate(t_id=j.t_id.argmax(j.t_ts))
-    got = execute(j)
-    latest = dict(zip(got["l_id"].to_pylist(), got["t_id"].to_pylist(), strict=True))
+    j = j.group_by(cid="l_id").aggregate(t_id=j.t_id.argmax(j.t_ts))
+    return execute(j)
+
+
+TICKETS = LinkStep(
+    "tickets",
+    (EventKind.LOGON.value,),
+    {"t_id": pa.string()},
+    timedelta(hours=TICKET_HOURS),
+    timedelta(seconds=5),
+    _tickets,
+)
+
+
+def add_logon_tickets(findings: list[Finding], links: Links, cap: int = 2000) -> list[Finding]:
+    """Findings citing a Kerberos logon gain the service ticket it presented.
+
+    A network or RDP logon by Kerberos presents a ticket the domain controller issued for that
+    host, to that account, at that client address, shortly before (the latest one within
+    ``TICKET_HOURS``). Citing it names the controller that served the credential (with
+    ``follow.name_ticket_servers``), which is in the intrusion's scope even when no detector's
+    own evidence reached it: an account switch's first hop, a flagged RDP session."""
+    cited = _cited(findings)
+    if not cited:
+        return findings
+    got = links(TICKETS, cited)
+    latest = dict(zip(got["cid"].to_pylist(), got["t_id"].to_pylist(), strict=True))
     if not latest:
         return findings
     out = []

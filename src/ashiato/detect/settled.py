@@ -53,6 +53,10 @@ class Settled:
         self.layout = layout
         self.index = layout.root / "state" / "_post" / "index.parquet"
         self.files = layout.root / "state" / "_post" / "files.json"
+        self.changed_from: datetime | None = None
+        """After ``split``: the start of the earliest day whose event files changed since the
+        last run (None: none did, or no run is on record: see ``known``)."""
+        self.known = False
 
     def split(self, findings: Sequence[Finding]) -> tuple[list[Finding], list[Finding]]:
         """(findings the steps must see, findings taken as the last run left them)."""
@@ -67,9 +71,10 @@ class Settled:
         now = event_files_by_day(self.layout)
         changed = [d for d in now if old_files.get(d) != now[d]]
         changed += [d for d in old_files if d not in now]
-        edge = (
-            datetime.fromisoformat(min(changed)).replace(tzinfo=UTC) - SETTLE if changed else None
-        )
+        self.known = True
+        if changed:
+            self.changed_from = datetime.fromisoformat(min(changed)).replace(tzinfo=UTC)
+        edge = self.changed_from - SETTLE if self.changed_from is not None else None
         fresh, kept = [], []
         for f in findings:
             fid = f.finding_id

@@ -332,3 +332,15 @@ def test_merged_parts_take_the_strongest_or_the_latest_words() -> None:
         assert f.evidence == ("e3", "e4") and f.evidence_count == 6
         assert f.hosts == ("h3", "h4") and f.finding_id == parts[0].finding_id
         assert "on 2 day(s)" in f.reason
+
+
+def test_slices_hold_consecutive_days_within_a_size() -> None:
+    from ashiato.detect.fold import _slices
+
+    days = ["2026-09-01", "2026-09-02", "2026-09-03", "2026-09-05", "2026-09-06"]
+    assert _slices(days, 7) == [tuple(days)]
+    assert _slices(days, 2) == [tuple(days[:2]), (days[2],), tuple(days[3:])]
+    # a slice grows only while its event files stay within the bytes given; a heavy day alone
+    weight = {"2026-09-01": 60, "2026-09-02": 60, "2026-09-03": 200, "2026-09-05": 10}
+    got = _slices(days, 7, weight, 150)
+    assert got == [tuple(days[:2]), (days[2],), tuple(days[3:])]

@@ -82,14 +82,39 @@ def slice_days() -> int:
         return 7
 
 
-def _slices(days: Sequence[str], size: int) -> list[tuple[str, ...]]:
-    """``days`` (sorted) in runs of at most ``size`` consecutive calendar days."""
+SLICE_BYTES = 160 * 2**20
+"""A slice grows by a day only while its event files stay within this many bytes
+(``ASHIATO_SLICE_BYTES``): a week of a 1,500-terminal estate is one slice, while a day of a
+29,000-terminal one (1.5 M events, about 110 MiB) is a slice of its own. A slice's events are
+one temp table and its joins run under the connection's memory limit: larger slices spill."""
+
+
+def slice_bytes() -> int:
+    try:
+        return max(1, int(os.environ.get("ASHIATO_SLICE_BYTES", str(SLICE_BYTES))))
+    except ValueError:
+        return SLICE_BYTES
+
+
+def _slices(
+    days: Sequence[str], size: int, weight: Mapping[str, int] | None = None, most: int = 0
+) -> list[tuple[str, ...]]:
+    """``days`` (sorted) in runs of at most ``size`` consecutive calendar days and, given
+    ``weight`` per day, at most ``most`` of it (a day heavier than that alone)."""
     out: list[list[str]] = []
+    total = 0
     for d in days:
-        if out and (date.fromisoformat(d) - date.fromisoformat(out[-1][0])).days < size:
+        w = weight.get(d, 0) if weight is not None else 0
+        if (
+            out
+            and (date.fromisoformat(d) - date.fromisoformat(out[-1][0])).days < size
+            and (weight is None or total + w <= most)
+        ):
             out[-1].append(d)
+            total += w
         else:
             out.append([d])
+            total = w
     return [tuple(x) for x in out]
 
 
@@ -133,14 +158,15 @@ def run_stateful(
         plans.append((i, det, merged, ds, meta, first, why))
     # each detector's slices: runs of days for a multi-day one, single days for the others;
     # the events of a slice are read once for every detector judging that slice
-    size = slice_days()
+    size, most = slice_days(), slice_bytes()
+    weight = {d: sum(int(f.rsplit(":", 2)[1]) for f in fs) for d, fs in files.items()}
     by_slice: dict[tuple[str, ...], list[Any]] = defaultdict(list)
     for plan in plans:
         first = plan[5]
         if first is None:
             continue
         mine = [d for d in files if d >= first]
-        for sl in _slices(mine, size if plan[1].SPEC.multi_day else 1):
+        for sl in _slices(mine, size if plan[1].SPEC.multi_day else 1, weight, most):
             by_slice[sl].append(plan)
     judged: dict[str, int] = defaultdict(int)
     elapsed: dict[str, float] = defaultdict(float)
@@ -456,7 +482,7 @@ class _DayReader:
         (and the data's); with ``enriched``, ``day_events`` their enrichment too."""
         raw = self.raw
         paths = [
-            str(self.layout.day_dir(d) / f.split(":")[0]) for d, fs in files.items() for f in fs
+            str(self.layout.day_dir(d) / f.rsplit(":", 2)[0]) for d, fs in files.items() for f in fs
         ]
         listed = ", ".join("'" + p.replace("'", "''") + "'" for p in paths)
         # every column of the schema, whatever the files hold (older stores lack some)

@@ -24,6 +24,7 @@ from ashiato.detect.fold import run_day_step, run_stateful
 from ashiato.detect.follow import follow_credentials, name_ticket_servers
 from ashiato.detect.incidents import incidents_table
 from ashiato.detect.infer import infer_inventory
+from ashiato.detect.kinds import kind_counts
 from ashiato.detect.links import LinkCache, LinkStep
 from ashiato.detect.registry import DETECTORS
 from ashiato.detect.sessions import (
@@ -134,10 +135,10 @@ class _Engine:
         return self._table
 
     def kind_counts(self) -> list[tuple[str, int, datetime | None, datetime | None]]:
-        """``Store.kind_counts`` of the loaded events (an empty store loads nothing)."""
+        """``Store.kind_counts``, kept per day (``kinds``; an empty store loads nothing)."""
         if self._counts is None:
             has = self._st.has_events()
-            self._counts = self._st.kind_counts(self.raw, self.table) if has else []
+            self._counts = kind_counts(self._st.layout, self.raw) if has else []
         return self._counts
 
     @property

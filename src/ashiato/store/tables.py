@@ -31,7 +31,7 @@ EVENTS_IN_MEMORY_MAX_BYTES = 64 * 2**20
 _EPOCH = datetime(1970, 1, 1, tzinfo=ZoneInfo("UTC"))
 
 
-def _from_us(us: int | None) -> datetime | None:
+def from_epoch_us(us: int | None) -> datetime | None:
     """Microseconds since the epoch as the UTC time pyarrow would give for the same value."""
     return None if us is None else _EPOCH + timedelta(microseconds=us)
 
@@ -145,7 +145,7 @@ class Store:
                 rows = own.execute(query.format(scan)).fetchall()
             finally:
                 own.close()
-        return [(kind, int(n), _from_us(lo), _from_us(hi)) for kind, n, lo, hi in rows]
+        return [(kind, int(n), from_epoch_us(lo), from_epoch_us(hi)) for kind, n, lo, hi in rows]
 
     def write_findings(self, table: pa.Table) -> None:
         atomic_write_parquet(self.layout.findings_file, _as(table, FINDING), self.layout.tmp_dir)

@@ -147,9 +147,9 @@ def run_stateful(
                     # late or changed data: the state as it stood before that day (deltas)
                     srcs = ds.delta_files(t.name, before=first)
                     _load(raw, name, t, [str(f) for f in srcs])
-                else:
+                else:  # the snapshot: one row per key already
                     snap = ds.snapshot_file(t.name)
-                    _load(raw, name, t, [str(snap)] if snap.exists() else [])
+                    _load(raw, name, t, [str(snap)] if snap.exists() else [], combine=False)
             ds.drop_days_from(first, spec.state)
             for d in [d for d in meta.days if d >= first]:
                 del meta.days[d]
@@ -295,13 +295,17 @@ def _open(
     return meta, why, meta.rollback_day(min(changed)) if changed else None
 
 
-def _load(raw: Any, name: str, table: StateTable, files: list[str]) -> None:
-    """Make temp table ``name`` the combine of ``files`` (no files: empty, declared types)."""
+def _load(
+    raw: Any, name: str, table: StateTable, files: list[str], *, combine: bool = True
+) -> None:
+    """Make temp table ``name`` the combine of ``files`` (no files: empty, declared types);
+    ``combine=False`` for a file with one row per key (a snapshot), read as it is."""
     cols = ", ".join(f'"{c}"' for c in table.columns)
     if files:
         listed = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
         src = f"(SELECT {cols} FROM read_parquet([{listed}], union_by_name = true))"
-        raw.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {table.combine_sql(src)}")
+        body = table.combine_sql(src) if combine else f"SELECT * FROM {src}"
+        raw.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {body}")
         return
     empty = _schema(table).to_pyarrow().empty_table()
     raw.register("_empty_state", empty)

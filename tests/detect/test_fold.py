@@ -335,7 +335,7 @@ def test_merged_parts_take_the_strongest_or_the_latest_words() -> None:
 
 
 def test_slices_hold_consecutive_days_within_a_size() -> None:
-    from ashiato.detect.fold import _slices
+    from ashiato.detect.slices import day_slices as _slices
 
     days = ["2026-09-01", "2026-09-02", "2026-09-03", "2026-09-05", "2026-09-06"]
     assert _slices(days, 7) == [tuple(days)]

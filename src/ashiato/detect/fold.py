@@ -14,7 +14,6 @@ seen, evidence counts summed, the words of the strongest day.
 
 from __future__ import annotations
 
-import os
 import re
 import time
 from collections import defaultdict
@@ -28,6 +27,7 @@ import pyarrow as pa
 
 from ashiato.detect.enrich import enrich
 from ashiato.detect.parts import merge_findings
+from ashiato.detect.slices import day_slices, slice_bytes, slice_days
 from ashiato.detect.spec import DetectionContext, DetectorModule, Finding, findings_table
 from ashiato.detect.sqlcache import SqlCache, cache_root
 from ashiato.detect.state import DetectorState, Meta, StateTable, fingerprint, reset, sql_name
@@ -70,52 +70,6 @@ def _state_name(detector: str, table: StateTable) -> str:
 
 def _schema(table: StateTable) -> ibis.Schema:
     return ibis.schema({n: ibis.dtype(t) for n, t in table.columns.items()})
-
-
-def slice_days() -> int:
-    """The most days a ``multi_day`` detector judges in one slice (``ASHIATO_SLICE_DAYS``,
-    default 7): fewer, larger queries for a batch run; a late day re-judges at most the slice
-    that held it; a slice's events are one temp table, so its size bounds memory."""
-    try:
-        return max(1, int(os.environ.get("ASHIATO_SLICE_DAYS", "7")))
-    except ValueError:
-        return 7
-
-
-SLICE_BYTES = 160 * 2**20
-"""A slice grows by a day only while its event files stay within this many bytes
-(``ASHIATO_SLICE_BYTES``): a week of a 1,500-terminal estate is one slice, while a day of a
-29,000-terminal one (1.5 M events, about 110 MiB) is a slice of its own. A slice's events are
-one temp table and its joins run under the connection's memory limit: larger slices spill."""
-
-
-def slice_bytes() -> int:
-    try:
-        return max(1, int(os.environ.get("ASHIATO_SLICE_BYTES", str(SLICE_BYTES))))
-    except ValueError:
-        return SLICE_BYTES
-
-
-def _slices(
-    days: Sequence[str], size: int, weight: Mapping[str, int] | None = None, most: int = 0
-) -> list[tuple[str, ...]]:
-    """``days`` (sorted) in runs of at most ``size`` consecutive calendar days and, given
-    ``weight`` per day, at most ``most`` of it (a day heavier than that alone)."""
-    out: list[list[str]] = []
-    total = 0
-    for d in days:
-        w = weight.get(d, 0) if weight is not None else 0
-        if (
-            out
-            and (date.fromisoformat(d) - date.fromisoformat(out[-1][0])).days < size
-            and (weight is None or total + w <= most)
-        ):
-            out[-1].append(d)
-            total += w
-        else:
-            out.append([d])
-            total = w
-    return [tuple(x) for x in out]
 
 
 def run_stateful(
@@ -166,7 +120,7 @@ def run_stateful(
         if first is None:
             continue
         mine = [d for d in files if d >= first]
-        for sl in _slices(mine, size if plan[1].SPEC.multi_day else 1, weight, most):
+        for sl in day_slices(mine, size if plan[1].SPEC.multi_day else 1, weight, most):
             by_slice[sl].append(plan)
     judged: dict[str, int] = defaultdict(int)
     elapsed: dict[str, float] = defaultdict(float)

@@ -3,8 +3,10 @@ versioned and rolled back for late data (``ashiato.detect.fold``, ``ashiato.dete
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 
 from ashiato.detect import runner
@@ -344,3 +346,71 @@ def test_slices_hold_consecutive_days_within_a_size() -> None:
     weight = {"2026-09-01": 60, "2026-09-02": 60, "2026-09-03": 200, "2026-09-05": 10}
     got = _slices(days, 7, weight, 150)
     assert got == [tuple(days[:2]), (days[2],), tuple(days[3:])]
+
+
+def test_a_day_keyed_delta_outside_its_slice_is_refused() -> None:
+    """A table read back from its deltas must get rows of the slice's days only: a delta that
+    reaches outside them is a detector's fault, raised rather than stored."""
+    from ashiato.detect.fold import _keeps_to
+    from ashiato.errors import DetectError
+
+    table = StateTable(
+        "arrived", {"who": "string", "day": "timestamp('UTC', 6)"}, {"n": "int64"}, {"n": "sum"},
+        "test", day_key="day",
+    )  # fmt: skip
+    delta = pa.table({"who": ["a", "b"], "day": [ts(3, 0), ts(4, 0)], "n": [1, 2]})
+    _keeps_to("d", table, delta, ["2026-09-03", "2026-09-04"])  # inside: accepted
+    with pytest.raises(DetectError, match="2026-09-03 to 2026-09-04, outside the slice"):
+        _keeps_to("d", table, delta, ["2026-09-04"])
+    with pytest.raises(ValueError, match="day_key must be one of its keys"):
+        StateTable("t", {"who": "string"}, {"n": "int64"}, {"n": "sum"}, "test", day_key="n")
+
+
+def test_a_new_day_holds_one_detectors_state_at_a_time(
+    tmp_path: Path, inventory: Inventory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A detector's state is read when its first slice comes and freed after its last: a run
+    over one new day never has two detectors' state in memory beside the day's events."""
+    from ashiato.detect import fold
+
+    store = tmp_path / "s"
+    days = by_day(numbered(_dormant_month()))
+    dets = [DORMANT, "novelty.rare_access", "lateral.hop_chain", "privilege.off_hours"]
+    for day, day_rows in days.items():
+        if day != "2026-09-30":
+            add_day(store, day, day_rows)
+    runner.detect(store, inventory, detectors=dets)
+    add_day(store, "2026-09-30", days["2026-09-30"])
+    held: list[set[str]] = []
+    prefix = {d: "state_" + re.sub(r"[^0-9A-Za-z]", "_", d) + "_" for d in dets}
+    run = fold._run
+
+    def watching(raw: object, compiled: tuple[str, object]) -> object:
+        names = [r[0] for r in raw.sql("SELECT table_name FROM duckdb_tables()").fetchall()]  # type: ignore[attr-defined]
+        held.append({d for d in dets if any(n.startswith(prefix[d]) for n in names)})
+        return run(raw, compiled)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(fold, "_run", watching)
+    after = runner.detect(store, inventory, detectors=dets)
+    assert all("1 day(s) judged" in r.detail for r in after.runs if r.detector in dets)
+    assert held and max(len(h) for h in held) == 1
+    assert len(set().union(*held)) >= 3, "each detector's state was there for its own queries"
+
+
+def test_a_day_keyed_table_is_read_from_the_slices_that_reach_its_first_live_day(
+    tmp_path: Path,
+) -> None:
+    """A delta is named by its slice's first day: a slice of a week holds rows of its later
+    days too, so it is read when it reaches the first live day."""
+    from ashiato.detect.state import Meta
+
+    ds = DetectorState(StoreLayout(tmp_path), "d")
+    for day in ("2026-09-01", "2026-09-08", "2026-09-09"):
+        ds.write(ds.delta_file("arrived", day), pa.table({"n": [1]}))
+    slices = {"2026-09-01": "2026-09-07", "2026-09-08": "2026-09-08", "2026-09-09": "2026-09-09"}
+    meta = Meta("fp", slices=slices, live={"arrived": "2026-09-05"})
+    read = ds.live_deltas("arrived", meta)
+    assert read is not None and [f.stem for f in read] == list(slices)
+    meta.live["arrived"] = "2026-09-08"
+    assert [f.stem for f in ds.live_deltas("arrived", meta) or []] == ["2026-09-08", "2026-09-09"]
+    assert ds.live_deltas("other", meta) is None, "no word on it: its snapshot is read"

@@ -18,7 +18,7 @@ import re
 import time
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -28,7 +28,14 @@ import pyarrow as pa
 from ashiato.detect.enrich import enrich
 from ashiato.detect.parts import merge_findings
 from ashiato.detect.slices import day_slices, slice_bytes, slice_days
-from ashiato.detect.spec import DetectionContext, DetectorModule, Finding, findings_table
+from ashiato.detect.spec import (
+    DetectionContext,
+    DetectorModule,
+    DetectorSpec,
+    Finding,
+    Stage,
+    findings_table,
+)
 from ashiato.detect.sqlcache import SqlCache, cache_root
 from ashiato.detect.state import DetectorState, Meta, StateTable, fingerprint, reset, sql_name
 from ashiato.errors import DetectError
@@ -88,6 +95,7 @@ def run_stateful(
     inv_json = inventory.model_dump_json() if inventory is not None else ""
     start_iso = data_start.isoformat() if data_start is not None else None
     plans = []
+    sources: dict[int, dict[str, tuple[list[str], bool]]] = {}
     for i, det in enumerate(detectors):
         spec = det.SPEC
         merged = {**spec.defaults(), **params.get(spec.id, {})}
@@ -95,15 +103,9 @@ def run_stateful(
         ds = DetectorState(layout, spec.id)
         meta, why, first = _open(ds, fp, start_iso, files, "detector, parameters or inventory")
         if first is not None:  # else nothing new: the state stays put, unread
-            for t in spec.state:
-                name = _state_name(spec.id, t)
-                if meta.watermark is not None and first <= meta.watermark:
-                    # late or changed data: the state as it stood before that day (deltas)
-                    srcs = ds.delta_files(t.name, before=first)
-                    _load(raw, name, t, [str(f) for f in srcs])
-                else:  # the snapshot: one row per key already
-                    snap = ds.snapshot_file(t.name)
-                    _load(raw, name, t, [str(snap)] if snap.exists() else [], combine=False)
+            # read when the detector's first slice comes (``_load_state``), before this
+            # forgets the days from ``first`` on
+            sources[i] = {t.name: _sources(ds, meta, t, first) for t in spec.state}
             ds.drop_days_from(first, spec.state)
             for d in [d for d in meta.days if d >= first]:
                 del meta.days[d]
@@ -128,7 +130,11 @@ def run_stateful(
     day = _DayReader(raw, con, layout, inventory, execute)
     compiled: dict[int, _Compiled] = {}
     cache = SqlCache(cache_root() if by_slice else None, inventory)
-    for chunk in sorted(by_slice, key=lambda sl: (sl[0], len(sl))):
+    order = sorted(by_slice, key=lambda sl: (sl[0], len(sl)))
+    # a detector's state is in memory from its first slice to its last only: a run over one
+    # new day holds one detector's state at a time beside the day's events
+    last = {plan[0]: chunk for chunk in order for plan in by_slice[chunk]}
+    for chunk in order:
         d = chunk[0]
         if progress:
             progress(f"day {d}" if len(chunk) == 1 else f"days {d} to {chunk[-1]}")
@@ -145,16 +151,21 @@ def run_stateful(
             t0 = time.perf_counter()
             spec = det.SPEC
             try:
+                if i in sources:
+                    _load_state(raw, spec, sources.pop(i))
                 if i not in compiled:  # built and compiled once: only the tables' rows change
                     dctx = day.context(det, merged, data_start)
                     compiled[i] = _compile(con, det, dctx, cache)
                 c = compiled[i]
+                c.make_stages(raw)
                 rows = _run(raw, c.query).to_pylist()
                 by_day = _by_part_day(spec.id, rows, chunk, spec.multi_day)
                 # every delta is read before any is added: they read the state as it was
                 deltas = {t.name: _combined(raw, _run(raw, c.folds[t.name]), t) for t in spec.state}
+                c.drop_stages(raw)
                 for t in spec.state:
                     delta = deltas[t.name]
+                    _keeps_to(spec.id, t, delta, chunk)
                     if delta.num_rows:
                         ds.write(ds.delta_file(t.name, d), delta)
                         _add(raw, _state_name(spec.id, t), t, delta)
@@ -175,22 +186,18 @@ def run_stateful(
             for x in chunk:
                 meta.days[x] = files[x]
             meta.slices[d] = chunk[-1]
+            if last[i] == chunk:
+                _save_state(raw, spec, ds, meta)
             judged[spec.id] += len(chunk)
             elapsed[spec.id] += time.perf_counter() - t0
     day.close()
     runs = []
-    for _i, det, _merged, ds, meta, first, why in plans:
+    for i, det, _merged, ds, meta, _first, why in plans:
         spec = det.SPEC
         t0 = time.perf_counter()
-        if first is not None:
-            for t in spec.state:
-                name = _state_name(spec.id, t)
-                ds.write(
-                    ds.snapshot_file(t.name), raw.sql(f"SELECT * FROM {name}").to_arrow_table()
-                )
-            ds.write_meta(meta)
-            for t in spec.state:
-                raw.execute(f"DROP TABLE IF EXISTS {_state_name(spec.id, t)}")
+        if i in sources:  # days were removed, none judged: the state as it stood before them
+            _load_state(raw, spec, sources.pop(i))
+            _save_state(raw, spec, ds, meta)
         parts = ds.read_parts()
         found = merge_findings(parts, latest=spec.words == "latest") if parts is not None else []
         runs.append(
@@ -280,12 +287,79 @@ def _combined(raw: Any, delta: pa.Table, table: StateTable) -> pa.Table:
     return out.select(list(table.columns)).cast(_schema(table).to_pyarrow())
 
 
+def _sources(
+    ds: DetectorState, meta: Meta, table: StateTable, first: str
+) -> tuple[list[str], bool]:
+    """The files ``table`` is read from before judging from ``first`` on, and whether they are
+    combined (deltas) or hold one row per key already."""
+    if meta.watermark is not None and first <= meta.watermark:
+        # late or changed data: the state as it stood before that day (its deltas)
+        return [str(f) for f in ds.delta_files(table.name, before=first)], True
+    if table.day_key and (live := ds.live_deltas(table.name, meta)) is not None:
+        return [str(f) for f in live], False
+    snap = ds.snapshot_file(table.name)  # one row per key already
+    return ([str(snap)] if snap.exists() else []), False
+
+
+def _load_state(
+    raw: Any, spec: DetectorSpec, sources: Mapping[str, tuple[list[str], bool]]
+) -> None:
+    for t in spec.state:
+        files, combine = sources[t.name]
+        _load(raw, _state_name(spec.id, t), t, files, combine=combine)
+
+
+def _save_state(raw: Any, spec: DetectorSpec, ds: DetectorState, meta: Meta) -> None:
+    """Write the state's snapshots (a day-keyed table's first live day) and meta, and free
+    its tables."""
+    for t in spec.state:
+        name = _state_name(spec.id, t)
+        if t.day_key:  # its deltas are the table: the first day with rows says which
+            low = raw.sql(f"SELECT min({sql_name(t.day_key)}) FROM {name}").fetchall()
+            meta.live[t.name] = _iso_day(low[0][0]) or max(meta.days, default="")
+            ds.snapshot_file(t.name).unlink(missing_ok=True)
+            continue
+        ds.write(ds.snapshot_file(t.name), raw.sql(f"SELECT * FROM {name}").to_arrow_table())
+    ds.write_meta(meta)
+    for t in spec.state:
+        raw.execute(f"DROP TABLE IF EXISTS {_state_name(spec.id, t)}")
+
+
+def _iso_day(value: Any) -> str | None:
+    """A day key's value (a time or a date) as ``YYYY-MM-DD``."""
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        value = value.astimezone(UTC).date()
+    return str(value.isoformat())[:10]
+
+
+def _keeps_to(detector: str, table: StateTable, delta: pa.Table, chunk: Sequence[str]) -> None:
+    """A day-keyed table's delta holds rows of its slice's days only (else appending it, and
+    reading the table from its deltas, would be wrong): a detector's fault, raised."""
+    if not table.day_key or not delta.num_rows:
+        return
+    import pyarrow.compute as pc
+
+    lo, hi = pc.min_max(delta[table.day_key]).values()
+    days = (_iso_day(lo.as_py()), _iso_day(hi.as_py()))
+    if days[0] is None or days[1] is None or days[0] < chunk[0] or days[1] > chunk[-1]:
+        raise DetectError(
+            f"detector {detector}: state {table.name}'s {table.day_key} runs {days[0]} to "
+            f"{days[1]}, outside the slice {chunk[0]} to {chunk[-1]}"
+        )
+
+
 def _add(raw: Any, name: str, table: StateTable, delta: pa.Table) -> None:
     """Fold ``delta`` into the state table ``name``: the rows of the delta's keys are combined
     with it and replaced; the rest of the state is not rewritten, so a slice costs its delta
-    and one probe of the state, not a regrouping of everything the history left in it."""
+    and one probe of the state, not a regrouping of everything the history left in it. A
+    day-keyed table's delta has keys of its own (``StateTable.day_key``): it is appended."""
     raw.register("_delta", delta)
     try:
+        if table.day_key:
+            raw.execute(f"INSERT INTO {name} BY NAME SELECT * FROM _delta")
+            return
         if not table.keys:  # one row: combine it with the delta
             src = f"(SELECT * FROM {name} UNION ALL BY NAME SELECT * FROM _delta)"
             raw.execute(f"CREATE OR REPLACE TEMP TABLE _next AS {table.combine_sql(src)}")
@@ -313,6 +387,23 @@ class _Compiled:
     ctx: DetectionContext
     query: tuple[str, ibis.Schema]
     folds: dict[str, tuple[str, ibis.Schema]]
+    stages: dict[str, tuple[str, ibis.Schema]] = field(default_factory=dict)
+    """The temp table each of the module's ``STAGES`` is made into (in order), and its SQL."""
+
+    def make_stages(self, raw: Any) -> None:
+        """The slice's stages, each once, before its query and folds read them."""
+        for table, (sql, _) in self.stages.items():
+            raw.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS {sql}")
+
+    def drop_stages(self, raw: Any) -> None:
+        """Free the stages' memory: the next slice makes them again."""
+        for table in self.stages:
+            raw.execute(f"DROP TABLE IF EXISTS {table}")
+
+
+def _stage_table(detector: str, name: str) -> str:
+    """The temp table of ``detector``'s stage ``name`` (named as ``_state_name``'s are)."""
+    return "stage_" + re.sub(r"[^0-9A-Za-z]", "_", detector) + "_" + name
 
 
 def _compile(con: Any, det: DetectorModule, ctx: DetectionContext, cache: SqlCache) -> _Compiled:
@@ -321,7 +412,8 @@ def _compile(con: Any, det: DetectorModule, ctx: DetectionContext, cache: SqlCac
     function is kept too; the function is registered by building the expression (cheap next
     to compiling it) before the kept SQL is used."""
     spec = det.SPEC
-    names = ["query", *(t.name for t in spec.state)]
+    stage_defs: Mapping[str, Stage] = getattr(det, "STAGES", {})
+    names = [*(f"stage:{n}" for n in stage_defs), "query", *(t.name for t in spec.state)]
     material = [
         "fold",
         spec.id,
@@ -331,6 +423,7 @@ def _compile(con: Any, det: DetectorModule, ctx: DetectionContext, cache: SqlCac
         None if ctx.data_start is None else ctx.data_start.year,
         [(n, str(t)) for n, t in con.table("day_events").schema().items()],
         str(ctx.events.op().__class__.__name__),
+        list(stage_defs),  # a statement reads the stages' tables, or builds them inline
     ]
     keys = {n: cache.named_key([*material, n]) for n in names}
     hits = {n: cache.get(k, con.con.register) for n, k in keys.items()}
@@ -338,9 +431,13 @@ def _compile(con: Any, det: DetectorModule, ctx: DetectionContext, cache: SqlCac
     if functions is not None and all(hits.values()):  # registered on this connection
         for expr in functions():
             con._register_udfs(expr)
-    got = {n: h for n, h in hits.items() if h is not None and _binds(con.con, h)}
-    if len(got) == len(names):
-        return _Compiled(ctx, got.pop("query"), got)
+    stage_hits = {n: hits[f"stage:{n}"] for n in stage_defs}
+    if all(hits.values()) and _make_empty(con, spec.id, stage_hits):
+        got = {n: h for n, h in hits.items() if h is not None and _binds(con.con, h)}
+        if len(got) == len(names):
+            tables = {n: _stage(con, spec.id, n, got[f"stage:{n}"][1]) for n in stage_defs}
+            stages = {_stage_table(spec.id, n): got.pop(f"stage:{n}") for n in stage_defs}
+            return _Compiled(replace(ctx, stages=tables), got.pop("query"), got, stages)
     reads = 0
 
     def counting(expr: ibis.Expr) -> pa.Table:
@@ -348,7 +445,18 @@ def _compile(con: Any, det: DetectorModule, ctx: DetectionContext, cache: SqlCac
         reads += 1
         return ctx.execute(expr)
 
-    built = replace(ctx, execute=counting)
+    built = replace(ctx, execute=counting, stages={})
+    out: dict[str, tuple[str, ibis.Schema]] = {}
+    made: dict[str, ibis.Table] = {}
+    for name, build in stage_defs.items():  # each built over the stages before it
+        expr = build(replace(built, stages=dict(made)))
+        out[f"stage:{name}"] = _compiled_sql(
+            con, expr, hits[f"stage:{name}"], reads, cache, keys[f"stage:{name}"]
+        )
+        _make_empty(con, spec.id, {name: out[f"stage:{name}"]})
+        made[name] = _stage(con, spec.id, name, out[f"stage:{name}"][1])
+    built = replace(built, stages=made)
+    ctx = replace(ctx, stages=made)
 
     fold = getattr(det, "fold", None)  # a module with state tables defines it
     exprs = fold(built) if fold is not None else {}
@@ -356,18 +464,52 @@ def _compile(con: Any, det: DetectorModule, ctx: DetectionContext, cache: SqlCac
     if missing:
         raise DetectError(f"detector {spec.id}: fold gives no {sorted(missing)}")
     exprs = {"query": det.query(built), **exprs}
-    out: dict[str, tuple[str, ibis.Schema]] = {}
     for name, expr in exprs.items():
-        con._run_pre_execute_hooks(expr)  # registers in-memory tables and Python functions
-        hit = hits[name]
-        if reads == 0 and hit is not None and _binds(con.con, hit):  # kept SQL calling a
-            out[name] = hit  # Python function binds once the function is registered
-            continue
-        text = str(con.compile(expr))
-        if reads == 0:  # built without reading data: the same SQL next run
-            cache.put(keys[name], expr, text, keep_tables=True, keep_udfs=True)
-        out[name] = (text, expr.schema())
-    return _Compiled(ctx, out.pop("query"), out)
+        out[name] = _compiled_sql(con, expr, hits[name], reads, cache, keys[name])
+    stages = {_stage_table(spec.id, n): out.pop(f"stage:{n}") for n in stage_defs}
+    return _Compiled(ctx, out.pop("query"), out, stages)
+
+
+def _stage(con: Any, detector: str, name: str, schema: ibis.Schema) -> ibis.Table:
+    """A stage's table as later statements read it: with the types its expression had (the
+    engine's table may name them otherwise), so they compile as they would inline."""
+    return con.table(_stage_table(detector, name)).cast(schema)
+
+
+def _compiled_sql(
+    con: Any,
+    expr: ibis.Expr,
+    hit: tuple[str, ibis.Schema] | None,
+    reads: int,
+    cache: SqlCache,
+    key: str | None,
+) -> tuple[str, ibis.Schema]:
+    """``expr``'s SQL: the kept one when it binds, else compiled (and kept, when building
+    it read no data: the same SQL next run)."""
+    con._run_pre_execute_hooks(expr)  # registers in-memory tables and Python functions
+    if reads == 0 and hit is not None and _binds(con.con, hit):  # kept SQL calling a
+        return hit  # Python function binds once the function is registered
+    text = str(con.compile(expr))
+    if reads == 0:
+        cache.put(key, expr, text, keep_tables=True, keep_udfs=True)
+    return (text, expr.schema())
+
+
+def _make_empty(
+    con: Any, spec_id: str, stages: Mapping[str, tuple[str, ibis.Schema] | None]
+) -> bool:
+    """The stages' tables, empty, so that statements reading them bind (and compile): False
+    when a kept statement no longer binds."""
+    try:
+        for name, hit in stages.items():
+            assert hit is not None
+            con.con.execute(
+                f"CREATE OR REPLACE TEMP TABLE {_stage_table(spec_id, name)} AS "
+                f"SELECT * FROM ({hit[0]}) LIMIT 0"
+            )
+    except Exception:  # any engine error: the kept entries are not usable
+        return False
+    return True
 
 
 _BOUND: set[tuple[str, tuple[str, ...]]] = set()
@@ -398,6 +540,26 @@ def _run(raw: Any, compiled: tuple[str, ibis.Schema]) -> pa.Table:
     sql, schema = compiled
     table: pa.Table = DuckDBPyArrowData.convert_table(raw.sql(sql).to_arrow_table(), schema)
     return table
+
+
+UNJUDGED = (
+    "source",
+    "source_file",
+    "source_offset",
+    "record_id",
+    "record_key",
+    "event_code",
+    "domain",
+    "duration_s",
+    "src_port",
+    "bytes_in",
+    "dst_country",
+    "dst_timezone",
+)
+"""Columns no detector reads, left out of ``day_events``: the day sits in DuckDB's memory
+beside every query's working set, under one memory limit (at 29,000 terminals a day and its
+context day took 1.7 of its 2 GB, and the heaviest queries spilled). Provenance (the file and
+record an event came from) is looked up in the store by event id when a finding is shown."""
 
 
 class _DayReader:
@@ -476,7 +638,10 @@ class _DayReader:
             enriched = enrich(con, con.table("day_raw"), self.inventory, self.execute, endpoints)
             con._run_pre_execute_hooks(enriched)  # registers the inventory's accounts table
             self.sql = str(con.compile(enriched))
-        raw.execute(f"CREATE OR REPLACE TEMP TABLE day_events AS {self.sql}")
+        raw.execute(
+            "CREATE OR REPLACE TEMP TABLE day_events AS "
+            f"SELECT * EXCLUDE ({', '.join(UNJUDGED)}) FROM ({self.sql})"
+        )
 
     def context(
         self,

@@ -98,6 +98,25 @@ class DetectionContext:
     slice_start: ibis.Scalar | None = None
     """A stateful detector's judged day begins here (a timestamp expression: the detector's SQL
     is compiled once and run for each day); ``events`` before it are context only."""
+    stages: Mapping[str, ibis.Table] = field(default_factory=dict)
+    """A detector's ``STAGES`` as the engine computed them for the judged slice (``staged``)."""
+
+
+Stage = Callable[[DetectionContext], ibis.Table]
+
+
+def staged(ctx: DetectionContext, name: str, build: Stage) -> ibis.Table:
+    """The detector's intermediate table ``name``: the engine's copy of the slice's when it
+    made one, else ``build(ctx)`` inline.
+
+    A day's query and its state tables' folds are separate statements that often share their
+    heaviest part (the candidates a query judges, which a fold also keeps). A module lists such
+    parts in ``STAGES`` (name -> builder, in order: a later one may read an earlier one); the
+    day-by-day engine runs each once per slice into a temporary table, and every statement
+    reads that. Elsewhere (``ctx.stages`` empty) the builder runs inline, with the same result.
+    """
+    got = ctx.stages.get(name)
+    return got if got is not None else build(ctx)
 
 
 @dataclass(frozen=True)

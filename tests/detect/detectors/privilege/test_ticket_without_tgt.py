@@ -147,12 +147,7 @@ def test_defaults_renewal_own_machine_and_unlogged_accounts(inventory, write_eve
     assert [(r["entities"]["accounts"][0], r["first_seen"]) for r in f] == [("s.chai", ts(20, 2))]
 
 
-def test_day_by_day_equals_batch(inventory, tmp_path) -> None:
-    """Tickets close to midnight wait for the next day: the logon that follows after midnight
-    counts, and so does a TGT logged just after midnight (it clears them). Daily runs, and day 4
-    delivered only after day 5 was judged, leave what one batch run leaves."""
-    from tests.detect.foldcheck import runs, seen
-
+def _midnight_tickets() -> list[dict]:
     rows = _estate()
     rows += [tgt(ts(1, 1), "t.suzuki", DESK), tgt(ts(2, 1), "s.chai", DESK)]
     rows += [tgt(ts(2, 2), "adm-sato", DESK)]
@@ -164,7 +159,17 @@ def test_day_by_day_equals_batch(inventory, tmp_path) -> None:
     rows.append(tgt(ts(6, 0, 1), "s.chai", FOREIGN))
     # three tickets at 10:00: judged on their own day
     rows += [tgs(ts(7, 10, m), "adm-sato", FOREIGN, f"srv{m}") for m in range(3)]
-    got = runs(tmp_path, rows, inventory, DET, SIGNATURE, late=("2026-09-04", "2026-09-05"))
+    return rows
+
+
+def test_day_by_day_equals_batch(inventory, tmp_path) -> None:
+    """Tickets close to midnight wait for the next day: the logon that follows after midnight
+    counts, and so does a TGT logged just after midnight (it clears them). Daily runs, and day 4
+    delivered only after day 5 was judged, leave what one batch run leaves."""
+    from tests.detect.foldcheck import runs, seen
+
+    late = ("2026-09-04", "2026-09-05")
+    got = runs(tmp_path, _midnight_tickets(), inventory, DET, SIGNATURE, late=late)
     batch = sorted(got["batch"].findings.to_pylist(), key=lambda r: r["first_seen"])
     assert [(r["entities"]["accounts"][0], r["first_seen"]) for r in batch] == [
         ("t.suzuki", ts(3, 23, 50)),
@@ -174,6 +179,23 @@ def test_day_by_day_equals_batch(inventory, tmp_path) -> None:
     assert batch[0]["last_seen"] == ts(4, 0, 10)
     assert seen(got["daily"]) == seen(got["batch"])
     assert seen(got["late"]) == seen(got["batch"])
+
+
+def test_the_staged_candidates_give_what_inline_candidates_give(
+    inventory, tmp_path, monkeypatch
+) -> None:
+    """The candidate tickets are made once per slice (a stage) for the query and the waiting
+    fold; built inline in each instead, every run finds the same."""
+    from ashiato.detect.detectors.privilege import ticket_without_tgt
+    from tests.detect.foldcheck import runs, seen
+
+    rows = _midnight_tickets()
+    staged = runs(tmp_path / "staged", rows, inventory, DET, SIGNATURE)
+    monkeypatch.setattr(ticket_without_tgt, "STAGES", {})
+    inline = runs(tmp_path / "inline", rows, inventory, DET, SIGNATURE)
+    assert staged["batch"].findings.num_rows == 2
+    for how in ("batch", "daily"):
+        assert seen(staged[how]) == seen(inline[how]), how
 
 
 def test_a_slices_earlier_days_clear_and_its_later_days_do_not(inventory, tmp_path) -> None:

@@ -46,7 +46,7 @@ import ibis.expr.types as ir
 from ashiato.detect.bursts import warmup_end
 from ashiato.detect.common import CREDENTIAL_KINDS, earliest, fmt_ts, short_list, vals
 from ashiato.detect.detectors.lateral import _hop_paths as hp
-from ashiato.detect.spec import DetectionContext, DetectorSpec, Finding, Param
+from ashiato.detect.spec import DetectionContext, DetectorSpec, Finding, Param, Stage, staged
 from ashiato.detect.state import StateTable
 from ashiato.events import EventKind
 
@@ -128,6 +128,7 @@ SPEC = DetectorSpec(
             "window_days + onward_hours.",
             keep_days=1,
             keep_by="keep_until",
+            day_key="day",
         ),
         StateTable(
             "first_arrival",
@@ -327,12 +328,20 @@ def _day_counts(ctx: DetectionContext, t: ibis.Table, who: str, table: str) -> i
     return d.select("who_", "dst_", "day_", n=d.n0 + earlier)
 
 
+def _host_days(ctx: DetectionContext) -> ibis.Table:
+    return _day_counts(ctx, _credential_events(ctx), "src", "pair_days")
+
+
+def _acct_days(ctx: DetectionContext) -> ibis.Table:
+    return _day_counts(ctx, _credential_events(ctx), "user", "acct_days")
+
+
 def _rarity(
     ctx: DetectionContext, t: ibis.Table, x: ibis.Table, src: str, user: str, dst: str, day: str
 ) -> ibis.Table:
     """``x`` with ``host_days`` / ``acct_days``: on how many days before ``day`` (the state's
     and those of the slice's ``t``) ``src`` reached ``dst``, and ``user`` reached ``dst``."""
-    hd, ad = _day_counts(ctx, t, "src", "pair_days"), _day_counts(ctx, t, "user", "acct_days")
+    hd, ad = staged(ctx, "host_days", _host_days), staged(ctx, "acct_days", _acct_days)
     j = x.left_join(hd, [hd.who_ == x[src], hd.dst_ == x[dst], hd.day_ == x[day]]).select(
         x, host_days=hd.n.fill_null(0)
     )
@@ -369,6 +378,10 @@ def _new_firsts(ctx: DetectionContext, t: ibis.Table) -> ibis.Table:
     )
 
 
+def _firsts(ctx: DetectionContext) -> ibis.Table:
+    return _new_firsts(ctx, _credential_events(ctx))
+
+
 def _first_arrivals(ctx: DetectionContext, t: ibis.Table) -> ibis.Table:
     """The accounts arriving on a host for the first time in the slice (and ever), with the
     rarity of that arrival on its day."""
@@ -385,6 +398,18 @@ def _first_arrivals(ctx: DetectionContext, t: ibis.Table) -> ibis.Table:
     return _rarity(ctx, t, f, "a_from", "a_user", "via", "a_day").drop("a_day")
 
 
+def _firsts_arriving(ctx: DetectionContext) -> ibis.Table:
+    return _first_arrivals(ctx, _credential_events(ctx))
+
+
+def _desk_arrivals(ctx: DetectionContext) -> ibis.Table:
+    """Every arrival of the slice, with whether it came from the arriving account's own desk,
+    and its rarity."""
+    t = _credential_events(ctx)
+    a = _at_desk(ctx, _arrivals(t), ["a_event"], "a_user", "a_owner", "a_from", "a_ts")
+    return _rarity(ctx, t, a, "a_from", "a_user", "via", "a_day")
+
+
 def _born_today(t: ibis.Table) -> ibis.Table:
     ends = t.select(host=t.src, ts=t.ts).union(t.select(host=t.dst, ts=t.ts))
     return ends.group_by("host").aggregate(born=ends.ts.min())
@@ -398,7 +423,7 @@ def _hops(ctx: DetectionContext, t: ibis.Table) -> ibis.Table:
     onward = _interval(ctx, "onward_hours")
     old = acted.filter(acted.first_ts > ctx.slice_start - onward)
     cols = ("user", "src", "first_ts", "present")
-    f = _new_firsts(ctx, t).select(*cols).union(old.select(*cols))
+    f = staged(ctx, "firsts", _firsts).select(*cols).union(old.select(*cols))
     f = f.filter(~f.present)
     start = warmup_end(ctx, int(ctx.params["warmup_days"]))
     if start is not None:
@@ -430,17 +455,8 @@ def _same(ctx: DetectionContext, t: ibis.Table, fk: ibis.Table) -> ibis.Table:
     # keyboard) is someone at work reaching a machine: an administrator fixing a branch PC from
     # Tokyo. It explains a move onward only within hours; days later, someone else acting from
     # that PC with the same credential did not come from the administrator's desk.
-    a = _arrivals(t)
+    a = staged(ctx, "arrivals", _desk_arrivals)
     a = a.semi_join(fk, [a.a_user == fk.user, a.via == fk.src])
-    a = _rarity(
-        ctx,
-        t,
-        _at_desk(ctx, a, ["a_event"], "a_user", "a_owner", "a_from", "a_ts"),
-        "a_from",
-        "a_user",
-        "via",
-        "a_day",
-    )
     a = a.mutate(
         nth=ibis.row_number().over(
             group_by=[a.a_user, a.via, a.a_from, a.a_day], order_by=[a.a_ts, a.a_event]
@@ -506,7 +522,7 @@ def _other(ctx: DetectionContext, t: ibis.Table, fk: ibis.Table) -> ibis.Table:
     switch = _interval(ctx, "switch_hours")
     fa = ctx.state["first_arrival"]
     cols = ("a_user", "via", "a_first", "a_from", "a_event", "a_site", "host_days", "acct_days")
-    fa = fa.select(*cols).union(_first_arrivals(ctx, t).select(*cols), distinct=False)
+    fa = fa.select(*cols).union(staged(ctx, "first_arrivals", _firsts_arriving).select(*cols))
     o = fk.inner_join(
         fa,
         [
@@ -614,8 +630,29 @@ def _components(ctx: DetectionContext, rows: ibis.Table) -> ibis.Table:
     return c.select(**{f.name: c.c[f.name] for f in hp.COMPONENT})
 
 
+def _rows(ctx: DetectionContext) -> ibis.Table:
+    return _link_rows(ctx, _credential_events(ctx))
+
+
+def _paths(ctx: DetectionContext) -> ibis.Table:
+    return _components(ctx, staged(ctx, "rows", _rows))
+
+
+STAGES: dict[str, Stage] = {
+    "host_days": _host_days,
+    "acct_days": _acct_days,
+    "firsts": _firsts,
+    "first_arrivals": _firsts_arriving,
+    "arrivals": _desk_arrivals,
+    "rows": _rows,
+    "paths": _paths,
+}
+"""Each read by ``query`` and the folds, or by several parts of them: made once per slice
+(``staged``); in order, as each reads those before it."""
+
+
 def query(ctx: DetectionContext) -> ibis.Table:
-    c = _components(ctx, _link_rows(ctx, _credential_events(ctx)))
+    c = staged(ctx, "paths", _paths)
     return c.filter(c.report).select(*hp.SCHEMA.names, "part_day")
 
 
@@ -624,8 +661,8 @@ def fold(ctx: DetectionContext) -> dict[str, ibis.Table]:
     window, onward = _interval(ctx, "window_days"), _interval(ctx, "onward_hours")
     # the links of the movements the slice's days touched: its own, and the earlier ones kept
     # open (as each day left them: the latest keep and whether any day reported them)
-    rows = _link_rows(ctx, t)
-    c = _components(ctx, rows)
+    rows = staged(ctx, "rows", _rows)
+    c = staged(ctx, "paths", _paths)
     m = c.select("comp_last", "on_path", "report", rid=c.members.unnest())
     m = m.group_by("rid").aggregate(
         until=(m.comp_last + window).max(), shown=(m.report & m.on_path.contains(m.rid)).any()
@@ -638,8 +675,7 @@ def fold(ctx: DetectionContext) -> dict[str, ibis.Table]:
         keep_until=ibis.greatest(links.keep_until, links.until),
     )
     # every arrival of the slice, with whether it came from the arriving account's own desk
-    a = _at_desk(ctx, _arrivals(t), ["a_event"], "a_user", "a_owner", "a_from", "a_ts")
-    a = _rarity(ctx, t, a, "a_from", "a_user", "via", "a_day")
+    a = staged(ctx, "arrivals", _desk_arrivals)
     elem = ibis.struct({"ts": a.a_ts, "id": a.a_event, "desk": a.desk, "site": a.a_site})
     arrived = a.group_by("a_user", "via", "a_from", day=a.a_day).aggregate(
         a_min=a.a_ts.min(),
@@ -656,9 +692,9 @@ def fold(ctx: DetectionContext) -> dict[str, ibis.Table]:
     desk = desk.group_by("d_user", "d_host").aggregate(last_ts=desk.last_ts.max())
     days = t.mutate(day=t.ts.truncate("D"))
     return {
-        "acted": _new_firsts(ctx, t).select("user", "src", "first_ts", "present"),
+        "acted": staged(ctx, "firsts", _firsts).select("user", "src", "first_ts", "present"),
         "arrived": arrived,
-        "first_arrival": _first_arrivals(ctx, t),
+        "first_arrival": staged(ctx, "first_arrivals", _firsts_arriving),
         "born": _born_today(t),
         "desk": desk.select("d_user", "d_host", "last_ts", keep_until=desk.last_ts + window),
         "pair_days": days.group_by("src", "dst").aggregate(days=days.day.nunique().cast("int64")),

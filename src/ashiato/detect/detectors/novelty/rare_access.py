@@ -28,7 +28,7 @@ import ibis
 
 from ashiato.detect.bursts import warmup_end
 from ashiato.detect.common import CREDENTIAL_KINDS, earliest, fmt_ts, short_list, vals
-from ashiato.detect.spec import DetectionContext, DetectorSpec, Finding, Param
+from ashiato.detect.spec import DetectionContext, DetectorSpec, Finding, Param, Stage, staged
 from ashiato.detect.state import StateTable
 
 _FIRSTS = {"src_dst": ("src", "dst"), "site_dst": ("site", "dst"), "user_site": ("user", "site")}
@@ -155,6 +155,15 @@ def _novel(ctx: DetectionContext, base: ibis.Table) -> ibis.Table:
     return n.drop("prev_in", "last_ts", "pl_user", "pl_dst", "u_user", "before")
 
 
+def _novel_pairs(ctx: DetectionContext) -> ibis.Table:
+    return _novel(ctx, _base(ctx))
+
+
+STAGES: dict[str, Stage] = {"novel": _novel_pairs}
+"""The day's new pairs (a sort of its credential uses per pair), read by ``query`` and three
+folds: made once per slice (``staged``)."""
+
+
 def _new_user_peers(ctx: DetectionContext, base: ibis.Table) -> ibis.Table:
     """The day's (account, peer group) pairs not seen before."""
     up = ctx.state["user_peer"]
@@ -193,7 +202,7 @@ def features(ctx: DetectionContext) -> ibis.Table:
     # first of its (source, host), (site, host) or (account, site), and when an account or a
     # host was first seen, are hash aggregates joined onto the few new pairs afterwards: at
     # 100 M events each extra window was a full sort of the credential events that spilled.
-    n = _novel(ctx, base)
+    n = staged(ctx, "novel", _novel_pairs)
     firsts = {name: _firsts(ctx, base, name) for name in _FIRSTS}
     uf, df = _first_ts(ctx, base, "user", "users"), _first_ts(ctx, base, "dst", "dsts")
     dsts, pd = st["dsts"], st["peer_dst"]
@@ -242,7 +251,7 @@ def features(ctx: DetectionContext) -> ibis.Table:
 
 def fold(ctx: DetectionContext) -> dict[str, ibis.Table]:
     base = _base(ctx)
-    n = _novel(ctx, base)
+    n = staged(ctx, "novel", _novel_pairs)
     out = {
         "pair_last": base.group_by("user", "dst").aggregate(last_ts=base.ts.max()),
         "user_peer": _new_user_peers(ctx, base),

@@ -42,7 +42,7 @@ from typing import Any
 import ibis
 
 from ashiato.detect.common import earliest, fmt_ts, short_list, vals
-from ashiato.detect.spec import DetectionContext, DetectorSpec, Finding, Param
+from ashiato.detect.spec import DetectionContext, DetectorSpec, Finding, Param, Stage, staged
 from ashiato.detect.state import StateTable
 from ashiato.events import EventKind
 
@@ -262,6 +262,9 @@ def _candidates(ctx: DetectionContext) -> ibis.Table:
         ~k.src_ip.isin(_LOOPBACK),
         k.src_role.isnull() | (k.src_role != "domain-controller"),
     ).mutate(day=lambda r: r.ts.truncate("D"))
+    # the (account, address, day) a clearing fact is looked up for: every ticket's, rather
+    # than those left by each step (the same answers; the SQL then holds no step twice)
+    keys = t.select(k_user=t.user, k_ip=t.src_ip, k_day=t.day).distinct()
     kdc = st["kdc"].union(_kdc(k))
     t = t.anti_join(kdc, [t.src_ip == kdc.ip, kdc.first_ts < t.day + _DAY])
     # An account's first TGT in the store: before it, an absent 4768 says nothing (its AS
@@ -285,7 +288,6 @@ def _candidates(ctx: DetectionContext) -> ibis.Table:
     hist = last.select(
         h_user=last.user, h_ip=last.ip, h_day=last.last_ts.truncate("D"), h_last=last.last_ts
     ).union(daily.mutate(h_last=daily.h_last.cast(last.last_ts.type())))
-    keys = t.select(k_user=t.user, k_ip=t.src_ip, k_day=t.day).distinct()
     prev = _last_before(keys, hist)
     t = t.anti_join(
         prev,
@@ -323,7 +325,6 @@ def _candidates(ctx: DetectionContext) -> ibis.Table:
             o_user=od.user, o_host=od.host, o_day=od.day, o_last=od.last.cast(seen.last_ts.type())
         )
     )
-    keys = t.select(k_user=t.user, k_ip=t.src_ip, k_day=t.day).distinct()
     at = keys.inner_join(hosts, [keys.k_ip == hosts.ip, hosts.first_ts < keys.k_day + _DAY])
     at = at.select(h_user=at.k_user, h_ip=at.k_ip, k_day=at.k_day, h_host=at.host).distinct()
     oj = at.inner_join(ohist, [at.h_user == ohist.o_user, at.h_host == ohist.o_host])
@@ -358,7 +359,7 @@ def _split(ctx: DetectionContext) -> tuple[ibis.Table, ibis.Table]:
     address) wait for the next day, where a late TGT may clear it and logons may follow it;
     waiting has ``next_day``, the slice's next day with events (null: after the slice)."""
     _, _, _, settle = _windows(ctx)
-    t = _candidates(ctx)
+    t = staged(ctx, "candidates", _candidates)
     late = t.filter(t.ts + settle >= t.day + _DAY)
     late = late.select(l_user=late.user, l_ip=late.src_ip, l_day=late.day).distinct()
     keys = [t.user == late.l_user, t.src_ip == late.l_ip, t.day == late.l_day]
@@ -382,6 +383,10 @@ def _waited(ctx: DetectionContext, waiting: ibis.Table) -> ibis.Table:
     mine = mine.select(*_TICKET, "event_id", part_day=mine.next_day.cast(day_type))
     both = w.union(mine.cast(w.schema()))
     return _tgt_cleared(both, _tgts(_kerberos(ctx)), life, "part_day")
+
+
+STAGES: dict[str, Stage] = {"candidates": _candidates}
+"""Read by ``query`` and the ``waiting`` fold: made once per slice (``staged``)."""
 
 
 def query(ctx: DetectionContext) -> ibis.Table:

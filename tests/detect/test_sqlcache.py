@@ -5,6 +5,7 @@ kept; a damaged entry is built afresh."""
 from __future__ import annotations
 
 import json
+import re
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -97,7 +98,15 @@ def test_a_damaged_entry_is_built_afresh_and_replaced(
     entries[2].write_text("{not json")
     again = runner.detect(write_events(detecting_rows()), inventory)
     assert _seen(again) == _seen(first)
-    assert {f: f.read_text() for f in entries} == good
+    # rebuilt as it was, but for the names of the in-memory tables it registers afresh
+    assert {f: _unnamed(f.read_text()) for f in entries} == {
+        f: _unnamed(text) for f, text in good.items()
+    }
+    assert "no_such_column" not in "".join(f.read_text() for f in entries)
+
+
+def _unnamed(entry: str) -> str:
+    return re.sub(r"ibis_pyarrow_memtable_[0-9a-z]+", "MEMTABLE", entry)
 
 
 def test_a_query_calling_a_python_function_is_not_kept(tmp_path: Path) -> None:

@@ -351,7 +351,7 @@ def test_slices_hold_consecutive_days_within_a_size() -> None:
 def test_a_day_keyed_delta_outside_its_slice_is_refused() -> None:
     """A table read back from its deltas must get rows of the slice's days only: a delta that
     reaches outside them is a detector's fault, raised rather than stored."""
-    from ashiato.detect.fold import _keeps_to
+    from ashiato.detect.statetables import keeps_to as _keeps_to
     from ashiato.errors import DetectError
 
     table = StateTable(

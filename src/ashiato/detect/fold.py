@@ -31,13 +31,21 @@ from ashiato.detect.slices import day_slices, slice_bytes, slice_days
 from ashiato.detect.spec import (
     DetectionContext,
     DetectorModule,
-    DetectorSpec,
     Finding,
     Stage,
     findings_table,
 )
 from ashiato.detect.sqlcache import SqlCache, cache_root
-from ashiato.detect.state import DetectorState, Meta, StateTable, fingerprint, reset, sql_name
+from ashiato.detect.state import DetectorState, Meta, fingerprint, reset
+from ashiato.detect.statetables import (
+    add,
+    combined,
+    keeps_to,
+    load_state,
+    save_state,
+    state_name,
+    state_sources,
+)
 from ashiato.errors import DetectError
 from ashiato.events import ACCESS_EVENT
 from ashiato.inventory.model import Inventory
@@ -69,16 +77,6 @@ def event_files_by_day(layout: StoreLayout) -> dict[str, list[str]]:
     return {d: sorted(v) for d, v in sorted(days.items())}
 
 
-def _state_name(detector: str, table: StateTable) -> str:
-    """The temp table holding ``detector``'s state table: named by the detector, not by its
-    place in the run, so its SQL is the same whichever detectors a store's kinds call for."""
-    return "state_" + re.sub(r"[^0-9A-Za-z]", "_", detector) + "_" + table.name
-
-
-def _schema(table: StateTable) -> ibis.Schema:
-    return ibis.schema({n: ibis.dtype(t) for n, t in table.columns.items()})
-
-
 def run_stateful(
     layout: StoreLayout,
     con: Any,
@@ -105,7 +103,7 @@ def run_stateful(
         if first is not None:  # else nothing new: the state stays put, unread
             # read when the detector's first slice comes (``_load_state``), before this
             # forgets the days from ``first`` on
-            sources[i] = {t.name: _sources(ds, meta, t, first) for t in spec.state}
+            sources[i] = {t.name: state_sources(ds, meta, t, first) for t in spec.state}
             ds.drop_days_from(first, spec.state)
             for d in [d for d in meta.days if d >= first]:
                 del meta.days[d]
@@ -152,7 +150,7 @@ def run_stateful(
             spec = det.SPEC
             try:
                 if i in sources:
-                    _load_state(raw, spec, sources.pop(i))
+                    load_state(raw, spec, sources.pop(i))
                 if i not in compiled:  # built and compiled once: only the tables' rows change
                     dctx = day.context(det, merged, data_start)
                     compiled[i] = _compile(con, det, dctx, cache)
@@ -161,15 +159,15 @@ def run_stateful(
                 rows = _run(raw, c.query).to_pylist()
                 by_day = _by_part_day(spec.id, rows, chunk, spec.multi_day)
                 # every delta is read before any is added: they read the state as it was
-                deltas = {t.name: _combined(raw, _run(raw, c.folds[t.name]), t) for t in spec.state}
+                deltas = {t.name: combined(raw, _run(raw, c.folds[t.name]), t) for t in spec.state}
                 c.drop_stages(raw)
                 for t in spec.state:
                     delta = deltas[t.name]
-                    _keeps_to(spec.id, t, delta, chunk)
+                    keeps_to(spec.id, t, delta, chunk)
                     if delta.num_rows:
                         ds.write(ds.delta_file(t.name, d), delta)
-                        _add(raw, _state_name(spec.id, t), t, delta)
-                    expire = t.expire_sql(_state_name(spec.id, t))
+                        add(raw, state_name(spec.id, t), t, delta)
+                    expire = t.expire_sql(state_name(spec.id, t))
                     if expire:  # a storage bound only: queries filter to their window
                         raw.execute(expire)
                 for pday, prow in by_day.items():
@@ -187,7 +185,7 @@ def run_stateful(
                 meta.days[x] = files[x]
             meta.slices[d] = chunk[-1]
             if last[i] == chunk:
-                _save_state(raw, spec, ds, meta)
+                save_state(raw, spec, ds, meta)
             judged[spec.id] += len(chunk)
             elapsed[spec.id] += time.perf_counter() - t0
     day.close()
@@ -196,8 +194,8 @@ def run_stateful(
         spec = det.SPEC
         t0 = time.perf_counter()
         if i in sources:  # days were removed, none judged: the state as it stood before them
-            _load_state(raw, spec, sources.pop(i))
-            _save_state(raw, spec, ds, meta)
+            load_state(raw, spec, sources.pop(i))
+            save_state(raw, spec, ds, meta)
         parts = ds.read_parts()
         found = merge_findings(parts, latest=spec.words == "latest") if parts is not None else []
         runs.append(
@@ -256,129 +254,6 @@ def _open(
     return meta, why, meta.rollback_day(min(changed)) if changed else None
 
 
-def _load(
-    raw: Any, name: str, table: StateTable, files: list[str], *, combine: bool = True
-) -> None:
-    """Make temp table ``name`` the combine of ``files`` (no files: empty, declared types);
-    ``combine=False`` for a file with one row per key (a snapshot), read as it is."""
-    cols = ", ".join(f'"{c}"' for c in table.columns)
-    if files:
-        listed = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
-        src = f"(SELECT {cols} FROM read_parquet([{listed}], union_by_name = true))"
-        body = table.combine_sql(src) if combine else f"SELECT * FROM {src}"
-        raw.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {body}")
-        return
-    empty = _schema(table).to_pyarrow().empty_table()
-    raw.register("_empty_state", empty)
-    raw.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM _empty_state")
-    raw.unregister("_empty_state")
-
-
-def _combined(raw: Any, delta: pa.Table, table: StateTable) -> pa.Table:
-    """A day's delta with one row per key, in the declared columns and types."""
-    if not delta.num_rows:
-        return _schema(table).to_pyarrow().empty_table()
-    raw.register("_delta", delta)
-    try:
-        cols = ", ".join(f'"{c}"' for c in table.columns)
-        out = raw.sql(table.combine_sql(f"(SELECT {cols} FROM _delta)")).to_arrow_table()
-    finally:
-        raw.unregister("_delta")
-    return out.select(list(table.columns)).cast(_schema(table).to_pyarrow())
-
-
-def _sources(
-    ds: DetectorState, meta: Meta, table: StateTable, first: str
-) -> tuple[list[str], bool]:
-    """The files ``table`` is read from before judging from ``first`` on, and whether they are
-    combined (deltas) or hold one row per key already."""
-    if meta.watermark is not None and first <= meta.watermark:
-        # late or changed data: the state as it stood before that day (its deltas)
-        return [str(f) for f in ds.delta_files(table.name, before=first)], True
-    if table.day_key and (live := ds.live_deltas(table.name, meta)) is not None:
-        return [str(f) for f in live], False
-    snap = ds.snapshot_file(table.name)  # one row per key already
-    return ([str(snap)] if snap.exists() else []), False
-
-
-def _load_state(
-    raw: Any, spec: DetectorSpec, sources: Mapping[str, tuple[list[str], bool]]
-) -> None:
-    for t in spec.state:
-        files, combine = sources[t.name]
-        _load(raw, _state_name(spec.id, t), t, files, combine=combine)
-
-
-def _save_state(raw: Any, spec: DetectorSpec, ds: DetectorState, meta: Meta) -> None:
-    """Write the state's snapshots (a day-keyed table's first live day) and meta, and free
-    its tables."""
-    for t in spec.state:
-        name = _state_name(spec.id, t)
-        if t.day_key:  # its deltas are the table: the first day with rows says which
-            low = raw.sql(f"SELECT min({sql_name(t.day_key)}) FROM {name}").fetchall()
-            meta.live[t.name] = _iso_day(low[0][0]) or max(meta.days, default="")
-            ds.snapshot_file(t.name).unlink(missing_ok=True)
-            continue
-        ds.write(ds.snapshot_file(t.name), raw.sql(f"SELECT * FROM {name}").to_arrow_table())
-    ds.write_meta(meta)
-    for t in spec.state:
-        raw.execute(f"DROP TABLE IF EXISTS {_state_name(spec.id, t)}")
-
-
-def _iso_day(value: Any) -> str | None:
-    """A day key's value (a time or a date) as ``YYYY-MM-DD``."""
-    if value is None:
-        return None
-    if isinstance(value, datetime):
-        value = value.astimezone(UTC).date()
-    return str(value.isoformat())[:10]
-
-
-def _keeps_to(detector: str, table: StateTable, delta: pa.Table, chunk: Sequence[str]) -> None:
-    """A day-keyed table's delta holds rows of its slice's days only (else appending it, and
-    reading the table from its deltas, would be wrong): a detector's fault, raised."""
-    if not table.day_key or not delta.num_rows:
-        return
-    import pyarrow.compute as pc
-
-    lo, hi = pc.min_max(delta[table.day_key]).values()
-    days = (_iso_day(lo.as_py()), _iso_day(hi.as_py()))
-    if days[0] is None or days[1] is None or days[0] < chunk[0] or days[1] > chunk[-1]:
-        raise DetectError(
-            f"detector {detector}: state {table.name}'s {table.day_key} runs {days[0]} to "
-            f"{days[1]}, outside the slice {chunk[0]} to {chunk[-1]}"
-        )
-
-
-def _add(raw: Any, name: str, table: StateTable, delta: pa.Table) -> None:
-    """Fold ``delta`` into the state table ``name``: the rows of the delta's keys are combined
-    with it and replaced; the rest of the state is not rewritten, so a slice costs its delta
-    and one probe of the state, not a regrouping of everything the history left in it. A
-    day-keyed table's delta has keys of its own (``StateTable.day_key``): it is appended."""
-    raw.register("_delta", delta)
-    try:
-        if table.day_key:
-            raw.execute(f"INSERT INTO {name} BY NAME SELECT * FROM _delta")
-            return
-        if not table.keys:  # one row: combine it with the delta
-            src = f"(SELECT * FROM {name} UNION ALL BY NAME SELECT * FROM _delta)"
-            raw.execute(f"CREATE OR REPLACE TEMP TABLE _next AS {table.combine_sql(src)}")
-            raw.execute(f"DELETE FROM {name}")
-        else:
-            # keys may be null: a null key is one group, as GROUP BY makes it
-            on = " AND ".join(
-                f"s.{sql_name(k)} IS NOT DISTINCT FROM d.{sql_name(k)}" for k in table.keys
-            )
-            hit = f"SELECT s.* FROM {name} s SEMI JOIN _delta d ON {on}"
-            src = f"({hit} UNION ALL BY NAME SELECT * FROM _delta)"
-            raw.execute(f"CREATE OR REPLACE TEMP TABLE _next AS {table.combine_sql(src)}")
-            raw.execute(f"DELETE FROM {name} s USING _delta d WHERE {on}")
-        raw.execute(f"INSERT INTO {name} BY NAME SELECT * FROM _next")
-        raw.execute("DROP TABLE _next")
-    finally:
-        raw.unregister("_delta")
-
-
 @dataclass(frozen=True)
 class _Compiled:
     """A detector's day queries, compiled once: (SQL, result schema) for ``query`` and each
@@ -402,7 +277,7 @@ class _Compiled:
 
 
 def _stage_table(detector: str, name: str) -> str:
-    """The temp table of ``detector``'s stage ``name`` (named as ``_state_name``'s are)."""
+    """The temp table of ``detector``'s stage ``name`` (named as state tables are)."""
     return "stage_" + re.sub(r"[^0-9A-Za-z]", "_", detector) + "_" + name
 
 
@@ -664,7 +539,7 @@ class _DayReader:
             execute=self.execute,
             data_start=data_start,
             data_start_at=fold_day.data_start.as_scalar(),
-            state={t.name: con.table(_state_name(spec.id, t)) for t in spec.state},
+            state={t.name: con.table(state_name(spec.id, t)) for t in spec.state},
             slice_start=start,
         )
 

@@ -10,8 +10,14 @@ from tests.conftest import event, ts
 DET = ["privilege.service_account_interactive"]
 
 
+def _use(at, src_ip: str, dst: str, eid: str, user: str = "svc-backup") -> dict:
+    """A logon with the credential from ``src_ip`` to ``dst``, with a name to look for."""
+    return event(ts=at, user=user, src_ip=src_ip, dst_host=dst, event_id=eid)
+
+
 def _rows() -> list[dict]:
     t = ts(12, 11)
+    day, hour = timedelta(days=1), timedelta(hours=1)
     routine = [
         # svc-backup's daily job from the domain controller's address to the file server
         event(ts=ts(d, 2), user="svc-backup", src_ip="10.2.0.10", dst_host="jp-dc-fs01")
@@ -22,42 +28,36 @@ def _rows() -> list[dict]:
         # the alarm: svc-backup logs on over RDP to the file server from a Bangkok workstation
         event(ts=t, user="svc-backup", src_ip="10.3.0.101", dst_host="jp-dc-fs01", logon_type=10),
         # then, from the file server, to the domain controller: never done before (followed)
-        event(
-            ts=t + timedelta(hours=2),
-            user="svc-backup",
-            src_ip="10.2.0.20",
-            dst_host="jp-dc-dc01",
-            event_id="next-hop",
-        ),
+        _use(t + 2 * hour, "10.2.0.20", "jp-dc-dc01", "next-hop"),
         # the routine job the next night: seen before the alarm, not followed
         event(ts=ts(13, 2), user="svc-backup", src_ip="10.2.0.10", dst_host="jp-dc-fs01"),
-        # two days later: outside the follow window
-        event(
-            ts=t + timedelta(days=2),
-            user="svc-backup",
-            src_ip="10.2.0.20",
-            dst_host="th-bkk-ws002",
-            event_id="too-late",
-        ),
+        # the Bangkok workstation had used the credential before the alarm (a network logon)
+        event(ts=ts(5, 3), user="svc-backup", src_ip="10.3.0.101", dst_host="jp-dc-fs01"),
+        # so three days after the alarm, a new host from there is not followed (a day only) ...
+        _use(t + 3 * day, "10.3.0.101", "jp-dc-app02", "not-a-foothold"),
+        # ... while the file server was first used from in the alarm: a foothold, followed for
+        # a week. Five days later the intruder comes back from it to a new server
+        _use(t + 5 * day, "10.2.0.20", "jp-dc-app01", "return-visit"),
+        # nine days later: outside the week's follow window
+        _use(t + 9 * day, "10.2.0.20", "th-bkk-ws002", "too-late"),
         # another account from the same hosts: not this credential
-        event(
-            ts=t + timedelta(hours=3),
-            user="t.suzuki",
-            src_ip="10.2.0.20",
-            dst_host="jp-tky-ws001",
-            event_id="other",
-        ),
+        _use(t + 3 * hour, "10.2.0.20", "jp-tky-ws001", "other", user="t.suzuki"),
     ]
 
 
 def test_the_credential_is_followed_to_its_next_new_host(inventory, write_events) -> None:
     f = detect(write_events(_rows()), inventory, detectors=DET).findings.to_pylist()
     assert len(f) == 1
-    assert set(f[0]["entities"]["hosts"]) == {"th-bkk-ws001", "jp-dc-fs01", "jp-dc-dc01"}
-    assert "next-hop" in f[0]["evidence"]
-    assert not {"too-late", "other"} & set(f[0]["evidence"])
-    assert "reached 1 more host(s) it had never reached from them: jp-dc-dc01" in f[0]["reason"]
-    assert f[0]["evidence_count"] == 2
+    hosts = {"th-bkk-ws001", "jp-dc-fs01", "jp-dc-dc01", "jp-dc-app01"}
+    assert set(f[0]["entities"]["hosts"]) == hosts
+    assert {"next-hop", "return-visit"} <= set(f[0]["evidence"])
+    assert not {"too-late", "other", "not-a-foothold"} & set(f[0]["evidence"])
+    assert (
+        "Followed from the hosts named here (for 24 h, for 7 days from a host it was first used "
+        "from here), the same credential reached 2 more host(s) it had never reached from them: "
+        "jp-dc-app01, jp-dc-dc01" in f[0]["reason"]
+    )
+    assert f[0]["evidence_count"] == 3
 
 
 def test_weak_findings_are_not_followed(inventory, write_events, monkeypatch) -> None:

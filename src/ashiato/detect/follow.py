@@ -7,8 +7,11 @@ read), so no detector would raise it, yet it is the scope an incident responder 
 So, for each strong finding, the account's logons *from the hosts the finding names*, in the
 hours after it, to destinations that account had never reached from that host before, are added
 to the finding: its hosts, its evidence and a sentence in its reason. Novelty keeps the owner's
-routine out (their daily logons from their own PC were seen before the alarm). Done once per run,
-in the engine, over the named accounts only. Last, the domain controllers that issued the Kerberos
+routine out (their daily logons from their own PC were seen before the alarm). A host the
+credential was first used from within the finding is a foothold: an intruder comes back to it
+on later days, so it is followed for a week, while the owner's usual hosts (an admin's jump
+server reaches new machines every day) are followed for a day only. Done once per run, in the
+engine, over the named accounts only. Last, the domain controllers that issued the Kerberos
 tickets a finding cites are named with its hosts (``name_ticket_servers``).
 """
 
@@ -33,7 +36,12 @@ MIN_SCORE = 60.0
 """Findings at least this strong have their credential followed."""
 
 FOLLOW_HOURS = 24
-"""How long after a finding's last event its credential is followed."""
+"""How long after a finding's last event its credential is followed from the hosts it names."""
+
+FOLLOW = timedelta(days=7)
+"""How long it is followed from a foothold (a host it was first used from in the finding): an
+intruder comes back with the same credential on later days, so a day is too short there; the
+week is the gap within which findings group into one incident (``incidents.gap_days``)."""
 
 
 def follow_credentials(
@@ -44,6 +52,7 @@ def follow_credentials(
     *,
     min_score: float | None = None,
     hours: int = FOLLOW_HOURS,
+    foothold: timedelta = FOLLOW,
     cap: int = MAX_EVIDENCE,
 ) -> list[Finding]:
     """Findings extended with their credential's new destinations from the hosts they name.
@@ -51,7 +60,8 @@ def follow_credentials(
     ``events`` are the stored events; ``enriched`` joins rows of them with the inventory (done
     here on the followed accounts' rows only, not on the whole history)."""
     min_score = MIN_SCORE if min_score is None else min_score
-    rows: dict[str, list[object]] = {k: [] for k in ("fid", "f_user", "f_host", "t0", "t1")}
+    keys = ("fid", "f_user", "f_host", "t0", "t1", "t1_foothold")
+    rows: dict[str, list[object]] = {k: [] for k in keys}
     for f in findings:
         if f.score < min_score:
             continue
@@ -64,6 +74,7 @@ def follow_credentials(
                 rows["f_host"].append(host)
                 rows["t0"].append(f.first_seen)
                 rows["t1"].append(f.last_seen + timedelta(hours=hours))
+                rows["t1_foothold"].append(f.last_seen + max(foothold, timedelta(hours=hours)))
     if not rows["fid"]:
         return findings
     ts_type = pa.timestamp("us", tz="UTC")
@@ -75,6 +86,7 @@ def follow_credentials(
                 "f_host": pa.array(rows["f_host"], pa.string()),
                 "t0": pa.array(rows["t0"], ts_type),
                 "t1": pa.array(rows["t1"], ts_type),
+                "t1_foothold": pa.array(rows["t1_foothold"], ts_type),
             }
         )
     )
@@ -92,10 +104,18 @@ def follow_credentials(
         dst=t.dst_asset.fill_null(t.dst_host).fill_null(t.dst_ip),
     ).filter(lambda x: x.src.notnull() & x.dst.notnull() & (x.src != x.dst))
     first = t.group_by("user", "src", "dst").aggregate(edge_first=t.ts.min())
-    j = t.inner_join(
-        watch,
-        [t.user == watch.f_user, t.src == watch.f_host, t.ts >= watch.t0, t.ts <= watch.t1],
+    from_first = t.group_by("user", "src").aggregate(src_first=t.ts.min())
+    w = watch.inner_join(
+        from_first, [watch.f_user == from_first.user, watch.f_host == from_first.src]
     )
+    w = w.select(
+        "fid",
+        "f_user",
+        "f_host",
+        "t0",
+        until=ibis.ifelse(w.src_first >= w.t0, w.t1_foothold, w.t1),
+    )
+    j = t.inner_join(w, [t.user == w.f_user, t.src == w.f_host, t.ts >= w.t0, t.ts <= w.until])
     j = j.inner_join(first, ["user", "src", "dst"]).filter(lambda x: x.edge_first >= x.t0)
     got = execute(j.select("fid", "dst", "event_id", "ts").order_by("fid", "ts", "event_id"))
     if not got.num_rows:
@@ -116,8 +136,9 @@ def follow_credentials(
             out.append(f)
             continue
         sentence = (
-            f" Followed for {hours} h from the hosts named here, the same credential reached "
-            f"{len(new_hosts)} more host(s) it had never reached from them: "
+            f" Followed from the hosts named here (for {hours} h, for {_span(foothold)} from a "
+            f"host it was first used from here), the same credential reached {len(new_hosts)} "
+            f"more host(s) it had never reached from them: "
             f"{short_list(new_hosts)}."
             if new_hosts
             else ""
@@ -133,6 +154,13 @@ def follow_credentials(
             )
         )
     return out
+
+
+def _span(window: timedelta) -> str:
+    """A follow window in words: "7 days", "24 h"."""
+    if window % timedelta(days=1):
+        return f"{window / timedelta(hours=1):g} h"
+    return f"{window.days} day{'s' if window.days != 1 else ''}"
 
 
 def _servers(ids: ibis.Table, events: ibis.Table, execute: Execute) -> pa.Table:

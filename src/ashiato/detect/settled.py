@@ -6,7 +6,7 @@ every run, they cost the history again; yet a finding whose evidence is the same
 and whose last event lies well before every day that changed, would get the same additions.
 So such a finding is taken as stored (``findings.parquet``), and only new or changed ones, and
 those whose windows reach the changed days, go through the steps. ``SETTLE`` covers the
-longest window a step looks after a finding (``follow.FOLLOW_HOURS``) with a margin.
+longest window a step looks after a finding (``follow.FOLLOW``) with a day's margin.
 """
 
 from __future__ import annotations
@@ -20,12 +20,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ashiato.detect.fold import event_files_by_day
+from ashiato.detect.follow import FOLLOW
 from ashiato.detect.parts import finding_from_row
 from ashiato.detect.spec import Finding
 from ashiato.store.atomic import atomic_write_bytes, atomic_write_parquet
 from ashiato.store.layout import StoreLayout
 
-SETTLE = timedelta(days=2)
+SETTLE = FOLLOW + timedelta(days=1)
 """A finding ending this long before the earliest changed day is out of the steps' reach."""
 
 

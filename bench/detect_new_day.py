@@ -1,16 +1,19 @@
 """Benchmark judging one new day against the detection state, after short and long histories.
 
-Issue 14's question: does a run over one new day cost the day, or the history? For each
-``--copies`` value the simulated estate's store is repeated that many times, each copy 30 days
-later (``bench/detect.py``'s BUILD: 1 copy = 30 days, 3 = 90 days); its last day is held back,
-``ashiato detect`` (the CLI, default Sigma set included unless ``--no-rules``) folds the history,
-the day is put back and ``ashiato detect`` runs again: that second run is the new-day cost. A
-third run with nothing new shows the fixed cost. The base is DuckDB's ``GROUP BY kind`` scan of
-the same store (bench/detect.py), timed in the same process run. Each run is a fresh process;
-its peak RSS is the child's ``ru_maxrss``.
+Issue 14's question: does a run over one new day cost the day, or the history? The simulated
+estate's store is repeated ``max(--copies)`` times, each copy 30 days later (``bench/detect.py``'s
+BUILD), into one store. Then, for each ``--copies`` value in order (1 = 30 days, 3 = 90 days):
+the days up to that history's last day but one are put in and ``ashiato detect`` folds them (the
+history fold: for the second and later values, only the days added since the one before); the
+last day is put in and ``ashiato detect`` runs again: that run is the new-day cost. Every copy's
+last day holds the same events (shifted), so the new days differ only in the history behind them.
+A third run with nothing new shows the fixed cost. The base is DuckDB's ``GROUP BY kind`` scan of
+the store as it is then (bench/detect.py). Each run is a fresh process (the CLI, default Sigma set
+included unless ``--no-rules``); its peak RSS is its own (a wrapper process's children rusage).
+Each history's result is printed as a JSON line to stderr as soon as it is measured.
 
 Usage: ``.venv/bin/python bench/detect_new_day.py --source STORE --inventory INV --copies 1 3
-[--out DIR] [--no-rules]``; without ``--source`` a 1,500 × 30 estate is simulated first.
+[--out DIR] [--no-rules] [--keep]``; without ``--source`` a 1,500 × 30 estate is simulated first.
 """
 
 from __future__ import annotations
@@ -18,7 +21,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import resource
 import shutil
 import subprocess
 import sys
@@ -31,51 +33,78 @@ from detect import BASELINE, BUILD, _run, _source  # bench scripts sit side by s
 
 CLI = [str(Path(sys.executable).parent / "ashiato")]  # the console script beside python
 
+WRAP = (
+    "import resource, subprocess, sys; r = subprocess.run(sys.argv[1:]); "
+    "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr); "
+    "sys.exit(r.returncode)"
+)
+"""Runs one command and prints its peak RSS (KiB) last on stderr: this run's peak alone."""
+
 
 def _detect(store: Path, inv: Path, rules: bool) -> dict[str, float]:
-    """One ``ashiato detect`` in a fresh process: wall seconds and its peak RSS."""
+    """One ``ashiato detect`` in a fresh process: wall seconds and its own peak RSS."""
     cmd = [*CLI, "detect", "--store", str(store), "--inventory", str(inv), "--limit", "0"]
     if not rules:
         cmd.append("--no-default-rules")
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     t = time.perf_counter()
-    out = subprocess.run(cmd, check=False, capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, "-c", WRAP, *cmd], check=False, capture_output=True, text=True
+    )
     wall = time.perf_counter() - t
     if out.returncode:
         raise SystemExit(out.stdout[-2000:] + out.stderr[-3000:])
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return {"wall_s": round(wall, 1), "peak_rss_mib": round(max(peak, before) / 1024)}
+    peak_kib = int(out.stderr.strip().splitlines()[-1])
+    return {"wall_s": round(wall, 1), "peak_rss_mib": round(peak_kib / 1024)}
 
 
 def _size(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) if path.exists() else 0
 
 
-def measure(src: Path, inv: Path, copies: int, work: Path, rules: bool) -> dict[str, object]:
-    big = work / f"x{copies}"
+def _put_back(held: Path, events: Path, up_to: int) -> None:
+    """Move the held day partitions, oldest first, into the store until it has ``up_to`` days."""
+    have = len(list(events.glob("day=*")))
+    for day in sorted(held.glob("day=*"))[: max(0, up_to - have)]:
+        shutil.move(str(day), events / day.name)
+
+
+def measure(
+    src: Path, inv: Path, copies: list[int], work: Path, rules: bool
+) -> list[dict[str, object]]:
+    """Build once, then fold and judge one new day after each history length in turn."""
+    big = work / f"x{max(copies)}"
     (big / "events").mkdir(parents=True)
-    built = _run(BUILD, [str(src), str(big), copies])
+    built = _run(BUILD, [str(src), str(big), max(copies)])
     days = sorted((big / "events").glob("day=*"))
-    held = work / f"held-{copies}"
-    shutil.move(str(days[-1]), held)
-    history = _detect(big, inv, rules)
-    shutil.move(str(held), days[-1])
-    new_day = _detect(big, inv, rules)
-    nothing = _detect(big, inv, rules)
-    base = _run(BASELINE, str(big))
-    events = _size(big / "events")
-    state = _size(big / "state")
-    return {
-        "copies": copies,
-        "days": len(days),
-        "events": built["events"],
-        "baseline": base,
-        "history_fold": history,
-        "new_day": new_day,
-        "nothing_new": nothing,
-        "state_bytes": state,
-        "event_bytes": events,
-    }
+    per_copy = len(days) // max(copies)
+    held = work / "held"
+    held.mkdir()
+    for day in days:
+        shutil.move(str(day), held / day.name)
+    results: list[dict[str, object]] = []
+    for c in sorted(copies):
+        n_days = per_copy * c
+        folded_from = len(list((big / "events").glob("day=*")))
+        _put_back(held, big / "events", n_days - 1)
+        history = _detect(big, inv, rules)
+        _put_back(held, big / "events", n_days)
+        new_day = _detect(big, inv, rules)
+        nothing = _detect(big, inv, rules)
+        r: dict[str, object] = {
+            "copies": c,
+            "days": n_days,
+            "days_folded": n_days - 1 - folded_from,
+            "events_built": built["events"],
+            "baseline": _run(BASELINE, str(big)),
+            "history_fold": history,
+            "new_day": new_day,
+            "nothing_new": nothing,
+            "state_bytes": _size(big / "state"),
+            "event_bytes": _size(big / "events"),
+        }
+        print(json.dumps(r), file=sys.stderr, flush=True)
+        results.append(r)
+    return results
 
 
 def main() -> None:
@@ -83,13 +112,12 @@ def main() -> None:
     ap.add_argument("--source", type=Path, help="an ingested store to repeat")
     ap.add_argument("--inventory", type=Path, help="its inventory directory")
     ap.add_argument("--copies", type=int, nargs="+", default=[1, 3])
-    ap.add_argument("--out", type=Path, help="where to build the stores (default: temp)")
+    ap.add_argument("--out", type=Path, help="where to build the store (default: temp)")
     ap.add_argument("--no-rules", action="store_true", help="detectors only, no Sigma set")
     ap.add_argument(
-        "--keep", action="store_true", help="keep the built stores in --out (to measure again)"
+        "--keep", action="store_true", help="keep the built store in --out (to measure again)"
     )
     a = ap.parse_args()
-    results = []
     where = (
         contextlib.nullcontext(tempfile.mkdtemp(dir=a.out))
         if a.keep
@@ -98,18 +126,15 @@ def main() -> None:
     with where as tmp_name:
         tmp = Path(tmp_name)
         src, inv = (a.source, a.inventory) if a.source else _source(tmp)
-        for c in a.copies:
-            results.append(measure(src, inv, c, tmp, not a.no_rules))
-            if not a.keep:
-                shutil.rmtree(tmp / f"x{c}")
-            else:
-                print(f"kept: {tmp / f'x{c}'}", file=sys.stderr)
+        results = measure(src, inv, a.copies, tmp, not a.no_rules)
+        if a.keep:
+            print(f"kept: {tmp}", file=sys.stderr)
     print(json.dumps(results, indent=1))
     print(
-        "| history | events | base s | fold of history s | one new day s | nothing new s "
-        "| new day / base | peak RSS MiB | state / events |"
+        "| history | events in store | base s | days folded | fold s | one new day s "
+        "| nothing new s | new day / base | new day peak RSS MiB | state / events |"
     )
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for r in results:
         b, h, n, z = r["baseline"], r["history_fold"], r["new_day"], r["nothing_new"]
         assert isinstance(b, dict) and isinstance(h, dict) and isinstance(n, dict)
@@ -117,10 +142,16 @@ def main() -> None:
         ratio = float(n["wall_s"]) / float(b["wall_s"])
         share = int(r["state_bytes"]) / max(1, int(r["event_bytes"]))  # type: ignore[call-overload]
         print(
-            f"| {r['days']} days | {r['events']:,} | {float(b['wall_s']):.1f} | "
-            f"{h['wall_s']} | {n['wall_s']} | {z['wall_s']} | {ratio:.1f}x | "
-            f"{max(h['peak_rss_mib'], n['peak_rss_mib'])} | {100 * share:.1f} % |"
+            f"| {r['days']} days | {b['events']:,} | {float(b['wall_s']):.1f} | "
+            f"{r['days_folded']} | {h['wall_s']} | {n['wall_s']} | {z['wall_s']} | "
+            f"{ratio:.1f}x | {n['peak_rss_mib']} | {100 * share:.1f} % |"
         )
+    if len(results) > 1:
+        first, last = results[0]["new_day"], results[-1]["new_day"]
+        assert isinstance(first, dict) and isinstance(last, dict)
+        ratio = float(last["wall_s"]) / float(first["wall_s"])
+        n0, n1 = results[0]["days"], results[-1]["days"]
+        print(f"new day after {n1} days / after {n0} days: {ratio:.2f}x")
 
 
 if __name__ == "__main__":

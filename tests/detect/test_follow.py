@@ -88,3 +88,22 @@ def test_domain_controllers_that_issued_cited_tickets_are_named(inventory, write
     f = detect(write_events(rows), inventory, detectors=DET).findings.to_pylist()
     assert "ticket" in f[0]["evidence"]
     assert {"jp-tky-ws001", "jp-dc-dc02"} <= set(f[0]["entities"]["hosts"])
+
+
+def test_a_new_steps_version_puts_settled_findings_through_the_steps(
+    inventory, write_events, monkeypatch
+) -> None:
+    from ashiato.detect import follow, settled
+
+    store = write_events(_rows())
+
+    def evidence() -> list[str]:
+        return detect(store, inventory, detectors=DET).findings.to_pylist()[0]["evidence"]
+
+    with monkeypatch.context() as m:
+        m.setattr(follow, "MIN_SCORE", 101.0)  # the older code: nothing followed
+        assert "next-hop" not in evidence()
+    # nothing changed since: the finding is kept as that run left it
+    assert "next-hop" not in evidence()
+    monkeypatch.setattr(settled, "STEPS_VERSION", settled.STEPS_VERSION + 1)
+    assert "next-hop" in evidence()

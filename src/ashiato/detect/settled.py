@@ -30,9 +30,15 @@ SETTLE = FOLLOW + timedelta(days=1)
 """A finding ending this long before the earliest changed day is out of the steps' reach."""
 
 
+STEPS_VERSION = 2
+"""Raised when a post-step changes what it adds (2: a foothold is followed for a week): the run
+after an upgrade puts every finding through the steps again instead of keeping old additions."""
+
+
 def fingerprint(f: Finding) -> str:
     """What the post-steps' additions depend on: the finding as the detectors made it."""
     material = [
+        STEPS_VERSION,
         f.finding_id,
         f.first_seen.isoformat(),
         f.last_seen.isoformat(),

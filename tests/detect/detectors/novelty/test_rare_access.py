@@ -122,3 +122,29 @@ def test_daily_runs_and_a_late_day_equal_one_batch_run(
     assert "The account had reached 2 host(s) before" in f[1]["reason"]
     assert seen(got["daily"]) == seen(got["batch"])
     assert seen(got["late"]) == seen(got["batch"])
+
+
+def test_a_pair_new_again_within_one_long_slice(
+    inventory: Inventory, write_events: Writer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Within a slice longer than the look-back, a pair's later use can be new again (it then
+    counts in the account's breadth): the same findings whether the days are judged one by one
+    or all in one slice."""
+    rows = _baseline()
+    n = len(rows)
+    rows += [
+        event(ts=ts(12, 3), user="s.chai", src_ip=BKK, dst_host="jp-dc-db01"),
+        event(ts=ts(13, 3), user="s.chai", src_ip=BKK, dst_host="jp-dc-db01"),  # not new
+        event(ts=ts(17, 3), user="s.chai", src_ip=BKK, dst_host="jp-dc-db01"),  # new again
+        event(ts=ts(18, 3), user="s.chai", src_ip=BKK, dst_host="jp-dc-app01"),
+    ]
+    params = {DET[0]: {"lookback_days": 3}}
+    got = {}
+    for days in ("1", "30"):
+        monkeypatch.setenv("ASHIATO_SLICE_DAYS", days)
+        got[days] = seen(runner.detect(write_events(rows), inventory, detectors=DET, params=params))
+    assert got["1"] == got["30"]
+    last = max(got["30"][0], key=lambda f: f[1])
+    assert last[4] == (f"e{n + 3:06d}",)
+    # fs01 and db01, and db01 again after the look-back: three onsets before app01
+    assert "The account had reached 3 host(s) before" in last[6]

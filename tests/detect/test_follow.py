@@ -107,3 +107,13 @@ def test_a_new_steps_version_puts_settled_findings_through_the_steps(
     assert "next-hop" not in evidence()
     monkeypatch.setattr(settled, "STEPS_VERSION", settled.STEPS_VERSION + 1)
     assert "next-hop" in evidence()
+
+
+def test_the_baseline_is_the_month_before(inventory, write_events, monkeypatch) -> None:
+    """With a baseline shorter than the week since the Bangkok workstation last used the
+    credential, that workstation is a foothold too: its later new host is followed."""
+    from ashiato.detect import follow
+
+    monkeypatch.setattr(follow, "BASELINE", timedelta(days=5))
+    f = detect(write_events(_rows()), inventory, detectors=DET).findings.to_pylist()
+    assert {"next-hop", "return-visit", "not-a-foothold"} <= set(f[0]["evidence"])

@@ -5,14 +5,16 @@ one account a password spray cracked, a hop that was never made before. What the
 next with that credential often looks ordinary on its own (a logon to a backup server, a share
 read), so no detector would raise it, yet it is the scope an incident responder must establish.
 So, for each strong finding, the account's logons *from the hosts the finding names*, in the
-hours after it, to destinations that account had never reached from that host before, are added
+hours after it, to destinations that account had not reached from that host in the month before
+(``BASELINE``), are added
 to the finding: its hosts, its evidence and a sentence in its reason. Novelty keeps the owner's
 routine out (their daily logons from their own PC were seen before the alarm). A host the
-credential was first used from within the finding is a foothold: an intruder comes back to it
-on later days, so it is followed for a week, while the owner's usual hosts (an admin's jump
-server reaches new machines every day) are followed for a day only. Done once per run, in the
-engine, over the named accounts only. Last, the domain controllers that issued the Kerberos
-tickets a finding cites are named with its hosts (``name_ticket_servers``).
+credential was first used from within the finding (not in the month before) is a foothold: an
+intruder comes back to it on later days, so it is followed for a week, while the owner's usual
+hosts (an admin's jump server reaches new machines every day) are followed for a day only.
+Done once per run, in the engine, over the named accounts' last month only. Last, the domain
+controllers that issued the Kerberos tickets a finding cites are named with its hosts
+(``name_ticket_servers``).
 """
 
 from __future__ import annotations
@@ -44,6 +46,12 @@ intruder comes back with the same credential on later days, so a day is too shor
 week is the gap within which findings group into one incident (``incidents.gap_days``)."""
 
 
+BASELINE = timedelta(days=30)
+"""What the credential did before a finding, to tell new destinations and footholds: the look-back
+of the novelty detectors (``rare_access``), so a run reads the followed accounts' last month, not
+their whole history."""
+
+
 def follow_credentials(
     findings: list[Finding],
     events: ibis.Table,
@@ -53,13 +61,18 @@ def follow_credentials(
     min_score: float | None = None,
     hours: int = FOLLOW_HOURS,
     foothold: timedelta = FOLLOW,
+    baseline: timedelta | None = None,
     cap: int = MAX_EVIDENCE,
 ) -> list[Finding]:
     """Findings extended with their credential's new destinations from the hosts they name.
 
-    ``events`` are the stored events; ``enriched`` joins rows of them with the inventory (done
-    here on the followed accounts' rows only, not on the whole history)."""
+    New means not reached from that host in the ``baseline`` before the finding began; a host is
+    a foothold when the credential was not used from it in that time. ``events`` are the stored
+    events (read from the earliest baseline on: the cost does not grow with the history);
+    ``enriched`` joins rows of them with the inventory (done on the followed accounts' rows in
+    that time only)."""
     min_score = MIN_SCORE if min_score is None else min_score
+    baseline = BASELINE if baseline is None else baseline
     keys = ("fid", "f_user", "f_host", "t0", "t1", "t1_foothold")
     rows: dict[str, list[object]] = {k: [] for k in keys}
     for f in findings:
@@ -91,32 +104,42 @@ def follow_credentials(
         )
     )
     users = sorted(set(rows["f_user"]))  # type: ignore[type-var]
+    lo = min(rows["t0"]) - baseline  # type: ignore[type-var,operator]
+    hi = max(rows["t1_foothold"])  # type: ignore[type-var]
     e = events
     t = enriched(
         e.filter(
             e.kind.isin([k.value for k in CREDENTIAL_KINDS]),
             e.outcome != "failure",
             e.user.isin(users),
+            e.ts >= lo,
+            e.ts <= hi,
         )
     )
     t = t.mutate(
         src=t.src_asset.fill_null(t.src_host).fill_null(t.src_ip),
         dst=t.dst_asset.fill_null(t.dst_host).fill_null(t.dst_ip),
     ).filter(lambda x: x.src.notnull() & x.dst.notnull() & (x.src != x.dst))
-    first = t.group_by("user", "src", "dst").aggregate(edge_first=t.ts.min())
-    from_first = t.group_by("user", "src").aggregate(src_first=t.ts.min())
-    w = watch.inner_join(
-        from_first, [watch.f_user == from_first.user, watch.f_host == from_first.src]
+    # Each finding against its own baseline (the ``baseline`` before it began), so the answer
+    # is the same whichever other findings a run follows (a daily run follows fewer).
+    j = t.inner_join(
+        watch,
+        [
+            t.user == watch.f_user,
+            t.src == watch.f_host,
+            t.ts >= watch.t0 - ibis.interval(seconds=int(baseline.total_seconds())),
+            t.ts <= watch.t1_foothold,
+        ],
     )
-    w = w.select(
-        "fid",
-        "f_user",
-        "f_host",
-        "t0",
-        until=ibis.ifelse(w.src_first >= w.t0, w.t1_foothold, w.t1),
+    before = j.filter(j.ts < j.t0)
+    used = before.select("fid", "f_host").distinct()  # not a foothold: used from there before
+    reached = before.select("fid", "f_host", "dst").distinct()  # edges that are not new
+    after = j.filter(j.ts >= j.t0)
+    after = after.anti_join(reached, ["fid", "f_host", "dst"])
+    after = after.left_join(used.mutate(known=True), ["fid", "f_host"])
+    j = after.filter(
+        after.ts <= ibis.ifelse(after.known.fill_null(False), after.t1, after.t1_foothold)
     )
-    j = t.inner_join(w, [t.user == w.f_user, t.src == w.f_host, t.ts >= w.t0, t.ts <= w.until])
-    j = j.inner_join(first, ["user", "src", "dst"]).filter(lambda x: x.edge_first >= x.t0)
     got = execute(j.select("fid", "dst", "event_id", "ts").order_by("fid", "ts", "event_id"))
     if not got.num_rows:
         return findings

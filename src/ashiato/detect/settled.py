@@ -30,8 +30,9 @@ SETTLE = FOLLOW + timedelta(days=1)
 """A finding ending this long before the earliest changed day is out of the steps' reach."""
 
 
-STEPS_VERSION = 2
-"""Raised when a post-step changes what it adds (2: a foothold is followed for a week): the run
+STEPS_VERSION = 3
+"""Raised when a post-step changes what it adds (2: a foothold is followed for a week; 3: new
+against the month before the finding, not the whole history): the run
 after an upgrade puts every finding through the steps again instead of keeping old additions."""
 
 

@@ -25,7 +25,7 @@ def _logon(day: int, lid: str, eid: str) -> dict:
 def _index(root: Path) -> SessionIndex:
     con = ibis.duckdb.connect()
     events = con.read_parquet(f"{root}/events/day=*/*.parquet", hive_partitioning=False)
-    return SessionIndex(StoreLayout(root), events, con.to_pyarrow)
+    return SessionIndex(StoreLayout(root), lambda: events, con.to_pyarrow)
 
 
 def _rows(idx: SessionIndex, first: int, last: int) -> list[tuple]:

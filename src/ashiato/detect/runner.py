@@ -368,7 +368,7 @@ def detect(
     # event (``links``): a run asks about new events only, reading the events near them.
     # Following a credential asks what it had never reached before, so it reads the history
     # of the followed accounts only, and enriches just those rows.
-    index = SessionIndex(st.layout, engine.events, execute)
+    index = SessionIndex(st.layout, lambda: engine.events, execute)
     cache = LinkCache(st.layout, settled.changed_from, not settled.known, index.table)
 
     def links(step: LinkStep, cited: Iterable[str]) -> pa.Table:

@@ -75,16 +75,26 @@ class SessionIndex:
     def __init__(
         self,
         layout: StoreLayout,
-        events: ibis.Table,
+        events: Callable[[], ibis.Table],
         execute: Callable[[ibis.Expr], pa.Table],
     ) -> None:
+        """``events()`` gives the stored events, asked for only when a day must be read (a run
+        with nothing to look up never opens the engine)."""
         self.root = layout.root / "state" / "_post" / f"sessions-v{FORMAT}"
         self.tmp = layout.tmp_dir
         self.events = events
         self.execute = execute
-        self.files = event_files_by_day(layout)
+        self.layout = layout
+        self._files: dict[str, list[str]] | None = None
         self.extracted = 0
         """Days extracted by this object (the rest were read as kept)."""
+
+    @property
+    def files(self) -> dict[str, list[str]]:
+        """The store's event files per day, listed when first needed."""
+        if self._files is None:
+            self._files = event_files_by_day(self.layout)
+        return self._files
 
     def table(self, lo: datetime, hi: datetime) -> ibis.Table:
         """The session rows from ``lo`` to ``hi`` (both included)."""
@@ -118,7 +128,7 @@ class SessionIndex:
         kept if among the store's latest."""
         start = datetime.fromisoformat(min(days)).replace(tzinfo=UTC)
         end = datetime.fromisoformat(max(days)).replace(tzinfo=UTC) + timedelta(days=1)
-        e = self.events
+        e = self.events()
         got = self.execute(session_rows(e.filter(e.ts >= start, e.ts < end)))
         got = got.select(SCHEMA.names).cast(SCHEMA)
         out = {}

@@ -1,8 +1,9 @@
 """Benchmark judging one new day against the detection state, after short and long histories.
 
 Issue 14's question: does a run over one new day cost the day, or the history? The simulated
-estate's store is repeated ``max(--copies)`` times, each copy 30 days later (``bench/detect.py``'s
-BUILD), into one store. Then, for each ``--copies`` value in order (1 = 30 days, 3 = 90 days):
+estate's first 28 days are repeated ``max(--copies)`` times, each copy 28 days later (whole weeks:
+``bench/detect.py``'s BUILD and PERIOD), into one store. Then, for each ``--copies`` value in
+order (1 = 28 days, 3 = 84 days):
 the days up to that history's last day but one are put in and ``ashiato detect`` folds them (the
 history fold: for the second and later values, only the days added since the one before); the
 last day is put in and ``ashiato detect`` runs again: that run is the new-day cost. Every copy's
@@ -29,7 +30,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from detect import BASELINE, BUILD, _run, _source  # bench scripts sit side by side
+from detect import BASELINE, BUILD, PERIOD, _run, _source  # bench scripts sit side by side
 
 CLI = [str(Path(sys.executable).parent / "ashiato")]  # the console script beside python
 
@@ -74,7 +75,7 @@ def measure(
     """Build once, then fold and judge one new day after each history length in turn."""
     big = work / f"x{max(copies)}"
     (big / "events").mkdir(parents=True)
-    built = _run(BUILD, [str(src), str(big), max(copies)])
+    built = _run(BUILD, [str(src), str(big), max(copies), PERIOD])
     days = sorted((big / "events").glob("day=*"))
     per_copy = len(days) // max(copies)
     held = work / "held"

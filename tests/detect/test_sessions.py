@@ -75,21 +75,6 @@ def test_privilege_grant_joins_the_cited_logon(inventory, write_events) -> None:
     assert f[0]["evidence"] == ["e000000", "e000001"] and f[0]["evidence_count"] == 2
 
 
-def rdp_logon(at: datetime, lid: str, **fields: Any) -> dict[str, Any]:
-    """r.setiawan's RDP logon to jp-osa-prx01 from id-jkt-ws00091, in logon session ``lid``."""
-    raw = {"TargetLogonId": lid, "TargetUserName": "r.setiawan", "LogonType": "10"}
-    row = {
-        "user": "r.setiawan",
-        "logon_type": 10,
-        "src_host": "id-jkt-ws00091",
-        "src_ip": "10.30.16.91",
-        "dst_host": "jp-osa-prx01",
-        "log_host": "jp-osa-prx01",
-        "raw": list(raw.items()),
-    }
-    return event(ts=at, **{**row, **fields})
-
-
 def test_account_switch_names_the_session_that_made_it(inventory, write_events) -> None:
     """A 4648 on B supplying svc-scan's credentials: the finding also cites r.setiawan's RDP
     logon to B (the session ``SubjectLogonId`` names), its source host and account."""
@@ -99,7 +84,16 @@ def test_account_switch_names_the_session_that_made_it(inventory, write_events) 
     rdp = {"TargetLogonId": "0x575672", "TargetUserName": "r.setiawan", "LogonType": "10"}
 
     rows = [
-        rdp_logon(t, "0x575672"),
+        event(
+            ts=t,
+            user="r.setiawan",
+            logon_type=10,
+            src_host="id-jkt-ws00091",
+            src_ip="10.30.16.91",
+            dst_host="jp-osa-prx01",
+            log_host="jp-osa-prx01",
+            raw=list(rdp.items()),
+        ),
         # someone else's session on the same host, and the same logon id on another host
         event(
             ts=t,

@@ -29,7 +29,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from ashiato.detect.sessionindex import session_rows
 from ashiato.store.atomic import atomic_write_parquet
 from ashiato.store.layout import StoreLayout
 
@@ -62,9 +61,6 @@ class LinkStep:
     before: timedelta
     after: timedelta
     query: Callable[[ibis.Table, ibis.Table, Callable[[ibis.Expr], pa.Table]], pa.Table]
-    sessions: bool = False
-    """The query reads session rows (``sessionindex.SCHEMA``) instead of events: from the kept
-    index when the cache has one, else extracted from the events near the cited ones."""
 
     def schema(self) -> pa.Schema:
         return pa.schema([("cid", pa.string()), *self.columns.items()])
@@ -77,15 +73,8 @@ class LinkCache:
     """The kept answers, less those about events near ``changed_from`` (None: all kept; the
     caller says ``fresh`` when nothing is known about what changed)."""
 
-    def __init__(
-        self,
-        layout: StoreLayout,
-        changed_from: datetime | None,
-        fresh: bool,
-        sessions: Callable[[datetime, datetime], ibis.Table] | None = None,
-    ) -> None:
+    def __init__(self, layout: StoreLayout, changed_from: datetime | None, fresh: bool) -> None:
         self.layout = layout
-        self.sessions = sessions
         self.root = layout.root / "state" / "_post" / f"links-v{FORMAT}"
         self.changed_from = changed_from
         self.fresh = fresh
@@ -170,8 +159,6 @@ class LinkCache:
             lo = pc.min(seen["cts"]).as_py() - step.before
             hi = pc.max(seen["cts"]).as_py() + step.after
             near = events.filter(events.ts >= lo, events.ts <= hi)
-            if step.sessions:
-                near = self.sessions(lo, hi) if self.sessions else session_rows(near)
             ids = ibis.memtable(seen.select(["cid"]))
             got = step.query(ids, near, execute)
             got = got.select(list(step.schema().names)).cast(step.schema())

@@ -27,7 +27,6 @@ from ashiato.detect.infer import infer_inventory
 from ashiato.detect.kinds import kind_counts
 from ashiato.detect.links import LinkCache, LinkStep
 from ashiato.detect.registry import DETECTORS
-from ashiato.detect.sessionindex import SessionIndex
 from ashiato.detect.sessions import (
     add_logon_tickets,
     add_originating_logons,
@@ -368,8 +367,7 @@ def detect(
     # event (``links``): a run asks about new events only, reading the events near them.
     # Following a credential asks what it had never reached before, so it reads the history
     # of the followed accounts only, and enriches just those rows.
-    index = SessionIndex(st.layout, lambda: engine.events, execute)
-    cache = LinkCache(st.layout, settled.changed_from, not settled.known, index.table)
+    cache = LinkCache(st.layout, settled.changed_from, fresh=not settled.known)
 
     def links(step: LinkStep, cited: Iterable[str]) -> pa.Table:
         return cache.links(step, cited, engine.events, execute)

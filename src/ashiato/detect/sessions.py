@@ -93,17 +93,19 @@ SESSION_HOURS = 72
 """How long before a 4648 its logon session may have begun (an RDP session left open for days)."""
 
 
-def _origins(ids: ibis.Table, rows: ibis.Table, execute: Execute) -> pa.Table:
-    """Each cited 4648's logon session (``cid``, ``l_id``, ``l_user``, ``l_src``, ``l_ip``).
-
-    ``rows`` are session rows (``sessionindex``): each event's session id, read from its raw
-    fields once per day."""
-    ec = rows.filter(rows.kind == EventKind.EXPLICIT_CREDENTIALS.value)
+def _origins(ids: ibis.Table, events: ibis.Table, execute: Execute) -> pa.Table:
+    """Each cited 4648's logon session (``cid``, ``l_id``, ``l_user``, ``l_src``, ``l_ip``)."""
+    raw = events.raw
+    ec = events.filter(events.kind == EventKind.EXPLICIT_CREDENTIALS.value)
     ec = ec.inner_join(ids, ec.event_id == ids.cid).select(
-        c_id=ec.event_id, c_host=ec.log_host, c_ts=ec.ts, c_user=ec.subject, c_lid=ec.lid
+        c_id=ec.event_id,
+        c_host=ec.log_host,
+        c_ts=ec.ts,
+        c_user=raw["SubjectUserName"].lower(),
+        c_lid=raw["SubjectLogonId"].lower(),
     )
     ec = ec.filter(ec.c_lid.notnull() & ~ec.c_lid.isin(["0x0", "0x3e7", "0x3e4", "0x3e5"]))
-    lg = rows.filter(rows.kind == EventKind.LOGON.value)
+    lg = events.filter(events.kind == EventKind.LOGON.value)
     lg = lg.select(
         l_id=lg.event_id,
         l_host=lg.log_host,
@@ -111,7 +113,7 @@ def _origins(ids: ibis.Table, rows: ibis.Table, execute: Execute) -> pa.Table:
         l_user=lg.user,
         l_src=lg.src_host,
         l_ip=lg.src_ip,
-        l_lid=lg.lid,
+        l_lid=lg.raw["TargetLogonId"].lower(),
     )
     j = ec.inner_join(
         lg,
@@ -133,7 +135,6 @@ ORIGINS = LinkStep(
     timedelta(hours=SESSION_HOURS),
     timedelta(0),
     _origins,
-    sessions=True,
 )
 
 

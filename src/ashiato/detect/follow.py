@@ -6,15 +6,14 @@ next with that credential often looks ordinary on its own (a logon to a backup s
 read), so no detector would raise it, yet it is the scope an incident responder must establish.
 So, for each strong finding, the account's logons *from the hosts the finding names*, in the
 hours after it, to destinations that account had not reached from that host in the month before
-(``BASELINE``), are added
-to the finding: its hosts, its evidence and a sentence in its reason. Novelty keeps the owner's
-routine out (their daily logons from their own PC were seen before the alarm). A host the
-credential was first used from within the finding (not in the month before) is a foothold: an
-intruder comes back to it on later days, so it is followed for a week, while the owner's usual
-hosts (an admin's jump server reaches new machines every day) are followed for a day only.
-Done once per run, in the engine, over the named accounts' last month only. Last, the domain
-controllers that issued the Kerberos tickets a finding cites are named with its hosts
-(``name_ticket_servers``).
+(``BASELINE``), are added to the finding: its hosts, its evidence and a sentence in its reason.
+Novelty keeps the owner's routine out (their daily logons from their own PC were seen before
+the alarm). A host the credential was first used from within the finding (not in the month
+before) is a foothold: an intruder comes back to it on later days, so it is followed for a
+week, while the owner's usual hosts (an admin's jump server reaches new machines every day) are
+followed for a day only. Done once per run, in the engine, over the named accounts' last month
+only. Last, the domain controllers that issued the Kerberos tickets a finding cites are named
+with its hosts (``name_ticket_servers``).
 """
 
 from __future__ import annotations

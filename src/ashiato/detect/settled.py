@@ -32,8 +32,8 @@ SETTLE = FOLLOW + timedelta(days=1)
 
 STEPS_VERSION = 3
 """Raised when a post-step changes what it adds (2: a foothold is followed for a week; 3: new
-against the month before the finding, not the whole history): the run
-after an upgrade puts every finding through the steps again instead of keeping old additions."""
+against the month before the finding, not the whole history): the run after an upgrade puts
+every finding through the steps again instead of keeping old additions."""
 
 
 def fingerprint(f: Finding) -> str:

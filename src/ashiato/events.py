@@ -79,6 +79,13 @@ ACCESS_EVENT = pa.schema(
         _field("path", pa.string(), "Object path inside the share, or a process path."),
         _field("process", pa.string(), "Process name or path that acted (4648, 4688)."),
         _field(
+            "subject_user",
+            pa.string(),
+            "Whose logon session supplied the credentials of a 4648 (SubjectUserName, the same "
+            "form as user); null for other kinds. Taken from raw at ingest, so detectors can tell "
+            "a person typing a service account's password from the service using its own.",
+        ),
+        _field(
             "log_host", pa.string(), "Host that recorded the event (Windows Computer), lower case."
         ),
         _field("source", pa.string(), "Name of the parser that produced the row."),

@@ -55,6 +55,7 @@ def test_golden_example_line() -> None:
         "share": None,
         "path": None,
         "process": None,
+        "subject_user": None,  # a 4624's subject is the service that logged it, not kept
         "log_host": "jp-osa-fs01",
         "source": "ecs_json",
         "source_file": SHA,
@@ -97,6 +98,7 @@ def test_golden_mapping_per_code() -> None:
             TargetDomainName="CORP",
             TargetServerName="JP-TKY-DC01.corp.example.co.jp",
             IpAddress="10.1.1.1",
+            SubjectUserName="CORP\\K.Sato",
         ),
         ecs_event(
             4769,
@@ -154,6 +156,10 @@ def test_golden_mapping_per_code() -> None:
         "process",
     )
     got = [tuple(r[c] for c in cols) for r in rows]
+    # who supplied the credentials: the 4648's subject only (the 5145's, 4688's are ``user``)
+    assert [(r["event_code"], r["subject_user"]) for r in rows if r["subject_user"]] == [
+        (4648, "k.sato")
+    ]
     fs = "jp-osa-fs01"
     assert got == [
         (

@@ -252,6 +252,9 @@ def test_known_real_content() -> None:
     assert len(spray) >= 290
     assert {r["kind"] for r in spray} == {"explicit_credentials"}
     assert len({r["user"] for r in spray}) > 20  # one source, many target accounts
+    # ... all supplied from one logon session, whose account is kept apart from the targets
+    subjects = {r["subject_user"] for r in spray}
+    assert len(subjects) == 1 and None not in subjects and not subjects & {r["user"] for r in spray}
     guess = _one("deepbluecli/smb-password-guessing-security.evtx")
     failures = [r for r in guess if r["kind"] == "logon_failure"]
     assert len(failures) > 3000

@@ -36,8 +36,11 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _US = timedelta(microseconds=1)
 MIN_TS_US = (datetime(1990, 1, 1, tzinfo=UTC) - _EPOCH) // _US
 
-FILLED = frozenset({"event_id", "source", "source_file", "raw", "record_key"})
+FILLED = frozenset({"event_id", "source", "source_file", "raw", "record_key", "subject_user"})
 """Fields a parser does not put in its row tuples: BatchBuffer fills them."""
+
+_SUBJECT_OF = "explicit_credentials"
+"""The kind whose ``subject_user`` BatchBuffer takes from the raw SubjectUserName."""
 
 ROW_FIELDS: tuple[str, ...] = tuple(f.name for f in ACCESS_EVENT if f.name not in FILLED)
 """Order of the values in a row tuple: the ACCESS_EVENT fields, except FILLED ones."""
@@ -212,6 +215,20 @@ class BatchBuffer:
         self._reset()
         return out
 
+    def _subjects(self, kinds: pa.Array) -> pa.Array:
+        """Each 4648's SubjectUserName (normalised like ``user``), null elsewhere: read from the
+        buffered raw keys of those rows only (a few per thousand), not from every row's map."""
+        from ashiato.ingest.normalise import user  # it imports this module
+
+        subjects: list[str | None] = [None] * len(kinds)
+        keys, vals, offsets = self._keys, self._vals, self._offsets
+        for i in pc.indices_nonzero(pc.equal(kinds, _SUBJECT_OF)).to_pylist():
+            for k in range(offsets[i], offsets[i + 1]):
+                if keys[k] == "SubjectUserName":
+                    subjects[i] = user(vals[k])
+                    break
+        return pa.array(subjects, pa.string())
+
     def _build(self) -> pa.RecordBatch:
         n = len(self)
         width = len(ROW_FIELDS)
@@ -225,6 +242,7 @@ class BatchBuffer:
         cols["source"] = pa.array([self._source] * n, pa.string())
         cols["source_file"] = pa.array([self._sha256] * n, pa.string())
         cols["record_key"] = pa.array(self._record_keys, pa.string())
+        cols["subject_user"] = self._subjects(cols["kind"])
         try:
             val_arr = pa.array(self._vals, pa.string())
         except (pa.ArrowTypeError, pa.ArrowInvalid):  # some values are not text: convert them

@@ -43,7 +43,9 @@ from ashiato.store.manifest import ingested_sha16
 from ashiato.store.writer import DICTIONARY, STATISTICS, Span, WrittenFile, span_of
 
 WHERE_FROM = frozenset({"event_id", "source_file", "source_offset", "record_key"})
-CONTENT = tuple(n for n in ACCESS_EVENT.names if n not in WHERE_FROM)
+DERIVED = frozenset({"subject_user"})
+"""Columns taken from ``raw`` at ingest: already in the content, and absent from older stores."""
+CONTENT = tuple(n for n in ACCESS_EVENT.names if n not in WHERE_FROM | DERIVED)
 """The columns that make a row without a key what it is."""
 _CONTENT_SQL = "struct_pack(" + ", ".join(f'"{c}"' for c in CONTENT) + ")"
 _SECOND = 1_000_000

@@ -66,6 +66,27 @@ def test_explicit_negatives(inventory_dir: Path, write_events: Writer) -> None:
     )
 
 
+def test_a_person_supplying_a_service_accounts_credentials_on_a_server(
+    inventory_dir: Path, write_events: Writer
+) -> None:
+    """The service's own 4648s on a server (its computer or itself as subject) are its jobs; the
+    same credentials typed in a person's session there are someone using a found password."""
+    rows = [event(ts=ts(d, 2), user="svc-backup", dst_host="jp-dc-fs01") for d in range(1, 11)]
+    rows.append(_explicit("svc-backup", 11, "jp-dc-dc01", "jp-dc-fs01", subject_user="jp-dc-dc01$"))
+    rows.append(_explicit("svc-backup", 11, "jp-dc-fs01", "jp-dc-dc01", subject_user="svc-backup"))
+    rows.append(_explicit("svc-backup", 12, "jp-dc-fs01", "jp-dc-dc01", subject_user="system"))
+    rows.append(  # a person's session on another server, with a hostile name
+        _explicit(
+            "svc-backup", 12, "jp-dc-app01", "jp-dc-fs01", subject_user="<b>k.ito</b>",
+            event_id="p1",
+        )
+    )  # fmt: skip
+    f = run_det(write_events(rows), load_inventory(inventory_dir), explicit_credentials.SPEC.id)
+    assert [x["evidence"] for x in f] == [["p1"]]
+    assert f[0]["entities"]["accounts"] == ["svc-backup", "<b>k.ito</b>"]
+    assert f[0]["reason"].endswith(", in the logon session of <b>k.ito</b>.")
+
+
 def test_explicit_day_by_day_equals_batch(tmp_path: Path, inventory_dir: Path) -> None:
     """Onsets whose owner hours or evidence cross midnight: daily runs and a late day (the
     owner's logons of day 17, delivered after day 18) judge as one batch run does."""

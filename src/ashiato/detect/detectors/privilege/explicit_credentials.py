@@ -5,13 +5,12 @@ computer where the credentials were typed or replayed. Admins supply their admin
 the same few desks; a stolen one is supplied from wherever the intruder sits. The onset is the
 first 4648 for an (account, source computer) pair after ``lookback_days`` without one, once the
 account has been in use for ``min_history_days`` (new accounts and new offices have no history).
-Left out: a service account's credentials on a server (scheduled tasks and agents run as it),
-and a source computer at which the account's owner (inventory) logged on interactively within
-``owner_hours`` of the onset: the owner at a colleague's desk on a business trip.
-
-The store keeps the 4648's subject (who supplied the credentials) only in ``raw``, which
-detectors do not see, so "the subject differs from the target" is approximated by the owner's
-presence at the source computer.
+Left out: a service account's credentials on a server (scheduled tasks and agents run as it,
+so the 4648's subject is the computer or the service itself) unless another account's session
+supplied them (``subject_user``: a person typing the service's password, as an intruder who
+found it does), and a source computer at which the account's owner (inventory) logged on
+interactively within ``owner_hours`` of the onset: the owner at a colleague's desk on a
+business trip.
 
 Judged one UTC day at a time against its state: each pair's last 4648 (``pair_last``), each
 account's first use (``user_first``), each account's last interactive logon per computer
@@ -47,7 +46,7 @@ _TS = "timestamp('UTC', 6)"
 SPEC = DetectorSpec(
     id="privilege.explicit_credentials",
     title="Account's credentials supplied explicitly on a new computer",
-    version="3",
+    version="4",
     severity="medium",
     techniques=("T1078", "T1550"),
     needs=(EventKind.EXPLICIT_CREDENTIALS,),  # logons only qualify them (history, owner)
@@ -120,6 +119,7 @@ SPEC = DetectorSpec(
 )
 
 _SENSITIVE = {"file-server", "database", "domain-controller"}
+_BUILT_IN = ("system", "local service", "network service", "anonymous logon")
 _ONSET = ("o_user", "o_src", "onset", "onset_id", "prev_ts", "owner", "f_first")
 
 
@@ -138,6 +138,13 @@ def _explicit(ctx: DetectionContext) -> ibis.Table:
     )
     ex = ex.mutate(src=ex.src_asset.fill_null(ex.src_host).fill_null(ex.src_ip))
     return ex.filter(ex.src.notnull())
+
+
+def _someone_else(ex: ibis.Table) -> ibis.BooleanColumn:
+    """The 4648 was made in another account's logon session: a named account that is neither
+    the target nor a computer or built-in one (a service's own tasks run as those)."""
+    s = ex.subject_user
+    return (s.notnull() & (s != ex.user) & ~s.endswith("$") & ~s.isin(_BUILT_IN)).fill_null(False)
 
 
 def _today(ctx: DetectionContext, t: ibis.Table) -> ibis.Table:
@@ -178,7 +185,12 @@ def _fresh(ctx: DetectionContext) -> ibis.Table:
     if ctx.data_start is not None:
         on = on.filter(on.ts >= warmup_end(ctx, int(p["warmup_days"])))
     on = on.filter(
-        ~((on.account_kind == "service") & on.src_role.notnull() & (on.src_role != "workstation"))
+        ~(
+            (on.account_kind == "service")
+            & on.src_role.notnull()
+            & (on.src_role != "workstation")
+            & ~_someone_else(on)
+        )
     )
     on = on.select(
         o_user=on.user, o_src=on.src, onset=on.ts, onset_id=on.event_id, prev_ts=on.prev_ts,
@@ -282,6 +294,7 @@ def query(ctx: DetectionContext) -> ibis.Table:
         src_site=j.src_site.max(),
         src_role=j.src_role.max(),
         processes=j.process.collect(distinct=True),
+        subjects=j.subject_user.collect(distinct=True),
         dsts=dst.collect(distinct=True),
         dst_roles=j.dst_role.collect(distinct=True),
         dst_sites=j.dst_site.collect(distinct=True),
@@ -329,6 +342,9 @@ def explain(row: Mapping[str, Any], ctx: DetectionContext) -> Finding:
         else ""
     )
     procs = vals(row, "processes")
+    others = [
+        a for a in vals(row, "subjects") if a != user and not a.endswith("$") and a not in _BUILT_IN
+    ]
     reason = (
         f"credentials of {who} were supplied explicitly (4648) on {where} at "
         f"{fmt_ts(row['onset'])}, {history}; the account is in use since "
@@ -336,6 +352,7 @@ def explain(row: Mapping[str, Any], ctx: DetectionContext) -> Finding:
         f"{row['n']} such event(s) toward {short_list(dsts) or 'unknown hosts'}"
         + (f" (including {', '.join(sensitive)})" if sensitive else "")
         + (f", by {short_list(procs, 2)}" if procs else "")
+        + (f", in the logon session of {short_list(others, 3)}" if others else "")
         + "."
     )
     return Finding(
@@ -347,7 +364,7 @@ def explain(row: Mapping[str, Any], ctx: DetectionContext) -> Finding:
         techniques=SPEC.techniques,
         first_seen=row["first_seen"],
         last_seen=row["last_seen"],
-        accounts=(user,),
+        accounts=(user, *others),
         hosts=tuple(sorted({src, *dsts})),
         sites=tuple(
             sorted({*([row["src_site"]] if row["src_site"] else []), *vals(row, "dst_sites")})

@@ -54,8 +54,8 @@ def test_the_credential_is_followed_to_its_next_new_host(inventory, write_events
     assert not {"too-late", "other", "not-a-foothold"} & set(f[0]["evidence"])
     assert (
         "Followed from the hosts named here (for 24 h, for 7 days from a host it was first used "
-        "from here), the same credential reached 2 more host(s) it had never reached from them: "
-        "jp-dc-app01, jp-dc-dc01" in f[0]["reason"]
+        "from here), the same credential reached 2 more host(s) it had not reached from them in "
+        "the 30 days before: jp-dc-app01, jp-dc-dc01" in f[0]["reason"]
     )
     assert f[0]["evidence_count"] == 3
 

@@ -160,7 +160,7 @@ def follow_credentials(
         sentence = (
             f" Followed from the hosts named here (for {hours} h, for {_span(foothold)} from a "
             f"host it was first used from here), the same credential reached {len(new_hosts)} "
-            f"more host(s) it had never reached from them: "
+            f"more host(s) it had not reached from them in the {BASELINE.days} days before: "
             f"{short_list(new_hosts)}."
             if new_hosts
             else ""

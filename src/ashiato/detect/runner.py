@@ -365,8 +365,8 @@ def detect(
     # Each step reads events of its own kinds (see the modules); with none in the store, or no
     # finding to extend, it has nothing to do. The session steps' answers are kept per cited
     # event (``links``): a run asks about new events only, reading the events near them.
-    # Following a credential asks what it had never reached before, so it reads the history
-    # of the followed accounts only, and enriches just those rows.
+    # Following a credential asks what it had not reached in the month before, so it reads
+    # that month of the followed accounts only, and enriches just those rows.
     cache = LinkCache(st.layout, settled.changed_from, fresh=not settled.known)
 
     def links(step: LinkStep, cited: Iterable[str]) -> pa.Table:

@@ -84,7 +84,28 @@ def test_a_person_supplying_a_service_accounts_credentials_on_a_server(
     f = run_det(write_events(rows), load_inventory(inventory_dir), explicit_credentials.SPEC.id)
     assert [x["evidence"] for x in f] == [["p1"]]
     assert f[0]["entities"]["accounts"] == ["svc-backup", "<b>k.ito</b>"]
-    assert f[0]["reason"].endswith(", in the logon session of <b>k.ito</b>.")
+    assert f[0]["reason"].endswith(
+        ", in the logon session of <b>k.ito</b> (a service account's credentials typed in a "
+        "person's session)."
+    )
+    assert f[0]["score"] == 96.0  # 55, +15 privileged, +10 file server, +1 host, +15 a person's
+
+
+def test_someone_else_supplying_an_owned_account(inventory_dir: Path, write_events: Writer) -> None:
+    """An admin account supplied in its owner's session is the owner's own runas; in anyone
+    else's session it is someone else's credentials, and scores higher."""
+    rows = _admin_baseline()
+    for day, src, subject in ((12, "th-bkk-ws002", "k.sato"), (13, "th-bkk-ws003", "s.chai")):
+        rows.append(
+            _explicit("adm-sato", day, src, "jp-tky-ws001", subject_user=subject, event_id=src)
+        )
+    f = run_det(write_events(rows), _owned_inventory(inventory_dir), explicit_credentials.SPEC.id)
+    got = {x["evidence"][0]: x for x in f}
+    assert got["th-bkk-ws002"]["score"] == 71.0  # 55, +15 privileged, +1 host
+    assert got["th-bkk-ws003"]["score"] == 86.0  # and +15: not its owner's session
+    assert got["th-bkk-ws003"]["reason"].endswith(
+        ", in the logon session of s.chai, not its owner k.sato."
+    )
 
 
 def test_explicit_day_by_day_equals_batch(tmp_path: Path, inventory_dir: Path) -> None:

@@ -10,7 +10,8 @@ so the 4648's subject is the computer or the service itself) unless another acco
 supplied them (``subject_user``: a person typing the service's password, as an intruder who
 found it does), and a source computer at which the account's owner (inventory) logged on
 interactively within ``owner_hours`` of the onset: the owner at a colleague's desk on a
-business trip.
+business trip. Someone else's credentials score higher (+15): a service account's supplied in a
+person's session, or an owned account's supplied in the session of anyone but its owner.
 
 Judged one UTC day at a time against its state: each pair's last 4648 (``pair_last``), each
 account's first use (``user_first``), each account's last interactive logon per computer
@@ -46,7 +47,7 @@ _TS = "timestamp('UTC', 6)"
 SPEC = DetectorSpec(
     id="privilege.explicit_credentials",
     title="Account's credentials supplied explicitly on a new computer",
-    version="4",
+    version="5",
     severity="medium",
     techniques=("T1078", "T1550"),
     needs=(EventKind.EXPLICIT_CREDENTIALS,),  # logons only qualify them (history, owner)
@@ -327,8 +328,6 @@ def explain(row: Mapping[str, Any], ctx: DetectionContext) -> Finding:
     dsts, roles = vals(row, "dsts"), vals(row, "dst_roles")
     sensitive = sorted(_SENSITIVE & set(roles))
     privileged = bool(row["privileged"])
-    score = 55.0 + (15 if privileged else 0) + (10 if sensitive else 0)
-    score += min(10.0, float(len(dsts)))
     who = f"{user} ({', '.join(row['groups'] or []) or 'privileged'})" if privileged else user
     where = f"{src} ({row['src_role']}, {row['src_site']})" if row["src_site"] else src
     history = (
@@ -345,6 +344,23 @@ def explain(row: Mapping[str, Any], ctx: DetectionContext) -> Finding:
     others = [
         a for a in vals(row, "subjects") if a != user and not a.endswith("$") and a not in _BUILT_IN
     ]
+    # Someone else's credentials: a service account's typed in a person's session, or an account
+    # with an owner supplied in another person's (an admin's own runas is its owner's session).
+    service, owner_name = row["account_kind"] == "service", row["owner"]
+    stranger = bool(others) and (
+        service or (bool(owner_name) and any(a != owner_name for a in others))
+    )
+    score = 55.0 + (15 if privileged else 0) + (10 if sensitive else 0) + (15 if stranger else 0)
+    score += min(10.0, float(len(dsts)))
+    session = ""
+    if others:
+        session = f", in the logon session of {short_list(others, 3)}"
+        if stranger:
+            session += (
+                " (a service account's credentials typed in a person's session)"
+                if service
+                else f", not its owner {owner_name}"
+            )
     reason = (
         f"credentials of {who} were supplied explicitly (4648) on {where} at "
         f"{fmt_ts(row['onset'])}, {history}; the account is in use since "
@@ -352,7 +368,7 @@ def explain(row: Mapping[str, Any], ctx: DetectionContext) -> Finding:
         f"{row['n']} such event(s) toward {short_list(dsts) or 'unknown hosts'}"
         + (f" (including {', '.join(sensitive)})" if sensitive else "")
         + (f", by {short_list(procs, 2)}" if procs else "")
-        + (f", in the logon session of {short_list(others, 3)}" if others else "")
+        + session
         + "."
     )
     return Finding(

@@ -6,6 +6,7 @@ and an admin account's supplied where its owner is logged on (a business trip).
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,14 @@ def _owned_inventory(inventory_dir: Path) -> Inventory:
     (inventory_dir / "accounts.csv").write_text(
         csv + "adm-sato,CORP,Domain Admins,,human,JP-TKY,k.sato\n"
     )
+    return load_inventory(inventory_dir)
+
+
+def _servers_inventory(inventory_dir: Path) -> Inventory:
+    """The test inventory with two more application servers (sources of a service's 4648s)."""
+    with (inventory_dir / "assets.csv").open("a") as fh:
+        fh.write("jp-dc-app01,10.2.0.31,JP-DC,server,high,,\n")
+        fh.write("jp-dc-app02,10.2.0.32,JP-DC,server,high,,\n")
     return load_inventory(inventory_dir)
 
 
@@ -69,26 +78,51 @@ def test_explicit_negatives(inventory_dir: Path, write_events: Writer) -> None:
 def test_a_person_supplying_a_service_accounts_credentials_on_a_server(
     inventory_dir: Path, write_events: Writer
 ) -> None:
-    """The service's own 4648s on a server (its computer or itself as subject) are its jobs; the
-    same credentials typed in a person's session there are someone using a found password."""
+    """The service's own 4648s on a server (its computer, itself or a built-in account as the
+    subject) are its jobs; the same credentials typed in a person's session there are someone
+    using a found password. Each source is a known server: its own (account, source) pair."""
     rows = [event(ts=ts(d, 2), user="svc-backup", dst_host="jp-dc-fs01") for d in range(1, 11)]
-    rows.append(_explicit("svc-backup", 11, "jp-dc-dc01", "jp-dc-fs01", subject_user="jp-dc-dc01$"))
-    rows.append(_explicit("svc-backup", 11, "jp-dc-fs01", "jp-dc-dc01", subject_user="svc-backup"))
-    rows.append(_explicit("svc-backup", 12, "jp-dc-fs01", "jp-dc-dc01", subject_user="system"))
+    rows.append(
+        _explicit("svc-backup", 11, "jp-dc-app01", "jp-dc-fs01", subject_user="jp-dc-app01$")
+    )
+    rows.append(_explicit("svc-backup", 11, "jp-dc-app02", "jp-dc-fs01", subject_user="svc-backup"))
+    rows.append(_explicit("svc-backup", 11, "jp-dc-dc01", "jp-dc-fs01", subject_user="system"))
     rows.append(  # a person's session on another server, with a hostile name
         _explicit(
-            "svc-backup", 12, "jp-dc-app01", "jp-dc-fs01", subject_user="<b>k.ito</b>",
+            "svc-backup", 12, "jp-dc-fs01", "jp-dc-dc01", subject_user="<b>k.ito</b>",
             event_id="p1",
         )
     )  # fmt: skip
-    f = run_det(write_events(rows), load_inventory(inventory_dir), explicit_credentials.SPEC.id)
+    root = write_events(rows)
+    f = run_det(root, _servers_inventory(inventory_dir), explicit_credentials.SPEC.id)
     assert [x["evidence"] for x in f] == [["p1"]]
     assert f[0]["entities"]["accounts"] == ["svc-backup", "<b>k.ito</b>"]
     assert f[0]["reason"].endswith(
         ", in the logon session of <b>k.ito</b> (a service account's credentials typed in a "
         "person's session)."
     )
-    assert f[0]["score"] == 96.0  # 55, +15 privileged, +10 file server, +1 host, +15 a person's
+    assert f[0]["score"] == 96.0  # 55, +15 privileged, +10 DC, +1 host, +15 a person's
+
+
+def test_a_store_written_before_the_subject_column(
+    inventory_dir: Path, write_events: Writer
+) -> None:
+    """Event files without ``subject_user`` (older stores) read it as null: every detector runs,
+    and a service account's credentials on a server are left out as before."""
+    import pyarrow.parquet as pq
+
+    from ashiato.detect import runner
+
+    rows = [event(ts=ts(d, 2), user="svc-backup", dst_host="jp-dc-fs01") for d in range(1, 11)]
+    rows.append(_explicit("svc-backup", 12, "jp-dc-app01", "jp-dc-fs01", subject_user="k.ito"))
+    root = write_events(rows)
+    inv = _servers_inventory(inventory_dir)
+    assert len(run_det(root, inv, explicit_credentials.SPEC.id)) == 1  # with the column
+    for f in root.glob("events/day=*/*.parquet"):
+        pq.write_table(pq.read_table(f).drop_columns(["subject_user"]), f)
+    shutil.rmtree(root / "state")
+    assert run_det(root, inv, explicit_credentials.SPEC.id) == []
+    assert runner.detect(root, inv).findings.num_rows >= 0  # every detector, no error
 
 
 def test_someone_else_supplying_an_owned_account(inventory_dir: Path, write_events: Writer) -> None:

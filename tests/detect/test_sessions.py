@@ -113,10 +113,14 @@ def test_account_switch_names_the_session_that_made_it(inventory, write_events) 
         ),
         switch(t + timedelta(minutes=23), "r.setiawan", "0x575672"),
     ]
+    # the same id on the same host by the same account, but too early (> 72 h) and after the 4648
+    for when in (t - timedelta(hours=73), t + timedelta(hours=1)):
+        rows.append({**rows[0], "ts": when, "src_host": "id-jkt-ws00093"})
     rule = PACK / "explicit_credentials_remote_host.yml"
     f = detect(write_events(rows), inventory, detectors=[], rules=[rule]).findings.to_pylist()
     assert len(f) == 1
     assert sorted(f[0]["evidence"]) == ["e000000", "e000003"]
+    assert "id-jkt-ws00093" not in f[0]["entities"]["hosts"]
     assert "r.setiawan" in f[0]["entities"]["accounts"]
     assert "id-jkt-ws00091" in f[0]["entities"]["hosts"]
     assert "id-jkt-ws00092" not in f[0]["entities"]["hosts"]

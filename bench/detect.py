@@ -20,10 +20,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import subprocess
 import sys
 import tempfile
+from datetime import date, timedelta
 from pathlib import Path
+
+import yaml
 
 PERIOD = 28
 """Days per copy: whole weeks, so each copy's Mondays are Mondays. Copies 30 days apart put a
@@ -87,6 +91,39 @@ print(json.dumps({"events": r.events_scanned, "wall_s": wall, "peak_rss_mib": hw
 """
 
 
+def copies_calendar(inv: Path, first: date, copies: int, out: Path) -> Path:
+    """``inv`` copied to ``out`` with a ``holidays.yaml`` that gives each copy its source's
+    calendar: a copied day is a holiday at a site exactly when its source day was. Without it
+    the copies' workdays land on October's and November's public holidays, and the whole
+    estate "works" on them (25,345 off-hours findings at 29,000 terminals)."""
+    from ashiato.inventory import load_inventory
+    from ashiato.inventory.calendar import site_holidays
+
+    shutil.copytree(inv, out)
+    days = [first + timedelta(days=i) for i in range(PERIOD * copies)]
+    cal = site_holidays(load_inventory(inv), {d.year for d in days})
+    entries = []
+    for site, hol in cal.items():
+        for d in days[PERIOD:]:
+            src = first + timedelta(days=(d - first).days % PERIOD)
+            if (d in hol) != (src in hol):
+                entries.append(
+                    {
+                        "site": site,
+                        "date": d.isoformat(),
+                        "name": hol.get(src, ""),
+                        "observed": src in hol,
+                    }
+                )
+    (out / "holidays.yaml").write_text(yaml.safe_dump({"holidays": entries}, sort_keys=False))
+    return out
+
+
+def first_day(store: Path) -> date:
+    """The first day partition of an ingested store (BUILD's copies start there)."""
+    return min(date.fromisoformat(d.name[4:]) for d in (store / "events").glob("day=*"))
+
+
 def _run(script: str, arg: object) -> dict[str, object]:
     out = subprocess.run(
         [sys.executable, "-c", script, json.dumps(arg)], check=False, capture_output=True, text=True
@@ -126,6 +163,7 @@ def main() -> None:
             (big / "events").mkdir(parents=True)
             built = _run(BUILD, [str(src), str(big), a.copies, PERIOD])
         base = _run(BASELINE, str(big))
+        inv = copies_calendar(inv, first_day(src), a.copies, tmp / "inventory")
         det = _run(DETECT, [str(big), str(inv)])
     n = int(det["events"])  # type: ignore[call-overload]
     per_core = n / float(det["wall_s"]) / 2  # type: ignore[arg-type]

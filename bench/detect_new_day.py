@@ -14,7 +14,8 @@ included unless ``--no-rules``); its peak RSS is its own (a wrapper process's ch
 Each history's result is printed as a JSON line to stderr as soon as it is measured.
 
 Usage: ``.venv/bin/python bench/detect_new_day.py --source STORE --inventory INV --copies 1 3
-[--out DIR] [--no-rules] [--keep]``; without ``--source`` a 1,500 × 30 estate is simulated first.
+[--out DIR] [--no-rules] [--keep | --reuse DIR]``; without ``--source`` a 1,500 × 30 estate is
+simulated first. The copies keep their source days' holidays (``detect.copies_calendar``).
 """
 
 from __future__ import annotations
@@ -30,7 +31,15 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from detect import BASELINE, BUILD, PERIOD, _run, _source  # bench scripts sit side by side
+from detect import (  # bench scripts sit side by side
+    BASELINE,
+    BUILD,
+    PERIOD,
+    _run,
+    _source,
+    copies_calendar,
+    first_day,
+)
 
 CLI = [str(Path(sys.executable).parent / "ashiato")]  # the console script beside python
 
@@ -72,14 +81,25 @@ def _put_back(held: Path, events: Path, up_to: int) -> None:
 def measure(
     src: Path, inv: Path, copies: list[int], work: Path, rules: bool
 ) -> list[dict[str, object]]:
-    """Build once, then fold and judge one new day after each history length in turn."""
+    """Build once (or reuse ``work``'s store, kept by an earlier ``--keep``), then fold and
+    judge one new day after each history length in turn. The copies keep their source's
+    holidays (``copies_calendar``)."""
     big = work / f"x{max(copies)}"
-    (big / "events").mkdir(parents=True)
-    built = _run(BUILD, [str(src), str(big), max(copies), PERIOD])
+    if (big / "events").is_dir():  # reused: only the events stay
+        for sub in big.iterdir():
+            if sub.name != "events":
+                shutil.rmtree(sub) if sub.is_dir() else sub.unlink()
+        built: dict[str, object] = {"events": "reused"}
+    else:
+        (big / "events").mkdir(parents=True)
+        built = _run(BUILD, [str(src), str(big), max(copies), PERIOD])
+    calendar = work / "inventory"
+    shutil.rmtree(calendar, ignore_errors=True)
+    inv = copies_calendar(inv, first_day(src), max(copies), calendar)
     days = sorted((big / "events").glob("day=*"))
     per_copy = len(days) // max(copies)
     held = work / "held"
-    held.mkdir()
+    held.mkdir(exist_ok=True)
     for day in days:
         shutil.move(str(day), held / day.name)
     results: list[dict[str, object]] = []
@@ -118,10 +138,13 @@ def main() -> None:
     ap.add_argument(
         "--keep", action="store_true", help="keep the built store in --out (to measure again)"
     )
+    ap.add_argument(
+        "--reuse", type=Path, help="a directory an earlier --keep run left: measure it again"
+    )
     a = ap.parse_args()
     where = (
-        contextlib.nullcontext(tempfile.mkdtemp(dir=a.out))
-        if a.keep
+        contextlib.nullcontext(str(a.reuse) if a.reuse else tempfile.mkdtemp(dir=a.out))
+        if a.keep or a.reuse
         else tempfile.TemporaryDirectory(dir=a.out)
     )
     with where as tmp_name:

@@ -195,9 +195,12 @@ def hostile(tmp_path_factory: pytest.TempPathFactory) -> Hostile:
     mine = [json.loads(x) for x, a in zip(listed, accounts, strict=True) if ACCOUNT.lower() in a]
     if not mine:
         return h
-    h.incident = max(mine, key=lambda i: i["risk"])["id"]
-    (root / "timeline").mkdir()
     common = ("--store", store, "--inventory", inv)
+    # The campaign's three offices may be three incidents (one credential, days apart, links
+    # nothing: see detect/incidents.py): the artefacts are made for the one whose investigation
+    # names the most payloads, so that each payload goes through each artefact.
+    h.incident = max(mine, key=lambda i: (_payloads_named(i["id"], common), i["risk"]))["id"]
+    (root / "timeline").mkdir()
     i = ("incident", h.incident, *common)
     h.run("investigate", *i, "--timeline", str(root / "timeline/tl.csv"))
     j = h.run("investigate", *i, "--json", "--timeline", str(root / "timeline/tl.jsonl"))
@@ -209,6 +212,19 @@ def hostile(tmp_path_factory: pytest.TempPathFactory) -> Hostile:
     report = root / "report"
     h.run("report", *respond, "--out", str(report / "report.html"), "--pdf", str(report / "x.pdf"))
     return h
+
+
+def _payloads_named(incident: str, common: tuple[str, ...]) -> int:
+    """How many payloads the incident's investigation (JSON) names."""
+    p = subprocess.run(
+        [ASHIATO, "investigate", "incident", incident, *common, "--json"],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    seen = "\n".join(_strings(json.loads(p.stdout))).lower() if p.returncode == 0 else ""
+    return sum(x.lower() in seen for x in PAYLOADS)
 
 
 # -- the checks ----------------------------------------------------------------------------------

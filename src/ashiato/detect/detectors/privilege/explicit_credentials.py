@@ -47,7 +47,7 @@ _TS = "timestamp('UTC', 6)"
 SPEC = DetectorSpec(
     id="privilege.explicit_credentials",
     title="Account's credentials supplied explicitly on a new computer",
-    version="5",
+    version="6",
     severity="medium",
     techniques=("T1078", "T1550"),
     needs=(EventKind.EXPLICIT_CREDENTIALS,),  # logons only qualify them (history, owner)
@@ -380,7 +380,7 @@ def explain(row: Mapping[str, Any], ctx: DetectionContext) -> Finding:
         techniques=SPEC.techniques,
         first_seen=row["first_seen"],
         last_seen=row["last_seen"],
-        accounts=(user, *others),
+        accounts=(user,),
         hosts=tuple(sorted({src, *dsts})),
         sites=tuple(
             sorted({*([row["src_site"]] if row["src_site"] else []), *vals(row, "dst_sites")})
@@ -391,5 +391,10 @@ def explain(row: Mapping[str, Any], ctx: DetectionContext) -> Finding:
         evidence_count=int(row["n"]),
         key=f"{user}|{src}|{row['onset_id']}",
         actors=(user, src),
-        details={"onset_event": row["onset_id"], "previous_use": row["prev_ts"], "dst_hosts": dsts},
+        details={
+            "onset_event": row["onset_id"],
+            "previous_use": row["prev_ts"],
+            "dst_hosts": dsts,
+            "supplied_by": others,
+        },
     )

@@ -16,6 +16,7 @@ Each history's result is printed as a JSON line to stderr as soon as it is measu
 Usage: ``.venv/bin/python bench/detect_new_day.py --source STORE --inventory INV --copies 1 3
 [--out DIR] [--no-rules] [--keep | --reuse DIR]``; without ``--source`` a 1,500 × 30 estate is
 simulated first. The copies keep their source days' holidays (``detect.copies_calendar``).
+A kept store also keeps each history's state before its new day (``state-before-day-N``).
 """
 
 from __future__ import annotations
@@ -79,7 +80,7 @@ def _put_back(held: Path, events: Path, up_to: int) -> None:
 
 
 def measure(
-    src: Path, inv: Path, copies: list[int], work: Path, rules: bool
+    src: Path, inv: Path, copies: list[int], work: Path, rules: bool, keep: bool = False
 ) -> list[dict[str, object]]:
     """Build once (or reuse ``work``'s store, kept by an earlier ``--keep``), then fold and
     judge one new day after each history length in turn. The copies keep their source's
@@ -108,6 +109,10 @@ def measure(
         folded_from = len(list((big / "events").glob("day=*")))
         _put_back(held, big / "events", n_days - 1)
         history = _detect(big, inv, rules)
+        if keep:  # the state before the new day: put it back (and the later days out) to judge
+            before = work / f"state-before-day-{n_days}"  # that day again, e.g. under a profiler
+            shutil.rmtree(before, ignore_errors=True)
+            shutil.copytree(big / "state", before)
         _put_back(held, big / "events", n_days)
         new_day = _detect(big, inv, rules)
         nothing = _detect(big, inv, rules)
@@ -150,7 +155,7 @@ def main() -> None:
     with where as tmp_name:
         tmp = Path(tmp_name)
         src, inv = (a.source, a.inventory) if a.source else _source(tmp)
-        results = measure(src, inv, a.copies, tmp, not a.no_rules)
+        results = measure(src, inv, a.copies, tmp, not a.no_rules, keep=a.keep or bool(a.reuse))
         if a.keep:
             print(f"kept: {tmp}", file=sys.stderr)
     print(json.dumps(results, indent=1))

@@ -22,7 +22,7 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ashiato.events import ACCESS_EVENT
+from ashiato.events import ACCESS_EVENT, EventKind
 from ashiato.ingest.inputs import compression_of
 
 MAX_BATCH_ROWS = 50_000
@@ -39,7 +39,7 @@ MIN_TS_US = (datetime(1990, 1, 1, tzinfo=UTC) - _EPOCH) // _US
 FILLED = frozenset({"event_id", "source", "source_file", "raw", "record_key", "subject_user"})
 """Fields a parser does not put in its row tuples: BatchBuffer fills them."""
 
-_SUBJECT_OF = "explicit_credentials"
+_SUBJECT_OF = EventKind.EXPLICIT_CREDENTIALS.value
 """The kind whose ``subject_user`` BatchBuffer takes from the raw SubjectUserName."""
 
 ROW_FIELDS: tuple[str, ...] = tuple(f.name for f in ACCESS_EVENT if f.name not in FILLED)
